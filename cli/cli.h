@@ -1,0 +1,17 @@
+/*
+ * cli.h - the subcommands of the floret command, each in its own file.
+ * Every subcommand takes argv after the subcommand name (argv[0] is the
+ * subcommand) and returns the process exit status: 0 success, 1 the task or
+ * job failed, 2 usage error, 3 broker/cluster unreachable.
+ * Depends on the public header only.
+ */
+#ifndef FLORET_CLI_H
+#define FLORET_CLI_H
+
+int cli_node(int argc, char **argv);      /* cli/node.c */
+int cli_call(int argc, char **argv);      /* cli/call.c */
+int cli_status(int argc, char **argv);    /* cli/status.c */
+int cli_local(int argc, char **argv);     /* cli/local.c */
+int cli_wordcount(int argc, char **argv); /* cli/wordcount.c */
+
+#endif

@@ -1,0 +1,337 @@
+/*
+ * floret.h - the one header a floret user includes.
+ *
+ * floret is a distributed task queue over MQTT. This header declares the
+ * status codes, the allocator hook, read-only JSON values, the native task
+ * interface, the task registry and the hosted node (which connects to a
+ * broker, runs tasks on executor threads and submits tasks of its own).
+ *
+ * It includes only <stddef.h>, <stdint.h> and <stdbool.h>; no third-party
+ * type appears here. Every function documents the statuses it returns.
+ */
+#ifndef FLORET_H
+#define FLORET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FL_VERSION "0.1.0"
+#define FL_PROTOCOL_VERSION 1
+
+/* ------------------------------------------------------------------ status */
+
+/* Every fallible call returns one of these; FL_OK is zero, errors negative. */
+typedef enum fl_status {
+    FL_OK = 0,
+    FL_ENOMEM = -1,    /* an allocation failed */
+    FL_EINVAL = -2,    /* an argument was invalid (the call names which) */
+    FL_ETOOBIG = -3,   /* a message, value or attachment exceeds a limit */
+    FL_EPROTO = -4,    /* a message broke docs/protocol.md */
+    FL_ENOTFOUND = -5, /* no such task, node or entry */
+    FL_ETIMEDOUT = -6, /* the wait ended before the result was ready */
+    FL_ECONN = -7,     /* the broker could not be reached or went away */
+    FL_ESTATE = -8,    /* the call is not valid in the object's state */
+    FL_EIO = -9,       /* an operating-system call failed */
+    FL_EEXIST = -10,   /* the name is already registered */
+    FL_ETASK = -11     /* the task ended in FAILURE (see fl_result_error) */
+} fl_status;
+
+/* A static, human-readable text for a status; never NULL. */
+const char *fl_strerror(fl_status status);
+
+/* --------------------------------------------------------------- allocator */
+
+/*
+ * The allocator every part of floret uses (core, codec, JSON values).
+ * Lua-style: fn(ud, ptr, size) with size 0 frees ptr and returns NULL,
+ * otherwise it behaves like realloc. Set it once, before any other call;
+ * the default uses malloc/realloc/free. fn must be thread-safe when the
+ * hosted node is used (executor threads allocate).
+ */
+typedef void *(*fl_alloc_fn)(void *ud, void *ptr, size_t size);
+void fl_set_allocator(fl_alloc_fn fn, void *ud);
+
+/* Free memory that a floret call documented as "caller frees with fl_free". */
+void fl_free(void *ptr);
+
+/* -------------------------------------------------------------- JSON values */
+
+/* A read-only JSON value (task arguments, results). Opaque. */
+typedef struct fl_value fl_value;
+
+typedef enum fl_type {
+    FL_TYPE_NULL,
+    FL_TYPE_BOOL,
+    FL_TYPE_NUMBER,
+    FL_TYPE_STRING,
+    FL_TYPE_ARRAY,
+    FL_TYPE_OBJECT
+} fl_type;
+
+/* The name of a type as used in error messages ("number", "array", ...). */
+const char *fl_type_name(fl_type type);
+
+/* The value's type. A NULL value reads as FL_TYPE_NULL. */
+fl_type fl_value_type(const fl_value *v);
+
+/* The number held by v, or 0 when v is not a number. */
+double fl_value_number(const fl_value *v);
+
+/* The boolean held by v, or false when v is not a boolean. */
+bool fl_value_bool(const fl_value *v);
+
+/* The string held by v (NUL-terminated; *len gets its length when len is not
+ * NULL), or NULL when v is not a string. Valid while v lives. */
+const char *fl_value_string(const fl_value *v, size_t *len);
+
+/* The number of members of an array or object; 0 for anything else. */
+size_t fl_value_count(const fl_value *v);
+
+/* Member i of an array or object, or NULL when out of range. */
+const fl_value *fl_value_at(const fl_value *v, size_t i);
+
+/* The key of member i of an object, or NULL. */
+const char *fl_value_key_at(const fl_value *v, size_t i);
+
+/* The member of object v named key, or NULL. */
+const fl_value *fl_value_get(const fl_value *v, const char *key);
+
+/*
+ * Parse len bytes of JSON text into a new value; caller frees it with
+ * fl_value_free. Returns FL_OK, FL_EINVAL (not JSON, or nested deeper than
+ * the depth limit), FL_ETOOBIG or FL_ENOMEM.
+ */
+fl_status fl_value_parse(const char *json, size_t len, fl_value **out);
+
+/* Print v as compact JSON; caller frees the text with fl_free. NULL on
+ * allocation failure. *len (if not NULL) gets the length. */
+char *fl_value_to_json(const fl_value *v, size_t *len);
+
+/* Free a value made by fl_value_parse or handed to the caller as owned. */
+void fl_value_free(fl_value *v);
+
+/* ------------------------------------------------------------ native tasks */
+
+/*
+ * What a running task sees: its arguments and a place for its outcome.
+ * Valid only during the task function's call.
+ */
+typedef struct fl_task_ctx fl_task_ctx;
+
+/* The positional arguments (always an array) and keyword arguments (always
+ * an object). */
+const fl_value *fl_task_args(const fl_task_ctx *ctx);
+const fl_value *fl_task_kwargs(const fl_task_ctx *ctx);
+
+/* The task's binary attachment (NULL, 0 when it has none). */
+const void *fl_task_attachment(const fl_task_ctx *ctx, size_t *len);
+
+/* The task's name, its attempt number (1 for the first run) and the node id
+ * running it. */
+const char *fl_task_name(const fl_task_ctx *ctx);
+uint32_t fl_task_attempt(const fl_task_ctx *ctx);
+const char *fl_task_node(const fl_task_ctx *ctx);
+
+/* True once the task's time limit passed or the node is shutting down; a
+ * long task should poll it and return. */
+bool fl_task_cancelled(const fl_task_ctx *ctx);
+
+/* Sleep up to seconds, returning early (false) when cancelled. */
+bool fl_task_sleep(fl_task_ctx *ctx, double seconds);
+
+/*
+ * Set the outcome. The last call wins. A task that sets nothing returns
+ * null. The return_* calls fail with FL_EINVAL for a value JSON cannot hold
+ * (NaN, infinity, invalid JSON text), FL_ETOOBIG over the result limit, or
+ * FL_ENOMEM; the task then ends in FAILURE saying so.
+ */
+fl_status fl_task_return_number(fl_task_ctx *ctx, double x);
+fl_status fl_task_return_json(fl_task_ctx *ctx, const char *json, size_t len);
+fl_status fl_task_return_value(fl_task_ctx *ctx, const fl_value *v);
+/* Attach binary bytes to the result (copied). */
+fl_status fl_task_return_attachment(fl_task_ctx *ctx, const void *data, size_t len);
+
+/*
+ * End the task in error: type is a short CamelCase class ("TypeError"),
+ * the message says which argument and what was wrong. A retryable error is
+ * retried if the task's options allow it. Always returns FL_OK unless out of
+ * memory.
+ */
+fl_status fl_task_fail(fl_task_ctx *ctx, const char *type, bool retryable,
+                       const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+/* A native task. ud is the pointer given at registration. */
+typedef void (*fl_task_fn)(fl_task_ctx *ctx, void *ud);
+
+/* ---------------------------------------------------------------- registry */
+
+/* The set of task names a node can run. */
+typedef struct fl_registry fl_registry;
+
+/* A new empty registry; free with fl_registry_free. NULL when out of memory. */
+fl_registry *fl_registry_new(void);
+void fl_registry_free(fl_registry *reg);
+
+/*
+ * Register fn under name (1..64 bytes of [A-Za-z0-9_.-]). Returns FL_OK,
+ * FL_EINVAL (bad name), FL_EEXIST (already registered) or FL_ENOMEM.
+ */
+fl_status fl_registry_add(fl_registry *reg, const char *name, fl_task_fn fn,
+                          void *ud);
+
+/* Register the built-in tasks: add, mul, xsum, echo, sleep, fail. */
+fl_status fl_register_builtins(fl_registry *reg);
+
+/* --------------------------------------------------------------- the node */
+
+/* Celery's task states. */
+typedef enum fl_state {
+    FL_PENDING,
+    FL_STARTED,
+    FL_RETRY,
+    FL_SUCCESS,
+    FL_FAILURE,
+    FL_REVOKED
+} fl_state;
+
+/* "PENDING", "SUCCESS", ... */
+const char *fl_state_name(fl_state state);
+
+/* Log levels for the log callback. */
+enum { FL_LOG_ERROR = 0, FL_LOG_WARN = 1, FL_LOG_INFO = 2, FL_LOG_DEBUG = 3 };
+
+typedef void (*fl_log_fn)(void *ud, int level, const char *line);
+
+typedef struct fl_node_options {
+    /* mqtt://[user:pass@]host[:port] or mqtts://...; NULL means the
+     * FLORET_BROKER environment variable, then mqtt://127.0.0.1:1883. */
+    const char *broker_url;
+    const char *cluster;   /* NULL means "default" */
+    const char *name;      /* node id; NULL means <hostname>-<pid> */
+    int slots;             /* executor threads; -1 = one per core, 0 = client */
+    size_t max_message;    /* largest MQTT payload accepted or sent; 0 = default */
+    uint32_t lease_ttl_ms; /* lease deadline when not extended; 0 = default */
+    fl_registry *registry; /* tasks this node runs (borrowed); NULL = builtins */
+    fl_log_fn log;         /* NULL means one line per message on stderr */
+    void *log_ud;
+    int log_level;         /* lines above this level are dropped */
+} fl_node_options;
+
+/* Fill o with the defaults described above. */
+void fl_node_options_init(fl_node_options *o);
+
+typedef struct fl_node fl_node;
+
+/*
+ * Create a node (not yet connected). Returns FL_OK, FL_EINVAL (bad option;
+ * the log says which) or FL_ENOMEM.
+ */
+fl_status fl_node_new(const fl_node_options *o, fl_node **out);
+
+/*
+ * Connect to the broker and start the event loop and executor threads. The
+ * first connection is waited for up to timeout_ms; after it the node
+ * reconnects by itself with backoff. FL_OK, FL_ECONN (broker unreachable;
+ * the log says why), FL_EIO, FL_ESTATE (already started).
+ */
+fl_status fl_node_start(fl_node *node, uint32_t timeout_ms);
+
+/*
+ * Stop gracefully: stop fetching, hand queued tasks back to their owners,
+ * let running tasks finish for up to grace_ms, publish offline, disconnect.
+ * Safe to call from any thread; a second call returns at once.
+ */
+void fl_node_stop(fl_node *node, uint32_t grace_ms);
+
+/* Stop (if needed) and free everything. */
+void fl_node_free(fl_node *node);
+
+/* The node's id. */
+const char *fl_node_id(const fl_node *node);
+
+/* Options for one submitted task. Zero means the default. */
+typedef struct fl_call_options {
+    uint32_t retries;       /* retries after a retryable error (default 0) */
+    uint32_t max_attempts;  /* runs allowed counting worker loss (default 5) */
+    uint32_t time_limit_ms; /* per run (default none) */
+    uint32_t countdown_ms;  /* do not start before this delay */
+    uint32_t expires_ms;    /* revoke if not started within this delay */
+    const char *route;      /* run only on this node id (NULL: any) */
+} fl_call_options;
+
+/* A handle to a submitted task, like Celery's AsyncResult. */
+typedef struct fl_result fl_result;
+
+/*
+ * Submit task name with args (JSON array text, NULL = []) and kwargs (JSON
+ * object text, NULL = {}) and an optional attachment, owned by this node.
+ * Caller frees *out with fl_result_free. FL_OK, FL_EINVAL (names the bad
+ * field in the log), FL_ETOOBIG, FL_ENOMEM, FL_ESTATE (node not started).
+ */
+fl_status fl_node_call(fl_node *node, const char *name, const char *args,
+                       const char *kwargs, const void *att, size_t att_len,
+                       const fl_call_options *opt, fl_result **out);
+
+/*
+ * Wait until r is ready or timeout_ms passes (UINT32_MAX waits forever).
+ * FL_OK when ready (SUCCESS, FAILURE or REVOKED), FL_ETIMEDOUT otherwise.
+ */
+fl_status fl_result_wait(fl_result *r, uint32_t timeout_ms);
+
+/* True when the task has ended. */
+bool fl_result_ready(const fl_result *r);
+
+/* The current state. */
+fl_state fl_result_state(const fl_result *r);
+
+/* The value of a SUCCESS (NULL before); valid while r lives. */
+const fl_value *fl_result_value(const fl_result *r);
+
+/* The result attachment of a SUCCESS (NULL, 0 when none). */
+const void *fl_result_attachment(const fl_result *r, size_t *len);
+
+/* The error type and message of a FAILURE or REVOKED (NULL otherwise). */
+const char *fl_result_error_type(const fl_result *r);
+const char *fl_result_error_message(const fl_result *r);
+
+/* The task id (unique within the owning node's incarnation). */
+uint64_t fl_result_id(const fl_result *r);
+
+/* The id of the node that ran the successful attempt ("" before). */
+const char *fl_result_worker(const fl_result *r);
+
+void fl_result_free(fl_result *r);
+
+/* One node as last seen in the cluster's presence topics. */
+typedef struct fl_peer {
+    char id[72];
+    bool online;
+    int slots;
+    int load;            /* tasks held (queued + running) */
+    char runtime[16];
+    char arch[32];
+    char version[16];
+    char tasks[1024];    /* comma-separated task names (truncated if long) */
+} fl_peer;
+
+/*
+ * Copy up to cap peers seen so far into peers; *n gets how many were copied.
+ * Presence is retained, so a node started a moment ago already knows every
+ * live node. FL_OK or FL_ESTATE (node not started).
+ */
+fl_status fl_node_peers(fl_node *node, fl_peer *peers, size_t cap, size_t *n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FLORET_H */

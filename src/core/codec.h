@@ -1,0 +1,172 @@
+/*
+ * codec.h - floret's wire messages (docs/protocol.md) in and out.
+ *
+ * Decoding turns an untrusted MQTT payload into an fl_msg whose every field
+ * has been type-checked; a bad payload gets FL_EPROTO/FL_ETOOBIG and a
+ * one-line reason naming the field. Encoding is a small JSON writer that
+ * appends the optional binary attachment after a NUL byte.
+ *
+ * The only files that touch cJSON are codec.c and value.c.
+ * Depends on buf.h, alloc.h, defaults.h and the public header.
+ */
+#ifndef FL_CODEC_H
+#define FL_CODEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "floret/floret.h"
+
+typedef enum fl_kind {
+    FL_KIND_PRESENCE,
+    FL_KIND_WORK,
+    FL_KIND_FETCH,
+    FL_KIND_LEASE,
+    FL_KIND_DONE,
+    FL_KIND_EXTEND,
+    FL_KIND_RELEASE,
+    FL_KIND_ERROR
+} fl_kind;
+
+/* The protocol's name of a kind ("fetch", ...). */
+const char *fl__kind_name(fl_kind k);
+
+/* One task inside a lease. Strings and values are owned by the fl_msg; a
+ * consumer may take args/kwargs by setting the pointer to NULL. att points
+ * into the payload the message was decoded from. */
+typedef struct fl_msg_task {
+    uint64_t id;
+    uint32_t attempt;
+    uint32_t time_limit_ms;   /* 0 = none */
+    char *name;
+    fl_value *args;           /* always an array */
+    fl_value *kwargs;         /* always an object */
+    const uint8_t *att;
+    size_t att_len;
+} fl_msg_task;
+
+/* One outcome inside a done. */
+typedef struct fl_msg_result {
+    uint64_t id;
+    uint32_t attempt;
+    bool ok;
+    fl_value *value;          /* ok: any JSON value (owned, may be taken) */
+    const uint8_t *att;       /* ok: optional attachment (into the payload) */
+    size_t att_len;
+    char *err_type;           /* !ok */
+    char *err_message;        /* !ok */
+    bool retryable;           /* !ok */
+} fl_msg_result;
+
+typedef struct fl_msg {
+    fl_kind kind;
+    char *from;               /* sender node id */
+    uint64_t inc;             /* sender incarnation (0 if absent) */
+    bool has_mid;
+    uint64_t mid;             /* optional message id, echoed in errors */
+
+    /* fetch, lease */
+    uint64_t fid;
+    /* fetch */
+    uint32_t credit;
+    /* lease */
+    uint32_t ttl_ms;
+    fl_msg_task *tasks;
+    size_t ntasks;
+    /* done */
+    fl_msg_result *results;
+    size_t nresults;
+    /* extend, release */
+    uint64_t *ids;
+    size_t nids;
+    /* work */
+    uint64_t pending;
+    /* presence */
+    bool online;
+    uint32_t slots;
+    uint32_t load;
+    char *runtime, *arch, *version;
+    char **task_names;
+    size_t ntask_names;
+    /* error */
+    bool has_re;
+    uint64_t re;
+    char *err_type;
+    char *err_message;
+} fl_msg;
+
+/*
+ * Decode payload (len bytes, at most max_message) into a new message the
+ * caller frees with fl__msg_free. On failure returns FL_EPROTO (malformed),
+ * FL_ETOOBIG (over a limit) or FL_ENOMEM, writes a one-line reason into err
+ * (naming the field: "tasks[2].args: expected an array") and, when the
+ * sender could be read, copies its id into from_out (errlen/fromlen bytes).
+ */
+fl_status fl__decode(const void *payload, size_t len, size_t max_message,
+                     fl_msg **out, char *err, size_t errlen,
+                     char *from_out, size_t fromlen);
+
+void fl__msg_free(fl_msg *m);
+
+/* True when s is a valid node id / task name / cluster name:
+ * 1..FL_MAX_ID bytes of [A-Za-z0-9_.-]. */
+bool fl__valid_id(const char *s);
+
+/* Validate JSON text: parses, within FL_MAX_DEPTH, and (when want >= 0) of
+ * type want. Used for args/kwargs given by a local caller. FL_OK or
+ * FL_EINVAL with a reason in err. */
+fl_status fl__check_json(const char *json, size_t len, int want,
+                         char *err, size_t errlen);
+
+/* ----------------------------------------------------------- the writer */
+
+/*
+ * A JSON writer with automatic commas for building outgoing messages.
+ * Keys are trusted literals; string values are escaped. Attachments go to
+ * a side buffer and are referenced as [offset, length]. Errors are sticky
+ * (see buf.h); fl__jw_finish reports them.
+ */
+typedef struct fl_jw {
+    fl_buf json;
+    fl_buf bin;
+    unsigned depth;
+    uint64_t need_comma;  /* bit d: depth d already has a member */
+} fl_jw;
+
+void fl__jw_init(fl_jw *w);
+void fl__jw_free(fl_jw *w);
+void fl__jw_reset(fl_jw *w);
+
+/* Start a message: {"v":1,"kind":K,"from":F,"inc":I */
+void fl__jw_begin_msg(fl_jw *w, fl_kind kind, const char *from, uint64_t inc);
+
+/* key is NULL inside arrays. */
+void fl__jw_obj(fl_jw *w, const char *key);
+void fl__jw_arr(fl_jw *w, const char *key);
+void fl__jw_end_obj(fl_jw *w);
+void fl__jw_end_arr(fl_jw *w);
+void fl__jw_u64(fl_jw *w, const char *key, uint64_t v);
+void fl__jw_bool(fl_jw *w, const char *key, bool v);
+void fl__jw_null(fl_jw *w, const char *key);
+void fl__jw_str(fl_jw *w, const char *key, const char *s);
+void fl__jw_strn(fl_jw *w, const char *key, const char *s, size_t n);
+/* json must be valid JSON text (checked by the caller). */
+void fl__jw_raw(fl_jw *w, const char *key, const char *json, size_t n);
+void fl__jw_value(fl_jw *w, const char *key, const fl_value *v);
+/* Appends data to the attachment and writes "key":[offset,len]. */
+void fl__jw_att(fl_jw *w, const char *key, const void *data, size_t len);
+
+/* Bytes the payload would have if finished now (for batch limits). */
+size_t fl__jw_size(const fl_jw *w);
+
+/*
+ * Close the top-level object (adding "bin":N when there is an attachment)
+ * and lay out the payload: JSON text, then, if any attachment, one NUL byte
+ * and the attachment. *payload/*len point into w (valid until the next
+ * reset). FL_OK, FL_ENOMEM or FL_EINVAL (a NaN or unbalanced writer).
+ */
+fl_status fl__jw_finish(fl_jw *w, const void **payload, size_t *len);
+
+#endif

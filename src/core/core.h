@@ -1,0 +1,196 @@
+/*
+ * core.h - the sans-I/O floret engine: one object per node that is at once
+ * an owner (queues, leases, parked fetches, results) and a worker (credits,
+ * held tasks, outcomes). It is fed messages and ticks with the time, and
+ * answers through the callbacks in fl_core_io. It reads no clock, opens no
+ * socket, starts no thread; the POSIX port and the simulator drive it.
+ *
+ * All calls on one fl_core must come from one thread at a time. Times are
+ * microseconds on any monotonic clock the driver chooses.
+ * Depends on the public header and codec.h.
+ */
+#ifndef FL_CORE_H
+#define FL_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "defaults.h"
+#include "floret/floret.h"
+
+typedef struct fl_core fl_core;
+
+/* A leased task the worker side asks its driver to run. Owned by the core;
+ * the driver must answer exactly once with fl_core_job_done. */
+typedef struct fl_job {
+    char owner[FL_MAX_ID_BUF];
+    uint64_t id;
+    uint32_t attempt;
+    uint32_t time_limit_ms;
+    char *name;
+    fl_value *args;     /* array */
+    fl_value *kwargs;   /* object */
+    uint8_t *att;
+    size_t att_len;
+    void *driver;       /* free for the driver's use */
+} fl_job;
+
+/* What a run produced. Filled by fl_core_run_job, read by fl_core_job_done. */
+typedef struct fl_outcome {
+    bool ok;
+    char *value_json;   /* ok: JSON text (NULL means null) */
+    size_t value_len;
+    uint8_t *att;       /* ok: optional attachment */
+    size_t att_len;
+    char err_type[FL_MAX_ERROR_TYPE + 1];
+    char *err_message;  /* !ok */
+    bool retryable;
+} fl_outcome;
+
+/* Release what an outcome holds (not the struct itself). */
+void fl_outcome_clear(fl_outcome *o);
+
+/* An owned task ended: delivered exactly once per submitted task. */
+typedef struct fl_final {
+    uint64_t id;
+    fl_state state;          /* FL_SUCCESS, FL_FAILURE or FL_REVOKED */
+    fl_value *value;         /* SUCCESS: owned by the receiver (may be NULL = null) */
+    const uint8_t *att;      /* SUCCESS: valid during the callback */
+    size_t att_len;
+    const char *err_type;    /* FAILURE/REVOKED: valid during the callback */
+    const char *err_message;
+    uint32_t attempts;       /* runs started */
+    const char *worker;      /* node that produced the outcome ("" if none) */
+} fl_final;
+
+typedef struct fl_core_io {
+    void *ud;
+    /* Send payload on topic. The payload is only valid during the call. */
+    void (*publish)(void *ud, const char *topic, const void *payload,
+                    size_t len, int qos, bool retain);
+    /* Subscribe to a topic filter (called from fl_core_connected). */
+    void (*subscribe)(void *ud, const char *filter, int qos);
+    /* Run job; answer later with fl_core_job_done. */
+    void (*execute)(void *ud, fl_job *job);
+    /* The job's time limit passed or it is no longer wanted: ask it to stop
+     * (its answer is still expected, and will be ignored). */
+    void (*cancel)(void *ud, fl_job *job);
+    /* An owned task ended. */
+    void (*final)(void *ud, const fl_final *fin);
+    /* A state change of an owned task (STARTED, RETRY); may be NULL. */
+    void (*state)(void *ud, uint64_t id, fl_state st);
+    /* One log line without newline. */
+    void (*log)(void *ud, int level, const char *line);
+} fl_core_io;
+
+typedef struct fl_core_config {
+    const char *cluster;       /* NULL = "default" */
+    const char *node_id;       /* required, fl__valid_id */
+    uint64_t incarnation;      /* distinct per process start, < 2^53 */
+    uint32_t slots;            /* concurrent runs; 0 = submit-only client */
+    size_t max_message;        /* 0 = FL_DEFAULT_MAX_MESSAGE */
+    uint32_t lease_ttl_ms;     /* 0 = FL_DEFAULT_LEASE_TTL_MS */
+    uint64_t seed;             /* jitter */
+    const fl_registry *registry; /* tasks this node runs (borrowed) */
+    const char *runtime;       /* presence fields; NULL = "native" */
+    const char *arch;          /* NULL = "unknown" */
+    int log_level;
+} fl_core_config;
+
+/* Create a core. FL_OK, FL_EINVAL (bad id/cluster), FL_ENOMEM. */
+fl_status fl_core_new(const fl_core_config *cfg, const fl_core_io *io,
+                      fl_core **out);
+void fl_core_free(fl_core *c);
+
+/* The node id and the topic prefix "floret/v1/<cluster>/". */
+const char *fl_core_id(const fl_core *c);
+const char *fl_core_prefix(const fl_core *c);
+
+/* The last will to register before connecting: topic and retained payload
+ * (valid while the core lives). */
+void fl_core_will(fl_core *c, const char **topic, const void **payload,
+                  size_t *len);
+
+/* The broker connection is (re)established: subscribe, publish presence,
+ * re-announce work and re-send fetches. */
+void fl_core_connected(fl_core *c, uint64_t now);
+
+/* The connection dropped (the core stops sending until connected again). */
+void fl_core_disconnected(fl_core *c, uint64_t now);
+
+/* One received message. Never fails: bad input is logged and, when the
+ * sender is known, answered with an error message. */
+void fl_core_input(fl_core *c, const char *topic, const void *payload,
+                   size_t len, uint64_t now);
+
+/* Let timers run (lease expiry, retries, countdowns, announcements,
+ * extensions). Returns the time of the next needed tick. */
+uint64_t fl_core_tick(fl_core *c, uint64_t now);
+
+/* Send what has been batched (leases, outcomes, fetches). Drivers call it
+ * after each burst of input/job_done calls. */
+void fl_core_flush(fl_core *c, uint64_t now);
+
+/* A task to submit. Strings are copied. */
+typedef struct fl_submit {
+    const char *name;
+    const char *args_json;    /* NULL = [] */
+    size_t args_len;
+    const char *kwargs_json;  /* NULL = {} */
+    size_t kwargs_len;
+    const void *att;
+    size_t att_len;
+    fl_call_options opt;
+} fl_submit;
+
+/* Queue a task owned by this core. *id gets its id. FL_OK, FL_EINVAL
+ * (reason logged), FL_ETOOBIG, FL_ENOMEM, FL_ESTATE (shutting down). */
+fl_status fl_core_submit(fl_core *c, const fl_submit *s, uint64_t now,
+                         uint64_t *id);
+
+/* Revoke a pending or running owned task (final REVOKED). FL_ENOTFOUND. */
+fl_status fl_core_revoke(fl_core *c, uint64_t id, uint64_t now);
+
+/* The driver finished job: the core takes the outcome's contents (clears
+ * it) and frees the job. */
+void fl_core_job_done(fl_core *c, fl_job *job, fl_outcome *outcome,
+                      uint64_t now);
+
+/*
+ * Run job's task from the registry synchronously, filling outcome (which
+ * the caller initialised to zero). Touches only the job, the registry and
+ * the outcome, so a driver may call it on an executor thread.
+ * cancelled/sleep are the driver's hooks behind fl_task_cancelled and
+ * fl_task_sleep (sleep returns false when cancelled).
+ */
+typedef struct fl_run_hooks {
+    void *ud;
+    bool (*cancelled)(void *ud);
+    bool (*sleep)(void *ud, double seconds);
+    const char *node_id;
+    size_t max_result;
+} fl_run_hooks;
+void fl_core_run_job(const fl_registry *reg, const fl_job *job,
+                     const fl_run_hooks *hooks, fl_outcome *outcome);
+
+/* Begin a graceful stop: stop fetching, release queued tasks to their
+ * owners, publish presence offline once nothing runs. */
+void fl_core_shutdown(fl_core *c, uint64_t now);
+
+/* True after fl_core_shutdown once no job is running and offline presence
+ * has been sent. */
+bool fl_core_stopped(const fl_core *c);
+
+/* Counters for tests, status and benchmarks. */
+typedef struct fl_core_stats {
+    uint64_t submitted, finished, leased, requeued, expired;
+    uint64_t executed, duplicates_dropped, bad_messages;
+    uint32_t queued_local, running, owned_pending;
+} fl_core_stats;
+void fl_core_stats_get(const fl_core *c, fl_core_stats *st);
+
+/* Peers seen through presence (the POSIX node exposes it as fl_node_peers). */
+size_t fl_core_peers(const fl_core *c, fl_peer *out, size_t cap);
+
+#endif

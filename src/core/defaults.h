@@ -1,0 +1,88 @@
+/*
+ * defaults.h - every limit and timing of the core, each overridable at build
+ * time (-DFL_...=value). Documented in docs/protocol.md ("Limits").
+ * Depends on nothing.
+ */
+#ifndef FL_DEFAULTS_H
+#define FL_DEFAULTS_H
+
+/* Largest MQTT payload a node accepts or sends (bytes). */
+#ifndef FL_DEFAULT_MAX_MESSAGE
+#define FL_DEFAULT_MAX_MESSAGE (8u * 1024u * 1024u)
+#endif
+
+/* Deepest JSON nesting accepted anywhere in a message. */
+#ifndef FL_MAX_DEPTH
+#define FL_MAX_DEPTH 32
+#endif
+
+/* Longest node id, task name and cluster name (bytes). */
+#ifndef FL_MAX_ID
+#define FL_MAX_ID 64
+#endif
+#define FL_MAX_ID_BUF (FL_MAX_ID + 1)
+
+/* Longest error type / error message carried in a result (bytes). */
+#ifndef FL_MAX_ERROR_TYPE
+#define FL_MAX_ERROR_TYPE 64
+#endif
+#ifndef FL_MAX_ERROR_MESSAGE
+#define FL_MAX_ERROR_MESSAGE 1024
+#endif
+
+/* Most tasks in one lease message, results in one done message, ids in one
+ * extend or release message. */
+#ifndef FL_MAX_BATCH
+#define FL_MAX_BATCH 512
+#endif
+
+/* A lease not extended within this many ms expires (owner side). */
+#ifndef FL_DEFAULT_LEASE_TTL_MS
+#define FL_DEFAULT_LEASE_TTL_MS 30000u
+#endif
+
+/* Workers extend their leases this often (a third of the ttl by default). */
+#define FL_EXTEND_DIVISOR 3
+
+/* An owner with pending work and nobody parked re-announces this often. */
+#ifndef FL_ANNOUNCE_MS
+#define FL_ANNOUNCE_MS 1000u
+#endif
+
+/* A worker re-sends a fetch it has not seen answered within this long, so a
+ * lost fetch or a restarted broker only delays work. */
+#ifndef FL_FETCH_REFRESH_MS
+#define FL_FETCH_REFRESH_MS 5000u
+#endif
+
+/* Default number of runs allowed per task, counting worker loss. */
+#ifndef FL_DEFAULT_MAX_ATTEMPTS
+#define FL_DEFAULT_MAX_ATTEMPTS 5u
+#endif
+
+/* Retry backoff: base * 2^(retry-1), capped, with full jitter in [d/2, d]. */
+#ifndef FL_RETRY_BASE_MS
+#define FL_RETRY_BASE_MS 200u
+#endif
+#ifndef FL_RETRY_CAP_MS
+#define FL_RETRY_CAP_MS 60000u
+#endif
+
+/* Adaptive credit: a worker asks for enough tasks to cover a round trip,
+ * never more than this many held at once. */
+#ifndef FL_MAX_CREDIT
+#define FL_MAX_CREDIT 1024u
+#endif
+
+/* How many finished (owner, incarnation, id, attempt) a worker remembers to
+ * drop duplicated leases. */
+#ifndef FL_DEDUPE_WINDOW
+#define FL_DEDUPE_WINDOW 8192u
+#endif
+
+/* Presence (load) is republished at most this often. */
+#ifndef FL_PRESENCE_MS
+#define FL_PRESENCE_MS 2000u
+#endif
+
+#endif

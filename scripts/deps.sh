@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# deps.sh - install the Debian 12 packages floret needs to build, test and run.
+# Re-runs are fast: apt is skipped entirely when every package is already
+# installed. Uses sudo when not run as root. Depends on: dpkg-query, apt-get.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config
+  clang libclang-rt-14-dev          # clang -Werror build, sanitizer and fuzzer runtimes
+  mosquitto mosquitto-clients       # broker for the local cluster and the tests
+  libmosquitto-dev libcjson-dev liblua5.4-dev libsodium-dev
+  python3 python3-paho-mqtt         # integration test drivers (/usr/bin/python3)
+  procps                            # ps/pgrep, used by tests to check for leftovers
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+  if [[ "$status" != "install ok installed" ]]; then
+    missing+=("$pkg")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "deps: all ${#PACKAGES[@]} packages already installed"
+  exit 0
+fi
+
+SUDO=()
+if [[ "$(id -u)" -ne 0 ]]; then
+  if ! command -v sudo >/dev/null 2>&1; then
+    echo "deps: need root or sudo to install: ${missing[*]}" >&2
+    exit 1
+  fi
+  SUDO=(sudo)
+fi
+
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update
+"${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}"

@@ -191,6 +191,15 @@ fl_status fl_registry_add(fl_registry *reg, const char *name, fl_task_fn fn,
 /* Register the built-in tasks: add, mul, xsum, echo, sleep, fail. */
 fl_status fl_register_builtins(fl_registry *reg);
 
+/*
+ * Register the word-count map task "wc.map": its attachment is a chunk of
+ * text, kwargs {"min_length": L} (optional, default 1) keeps only words of
+ * at least L bytes; the result is {"words": n, "distinct": d} with the
+ * partial count, in the binary format of docs/wordcount.md, as the result
+ * attachment. Returns FL_OK, FL_EEXIST or FL_ENOMEM.
+ */
+fl_status fl_register_wordcount(fl_registry *reg);
+
 /* --------------------------------------------------------------- the node */
 
 /* Celery's task states. */

@@ -1,16 +1,175 @@
 /*
- * local.c - `floret local -n N -- COMMAND`: runs a command inside a private
- * local cluster. Placeholder until the local-cluster engineer lands it.
- * Depends on cli.h and stdio only.
+ * local.c - `floret local [-n N] [-s SLOTS] [-v] [--] [COMMAND...]`: runs
+ * COMMAND inside a private cluster on this machine (local_cluster.h) with
+ * FLORET_BROKER set to its broker, and returns COMMAND's exit status. With no
+ * COMMAND it prints the broker URL and keeps the cluster up until Ctrl-C.
+ * A COMMAND named plain "floret" runs this very binary, so the command always
+ * matches the nodes.
+ * Depends on cli.h, local_cluster.h and POSIX.
  */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "local_cluster.h"
+
+struct local_args {
+    int nodes;
+    int slots;
+    int verbose;
+    char **command; /* NULL-terminated, or NULL for none */
+};
+
+static void local_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: floret local [-n NODES] [-s SLOTS] [-v] [--] [COMMAND [ARG...]]\n"
+            "  Start a private broker and NODES local nodes (default: one per core,\n"
+            "  SLOTS execution slots each, default 1), run COMMAND with FLORET_BROKER\n"
+            "  set, then tear everything down. Without COMMAND, run until Ctrl-C.\n"
+            "  -v shows the broker's and the nodes' logs.\n");
+}
+
+static int parse_count(const char *flag, const char *s, int max, int *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = s ? strtol(s, &end, 10) : 0;
+    if (!s || errno || end == s || *end || v < 1 || v > max) {
+        fprintf(stderr, "floret local: %s expects a number from 1 to %d, got '%s'\n", flag,
+                max, s ? s : "");
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+/* 0 on success, otherwise the exit status to return (2 usage, or 0 after help). */
+static int parse_local_args(int argc, char **argv, struct local_args *a, int *status)
+{
+    memset(a, 0, sizeof *a);
+    a->slots = 1;
+    int i = 1;
+    for (; i < argc; i++) {
+        const char *s = argv[i];
+        if (strcmp(s, "--") == 0) {
+            i++;
+            break;
+        } else if (strcmp(s, "-n") == 0 || strcmp(s, "--nodes") == 0) {
+            if (parse_count(s, i + 1 < argc ? argv[++i] : NULL, 256, &a->nodes) != 0)
+                return *status = 2, -1;
+        } else if (strcmp(s, "-s") == 0 || strcmp(s, "--slots") == 0) {
+            if (parse_count(s, i + 1 < argc ? argv[++i] : NULL, 1024, &a->slots) != 0)
+                return *status = 2, -1;
+        } else if (strcmp(s, "-v") == 0 || strcmp(s, "--verbose") == 0) {
+            a->verbose = 1;
+        } else if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
+            local_usage(stdout);
+            return *status = 0, -1;
+        } else if (s[0] == '-' && s[1] != '\0') {
+            fprintf(stderr, "floret local: unknown option '%s'\n", s);
+            local_usage(stderr);
+            return *status = 2, -1;
+        } else {
+            break;
+        }
+    }
+    a->command = i < argc ? &argv[i] : NULL;
+    return 0;
+}
+
+/* Run the command in the foreground process group, dying with us. */
+static pid_t run_command(char **command)
+{
+    char self[PATH_MAX];
+    const char *file = command[0];
+    if (strcmp(file, "floret") == 0) {
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (n > 0) {
+            self[n] = '\0';
+            file = self;
+        }
+    }
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent)
+        _exit(127);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+    execvp(file, command);
+    fprintf(stderr, "floret local: cannot run '%s': %s\n", command[0], strerror(errno));
+    _exit(127);
+}
+
+static int wait_command(pid_t pid)
+{
+    int st;
+    while (waitpid(pid, &st, 0) < 0) {
+        if (errno != EINTR) {
+            fprintf(stderr, "floret local: waitpid: %s\n", strerror(errno));
+            return 1;
+        }
+    }
+    if (WIFEXITED(st))
+        return WEXITSTATUS(st);
+    if (WIFSIGNALED(st))
+        return 128 + WTERMSIG(st);
+    return 1;
+}
+
+/* No command: show where the cluster is and wait for a signal, which tears
+ * the cluster down and ends the process (local_cluster.h). */
+static int serve_until_signal(const struct local_cluster *lc)
+{
+    printf("FLORET_BROKER=%s\n", local_cluster_url(lc));
+    printf("local cluster running; press Ctrl-C to stop\n");
+    fflush(stdout);
+    for (;;)
+        pause();
+    return 0;
+}
 
 int cli_local(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "floret local: not built yet\n");
-    return 2;
+    struct local_args a;
+    int status = 0;
+    if (parse_local_args(argc, argv, &a, &status) != 0)
+        return status;
+    struct local_cluster *lc = NULL;
+    char err[512];
+    int rc = local_cluster_start_ex(a.nodes, a.slots, a.verbose, &lc, err, sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "floret: %s\n", err);
+        return rc;
+    }
+    if (setenv("FLORET_BROKER", local_cluster_url(lc), 1) != 0) {
+        fprintf(stderr, "floret local: setenv: %s\n", strerror(errno));
+        local_cluster_stop(lc);
+        return 1;
+    }
+    if (!a.command)
+        return serve_until_signal(lc);
+    fflush(NULL);
+    pid_t pid = run_command(a.command);
+    if (pid < 0) {
+        fprintf(stderr, "floret local: cannot fork: %s\n", strerror(errno));
+        local_cluster_stop(lc);
+        return 1;
+    }
+    local_cluster_forward_signals(lc, pid);
+    status = wait_command(pid);
+    local_cluster_forward_signals(lc, 0);
+    local_cluster_stop(lc);
+    return status;
 }

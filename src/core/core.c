@@ -1,0 +1,359 @@
+/*
+ * core.c - the fl_core object: configuration, topics, dispatch of received
+ * messages to the owner, worker and presence sides, timers, flushing, and
+ * graceful shutdown. Every byte received is decoded by the codec before any
+ * other part sees it; a bad message costs one log line and, when its sender
+ * is known, one error reply.
+ * Depends on internal.h; vsnprintf only to format log lines.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "internal.h"
+
+void fl__log(fl_core *c, int level, const char *fmt, ...)
+{
+    if (level > c->log_level || !c->io.log)
+        return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    c->io.log(c->io.ud, level, line);
+}
+
+void fl__send_to(fl_core *c, const char *to, const char *suffix, int qos,
+                 bool retain)
+{
+    char topic[sizeof c->prefix + FL_MAX_ID_BUF + 16];
+    const void *payload;
+    size_t len;
+    if (to)
+        snprintf(topic, sizeof topic, "%snode/%s/in", c->prefix, to);
+    else
+        snprintf(topic, sizeof topic, "%s%s", c->prefix, suffix);
+    fl_status st = fl__jw_finish(&c->jw, &payload, &len);
+    if (st != FL_OK)
+        fl__log(c, FL_LOG_ERROR, "could not encode a message for %s: %s",
+                topic, fl_strerror(st));
+    else if (len > c->max_message)
+        fl__log(c, FL_LOG_ERROR, "message for %s of %zu bytes exceeds the "
+                "limit of %zu; not sent", topic, len, c->max_message);
+    else if (c->connected && c->io.publish)
+        c->io.publish(c->io.ud, topic, payload, len, qos, retain);
+    fl__jw_reset(&c->jw);
+}
+
+void fl__send_error(fl_core *c, const char *to, const fl_msg *re,
+                    const char *type, const char *message)
+{
+    fl__jw_begin_msg(&c->jw, FL_KIND_ERROR, c->id, c->inc);
+    if (re && re->has_mid)
+        fl__jw_u64(&c->jw, "re", re->mid);
+    fl__jw_obj(&c->jw, "error");
+    fl__jw_str(&c->jw, "type", type);
+    fl__jw_str(&c->jw, "message", message);
+    fl__jw_end_obj(&c->jw);
+    fl__send_to(c, to, NULL, 1, false);
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static fl_status build_will(fl_core *c)
+{
+    fl_jw w;
+    const void *payload;
+    size_t len;
+    fl__jw_init(&w);
+    fl__presence_write(c, &w, false);
+    fl_status st = fl__jw_finish(&w, &payload, &len);
+    if (st == FL_OK) {
+        fl__buf_put(&c->will, payload, len);
+        if (!fl__buf_ok(&c->will))
+            st = FL_ENOMEM;
+    }
+    fl__jw_free(&w);
+    snprintf(c->will_topic, sizeof c->will_topic, "%snode/%s", c->prefix,
+             c->id);
+    return st;
+}
+
+fl_status fl_core_new(const fl_core_config *cfg, const fl_core_io *io,
+                      fl_core **out)
+{
+    const char *cluster = cfg->cluster ? cfg->cluster : "default";
+    *out = NULL;
+    if (!cfg->node_id || !fl__valid_id(cfg->node_id) ||
+        !fl__valid_id(cluster))
+        return FL_EINVAL;
+    fl_core *c = fl__calloc(1, sizeof *c);
+    if (!c)
+        return FL_ENOMEM;
+    snprintf(c->id, sizeof c->id, "%s", cfg->node_id);
+    snprintf(c->cluster, sizeof c->cluster, "%s", cluster);
+    snprintf(c->prefix, sizeof c->prefix, "floret/v1/%s/", cluster);
+    snprintf(c->runtime, sizeof c->runtime, "%s",
+             cfg->runtime ? cfg->runtime : "native");
+    snprintf(c->arch, sizeof c->arch, "%s", cfg->arch ? cfg->arch : "unknown");
+    c->inc = cfg->incarnation & ((1ull << 53) - 1);
+    c->slots = cfg->slots;
+    c->max_message = cfg->max_message ? cfg->max_message
+                                      : FL_DEFAULT_MAX_MESSAGE;
+    c->ttl_ms = cfg->lease_ttl_ms ? cfg->lease_ttl_ms
+                                  : FL_DEFAULT_LEASE_TTL_MS;
+    c->log_level = cfg->log_level;
+    c->registry = cfg->registry;
+    c->io = *io;
+    c->rng.state = cfg->seed ^ c->inc;
+    fl__jw_init(&c->jw);
+    fl__buf_init(&c->will);
+    fl__owner_init(c);
+    fl__worker_init(c);
+    if (build_will(c) != FL_OK) {
+        fl_core_free(c);
+        return FL_ENOMEM;
+    }
+    *out = c;
+    return FL_OK;
+}
+
+void fl_core_free(fl_core *c)
+{
+    if (!c)
+        return;
+    fl__owner_free(c);
+    fl__worker_free(c);
+    fl__peers_free(c);
+    fl__jw_free(&c->jw);
+    fl__buf_free(&c->will);
+    fl__free(c);
+}
+
+const char *fl_core_id(const fl_core *c) { return c->id; }
+const char *fl_core_prefix(const fl_core *c) { return c->prefix; }
+
+void fl_core_will(fl_core *c, const char **topic, const void **payload,
+                  size_t *len)
+{
+    *topic = c->will_topic;
+    *payload = c->will.data;
+    *len = c->will.len;
+}
+
+void fl_core_connected(fl_core *c, uint64_t now)
+{
+    char filter[sizeof c->prefix + FL_MAX_ID_BUF + 16];
+    c->connected = true;
+    if (c->io.subscribe) {
+        snprintf(filter, sizeof filter, "%snode/+", c->prefix);
+        c->io.subscribe(c->io.ud, filter, 1);
+        snprintf(filter, sizeof filter, "%snode/%s/in", c->prefix, c->id);
+        c->io.subscribe(c->io.ud, filter, 1);
+        if (c->slots) {
+            snprintf(filter, sizeof filter, "%swork", c->prefix);
+            c->io.subscribe(c->io.ud, filter, 1);
+        }
+    }
+    if (!c->offline_sent)
+        fl__presence_publish(c, !c->shutting_down);
+    c->next_presence = now + FL_PRESENCE_MS * 1000ull;
+    fl__owner_connected(c, now);
+    fl__worker_connected(c, now);
+    fl_core_flush(c, now);
+}
+
+void fl_core_disconnected(fl_core *c, uint64_t now)
+{
+    (void)now;
+    c->connected = false;
+}
+
+/* ------------------------------------------------------------ input */
+
+/* A payload whose kind is "error" is never answered with an error, even
+ * when it is malformed, so two nodes cannot bounce errors forever. */
+static bool looks_like_error(const void *payload, size_t len)
+{
+    static const char pat[] = "\"error\"";
+    const char *p = payload;
+    for (size_t i = 0; i + sizeof pat - 1 <= len; i++)
+        if (p[i] == '"' && memcmp(p + i, pat, sizeof pat - 1) == 0)
+            return true;
+    return false;
+}
+
+static void reject(fl_core *c, const char *where, const char *from,
+                   const void *payload, size_t len, fl_status st,
+                   const char *why)
+{
+    c->stats.bad_messages++;
+    fl__log(c, FL_LOG_WARN, "dropped message on %s from %s: %s", where,
+            from[0] ? from : "an unknown sender", why);
+    if (from[0] && strcmp(from, c->id) != 0 && !looks_like_error(payload, len))
+        fl__send_error(c, from, NULL, st == FL_ETOOBIG ? "TooBig" : "BadMessage",
+                       why);
+}
+
+static void wrong_kind(fl_core *c, const char *where, fl_msg *m)
+{
+    char why[128];
+    snprintf(why, sizeof why, "kind '%s' is not accepted on %s",
+             fl__kind_name(m->kind), where);
+    c->stats.bad_messages++;
+    fl__log(c, FL_LOG_WARN, "dropped message on %s from %s: %s", where,
+            m->from, why);
+    if (m->kind != FL_KIND_ERROR && strcmp(m->from, c->id) != 0)
+        fl__send_error(c, m->from, m, "BadMessage", why);
+}
+
+static void on_inbox(fl_core *c, fl_msg *m, uint64_t now)
+{
+    switch (m->kind) {
+    case FL_KIND_FETCH:
+        fl__owner_on_fetch(c, m, now);
+        break;
+    case FL_KIND_LEASE:
+        fl__worker_on_lease(c, m, now);
+        break;
+    case FL_KIND_DONE:
+        fl__owner_on_done(c, m, now);
+        break;
+    case FL_KIND_EXTEND:
+        fl__owner_on_extend(c, m, now);
+        break;
+    case FL_KIND_RELEASE:
+        fl__owner_on_release(c, m, now);
+        break;
+    case FL_KIND_ERROR:
+        fl__log(c, FL_LOG_WARN, "error from %s: %s: %s", m->from,
+                m->err_type ? m->err_type : "?",
+                m->err_message ? m->err_message : "");
+        break;
+    default:
+        wrong_kind(c, "the inbox", m);
+    }
+}
+
+/* Which of our subscriptions topic belongs to. */
+typedef enum { TOPIC_OTHER, TOPIC_WORK, TOPIC_PRESENCE, TOPIC_INBOX } topic_t;
+
+static topic_t classify(const fl_core *c, const char *topic,
+                        char id[FL_MAX_ID_BUF])
+{
+    size_t pl = strlen(c->prefix);
+    id[0] = '\0';
+    if (strncmp(topic, c->prefix, pl) != 0)
+        return TOPIC_OTHER;
+    const char *rest = topic + pl;
+    if (strcmp(rest, "work") == 0)
+        return TOPIC_WORK;
+    if (strncmp(rest, "node/", 5) != 0)
+        return TOPIC_OTHER;
+    rest += 5;
+    const char *slash = strchr(rest, '/');
+    size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
+    if (n == 0 || n > FL_MAX_ID)
+        return TOPIC_OTHER;
+    memcpy(id, rest, n);
+    id[n] = '\0';
+    if (!slash)
+        return fl__valid_id(id) ? TOPIC_PRESENCE : TOPIC_OTHER;
+    if (strcmp(slash, "/in") == 0 && strcmp(id, c->id) == 0)
+        return TOPIC_INBOX;
+    return TOPIC_OTHER;
+}
+
+void fl_core_input(fl_core *c, const char *topic, const void *payload,
+                   size_t len, uint64_t now)
+{
+    char id[FL_MAX_ID_BUF], from[FL_MAX_ID_BUF], why[256];
+    topic_t kind = classify(c, topic, id);
+    if (kind == TOPIC_OTHER) {
+        fl__log(c, FL_LOG_DEBUG, "ignored message on unexpected topic %.200s",
+                topic);
+        return;
+    }
+    if (kind == TOPIC_PRESENCE && len == 0) {
+        fl__peers_forget(c, id, now);  /* retained presence was cleared */
+        return;
+    }
+    const char *where = kind == TOPIC_WORK ? "work"
+                        : kind == TOPIC_INBOX ? "the inbox" : topic + strlen(c->prefix);
+    fl_msg *m = NULL;
+    from[0] = '\0';
+    fl_status st = fl__decode(payload, len, c->max_message, &m, why,
+                              sizeof why, from, sizeof from);
+    if (st != FL_OK) {
+        reject(c, where, from, payload, len, st, why);
+        return;
+    }
+    if (kind == TOPIC_PRESENCE && m->kind == FL_KIND_PRESENCE)
+        fl__peers_on_presence(c, id, m, now);
+    else if (kind == TOPIC_WORK && m->kind == FL_KIND_WORK)
+        fl__worker_on_work(c, m, now);
+    else if (kind == TOPIC_INBOX)
+        on_inbox(c, m, now);
+    else
+        wrong_kind(c, where, m);
+    fl__msg_free(m);
+}
+
+/* ------------------------------------------------------------ timers */
+
+static void maybe_finish_shutdown(fl_core *c)
+{
+    if (c->shutting_down && !c->offline_sent && fl__worker_idle(c)) {
+        fl__presence_publish(c, false);
+        c->offline_sent = true;
+    }
+}
+
+void fl_core_flush(fl_core *c, uint64_t now)
+{
+    fl__owner_flush(c, now);
+    fl__worker_flush(c, now);
+    maybe_finish_shutdown(c);
+}
+
+uint64_t fl_core_tick(fl_core *c, uint64_t now)
+{
+    uint64_t a = fl__owner_tick(c, now);
+    uint64_t b = fl__worker_tick(c, now);
+    if (c->connected && !c->shutting_down && now >= c->next_presence) {
+        if (fl__worker_load(c) != c->last_load)
+            fl__presence_publish(c, true);
+        c->next_presence = now + FL_PRESENCE_MS * 1000ull;
+    }
+    fl_core_flush(c, now);
+    uint64_t next = c->next_presence;
+    if (a && a < next)
+        next = a;
+    if (b && b < next)
+        next = b;
+    return next > now ? next : now + 1000u;
+}
+
+void fl_core_shutdown(fl_core *c, uint64_t now)
+{
+    if (c->shutting_down)
+        return;
+    c->shutting_down = true;
+    fl__worker_shutdown(c, now);
+    fl_core_flush(c, now);
+}
+
+bool fl_core_stopped(const fl_core *c)
+{
+    return c->shutting_down && c->offline_sent;
+}
+
+void fl_core_stats_get(const fl_core *c, fl_core_stats *st)
+{
+    *st = c->stats;
+    st->queued_local = (uint32_t)c->worker.queue.n;
+    st->running = (uint32_t)c->worker.running.n;
+    st->owned_pending = fl__owner_pending(c);
+}

@@ -1,0 +1,234 @@
+/*
+ * internal.h - the state of one fl_core, shared by core.c (dispatch,
+ * timers), owner.c (queues, leases, parked fetches, results), worker.c
+ * (credits, held jobs, outcomes) and peers.c (presence). Nothing outside
+ * src/core/ includes it. Depends on the core's own headers.
+ */
+#ifndef FL_INTERNAL_H
+#define FL_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codec.h"
+#include "core.h"
+#include "defaults.h"
+#include "map.h"
+#include "rng.h"
+
+/* ------------------------------------------------------------- owner side */
+
+typedef enum fl_tstate {
+    FL_T_READY,   /* in the ready list */
+    FL_T_DELAYED, /* in the delay heap (countdown, retry backoff) */
+    FL_T_LEASED   /* in the lease list, held by a worker */
+} fl_tstate;
+
+struct fl_oworker;
+
+/* A task this node owns. */
+typedef struct fl_otask {
+    uint64_t id;
+    char *name;
+    char *args;          /* JSON text */
+    size_t args_len;
+    char *kwargs;        /* JSON text */
+    size_t kwargs_len;
+    uint8_t *att;
+    size_t att_len;
+    char *route;         /* NULL = any worker */
+    uint32_t time_limit_ms;
+    uint32_t retries_left;
+    uint32_t max_attempts;
+    uint32_t attempts;         /* leases granted */
+    uint32_t failed_attempt;   /* outcomes for attempts <= this are stale */
+    uint64_t expires_at;       /* 0 = never */
+    fl_tstate st;
+    uint64_t when;             /* DELAYED: ready time; LEASED: deadline */
+    size_t heap_idx;
+    struct fl_oworker *holder; /* LEASED */
+    char last_worker[FL_MAX_ID_BUF];
+    struct fl_otask *prev, *next;
+} fl_otask;
+
+typedef struct fl_tlist {
+    fl_otask *head, *tail;
+    size_t n;
+} fl_tlist;
+
+/* A worker known to this owner through its fetches. */
+typedef struct fl_oworker {
+    char id[FL_MAX_ID_BUF];
+    uint64_t inc;
+    uint64_t fid;
+    uint32_t credit;     /* parked: how many more it may be leased */
+    uint32_t held;       /* leases it holds */
+    struct fl_oworker *next;
+} fl_oworker;
+
+typedef struct fl_owner {
+    fl_map tasks;            /* id -> fl_otask */
+    fl_tlist ready;          /* unrouted ready tasks, FIFO */
+    fl_tlist routed;         /* ready tasks with a route */
+    fl_tlist leased;         /* ordered by deadline (same ttl for all) */
+    fl_otask **heap;         /* delayed, min-heap on when */
+    size_t heap_n, heap_cap;
+    fl_oworker *workers;
+    fl_oworker *rr;          /* round-robin cursor for parked workers */
+    uint64_t next_id;
+    uint64_t next_announce;  /* 0 = not needed */
+    bool announce_now;
+    size_t with_expiry;      /* tasks with an expiry (tick scans them) */
+    uint64_t next_expiry_scan;
+} fl_owner;
+
+/* ------------------------------------------------------------ worker side */
+
+typedef enum fl_jstate {
+    FL_J_QUEUED,
+    FL_J_RUNNING,
+    FL_J_ABANDONED  /* answered already (time limit, owner gone); the driver
+                     * still owes its fl_core_job_done */
+} fl_jstate;
+
+/* A job held by this worker; fl_job first so the driver's pointer casts. */
+typedef struct fl_wjob {
+    fl_job job;
+    uint64_t owner_inc;
+    fl_jstate st;
+    uint64_t started;
+    uint64_t dedupe_key;
+    struct fl_wjob *prev, *next;  /* in queue or running list */
+} fl_wjob;
+
+typedef struct fl_jlist {
+    fl_wjob *head, *tail;
+    size_t n;
+} fl_jlist;
+
+/* An owner this worker fetches from. */
+typedef struct fl_wowner {
+    char id[FL_MAX_ID_BUF];
+    uint64_t inc;
+    uint64_t fid;            /* last fetch sent */
+    uint32_t outstanding;    /* credit the owner still holds for us */
+    uint64_t fetch_sent_at;  /* 0 = none waiting for an answer */
+    uint64_t last_heard;
+    uint64_t next_extend;
+    uint32_t ttl_ms;
+    uint32_t held;           /* our jobs from this owner */
+    bool drained;            /* last answer gave less than asked */
+    struct fl_wowner *next;
+} fl_wowner;
+
+typedef struct fl_outbox_entry {
+    char owner[FL_MAX_ID_BUF];
+    uint64_t id;
+    uint32_t attempt;
+    fl_outcome out;
+} fl_outbox_entry;
+
+typedef struct fl_worker {
+    fl_jlist queue;
+    fl_jlist running;
+    fl_jlist abandoned;      /* answered, still occupying a slot */
+    fl_wowner *owners;
+    fl_map seen;             /* dedupe keys -> (void*)1 */
+    uint64_t *seen_ring;
+    size_t seen_pos;
+    fl_outbox_entry *outbox;
+    size_t outbox_n, outbox_cap;
+    double exec_us;          /* EWMA of run time */
+    double rtt_us;           /* EWMA of fetch -> lease */
+    uint64_t next_fid;
+} fl_worker;
+
+/* ------------------------------------------------------------ peers */
+
+typedef struct fl_peer_rec {
+    fl_peer info;
+    uint64_t inc;
+    struct fl_peer_rec *next;
+} fl_peer_rec;
+
+/* ------------------------------------------------------------ the core */
+
+struct fl_core {
+    char id[FL_MAX_ID_BUF];
+    char cluster[FL_MAX_ID_BUF];
+    char prefix[FL_MAX_ID_BUF + 16];
+    char runtime[16];
+    char arch[32];
+    uint64_t inc;
+    uint32_t slots;
+    size_t max_message;
+    uint32_t ttl_ms;
+    int log_level;
+    const fl_registry *registry;
+    fl_core_io io;
+    fl_rng rng;
+    bool connected;
+    bool shutting_down;
+    bool offline_sent;
+    fl_jw jw;
+    char will_topic[FL_MAX_ID_BUF * 2 + 32];
+    fl_buf will;
+    uint64_t next_presence;
+    uint32_t last_load;
+    fl_owner owner;
+    fl_worker worker;
+    fl_peer_rec *peers;
+    fl_core_stats stats;
+};
+
+/* core.c */
+void fl__log(fl_core *c, int level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* Publish the writer's message to node/<to>/in (or to topic suffix when
+ * to is NULL). Resets the writer. */
+void fl__send_to(fl_core *c, const char *to, const char *suffix, int qos,
+                 bool retain);
+void fl__send_error(fl_core *c, const char *to, const fl_msg *re,
+                    const char *type, const char *message);
+
+/* owner.c */
+void fl__owner_init(fl_core *c);
+void fl__owner_free(fl_core *c);
+void fl__owner_on_fetch(fl_core *c, fl_msg *m, uint64_t now);
+void fl__owner_on_done(fl_core *c, fl_msg *m, uint64_t now);
+void fl__owner_on_extend(fl_core *c, fl_msg *m, uint64_t now);
+void fl__owner_on_release(fl_core *c, fl_msg *m, uint64_t now);
+void fl__owner_worker_gone(fl_core *c, const char *id, uint64_t inc,
+                           uint64_t now);
+uint64_t fl__owner_tick(fl_core *c, uint64_t now);
+void fl__owner_flush(fl_core *c, uint64_t now);
+uint32_t fl__owner_pending(const fl_core *c);
+void fl__owner_connected(fl_core *c, uint64_t now);
+
+/* worker.c */
+void fl__worker_init(fl_core *c);
+void fl__worker_free(fl_core *c);
+void fl__worker_on_work(fl_core *c, fl_msg *m, uint64_t now);
+void fl__worker_on_lease(fl_core *c, fl_msg *m, uint64_t now);
+void fl__worker_owner_gone(fl_core *c, const char *id, uint64_t inc,
+                           uint64_t now);
+uint64_t fl__worker_tick(fl_core *c, uint64_t now);
+void fl__worker_flush(fl_core *c, uint64_t now);
+void fl__worker_connected(fl_core *c, uint64_t now);
+void fl__worker_shutdown(fl_core *c, uint64_t now);
+uint32_t fl__worker_load(const fl_core *c);
+bool fl__worker_idle(const fl_core *c);
+
+/* peers.c */
+void fl__peers_on_presence(fl_core *c, const char *topic_id, fl_msg *m,
+                           uint64_t now);
+void fl__peers_forget(fl_core *c, const char *id, uint64_t now);
+void fl__peers_free(fl_core *c);
+void fl__presence_write(fl_core *c, fl_jw *w, bool online);
+void fl__presence_publish(fl_core *c, bool online);
+
+#endif

@@ -1,0 +1,784 @@
+/*
+ * owner.c - the owner side of the protocol (docs/protocol.md section 5):
+ * the tasks this node submitted, their ready/delayed/leased queues, the
+ * fetches parked by workers, lease expiry, retries with backoff and the
+ * first-outcome-wins rule that gives each waiter its result exactly once.
+ *
+ * Leases all share one ttl, so the lease list stays ordered by deadline by
+ * appending at the tail: expiry is a pop from the head, an extend is a move
+ * to the tail, both O(1).
+ * Depends on internal.h (and through it codec, map, rng).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "internal.h"
+
+/* ------------------------------------------------------------ task lists */
+
+static void tl_remove(fl_tlist *l, fl_otask *t)
+{
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        l->head = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    else
+        l->tail = t->prev;
+    t->prev = t->next = NULL;
+    l->n--;
+}
+
+static void tl_push_back(fl_tlist *l, fl_otask *t)
+{
+    t->next = NULL;
+    t->prev = l->tail;
+    if (l->tail)
+        l->tail->next = t;
+    else
+        l->head = t;
+    l->tail = t;
+    l->n++;
+}
+
+static void tl_push_front(fl_tlist *l, fl_otask *t)
+{
+    t->prev = NULL;
+    t->next = l->head;
+    if (l->head)
+        l->head->prev = t;
+    else
+        l->tail = t;
+    l->head = t;
+    l->n++;
+}
+
+/* ------------------------------------------------------------ delay heap */
+
+static void heap_swap(fl_otask **h, size_t a, size_t b)
+{
+    fl_otask *t = h[a];
+    h[a] = h[b];
+    h[b] = t;
+    h[a]->heap_idx = a;
+    h[b]->heap_idx = b;
+}
+
+static void heap_up(fl_otask **h, size_t i)
+{
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (h[p]->when <= h[i]->when)
+            break;
+        heap_swap(h, p, i);
+        i = p;
+    }
+}
+
+static void heap_down(fl_otask **h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && h[l]->when < h[m]->when)
+            m = l;
+        if (r < n && h[r]->when < h[m]->when)
+            m = r;
+        if (m == i)
+            return;
+        heap_swap(h, i, m);
+        i = m;
+    }
+}
+
+static bool heap_push(fl_owner *o, fl_otask *t)
+{
+    if (o->heap_n == o->heap_cap) {
+        size_t ncap = o->heap_cap ? o->heap_cap * 2 : 64;
+        fl_otask **nh = fl__realloc(o->heap, ncap * sizeof *nh);
+        if (!nh)
+            return false;
+        o->heap = nh;
+        o->heap_cap = ncap;
+    }
+    t->heap_idx = o->heap_n;
+    o->heap[o->heap_n++] = t;
+    heap_up(o->heap, t->heap_idx);
+    return true;
+}
+
+static void heap_remove(fl_owner *o, fl_otask *t)
+{
+    size_t i = t->heap_idx;
+    o->heap_n--;
+    if (i != o->heap_n) {
+        o->heap[i] = o->heap[o->heap_n];
+        o->heap[i]->heap_idx = i;
+        heap_down(o->heap, o->heap_n, i);
+        heap_up(o->heap, i);
+    }
+}
+
+/* ------------------------------------------------------------ tasks */
+
+static size_t pending(const fl_owner *o)
+{
+    return o->ready.n + o->routed.n;
+}
+
+static void task_free(fl_otask *t)
+{
+    fl__free(t->name);
+    fl__free(t->args);
+    fl__free(t->kwargs);
+    fl__free(t->att);
+    fl__free(t->route);
+    fl__free(t);
+}
+
+/* Take t out of whichever queue holds it. */
+static void detach(fl_owner *o, fl_otask *t)
+{
+    switch (t->st) {
+    case FL_T_READY:
+        tl_remove(t->route ? &o->routed : &o->ready, t);
+        break;
+    case FL_T_DELAYED:
+        heap_remove(o, t);
+        break;
+    case FL_T_LEASED:
+        tl_remove(&o->leased, t);
+        if (t->holder && t->holder->held)
+            t->holder->held--;
+        t->holder = NULL;
+        break;
+    }
+}
+
+static void make_ready(fl_owner *o, fl_otask *t, bool front)
+{
+    fl_tlist *l = t->route ? &o->routed : &o->ready;
+    t->st = FL_T_READY;
+    if (front)
+        tl_push_front(l, t);
+    else
+        tl_push_back(l, t);
+}
+
+/* Delay t until when; if the heap cannot grow, run it now rather than lose
+ * it. */
+static void make_delayed(fl_owner *o, fl_otask *t, uint64_t when)
+{
+    t->st = FL_T_DELAYED;
+    t->when = when;
+    if (!heap_push(o, t))
+        make_ready(o, t, false);
+}
+
+typedef struct fl_ending {
+    fl_state state;
+    fl_value *value;
+    const uint8_t *att;
+    size_t att_len;
+    const char *err_type;
+    const char *err_message;
+    const char *worker;
+} fl_ending;
+
+/* End t: detach it, tell the waiter, forget it. */
+static void finish(fl_core *c, fl_otask *t, const fl_ending *e)
+{
+    fl_owner *o = &c->owner;
+    detach(o, t);
+    if (t->expires_at)
+        o->with_expiry--;
+    fl__map_del(&o->tasks, t->id);
+    fl_final fin = {
+        .id = t->id,
+        .state = e->state,
+        .value = e->value,
+        .att = e->att,
+        .att_len = e->att_len,
+        .err_type = e->err_type,
+        .err_message = e->err_message,
+        .attempts = t->attempts,
+        .worker = e->worker ? e->worker : "",
+    };
+    c->stats.finished++;
+    if (c->io.final)
+        c->io.final(c->io.ud, &fin);
+    else
+        fl_value_free(e->value);
+    task_free(t);
+}
+
+static void finish_error(fl_core *c, fl_otask *t, fl_state st,
+                         const char *type, const char *msg)
+{
+    fl_ending e = {.state = st, .err_type = type, .err_message = msg,
+                   .worker = t->last_worker};
+    finish(c, t, &e);
+}
+
+/* ------------------------------------------------------------ submit */
+
+static fl_status check_submit(fl_core *c, const fl_submit *s)
+{
+    char err[160];
+    if (!s->name || !fl__valid_id(s->name)) {
+        fl__log(c, FL_LOG_WARN, "submit: task name '%.80s' is not 1..%d "
+                "bytes of [A-Za-z0-9_.-]", s->name ? s->name : "(null)",
+                FL_MAX_ID);
+        return FL_EINVAL;
+    }
+    if (s->args_json &&
+        fl__check_json(s->args_json, s->args_len, FL_TYPE_ARRAY, err,
+                       sizeof err) != FL_OK) {
+        fl__log(c, FL_LOG_WARN, "submit %s: args: %s", s->name, err);
+        return FL_EINVAL;
+    }
+    if (s->kwargs_json &&
+        fl__check_json(s->kwargs_json, s->kwargs_len, FL_TYPE_OBJECT, err,
+                       sizeof err) != FL_OK) {
+        fl__log(c, FL_LOG_WARN, "submit %s: kwargs: %s", s->name, err);
+        return FL_EINVAL;
+    }
+    if (s->opt.route && !fl__valid_id(s->opt.route)) {
+        fl__log(c, FL_LOG_WARN, "submit %s: route '%.80s' is not a node id",
+                s->name, s->opt.route);
+        return FL_EINVAL;
+    }
+    /* 256 bytes covers the envelope and the task's own members. */
+    size_t size = strlen(s->name) + s->args_len + s->kwargs_len + s->att_len +
+                  256;
+    if (size > c->max_message) {
+        fl__log(c, FL_LOG_WARN, "submit %s: task of %zu bytes exceeds the "
+                "message limit of %zu bytes", s->name, size, c->max_message);
+        return FL_ETOOBIG;
+    }
+    return FL_OK;
+}
+
+static bool copy_submit(fl_otask *t, const fl_submit *s)
+{
+    t->name = fl__strdup(s->name);
+    t->args = s->args_json ? fl__strndup(s->args_json, s->args_len)
+                           : fl__strdup("[]");
+    t->args_len = s->args_json ? s->args_len : 2;
+    t->kwargs = s->kwargs_json ? fl__strndup(s->kwargs_json, s->kwargs_len)
+                               : fl__strdup("{}");
+    t->kwargs_len = s->kwargs_json ? s->kwargs_len : 2;
+    if (s->att_len) {
+        t->att = fl__malloc(s->att_len);
+        if (t->att)
+            memcpy(t->att, s->att, s->att_len);
+        t->att_len = s->att_len;
+    }
+    if (s->opt.route)
+        t->route = fl__strdup(s->opt.route);
+    return t->name && t->args && t->kwargs && (!s->att_len || t->att) &&
+           (!s->opt.route || t->route);
+}
+
+fl_status fl_core_submit(fl_core *c, const fl_submit *s, uint64_t now,
+                         uint64_t *id)
+{
+    fl_owner *o = &c->owner;
+    if (c->shutting_down)
+        return FL_ESTATE;
+    fl_status st = check_submit(c, s);
+    if (st != FL_OK)
+        return st;
+    fl_otask *t = fl__calloc(1, sizeof *t);
+    if (!t || !copy_submit(t, s)) {
+        if (t)
+            task_free(t);
+        return FL_ENOMEM;
+    }
+    t->id = o->next_id++;
+    t->time_limit_ms = s->opt.time_limit_ms;
+    t->retries_left = s->opt.retries;
+    t->max_attempts = s->opt.max_attempts
+                          ? s->opt.max_attempts
+                          : FL_DEFAULT_MAX_ATTEMPTS + s->opt.retries;
+    if (s->opt.expires_ms) {
+        t->expires_at = now + (uint64_t)s->opt.expires_ms * 1000u;
+        o->with_expiry++;
+    }
+    if (!fl__map_put(&o->tasks, t->id, t)) {
+        if (t->expires_at)
+            o->with_expiry--;
+        task_free(t);
+        return FL_ENOMEM;
+    }
+    if (s->opt.countdown_ms)
+        make_delayed(o, t, now + (uint64_t)s->opt.countdown_ms * 1000u);
+    else
+        make_ready(o, t, false);
+    c->stats.submitted++;
+    if (id)
+        *id = t->id;
+    return FL_OK;
+}
+
+fl_status fl_core_revoke(fl_core *c, uint64_t id, uint64_t now)
+{
+    (void)now;
+    fl_otask *t = fl__map_get(&c->owner.tasks, id);
+    if (!t)
+        return FL_ENOTFOUND;
+    finish_error(c, t, FL_REVOKED, "Revoked", "revoked by its owner");
+    return FL_OK;
+}
+
+/* ------------------------------------------------------------ workers */
+
+static fl_oworker *find_worker(fl_owner *o, const char *id)
+{
+    for (fl_oworker *w = o->workers; w; w = w->next)
+        if (strcmp(w->id, id) == 0)
+            return w;
+    return NULL;
+}
+
+static fl_oworker *add_worker(fl_owner *o, const char *id)
+{
+    fl_oworker *w = fl__calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    strncpy(w->id, id, FL_MAX_ID);
+    w->next = o->workers;
+    o->workers = w;
+    return w;
+}
+
+static void remove_worker(fl_owner *o, fl_oworker *w)
+{
+    for (fl_oworker **p = &o->workers; *p; p = &(*p)->next) {
+        if (*p == w) {
+            *p = w->next;
+            break;
+        }
+    }
+    if (o->rr == w)
+        o->rr = NULL;
+    fl__free(w);
+}
+
+/* Put every lease w holds back in the ready queue (front: they waited). */
+static void requeue_leases_of(fl_core *c, fl_oworker *w)
+{
+    fl_owner *o = &c->owner;
+    size_t n = 0;
+    for (fl_otask *t = o->leased.head, *next; t; t = next) {
+        next = t->next;
+        if (t->holder != w)
+            continue;
+        detach(o, t);
+        make_ready(o, t, true);
+        c->stats.requeued++;
+        n++;
+    }
+    if (n)
+        fl__log(c, FL_LOG_INFO, "worker %s lost: %zu tasks back in the queue",
+                w->id, n);
+}
+
+void fl__owner_worker_gone(fl_core *c, const char *id, uint64_t inc,
+                           uint64_t now)
+{
+    (void)now;
+    fl_owner *o = &c->owner;
+    fl_oworker *w = find_worker(o, id);
+    if (!w || (inc && w->inc && w->inc != inc))
+        return;
+    requeue_leases_of(c, w);
+    remove_worker(o, w);
+}
+
+/* ------------------------------------------------------------ leasing */
+
+static void write_task(fl_jw *w, const fl_otask *t)
+{
+    fl__jw_obj(w, NULL);
+    fl__jw_u64(w, "id", t->id);
+    fl__jw_str(w, "name", t->name);
+    fl__jw_raw(w, "args", t->args, t->args_len);
+    if (t->kwargs_len != 2)
+        fl__jw_raw(w, "kwargs", t->kwargs, t->kwargs_len);
+    fl__jw_u64(w, "attempt", t->attempts);
+    if (t->time_limit_ms)
+        fl__jw_u64(w, "time_limit_ms", t->time_limit_ms);
+    if (t->att_len)
+        fl__jw_att(w, "att", t->att, t->att_len);
+    fl__jw_end_obj(w);
+}
+
+static void begin_lease(fl_core *c, const fl_oworker *w)
+{
+    fl__jw_begin_msg(&c->jw, FL_KIND_LEASE, c->id, c->inc);
+    fl__jw_u64(&c->jw, "fid", w->fid);
+    fl__jw_u64(&c->jw, "ttl_ms", c->ttl_ms);
+    fl__jw_arr(&c->jw, "tasks");
+}
+
+static void end_lease(fl_core *c, const fl_oworker *w)
+{
+    fl__jw_end_arr(&c->jw);
+    fl__send_to(c, w->id, NULL, 1, false);
+}
+
+/* The next task w may take: routed to it first, then the ready head. */
+static fl_otask *next_for(fl_owner *o, const fl_oworker *w)
+{
+    for (fl_otask *t = o->routed.head; t; t = t->next)
+        if (strcmp(t->route, w->id) == 0)
+            return t;
+    return o->ready.head;
+}
+
+/* False when t must not be leased (expired, out of attempts): it is
+ * finished here instead. */
+static bool still_leasable(fl_core *c, fl_otask *t, uint64_t now)
+{
+    char msg[128];
+    if (t->expires_at && now >= t->expires_at) {
+        finish_error(c, t, FL_REVOKED, "Revoked",
+                     "expired before a worker started it");
+        return false;
+    }
+    if (t->attempts >= t->max_attempts) {
+        snprintf(msg, sizeof msg, "lost its worker %u times (last: %s)",
+                 (unsigned)t->attempts,
+                 t->last_worker[0] ? t->last_worker : "?");
+        finish_error(c, t, FL_FAILURE, "WorkerLost", msg);
+        return false;
+    }
+    return true;
+}
+
+/* Lease up to max tasks to w in as few messages as the limits allow.
+ * Returns how many were leased. */
+static size_t lease_to(fl_core *c, fl_oworker *w, size_t max, uint64_t now)
+{
+    fl_owner *o = &c->owner;
+    size_t given = 0, in_msg = 0;
+    uint64_t deadline = now + (uint64_t)c->ttl_ms * 1000u;
+    while (given < max && w->credit > 0) {
+        fl_otask *t = next_for(o, w);
+        if (!t)
+            break;
+        if (!still_leasable(c, t, now))
+            continue;
+        size_t need = t->args_len + t->kwargs_len + t->att_len +
+                      strlen(t->name) + 128;
+        if (in_msg && (in_msg == FL_MAX_BATCH ||
+                       fl__jw_size(&c->jw) + need > c->max_message)) {
+            end_lease(c, w);
+            in_msg = 0;
+        }
+        if (!in_msg)
+            begin_lease(c, w);
+        detach(o, t);
+        t->attempts++;
+        t->st = FL_T_LEASED;
+        t->holder = w;
+        t->when = deadline;
+        strncpy(t->last_worker, w->id, FL_MAX_ID);
+        tl_push_back(&o->leased, t);
+        w->held++;
+        w->credit--;
+        write_task(&c->jw, t);
+        in_msg++;
+        given++;
+        c->stats.leased++;
+        if (c->io.state)
+            c->io.state(c->io.ud, t->id, FL_STARTED);
+    }
+    if (in_msg)
+        end_lease(c, w);
+    return given;
+}
+
+static void announce(fl_core *c, uint64_t now)
+{
+    fl__jw_begin_msg(&c->jw, FL_KIND_WORK, c->id, c->inc);
+    fl__jw_u64(&c->jw, "pending", pending(&c->owner));
+    fl__send_to(c, NULL, "work", 1, false);
+    c->owner.next_announce = now + (uint64_t)FL_ANNOUNCE_MS * 1000u;
+}
+
+/* Hand ready tasks to parked workers in equal shares, then announce if work
+ * is left and nobody is parked. Called on every flush. */
+static void serve(fl_core *c, uint64_t now)
+{
+    fl_owner *o = &c->owner;
+    for (int pass = 0; pass < 8 && pending(o) > 0; pass++) {
+        size_t parked = 0, given = 0;
+        for (fl_oworker *w = o->workers; w; w = w->next)
+            parked += w->credit > 0;
+        if (!parked)
+            break;
+        size_t share = (pending(o) + parked - 1) / parked;
+        for (fl_oworker *w = o->workers; w && pending(o) > 0; w = w->next)
+            if (w->credit > 0)
+                given += lease_to(c, w, share, now);
+        if (!given)
+            break;
+    }
+    if (pending(o) == 0) {
+        o->next_announce = 0;
+        return;
+    }
+    /* Whatever is left after serving is more than the parked credit covers,
+     * or routed to a node that is not parked here: ask around. */
+    bool parked = false;
+    for (fl_oworker *w = o->workers; w && !parked; w = w->next)
+        parked = w->credit > 0;
+    if ((!parked || o->routed.n) &&
+        (o->next_announce == 0 || now >= o->next_announce))
+        announce(c, now);
+}
+
+void fl__owner_flush(fl_core *c, uint64_t now)
+{
+    serve(c, now);
+}
+
+/* ------------------------------------------------------------ input */
+
+void fl__owner_on_fetch(fl_core *c, fl_msg *m, uint64_t now)
+{
+    (void)now;
+    fl_owner *o = &c->owner;
+    fl_oworker *w = find_worker(o, m->from);
+    if (w && w->inc != m->inc) {
+        /* Same id, new process: whatever the old one held is lost. */
+        requeue_leases_of(c, w);
+        w->fid = 0;
+        w->credit = 0;
+    }
+    if (!w) {
+        if (m->credit == 0)
+            return;
+        w = add_worker(o, m->from);
+        if (!w) {
+            fl__log(c, FL_LOG_ERROR, "out of memory: fetch from %s dropped",
+                    m->from);
+            return;
+        }
+    }
+    w->inc = m->inc;
+    if (m->fid <= w->fid)
+        return;  /* a duplicate or an older fetch overtaken by a newer one */
+    w->fid = m->fid;
+    w->credit = m->credit;
+}
+
+static void retry_later(fl_core *c, fl_otask *t, uint32_t attempt,
+                        uint64_t now)
+{
+    fl_owner *o = &c->owner;
+    uint32_t n = t->attempts ? t->attempts - 1 : 0;
+    uint64_t d = FL_RETRY_BASE_MS;
+    for (uint32_t i = 0; i < n && d < FL_RETRY_CAP_MS; i++)
+        d *= 2;
+    if (d > FL_RETRY_CAP_MS)
+        d = FL_RETRY_CAP_MS;
+    /* Jitter drawn from the upper half spreads a burst of retries. */
+    d = d / 2 + fl__rng_below(&c->rng, d / 2 + 1);
+    t->retries_left--;
+    t->failed_attempt = attempt;
+    detach(o, t);
+    make_delayed(o, t, now + d * 1000u);
+    if (c->io.state)
+        c->io.state(c->io.ud, t->id, FL_RETRY);
+}
+
+static void on_result(fl_core *c, const char *from, fl_msg_result *r,
+                      uint64_t now)
+{
+    fl_otask *t = fl__map_get(&c->owner.tasks, r->id);
+    if (!t || r->attempt <= t->failed_attempt || r->attempt > t->attempts) {
+        c->stats.duplicates_dropped++;
+        return;
+    }
+    if (r->ok) {
+        fl_ending e = {.state = FL_SUCCESS, .value = r->value, .att = r->att,
+                       .att_len = r->att_len, .worker = from};
+        r->value = NULL;
+        finish(c, t, &e);
+        return;
+    }
+    if (r->retryable && t->retries_left > 0 &&
+        t->attempts < t->max_attempts) {
+        retry_later(c, t, r->attempt, now);
+        return;
+    }
+    fl_ending e = {.state = FL_FAILURE, .err_type = r->err_type,
+                   .err_message = r->err_message, .worker = from};
+    finish(c, t, &e);
+}
+
+void fl__owner_on_done(fl_core *c, fl_msg *m, uint64_t now)
+{
+    for (size_t i = 0; i < m->nresults; i++)
+        on_result(c, m->from, &m->results[i], now);
+}
+
+/* The task id if it is leased to worker `from`, else NULL. */
+static fl_otask *leased_to(fl_core *c, uint64_t id, const char *from)
+{
+    fl_otask *t = fl__map_get(&c->owner.tasks, id);
+    if (!t || t->st != FL_T_LEASED || !t->holder ||
+        strcmp(t->holder->id, from) != 0)
+        return NULL;
+    return t;
+}
+
+void fl__owner_on_extend(fl_core *c, fl_msg *m, uint64_t now)
+{
+    fl_owner *o = &c->owner;
+    uint64_t deadline = now + (uint64_t)c->ttl_ms * 1000u;
+    for (size_t i = 0; i < m->nids; i++) {
+        fl_otask *t = leased_to(c, m->ids[i], m->from);
+        if (!t)
+            continue;
+        t->when = deadline;
+        tl_remove(&o->leased, t);
+        tl_push_back(&o->leased, t);
+    }
+}
+
+void fl__owner_on_release(fl_core *c, fl_msg *m, uint64_t now)
+{
+    (void)now;
+    fl_owner *o = &c->owner;
+    for (size_t i = 0; i < m->nids; i++) {
+        fl_otask *t = leased_to(c, m->ids[i], m->from);
+        if (!t)
+            continue;
+        detach(o, t);
+        t->attempts--;  /* it never ran */
+        make_ready(o, t, true);
+    }
+}
+
+/* ------------------------------------------------------------ timers */
+
+static void expire_leases(fl_core *c, uint64_t now)
+{
+    fl_owner *o = &c->owner;
+    while (o->leased.head && o->leased.head->when <= now) {
+        fl_otask *t = o->leased.head;
+        fl__log(c, FL_LOG_INFO, "lease of task %llu (%s) on %s expired",
+                (unsigned long long)t->id, t->name,
+                t->holder ? t->holder->id : "?");
+        detach(o, t);
+        make_ready(o, t, true);
+        c->stats.expired++;
+    }
+}
+
+static void wake_delayed(fl_core *c, uint64_t now)
+{
+    fl_owner *o = &c->owner;
+    while (o->heap_n && o->heap[0]->when <= now) {
+        fl_otask *t = o->heap[0];
+        heap_remove(o, t);
+        make_ready(o, t, false);
+    }
+}
+
+static void revoke_expired_in(fl_core *c, fl_tlist *l, uint64_t now)
+{
+    for (fl_otask *t = l->head, *next; t; t = next) {
+        next = t->next;
+        if (t->expires_at && now >= t->expires_at)
+            finish_error(c, t, FL_REVOKED, "Revoked",
+                         "expired before a worker started it");
+    }
+}
+
+static void revoke_expired(fl_core *c, uint64_t now)
+{
+    fl_owner *o = &c->owner;
+    if (!o->with_expiry || now < o->next_expiry_scan)
+        return;
+    o->next_expiry_scan = now + 100000u;
+    revoke_expired_in(c, &o->ready, now);
+    revoke_expired_in(c, &o->routed, now);
+    for (size_t i = 0; i < o->heap_n;) {
+        fl_otask *t = o->heap[i];
+        if (t->expires_at && now >= t->expires_at)
+            finish_error(c, t, FL_REVOKED, "Revoked",
+                         "expired before a worker started it");
+        else
+            i++;
+    }
+}
+
+static uint64_t min_time(uint64_t a, uint64_t b)
+{
+    return a && (!b || a < b) ? a : b;
+}
+
+uint64_t fl__owner_tick(fl_core *c, uint64_t now)
+{
+    fl_owner *o = &c->owner;
+    expire_leases(c, now);
+    wake_delayed(c, now);
+    revoke_expired(c, now);
+    serve(c, now);
+    uint64_t next = 0;
+    if (o->leased.head)
+        next = min_time(next, o->leased.head->when);
+    if (o->heap_n)
+        next = min_time(next, o->heap[0]->when);
+    if (pending(o) && o->next_announce)
+        next = min_time(next, o->next_announce);
+    if (o->with_expiry)
+        next = min_time(next, o->next_expiry_scan);
+    return next;
+}
+
+void fl__owner_connected(fl_core *c, uint64_t now)
+{
+    (void)now;
+    c->owner.next_announce = 0;
+}
+
+void fl__owner_init(fl_core *c)
+{
+    memset(&c->owner, 0, sizeof c->owner);
+    fl__map_init(&c->owner.tasks);
+    c->owner.next_id = 1;
+}
+
+static void free_list(fl_tlist *l)
+{
+    for (fl_otask *t = l->head, *next; t; t = next) {
+        next = t->next;
+        task_free(t);
+    }
+}
+
+void fl__owner_free(fl_core *c)
+{
+    fl_owner *o = &c->owner;
+    free_list(&o->ready);
+    free_list(&o->routed);
+    free_list(&o->leased);
+    for (size_t i = 0; i < o->heap_n; i++)
+        task_free(o->heap[i]);
+    fl__free(o->heap);
+    while (o->workers)
+        remove_worker(o, o->workers);
+    fl__map_free(&o->tasks);
+}
+
+uint32_t fl__owner_pending(const fl_core *c)
+{
+    return (uint32_t)c->owner.tasks.len;
+}

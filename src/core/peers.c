@@ -1,0 +1,139 @@
+/*
+ * peers.c - presence: this node's own retained presence and will, and the
+ * table of other nodes seen on node/<id>. A peer going offline or coming
+ * back with a new incarnation is what tells the owner side to re-queue its
+ * leases and the worker side to drop its tasks. Depends on internal.h.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "internal.h"
+#include "registry.h"
+
+void fl__presence_write(fl_core *c, fl_jw *w, bool online)
+{
+    fl__jw_begin_msg(w, FL_KIND_PRESENCE, c->id, c->inc);
+    fl__jw_str(w, "state", online ? "online" : "offline");
+    fl__jw_u64(w, "slots", c->slots);
+    fl__jw_arr(w, "tasks");
+    if (c->slots)
+        for (size_t i = 0; i < fl__registry_count(c->registry); i++)
+            fl__jw_str(w, NULL, fl__registry_name(c->registry, i));
+    fl__jw_end_arr(w);
+    fl__jw_str(w, "runtime", c->runtime);
+    fl__jw_str(w, "arch", c->arch);
+    fl__jw_str(w, "version", FL_VERSION);
+    fl__jw_u64(w, "load", online ? fl__worker_load(c) : 0);
+}
+
+void fl__presence_publish(fl_core *c, bool online)
+{
+    fl__presence_write(c, &c->jw, online);
+    char suffix[FL_MAX_ID_BUF + 8];
+    snprintf(suffix, sizeof suffix, "node/%s", c->id);
+    fl__send_to(c, NULL, suffix, 1, true);
+    c->last_load = fl__worker_load(c);
+}
+
+static fl_peer_rec *find_peer(fl_core *c, const char *id)
+{
+    for (fl_peer_rec *p = c->peers; p; p = p->next)
+        if (strcmp(p->info.id, id) == 0)
+            return p;
+    return NULL;
+}
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+    snprintf(dst, cap, "%s", src ? src : "");
+}
+
+static void fill_info(fl_peer *info, const fl_msg *m)
+{
+    copy_str(info->id, sizeof info->id, m->from);
+    info->online = m->online;
+    info->slots = (int)m->slots;
+    info->load = (int)m->load;
+    copy_str(info->runtime, sizeof info->runtime, m->runtime);
+    copy_str(info->arch, sizeof info->arch, m->arch);
+    copy_str(info->version, sizeof info->version, m->version);
+    size_t len = 0;
+    info->tasks[0] = '\0';
+    for (size_t i = 0; i < m->ntask_names; i++) {
+        size_t n = strlen(m->task_names[i]);
+        if (len + n + 2 >= sizeof info->tasks)
+            break;
+        if (len)
+            info->tasks[len++] = ',';
+        memcpy(info->tasks + len, m->task_names[i], n + 1);
+        len += n;
+    }
+}
+
+/* The peer `id` (incarnation inc) is gone: both sides let go of it. */
+static void peer_lost(fl_core *c, const char *id, uint64_t inc, uint64_t now)
+{
+    fl__owner_worker_gone(c, id, inc, now);
+    fl__worker_owner_gone(c, id, inc, now);
+}
+
+void fl__peers_on_presence(fl_core *c, const char *topic_id, fl_msg *m,
+                           uint64_t now)
+{
+    if (strcmp(topic_id, m->from) != 0) {
+        fl__log(c, FL_LOG_WARN, "dropped presence on node/%s claiming to be "
+                "from '%s'", topic_id, m->from);
+        return;
+    }
+    if (strcmp(m->from, c->id) == 0)
+        return;  /* our own, or the will of our previous life */
+    fl_peer_rec *p = find_peer(c, m->from);
+    if (!p) {
+        p = fl__calloc(1, sizeof *p);
+        if (!p)
+            return;
+        p->next = c->peers;
+        c->peers = p;
+    } else if (p->inc && p->inc != m->inc && p->info.online) {
+        peer_lost(c, m->from, p->inc, now);  /* it restarted */
+    }
+    if (!m->online)
+        peer_lost(c, m->from, m->inc, now);
+    else if (!p->info.online)
+        fl__log(c, FL_LOG_DEBUG, "peer %s online (%u slots)", m->from,
+                (unsigned)m->slots);
+    p->inc = m->inc;
+    fill_info(&p->info, m);
+}
+
+void fl__peers_forget(fl_core *c, const char *id, uint64_t now)
+{
+    for (fl_peer_rec **pp = &c->peers; *pp; pp = &(*pp)->next) {
+        fl_peer_rec *p = *pp;
+        if (strcmp(p->info.id, id) != 0)
+            continue;
+        if (p->info.online)
+            peer_lost(c, id, p->inc, now);
+        *pp = p->next;
+        fl__free(p);
+        return;
+    }
+}
+
+void fl__peers_free(fl_core *c)
+{
+    while (c->peers) {
+        fl_peer_rec *p = c->peers;
+        c->peers = p->next;
+        fl__free(p);
+    }
+}
+
+size_t fl_core_peers(const fl_core *c, fl_peer *out, size_t cap)
+{
+    size_t n = 0;
+    for (const fl_peer_rec *p = c->peers; p && n < cap; p = p->next)
+        out[n++] = p->info;
+    return n;
+}

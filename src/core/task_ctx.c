@@ -1,0 +1,197 @@
+/*
+ * task_ctx.c - what a native task sees while it runs (fl_task_* in the
+ * public header) and fl_core_run_job, which looks a job's task up in the
+ * registry and runs it. Runs on executor threads: it touches only the job,
+ * the read-only registry and the outcome it fills.
+ * Depends on alloc.h, buf.h, codec.h, core.h, registry.h; vsnprintf only
+ * for formatting error messages.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "buf.h"
+#include "codec.h"
+#include "core.h"
+#include "registry.h"
+
+struct fl_task_ctx {
+    const fl_job *job;
+    const fl_run_hooks *hooks;
+    fl_outcome *out;
+};
+
+void fl_outcome_clear(fl_outcome *o)
+{
+    fl__free(o->value_json);
+    fl__free(o->att);
+    fl__free(o->err_message);
+    memset(o, 0, sizeof *o);
+}
+
+static void set_error(fl_outcome *o, const char *type, bool retryable,
+                      const char *msg)
+{
+    fl__free(o->value_json);
+    o->value_json = NULL;
+    o->value_len = 0;
+    fl__free(o->att);
+    o->att = NULL;
+    o->att_len = 0;
+    o->ok = false;
+    o->retryable = retryable;
+    size_t tl = strlen(type);
+    if (tl > FL_MAX_ERROR_TYPE)
+        tl = FL_MAX_ERROR_TYPE;
+    memcpy(o->err_type, type, tl);
+    o->err_type[tl] = '\0';
+    fl__free(o->err_message);
+    o->err_message = fl__strndup(msg, FL_MAX_ERROR_MESSAGE);
+}
+
+const fl_value *fl_task_args(const fl_task_ctx *ctx) { return ctx->job->args; }
+const fl_value *fl_task_kwargs(const fl_task_ctx *ctx) { return ctx->job->kwargs; }
+const char *fl_task_name(const fl_task_ctx *ctx) { return ctx->job->name; }
+uint32_t fl_task_attempt(const fl_task_ctx *ctx) { return ctx->job->attempt; }
+
+const char *fl_task_node(const fl_task_ctx *ctx)
+{
+    return ctx->hooks->node_id ? ctx->hooks->node_id : "";
+}
+
+const void *fl_task_attachment(const fl_task_ctx *ctx, size_t *len)
+{
+    if (len)
+        *len = ctx->job->att_len;
+    return ctx->job->att_len ? ctx->job->att : NULL;
+}
+
+bool fl_task_cancelled(const fl_task_ctx *ctx)
+{
+    return ctx->hooks->cancelled && ctx->hooks->cancelled(ctx->hooks->ud);
+}
+
+bool fl_task_sleep(fl_task_ctx *ctx, double seconds)
+{
+    if (!(seconds > 0))
+        return !fl_task_cancelled(ctx);
+    if (!ctx->hooks->sleep)
+        return false;
+    return ctx->hooks->sleep(ctx->hooks->ud, seconds);
+}
+
+/* Takes ownership of text (allocated with fl__malloc). */
+static fl_status set_value_text(fl_task_ctx *ctx, char *text, size_t len)
+{
+    fl_outcome *o = ctx->out;
+    if (len > ctx->hooks->max_result) {
+        fl__free(text);
+        set_error(o, "ResultTooBig", false, "result is too big for a message");
+        return FL_ETOOBIG;
+    }
+    fl__free(o->value_json);
+    fl__free(o->err_message);
+    o->err_message = NULL;
+    o->err_type[0] = '\0';
+    o->ok = true;
+    o->value_json = text;
+    o->value_len = len;
+    return FL_OK;
+}
+
+fl_status fl_task_return_number(fl_task_ctx *ctx, double x)
+{
+    fl_buf b;
+    fl__buf_init(&b);
+    fl__buf_put_double(&b, x);
+    fl__buf_putc(&b, '\0');
+    if (!fl__buf_ok(&b)) {
+        fl__buf_free(&b);
+        if (x != x || x - x != 0) {
+            set_error(ctx->out, "ValueError", false,
+                      "result is not a finite number (JSON has no NaN or infinity)");
+            return FL_EINVAL;
+        }
+        return FL_ENOMEM;
+    }
+    return set_value_text(ctx, b.data, b.len - 1);
+}
+
+fl_status fl_task_return_json(fl_task_ctx *ctx, const char *json, size_t len)
+{
+    char err[128];
+    fl_status st = fl__check_json(json, len, -1, err, sizeof err);
+    if (st != FL_OK) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "result is not valid JSON: %s", err);
+        set_error(ctx->out, "ValueError", false, msg);
+        return st;
+    }
+    char *copy = fl__strndup(json, len);
+    if (!copy)
+        return FL_ENOMEM;
+    return set_value_text(ctx, copy, len);
+}
+
+fl_status fl_task_return_value(fl_task_ctx *ctx, const fl_value *v)
+{
+    size_t len = 0;
+    char *text = fl_value_to_json(v, &len);
+    if (!text)
+        return FL_ENOMEM;
+    return set_value_text(ctx, text, len);
+}
+
+fl_status fl_task_return_attachment(fl_task_ctx *ctx, const void *data,
+                                    size_t len)
+{
+    fl_outcome *o = ctx->out;
+    if (len > ctx->hooks->max_result)
+        return FL_ETOOBIG;
+    uint8_t *copy = NULL;
+    if (len) {
+        copy = fl__malloc(len);
+        if (!copy)
+            return FL_ENOMEM;
+        memcpy(copy, data, len);
+    }
+    fl__free(o->att);
+    o->att = copy;
+    o->att_len = len;
+    return FL_OK;
+}
+
+fl_status fl_task_fail(fl_task_ctx *ctx, const char *type, bool retryable,
+                       const char *fmt, ...)
+{
+    char msg[FL_MAX_ERROR_MESSAGE + 1];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    set_error(ctx->out, type && *type ? type : "TaskError", retryable, msg);
+    return ctx->out->err_message ? FL_OK : FL_ENOMEM;
+}
+
+void fl_core_run_job(const fl_registry *reg, const fl_job *job,
+                     const fl_run_hooks *hooks, fl_outcome *outcome)
+{
+    char msg[FL_MAX_ID * 2 + 64];
+    const fl_registry_entry *e = fl__registry_find(reg, job->name);
+    if (!e) {
+        snprintf(msg, sizeof msg, "no task named '%s' on node %s", job->name,
+                 hooks->node_id ? hooks->node_id : "?");
+        set_error(outcome, "UnknownTask", false, msg);
+        return;
+    }
+    fl_task_ctx ctx = {job, hooks, outcome};
+    outcome->ok = true;
+    e->fn(&ctx, e->ud);
+    if (outcome->ok && outcome->value_len + outcome->att_len >
+                           hooks->max_result) {
+        snprintf(msg, sizeof msg, "result of %s is too big for a message",
+                 job->name);
+        set_error(outcome, "ResultTooBig", false, msg);
+    }
+}

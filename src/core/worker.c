@@ -1,0 +1,685 @@
+/*
+ * worker.c - the worker side of the protocol (docs/protocol.md section 6):
+ * which owners to fetch from and with how much credit, the jobs held
+ * (queued, running), duplicate leases, time limits, lease extensions, and
+ * outcomes batched into one done per owner per flush.
+ *
+ * Credit is adaptive: enough tasks to keep every slot busy for one assumed
+ * round trip, so a node running 5 us tasks asks for hundreds at a time and a
+ * node running 1 s tasks asks for little more than its slots.
+ * Depends on internal.h.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "internal.h"
+
+/* The round trip the credit covers. A measured value would track the
+ * network better; a fixed one cannot be fooled by long polls. */
+#define ASSUMED_RTT_US 1000.0
+
+/* Owners silent this long that hold nothing of ours and show no presence
+ * are forgotten (hand-written clients publish none). */
+#define OWNER_IDLE_US (60u * 1000000u)
+
+/* ------------------------------------------------------------ job lists */
+
+static void jl_remove(fl_jlist *l, fl_wjob *j)
+{
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        l->head = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+    else
+        l->tail = j->prev;
+    j->prev = j->next = NULL;
+    l->n--;
+}
+
+static void jl_push_back(fl_jlist *l, fl_wjob *j)
+{
+    j->next = NULL;
+    j->prev = l->tail;
+    if (l->tail)
+        l->tail->next = j;
+    else
+        l->head = j;
+    l->tail = j;
+    l->n++;
+}
+
+static void job_free(fl_wjob *j)
+{
+    fl__free(j->job.name);
+    fl_value_free(j->job.args);
+    fl_value_free(j->job.kwargs);
+    fl__free(j->job.att);
+    fl__free(j);
+}
+
+/* ------------------------------------------------------------ owners */
+
+static fl_wowner *find_owner(fl_worker *w, const char *id)
+{
+    for (fl_wowner *o = w->owners; o; o = o->next)
+        if (strcmp(o->id, id) == 0)
+            return o;
+    return NULL;
+}
+
+static fl_wowner *add_owner(fl_worker *w, const char *id, uint64_t now)
+{
+    fl_wowner *o = fl__calloc(1, sizeof *o);
+    if (!o)
+        return NULL;
+    strncpy(o->id, id, FL_MAX_ID);
+    o->last_heard = now;
+    o->ttl_ms = FL_DEFAULT_LEASE_TTL_MS;
+    o->next = w->owners;
+    w->owners = o;
+    return o;
+}
+
+static void remove_owner(fl_worker *w, fl_wowner *o)
+{
+    for (fl_wowner **p = &w->owners; *p; p = &(*p)->next) {
+        if (*p == o) {
+            *p = o->next;
+            break;
+        }
+    }
+    fl__free(o);
+}
+
+static bool job_of(const fl_wjob *j, const fl_wowner *o)
+{
+    return j->owner_inc == o->inc && strcmp(j->job.owner, o->id) == 0;
+}
+
+uint32_t fl__worker_load(const fl_core *c)
+{
+    const fl_worker *w = &c->worker;
+    return (uint32_t)(w->queue.n + w->running.n + w->abandoned.n);
+}
+
+static uint32_t target_credit(const fl_core *c)
+{
+    const fl_worker *w = &c->worker;
+    double per_slot = 1.0;
+    if (w->exec_us > 0)
+        per_slot += ASSUMED_RTT_US / w->exec_us;
+    else
+        per_slot = 2.0;
+    double t = c->slots * per_slot;
+    if (t > FL_MAX_CREDIT)
+        t = FL_MAX_CREDIT;
+    if (t < c->slots)
+        t = c->slots;
+    return (uint32_t)t;
+}
+
+/* Drop everything held for owner o (it died or restarted). Running jobs
+ * cannot be taken back from the driver: they become abandoned. */
+static void drop_jobs_of(fl_core *c, fl_wowner *o)
+{
+    fl_worker *w = &c->worker;
+    for (fl_wjob *j = w->queue.head, *next; j; j = next) {
+        next = j->next;
+        if (!job_of(j, o))
+            continue;
+        jl_remove(&w->queue, j);
+        job_free(j);
+    }
+    for (fl_wjob *j = w->running.head, *next; j; j = next) {
+        next = j->next;
+        if (!job_of(j, o))
+            continue;
+        jl_remove(&w->running, j);
+        j->st = FL_J_ABANDONED;
+        jl_push_back(&w->abandoned, j);
+        if (c->io.cancel)
+            c->io.cancel(c->io.ud, &j->job);
+    }
+    /* Outcomes not yet sent to it go nowhere now. */
+    size_t k = 0;
+    for (size_t i = 0; i < w->outbox_n; i++) {
+        if (strcmp(w->outbox[i].owner, o->id) == 0)
+            fl_outcome_clear(&w->outbox[i].out);
+        else
+            w->outbox[k++] = w->outbox[i];
+    }
+    w->outbox_n = k;
+    o->held = 0;
+}
+
+void fl__worker_owner_gone(fl_core *c, const char *id, uint64_t inc,
+                           uint64_t now)
+{
+    (void)now;
+    fl_wowner *o = find_owner(&c->worker, id);
+    if (!o || (inc && o->inc && o->inc != inc))
+        return;
+    if (o->held)
+        fl__log(c, FL_LOG_INFO, "owner %s gone: dropping its %u tasks", id,
+                (unsigned)o->held);
+    drop_jobs_of(c, o);
+    remove_owner(&c->worker, o);
+}
+
+/* ------------------------------------------------------------ dedupe */
+
+static uint64_t dedupe_key(const char *owner, uint64_t inc, uint64_t id,
+                           uint32_t attempt)
+{
+    uint64_t h = fl__hash_bytes(owner, strlen(owner), inc);
+    uint64_t tail[2] = {id, attempt};
+    return fl__hash_bytes(tail, sizeof tail, h);
+}
+
+/* True if key was seen already; remembers it otherwise. */
+static bool seen_before(fl_worker *w, uint64_t key)
+{
+    if (fl__map_get(&w->seen, key))
+        return true;
+    if (!w->seen_ring) {
+        w->seen_ring = fl__calloc(FL_DEDUPE_WINDOW, sizeof *w->seen_ring);
+        if (!w->seen_ring)
+            return false;  /* no memory to remember: run it (at-least-once) */
+    }
+    uint64_t old = w->seen_ring[w->seen_pos];
+    if (old)
+        fl__map_del(&w->seen, old);
+    w->seen_ring[w->seen_pos] = key;
+    w->seen_pos = (w->seen_pos + 1) % FL_DEDUPE_WINDOW;
+    fl__map_put(&w->seen, key, (void *)1);  /* failure only forgets */
+    return false;
+}
+
+/* ------------------------------------------------------------ running */
+
+static void start_jobs(fl_core *c, uint64_t now)
+{
+    fl_worker *w = &c->worker;
+    while (w->queue.head && w->running.n + w->abandoned.n < c->slots) {
+        fl_wjob *j = w->queue.head;
+        jl_remove(&w->queue, j);
+        j->st = FL_J_RUNNING;
+        j->started = now;
+        jl_push_back(&w->running, j);
+        if (c->io.execute)
+            c->io.execute(c->io.ud, &j->job);
+    }
+}
+
+static bool outbox_add(fl_worker *w, const fl_wjob *j, fl_outcome *out)
+{
+    if (w->outbox_n == w->outbox_cap) {
+        size_t ncap = w->outbox_cap ? w->outbox_cap * 2 : 64;
+        fl_outbox_entry *nb = fl__realloc(w->outbox, ncap * sizeof *nb);
+        if (!nb)
+            return false;
+        w->outbox = nb;
+        w->outbox_cap = ncap;
+    }
+    fl_outbox_entry *e = &w->outbox[w->outbox_n++];
+    memcpy(e->owner, j->job.owner, sizeof e->owner);
+    e->id = j->job.id;
+    e->attempt = j->job.attempt;
+    e->out = *out;
+    memset(out, 0, sizeof *out);
+    return true;
+}
+
+/* Queue the outcome of j for its owner, if that owner is still the one
+ * that leased it. */
+static void deliver(fl_core *c, fl_wjob *j, fl_outcome *out)
+{
+    fl_worker *w = &c->worker;
+    fl_wowner *o = find_owner(w, j->job.owner);
+    if (!o || o->inc != j->owner_inc) {
+        fl_outcome_clear(out);
+        return;
+    }
+    if (o->held)
+        o->held--;
+    if (!outbox_add(w, j, out)) {
+        /* Not sending it lets the lease expire and the task run again. */
+        fl__log(c, FL_LOG_ERROR, "out of memory: outcome of task %llu lost",
+                (unsigned long long)j->job.id);
+        fl_outcome_clear(out);
+    }
+}
+
+void fl_core_job_done(fl_core *c, fl_job *job, fl_outcome *outcome,
+                      uint64_t now)
+{
+    fl_worker *w = &c->worker;
+    fl_wjob *j = (fl_wjob *)job;
+    if (j->st == FL_J_ABANDONED) {
+        jl_remove(&w->abandoned, j);
+        fl_outcome_clear(outcome);
+    } else {
+        jl_remove(&w->running, j);
+        double us = (double)(now - j->started);
+        w->exec_us = w->exec_us > 0 ? 0.9 * w->exec_us + 0.1 * us : us + 1;
+        c->stats.executed++;
+        deliver(c, j, outcome);
+    }
+    job_free(j);
+    if (!c->shutting_down)
+        start_jobs(c, now);
+}
+
+/* ------------------------------------------------------------ input */
+
+void fl__worker_on_work(fl_core *c, fl_msg *m, uint64_t now)
+{
+    fl_worker *w = &c->worker;
+    if (c->slots == 0 || c->shutting_down || strcmp(m->from, c->id) == 0)
+        return;
+    fl_wowner *o = find_owner(w, m->from);
+    if (!o)
+        o = add_owner(w, m->from, now);
+    if (!o)
+        return;
+    o->last_heard = now;
+    /* An announcement means the owner has no credit of ours parked (it
+     * lost our fetch, or restarted): ask again. */
+    o->outstanding = 0;
+}
+
+static fl_wjob *make_job(const fl_wowner *o, fl_msg_task *t)
+{
+    fl_wjob *j = fl__calloc(1, sizeof *j);
+    if (!j)
+        return NULL;
+    memcpy(j->job.owner, o->id, sizeof j->job.owner);
+    j->owner_inc = o->inc;
+    j->job.id = t->id;
+    j->job.attempt = t->attempt;
+    j->job.time_limit_ms = t->time_limit_ms;
+    j->job.name = t->name;
+    j->job.args = t->args;
+    j->job.kwargs = t->kwargs;
+    if (t->att_len) {
+        j->job.att = fl__malloc(t->att_len);
+        if (!j->job.att) {
+            fl__free(j);
+            return NULL;
+        }
+        memcpy(j->job.att, t->att, t->att_len);
+        j->job.att_len = t->att_len;
+    }
+    t->name = NULL;
+    t->args = NULL;
+    t->kwargs = NULL;
+    return j;
+}
+
+/* The owner o as this lease describes it; a new incarnation replaces the
+ * old record and everything held for it. */
+static fl_wowner *owner_for_lease(fl_core *c, const fl_msg *m, uint64_t now)
+{
+    fl_worker *w = &c->worker;
+    fl_wowner *o = find_owner(w, m->from);
+    if (o && o->inc && o->inc != m->inc) {
+        fl__worker_owner_gone(c, o->id, o->inc, now);
+        o = NULL;
+    }
+    if (!o)
+        o = add_owner(w, m->from, now);
+    if (o)
+        o->inc = m->inc;
+    return o;
+}
+
+static void release_ids(fl_core *c, const char *to, const uint64_t *ids,
+                        size_t n)
+{
+    for (size_t i = 0; i < n; i += FL_MAX_BATCH) {
+        fl__jw_begin_msg(&c->jw, FL_KIND_RELEASE, c->id, c->inc);
+        fl__jw_arr(&c->jw, "ids");
+        for (size_t k = i; k < n && k < i + FL_MAX_BATCH; k++)
+            fl__jw_u64(&c->jw, NULL, ids[k]);
+        fl__jw_end_arr(&c->jw);
+        fl__send_to(c, to, NULL, 1, false);
+    }
+}
+
+void fl__worker_on_lease(fl_core *c, fl_msg *m, uint64_t now)
+{
+    fl_worker *w = &c->worker;
+    if (c->slots == 0) {
+        fl__send_error(c, m->from, m, "BadMessage",
+                       "this node has no execution slots");
+        return;
+    }
+    fl_wowner *o = owner_for_lease(c, m, now);
+    if (!o)
+        return;
+    o->last_heard = now;
+    o->ttl_ms = m->ttl_ms ? m->ttl_ms : FL_DEFAULT_LEASE_TTL_MS;
+    o->fetch_sent_at = 0;
+    o->outstanding -= m->ntasks < o->outstanding ? (uint32_t)m->ntasks
+                                                 : o->outstanding;
+    if (!o->next_extend)
+        o->next_extend = now + (uint64_t)o->ttl_ms * 1000u / FL_EXTEND_DIVISOR;
+    if (c->shutting_down) {
+        uint64_t ids[FL_MAX_BATCH];
+        for (size_t i = 0; i < m->ntasks; i++)
+            ids[i] = m->tasks[i].id;
+        release_ids(c, o->id, ids, m->ntasks);
+        return;
+    }
+    for (size_t i = 0; i < m->ntasks; i++) {
+        fl_msg_task *t = &m->tasks[i];
+        uint64_t key = dedupe_key(o->id, o->inc, t->id, t->attempt);
+        if (seen_before(w, key)) {
+            c->stats.duplicates_dropped++;
+            continue;
+        }
+        fl_wjob *j = make_job(o, t);
+        if (!j) {
+            fl__log(c, FL_LOG_ERROR, "out of memory: task %llu from %s "
+                    "dropped (its lease will expire)",
+                    (unsigned long long)t->id, o->id);
+            continue;
+        }
+        j->dedupe_key = key;
+        jl_push_back(&w->queue, j);
+        o->held++;
+    }
+    start_jobs(c, now);
+}
+
+/* ------------------------------------------------------------ output */
+
+static void write_outcome(fl_jw *jw, const fl_outbox_entry *e)
+{
+    const fl_outcome *out = &e->out;
+    fl__jw_obj(jw, NULL);
+    fl__jw_u64(jw, "id", e->id);
+    fl__jw_u64(jw, "attempt", e->attempt);
+    fl__jw_bool(jw, "ok", out->ok);
+    if (out->ok) {
+        if (out->value_json)
+            fl__jw_raw(jw, "value", out->value_json, out->value_len);
+        if (out->att_len)
+            fl__jw_att(jw, "att", out->att, out->att_len);
+    } else {
+        fl__jw_obj(jw, "error");
+        fl__jw_str(jw, "type", out->err_type[0] ? out->err_type : "TaskError");
+        fl__jw_str(jw, "message", out->err_message ? out->err_message : "");
+        fl__jw_bool(jw, "retryable", out->retryable);
+        fl__jw_end_obj(jw);
+    }
+    fl__jw_end_obj(jw);
+}
+
+static size_t outcome_size(const fl_outcome *o)
+{
+    return o->value_len + o->att_len +
+           (o->err_message ? strlen(o->err_message) * 6 : 0) + 160;
+}
+
+/* Send every outcome for owner `to` in as few done messages as fit. */
+static void send_done_for(fl_core *c, const char *to)
+{
+    fl_worker *w = &c->worker;
+    size_t in_msg = 0;
+    for (size_t i = 0; i < w->outbox_n; i++) {
+        fl_outbox_entry *e = &w->outbox[i];
+        if (e->owner[0] == '\0' || strcmp(e->owner, to) != 0)
+            continue;
+        if (in_msg && (in_msg == FL_MAX_BATCH ||
+                       fl__jw_size(&c->jw) + outcome_size(&e->out) >
+                           c->max_message)) {
+            fl__jw_end_arr(&c->jw);
+            fl__send_to(c, to, NULL, 1, false);
+            in_msg = 0;
+        }
+        if (!in_msg) {
+            fl__jw_begin_msg(&c->jw, FL_KIND_DONE, c->id, c->inc);
+            fl__jw_arr(&c->jw, "results");
+        }
+        write_outcome(&c->jw, e);
+        in_msg++;
+        fl_outcome_clear(&e->out);
+        e->owner[0] = '\0';
+    }
+    if (in_msg) {
+        fl__jw_end_arr(&c->jw);
+        fl__send_to(c, to, NULL, 1, false);
+    }
+}
+
+static void send_outcomes(fl_core *c)
+{
+    fl_worker *w = &c->worker;
+    for (size_t i = 0; i < w->outbox_n; i++)
+        if (w->outbox[i].owner[0])
+            send_done_for(c, w->outbox[i].owner);
+    w->outbox_n = 0;
+}
+
+static void send_fetch(fl_core *c, fl_wowner *o, uint32_t credit,
+                       uint64_t now)
+{
+    fl_worker *w = &c->worker;
+    o->fid = ++w->next_fid;
+    o->outstanding = credit;
+    o->fetch_sent_at = now ? now : 1;
+    fl__jw_begin_msg(&c->jw, FL_KIND_FETCH, c->id, c->inc);
+    fl__jw_u64(&c->jw, "fid", o->fid);
+    fl__jw_u64(&c->jw, "credit", credit);
+    fl__send_to(c, o->id, NULL, 1, false);
+}
+
+/* Top up the credit parked at each owner once a quarter of it is used. */
+static void send_fetches(fl_core *c, uint64_t now)
+{
+    fl_worker *w = &c->worker;
+    if (c->slots == 0 || c->shutting_down || !c->connected)
+        return;
+    uint32_t target = target_credit(c);
+    uint32_t load = fl__worker_load(c);
+    uint32_t want = target > load ? target - load : 0;
+    uint32_t step = target / 4 ? target / 4 : 1;
+    for (fl_wowner *o = w->owners; o; o = o->next) {
+        if (want >= o->outstanding + step ||
+            (o->outstanding == 0 && want > 0))
+            send_fetch(c, o, want, now);
+    }
+}
+
+void fl__worker_flush(fl_core *c, uint64_t now)
+{
+    if (c->worker.outbox_n)
+        send_outcomes(c);
+    send_fetches(c, now);
+}
+
+/* ------------------------------------------------------------ timers */
+
+static void enforce_time_limits(fl_core *c, uint64_t now, uint64_t *next)
+{
+    fl_worker *w = &c->worker;
+    char msg[160];
+    for (fl_wjob *j = w->running.head, *nx; j; j = nx) {
+        nx = j->next;
+        if (!j->job.time_limit_ms)
+            continue;
+        uint64_t end = j->started + (uint64_t)j->job.time_limit_ms * 1000u;
+        if (now < end) {
+            if (!*next || end < *next)
+                *next = end;
+            continue;
+        }
+        fl_outcome out;
+        memset(&out, 0, sizeof out);
+        snprintf(out.err_type, sizeof out.err_type, "TimeLimitExceeded");
+        snprintf(msg, sizeof msg, "%s exceeded its time limit of %u ms",
+                 j->job.name, (unsigned)j->job.time_limit_ms);
+        out.err_message = fl__strdup(msg);
+        jl_remove(&w->running, j);
+        j->st = FL_J_ABANDONED;
+        jl_push_back(&w->abandoned, j);
+        deliver(c, j, &out);
+        if (c->io.cancel)
+            c->io.cancel(c->io.ud, &j->job);
+    }
+}
+
+static void extend_leases(fl_core *c, fl_wowner *o, uint64_t now)
+{
+    fl_worker *w = &c->worker;
+    fl_jlist *lists[2] = {&w->running, &w->queue};
+    size_t in_msg = 0;
+    for (int l = 0; l < 2; l++) {
+        for (fl_wjob *j = lists[l]->head; j; j = j->next) {
+            if (!job_of(j, o))
+                continue;
+            if (in_msg == FL_MAX_BATCH) {
+                fl__jw_end_arr(&c->jw);
+                fl__send_to(c, o->id, NULL, 1, false);
+                in_msg = 0;
+            }
+            if (!in_msg) {
+                fl__jw_begin_msg(&c->jw, FL_KIND_EXTEND, c->id, c->inc);
+                fl__jw_arr(&c->jw, "ids");
+            }
+            fl__jw_u64(&c->jw, NULL, j->job.id);
+            in_msg++;
+        }
+    }
+    if (in_msg) {
+        fl__jw_end_arr(&c->jw);
+        fl__send_to(c, o->id, NULL, 1, false);
+    }
+    o->next_extend = now + (uint64_t)o->ttl_ms * 1000u / FL_EXTEND_DIVISOR;
+}
+
+static bool owner_idle(const fl_core *c, const fl_wowner *o, uint64_t now)
+{
+    if (o->held || now - o->last_heard < OWNER_IDLE_US)
+        return false;
+    for (const fl_peer_rec *p = c->peers; p; p = p->next)
+        if (p->info.online && strcmp(p->info.id, o->id) == 0)
+            return false;
+    return true;
+}
+
+static uint64_t owner_timers(fl_core *c, fl_wowner *o, uint64_t now)
+{
+    uint64_t next = 0;
+    if (o->held) {
+        if (now >= o->next_extend)
+            extend_leases(c, o, now);
+        next = o->next_extend;
+    }
+    if (o->fetch_sent_at && c->connected && !c->shutting_down) {
+        uint64_t due = o->fetch_sent_at + FL_FETCH_REFRESH_MS * 1000ull;
+        if (now >= due) {
+            uint32_t target = target_credit(c), load = fl__worker_load(c);
+            send_fetch(c, o, target > load ? target - load : 0, now);
+            due = now + FL_FETCH_REFRESH_MS * 1000ull;
+        }
+        if (!next || due < next)
+            next = due;
+    }
+    return next;
+}
+
+uint64_t fl__worker_tick(fl_core *c, uint64_t now)
+{
+    fl_worker *w = &c->worker;
+    uint64_t next = 0;
+    enforce_time_limits(c, now, &next);
+    for (fl_wowner *o = w->owners, *nx; o; o = nx) {
+        nx = o->next;
+        if (owner_idle(c, o, now)) {
+            remove_owner(w, o);
+            continue;
+        }
+        uint64_t t = owner_timers(c, o, now);
+        if (t && (!next || t < next))
+            next = t;
+    }
+    return next;
+}
+
+void fl__worker_connected(fl_core *c, uint64_t now)
+{
+    /* The broker may have lost our fetches: ask every owner again. */
+    for (fl_wowner *o = c->worker.owners; o; o = o->next) {
+        o->outstanding = 0;
+        o->fetch_sent_at = 0;
+        o->next_extend = now;
+    }
+}
+
+void fl__worker_shutdown(fl_core *c, uint64_t now)
+{
+    fl_worker *w = &c->worker;
+    (void)now;
+    for (fl_wowner *o = w->owners; o; o = o->next) {
+        uint64_t ids[FL_MAX_BATCH];
+        size_t n = 0;
+        for (fl_wjob *j = w->queue.head, *nx; j; j = nx) {
+            nx = j->next;
+            if (!job_of(j, o))
+                continue;
+            ids[n++] = j->job.id;
+            jl_remove(&w->queue, j);
+            job_free(j);
+            if (o->held)
+                o->held--;
+            if (n == FL_MAX_BATCH) {
+                release_ids(c, o->id, ids, n);
+                n = 0;
+            }
+        }
+        if (n)
+            release_ids(c, o->id, ids, n);
+        if (o->outstanding) {
+            fl__jw_begin_msg(&c->jw, FL_KIND_FETCH, c->id, c->inc);
+            fl__jw_u64(&c->jw, "fid", ++w->next_fid);
+            fl__jw_u64(&c->jw, "credit", 0);
+            fl__send_to(c, o->id, NULL, 1, false);
+            o->outstanding = 0;
+        }
+    }
+}
+
+bool fl__worker_idle(const fl_core *c)
+{
+    const fl_worker *w = &c->worker;
+    return w->running.n == 0 && w->abandoned.n == 0 && w->outbox_n == 0;
+}
+
+void fl__worker_init(fl_core *c)
+{
+    memset(&c->worker, 0, sizeof c->worker);
+    fl__map_init(&c->worker.seen);
+}
+
+void fl__worker_free(fl_core *c)
+{
+    fl_worker *w = &c->worker;
+    fl_jlist *lists[3] = {&w->running, &w->queue, &w->abandoned};
+    for (int l = 0; l < 3; l++)
+        for (fl_wjob *j = lists[l]->head, *nx; j; j = nx) {
+            nx = j->next;
+            job_free(j);
+        }
+    for (size_t i = 0; i < w->outbox_n; i++)
+        fl_outcome_clear(&w->outbox[i].out);
+    fl__free(w->outbox);
+    while (w->owners)
+        remove_owner(w, w->owners);
+    fl__map_free(&w->seen);
+    fl__free(w->seen_ring);
+}

@@ -22,7 +22,10 @@
 typedef struct fl_core fl_core;
 
 /* A leased task the worker side asks its driver to run. Owned by the core;
- * the driver must answer exactly once with fl_core_job_done. */
+ * the driver must answer exactly once with fl_core_job_done, and never
+ * after fl_core_free (which frees jobs still out). When tasks are short the
+ * core hands the driver more jobs than slots, so a pool of threads can run
+ * them back to back; the driver runs at most `slots` at once. */
 typedef struct fl_job {
     char owner[FL_MAX_ID_BUF];
     uint64_t id;
@@ -46,6 +49,8 @@ typedef struct fl_outcome {
     char err_type[FL_MAX_ERROR_TYPE + 1];
     char *err_message;  /* !ok */
     bool retryable;
+    uint64_t run_us;    /* how long the task ran, set by the driver
+                         * (0 = unknown); tunes credit and batching */
 } fl_outcome;
 
 /* Release what an outcome holds (not the struct itself). */

@@ -200,10 +200,26 @@ static bool seen_before(fl_worker *w, uint64_t key)
 
 /* ------------------------------------------------------------ running */
 
+/* How many jobs the driver may hold at once: exactly the slots for tasks of
+ * 200 us or more (so a time limit is not eaten by waiting in the driver's
+ * queue), up to 64 per slot for tiny tasks (so executor threads never wait
+ * for the event loop between two tasks). */
+static size_t dispatch_window(const fl_core *c)
+{
+    const fl_worker *w = &c->worker;
+    size_t extra = 0;
+    if (w->exec_us > 0) {
+        double e = 200.0 / w->exec_us;
+        extra = e > 64 ? 64 : (size_t)e;
+    }
+    return (size_t)c->slots * (1 + extra);
+}
+
 static void start_jobs(fl_core *c, uint64_t now)
 {
     fl_worker *w = &c->worker;
-    while (w->queue.head && w->running.n + w->abandoned.n < c->slots) {
+    size_t window = dispatch_window(c);
+    while (w->queue.head && w->running.n + w->abandoned.n < window) {
         fl_wjob *j = w->queue.head;
         jl_remove(&w->queue, j);
         j->st = FL_J_RUNNING;
@@ -263,8 +279,11 @@ void fl_core_job_done(fl_core *c, fl_job *job, fl_outcome *outcome,
         fl_outcome_clear(outcome);
     } else {
         jl_remove(&w->running, j);
-        double us = (double)(now - j->started);
-        w->exec_us = w->exec_us > 0 ? 0.9 * w->exec_us + 0.1 * us : us + 1;
+        double us = outcome->run_us ? (double)outcome->run_us
+                                    : (double)(now - j->started);
+        if (us < 1)
+            us = 1;
+        w->exec_us = w->exec_us > 0 ? 0.9 * w->exec_us + 0.1 * us : us;
         c->stats.executed++;
         deliver(c, j, outcome);
     }

@@ -297,7 +297,7 @@ void fl_core_job_done(fl_core *c, fl_job *job, fl_outcome *outcome,
 void fl__worker_on_work(fl_core *c, fl_msg *m, uint64_t now)
 {
     fl_worker *w = &c->worker;
-    if (c->slots == 0 || c->shutting_down || strcmp(m->from, c->id) == 0)
+    if (c->slots == 0 || c->shutting_down)
         return;
     fl_wowner *o = find_owner(w, m->from);
     if (!o)

@@ -347,7 +347,7 @@ static fl_oworker *add_worker(fl_owner *o, const char *id)
     fl_oworker *w = fl__calloc(1, sizeof *w);
     if (!w)
         return NULL;
-    strncpy(w->id, id, FL_MAX_ID);
+    snprintf(w->id, sizeof w->id, "%s", id);
     w->next = o->workers;
     o->workers = w;
     return w;
@@ -485,7 +485,7 @@ static size_t lease_to(fl_core *c, fl_oworker *w, size_t max, uint64_t now)
         t->st = FL_T_LEASED;
         t->holder = w;
         t->when = deadline;
-        strncpy(t->last_worker, w->id, FL_MAX_ID);
+        memcpy(t->last_worker, w->id, sizeof t->last_worker);
         tl_push_back(&o->leased, t);
         w->held++;
         w->credit--;

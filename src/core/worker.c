@@ -75,7 +75,7 @@ static fl_wowner *add_owner(fl_worker *w, const char *id, uint64_t now)
     fl_wowner *o = fl__calloc(1, sizeof *o);
     if (!o)
         return NULL;
-    strncpy(o->id, id, FL_MAX_ID);
+    snprintf(o->id, sizeof o->id, "%s", id);
     o->last_heard = now;
     o->ttl_ms = FL_DEFAULT_LEASE_TTL_MS;
     o->next = w->owners;

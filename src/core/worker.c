@@ -445,10 +445,12 @@ static size_t outcome_size(const fl_outcome *o)
 }
 
 /* Send every outcome for owner `to` in as few done messages as fit. */
-static void send_done_for(fl_core *c, const char *to)
+static void send_done_for(fl_core *c, const char *owner)
 {
     fl_worker *w = &c->worker;
     size_t in_msg = 0;
+    char to[FL_MAX_ID_BUF]; /* owner points into the entries we clear */
+    memcpy(to, owner, sizeof to);
     for (size_t i = 0; i < w->outbox_n; i++) {
         fl_outbox_entry *e = &w->outbox[i];
         if (e->owner[0] == '\0' || strcmp(e->owner, to) != 0)

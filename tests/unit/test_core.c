@@ -1,0 +1,605 @@
+/*
+ * test_core.c - the core's owner and worker sides, driven by hand: a few
+ * fl_core instances joined by an in-order in-memory message queue, jobs run
+ * (or withheld) by the test, time advanced by the test. Each case pins one
+ * rule of docs/protocol.md sections 5 and 6. The seeded fault-injecting
+ * simulator in tests/sim/ covers the same rules under chaos.
+ */
+#define _GNU_SOURCE /* memmem */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+#include "test.h"
+
+#define MAXN 4
+#define MAXQ 4096
+#define MAXJ 1024
+
+typedef struct msg {
+    char topic[160];
+    unsigned char *data;
+    size_t len;
+} msg;
+
+typedef struct harness harness;
+
+typedef struct node {
+    harness *h;
+    fl_core *core;
+    char id[32];
+    bool up;
+    fl_job *jobs[MAXJ];
+    int njobs;
+    int cancels;
+    int finals, successes, failures, revoked, retries;
+    char last_value[256];
+    char last_err_type[80];
+    char last_err_msg[256];
+    char last_worker[80];
+} node;
+
+struct harness {
+    node n[MAXN];
+    int count;
+    msg q[MAXQ];
+    int qhead, qtail;
+    uint64_t now;
+    fl_registry *reg;
+};
+
+static void io_publish(void *ud, const char *topic, const void *payload,
+                       size_t len, int qos, bool retain)
+{
+    node *nd = ud;
+    harness *h = nd->h;
+    (void)qos;
+    (void)retain;
+    if (h->qtail >= MAXQ)
+        return;
+    msg *m = &h->q[h->qtail++];
+    snprintf(m->topic, sizeof m->topic, "%s", topic);
+    m->data = malloc(len ? len : 1);
+    memcpy(m->data, payload, len);
+    m->len = len;
+}
+
+static void io_subscribe(void *ud, const char *f, int qos)
+{
+    (void)ud;
+    (void)f;
+    (void)qos;
+}
+
+static void io_execute(void *ud, fl_job *job)
+{
+    node *nd = ud;
+    if (nd->njobs < MAXJ)
+        nd->jobs[nd->njobs++] = job;
+}
+
+static void io_cancel(void *ud, fl_job *job)
+{
+    node *nd = ud;
+    (void)job;
+    nd->cancels++;
+}
+
+static void io_final(void *ud, const fl_final *fin)
+{
+    node *nd = ud;
+    nd->finals++;
+    snprintf(nd->last_worker, sizeof nd->last_worker, "%s", fin->worker);
+    if (fin->state == FL_SUCCESS) {
+        nd->successes++;
+        char *t = fl_value_to_json(fin->value, NULL);
+        snprintf(nd->last_value, sizeof nd->last_value, "%s", t ? t : "null");
+        fl_free(t);
+        fl_value_free(fin->value);
+    } else {
+        if (fin->state == FL_FAILURE)
+            nd->failures++;
+        else
+            nd->revoked++;
+        snprintf(nd->last_err_type, sizeof nd->last_err_type, "%s",
+                 fin->err_type);
+        snprintf(nd->last_err_msg, sizeof nd->last_err_msg, "%s",
+                 fin->err_message);
+    }
+}
+
+static void io_state(void *ud, uint64_t id, fl_state st)
+{
+    node *nd = ud;
+    (void)id;
+    if (st == FL_RETRY)
+        nd->retries++;
+}
+
+static void io_log(void *ud, int level, const char *line)
+{
+    node *nd = ud;
+    if (getenv("TEST_CORE_VERBOSE"))
+        fprintf(stderr, "[%s] %d %s\n", nd->id, level, line);
+}
+
+static node *add_node(harness *h, const char *id, uint32_t slots,
+                      uint32_t ttl_ms)
+{
+    node *nd = &h->n[h->count++];
+    memset(nd, 0, sizeof *nd);
+    nd->h = h;
+    snprintf(nd->id, sizeof nd->id, "%s", id);
+    fl_core_config cfg = {.node_id = id, .incarnation = 1000u + h->count,
+                          .slots = slots, .lease_ttl_ms = ttl_ms,
+                          .seed = 7, .registry = h->reg, .log_level = 3};
+    fl_core_io io = {.ud = nd, .publish = io_publish,
+                     .subscribe = io_subscribe, .execute = io_execute,
+                     .cancel = io_cancel, .final = io_final,
+                     .state = io_state, .log = io_log};
+    CHECK_EQ(fl_core_new(&cfg, &io, &nd->core), FL_OK);
+    nd->up = true;
+    fl_core_connected(nd->core, h->now);
+    return nd;
+}
+
+/* Deliver a message the way the broker would (topics under the prefix). */
+static void deliver(harness *h, const msg *m)
+{
+    const char *p = strstr(m->topic, "/node/");
+    for (int i = 0; i < h->count; i++) {
+        node *nd = &h->n[i];
+        if (!nd->up)
+            continue;
+        bool match = false;
+        if (strstr(m->topic, "/work") && !p)
+            match = true;
+        else if (p) {
+            const char *id = p + 6;
+            const char *slash = strchr(id, '/');
+            if (!slash)
+                match = true; /* presence goes to all */
+            else
+                match = strncmp(id, nd->id, (size_t)(slash - id)) == 0 &&
+                        strlen(nd->id) == (size_t)(slash - id);
+        }
+        if (match)
+            fl_core_input(nd->core, m->topic, m->data, m->len, h->now);
+    }
+}
+
+/* Deliver queued messages (and what they cause) until quiet. */
+static void pump(harness *h)
+{
+    for (int rounds = 0; rounds < 10000; rounds++) {
+        for (int i = 0; i < h->count; i++)
+            if (h->n[i].up)
+                fl_core_flush(h->n[i].core, h->now);
+        if (h->qhead == h->qtail)
+            return;
+        msg m = h->q[h->qhead++];
+        if (getenv("TEST_CORE_VERBOSE"))
+            fprintf(stderr, "%s %.*s\n", m.topic, (int)m.len,
+                    (const char *)m.data);
+        deliver(h, &m);
+        free(m.data);
+    }
+}
+
+static void tick_all(harness *h)
+{
+    for (int i = 0; i < h->count; i++)
+        if (h->n[i].up)
+            fl_core_tick(h->n[i].core, h->now);
+    pump(h);
+}
+
+static bool instant_sleep(void *ud, double seconds)
+{
+    (void)ud;
+    (void)seconds;
+    return true;
+}
+
+/* Run every job node nd holds with the registry and report them done. */
+static void run_jobs(node *nd)
+{
+    harness *h = nd->h;
+    fl_run_hooks hooks = {.node_id = nd->id, .max_result = 1 << 20,
+                          .sleep = instant_sleep};
+    /* Finishing a job may hand out the next ones: take a copy first. */
+    static fl_job *batch[MAXJ];
+    int n = nd->njobs;
+    memcpy(batch, nd->jobs, (size_t)n * sizeof batch[0]);
+    nd->njobs = 0;
+    for (int i = 0; i < n; i++) {
+        fl_outcome out;
+        memset(&out, 0, sizeof out);
+        fl_core_run_job(h->reg, batch[i], &hooks, &out);
+        out.run_us = 10;
+        fl_core_job_done(nd->core, batch[i], &out, h->now);
+    }
+    pump(h);
+}
+
+/* The node dies: the broker publishes its will to everyone. */
+static void crash(node *nd)
+{
+    harness *h = nd->h;
+    const char *topic;
+    const void *payload;
+    size_t len;
+    fl_core_will(nd->core, &topic, &payload, &len);
+    msg m;
+    snprintf(m.topic, sizeof m.topic, "%s", topic);
+    m.data = malloc(len);
+    memcpy(m.data, payload, len);
+    m.len = len;
+    nd->up = false;
+    fl_core_free(nd->core);
+    nd->core = NULL;
+    nd->njobs = 0;
+    deliver(h, &m);
+    free(m.data);
+    pump(h);
+}
+
+static void setup(harness *h)
+{
+    memset(h, 0, sizeof *h);
+    h->now = 1000000;
+    h->reg = fl_registry_new();
+    fl_register_builtins(h->reg);
+}
+
+static void teardown(harness *h)
+{
+    for (int i = 0; i < h->count; i++)
+        if (h->n[i].core)
+            fl_core_free(h->n[i].core);
+    while (h->qhead < h->qtail)
+        free(h->q[h->qhead++].data);
+    fl_registry_free(h->reg);
+}
+
+static uint64_t submit(node *nd, const char *name, const char *args,
+                       const fl_call_options *opt)
+{
+    fl_submit s = {.name = name, .args_json = args,
+                   .args_len = args ? strlen(args) : 0};
+    if (opt)
+        s.opt = *opt;
+    uint64_t id = 0;
+    CHECK_EQ(fl_core_submit(nd->core, &s, nd->h->now, &id), FL_OK);
+    pump(nd->h);
+    return id;
+}
+
+static void test_round_trip(void)
+{
+    harness h;
+    setup(&h);
+    node *w = add_node(&h, "w1", 2, 0);
+    node *c = add_node(&h, "client", 0, 0);
+    pump(&h);
+    submit(c, "add", "[4,4]", NULL);
+    CHECK_EQ(w->njobs, 1);
+    run_jobs(w);
+    CHECK_EQ(c->finals, 1);
+    CHECK_EQ(c->successes, 1);
+    CHECK_STR(c->last_value, "8");
+    CHECK_STR(c->last_worker, "w1");
+    teardown(&h);
+}
+
+static void test_errors_reach_the_waiter(void)
+{
+    harness h;
+    setup(&h);
+    node *w = add_node(&h, "w1", 1, 0);
+    node *c = add_node(&h, "client", 0, 0);
+    pump(&h);
+    submit(c, "fail", "[\"boom\"]", NULL);
+    run_jobs(w);
+    CHECK_EQ(c->failures, 1);
+    CHECK_STR(c->last_err_type, "TaskError");
+    CHECK_STR(c->last_err_msg, "boom");
+    submit(c, "nope", "[]", NULL);
+    run_jobs(w);
+    CHECK_EQ(c->failures, 2);
+    CHECK_STR(c->last_err_type, "UnknownTask");
+    CHECK(strstr(c->last_err_msg, "'nope'") != NULL);
+    submit(c, "add", "[1,\"x\"]", NULL);
+    run_jobs(w);
+    CHECK_STR(c->last_err_type, "TypeError");
+    CHECK(strstr(c->last_err_msg, "argument 2") != NULL);
+    teardown(&h);
+}
+
+static void test_many_tasks_are_batched_and_shared(void)
+{
+    harness h;
+    setup(&h);
+    node *w1 = add_node(&h, "w1", 2, 0);
+    node *w2 = add_node(&h, "w2", 2, 0);
+    node *c = add_node(&h, "client", 0, 0);
+    pump(&h);
+    int queued_before = h.qtail;
+    for (int i = 0; i < 500; i++) {
+        char args[32];
+        snprintf(args, sizeof args, "[%d,%d]", i, i);
+        fl_submit s = {.name = "add", .args_json = args,
+                       .args_len = strlen(args)};
+        CHECK_EQ(fl_core_submit(c->core, &s, h.now, NULL), FL_OK);
+    }
+    pump(&h);
+    for (int round = 0; round < 1000 && c->finals < 500; round++) {
+        run_jobs(w1);
+        run_jobs(w2);
+    }
+    CHECK_EQ(c->finals, 500);
+    CHECK_EQ(c->successes, 500);
+    fl_core_stats s1, s2;
+    fl_core_stats_get(w1->core, &s1);
+    fl_core_stats_get(w2->core, &s2);
+    CHECK(s1.executed > 50 && s2.executed > 50);
+    CHECK_EQ(s1.executed + s2.executed, 500);
+    /* Far fewer messages than tasks: batching works. */
+    CHECK(h.qtail - queued_before < 500);
+    teardown(&h);
+}
+
+static void test_duplicate_lease_runs_once(void)
+{
+    harness h;
+    setup(&h);
+    node *w = add_node(&h, "w1", 1, 0);
+    node *c = add_node(&h, "client", 0, 0);
+    pump(&h);
+    fl_submit s = {.name = "add", .args_json = "[1,2]", .args_len = 5};
+    CHECK_EQ(fl_core_submit(c->core, &s, h.now, NULL), FL_OK);
+    /* Deliver every message twice, the way a QoS 1 redelivery would. */
+    for (int rounds = 0; rounds < 100 && h.qhead < h.qtail; rounds++) {
+        fl_core_flush(c->core, h.now);
+        fl_core_flush(w->core, h.now);
+        msg m = h.q[h.qhead++];
+        deliver(&h, &m);
+        deliver(&h, &m);
+        free(m.data);
+    }
+    pump(&h);
+    CHECK_EQ(w->njobs, 1);
+    run_jobs(w);
+    CHECK_EQ(c->finals, 1);
+    CHECK_STR(c->last_value, "3");
+    teardown(&h);
+}
+
+static void test_worker_death_requeues(void)
+{
+    harness h;
+    setup(&h);
+    node *w1 = add_node(&h, "w1", 1, 0);
+    node *c = add_node(&h, "client", 0, 0);
+    pump(&h);
+    submit(c, "add", "[2,3]", NULL);
+    CHECK_EQ(w1->njobs, 1);
+    node *w2 = add_node(&h, "w2", 1, 0);
+    pump(&h);
+    crash(w1);
+    h.now += 1500000; /* the re-announcement reaches w2 */
+    tick_all(&h);
+    CHECK_EQ(w2->njobs, 1);
+    run_jobs(w2);
+    CHECK_EQ(c->finals, 1);
+    CHECK_STR(c->last_value, "5");
+    CHECK_STR(c->last_worker, "w2");
+    fl_core_stats st;
+    fl_core_stats_get(c->core, &st);
+    CHECK_EQ(st.requeued, 1);
+    teardown(&h);
+}
+
+static void test_lease_expires_without_extend(void)
+{
+    harness h;
+    setup(&h);
+    node *w = add_node(&h, "w1", 1, 300);
+    node *c = add_node(&h, "client", 0, 300);
+    pump(&h);
+    submit(c, "add", "[1,1]", NULL);
+    CHECK_EQ(w->njobs, 1);
+    /* Only the owner's clock moves: the worker never extends. */
+    h.now += 400000;
+    fl_core_tick(c->core, h.now);
+    fl_core_stats st;
+    fl_core_stats_get(c->core, &st);
+    CHECK_EQ(st.expired, 1);
+    /* While the worker ticks, its extensions keep the lease. */
+    pump(&h);
+    run_jobs(w);
+    tick_all(&h);
+    run_jobs(w);
+    CHECK_EQ(c->finals, 1);
+    CHECK_EQ(c->successes, 1);
+    teardown(&h);
+}
+
+static void test_extend_keeps_lease(void)
+{
+    harness h;
+    setup(&h);
+    node *w = add_node(&h, "w1", 1, 300);
+    node *c = add_node(&h, "client", 0, 300);
+    pump(&h);
+    submit(c, "sleep", "[1]", NULL);
+    CHECK_EQ(w->njobs, 1);
+    for (int i = 0; i < 10; i++) {
+        h.now += 100000;
+        tick_all(&h);
+    }
+    fl_core_stats st;
+    fl_core_stats_get(c->core, &st);
+    CHECK_EQ(st.expired, 0);
+    teardown(&h);
+}
+
+static void test_retries_with_backoff(void)
+{
+    harness h;
+    setup(&h);
+    node *w = add_node(&h, "w1", 1, 0);
+    node *c = add_node(&h, "client", 0, 0);
+    pump(&h);
+    fl_submit s = {.name = "fail", .args_json = "[\"flaky\"]", .args_len = 9,
+                   .kwargs_json = "{\"retryable\":true}", .kwargs_len = 18};
+    s.opt.retries = 2;
+    CHECK_EQ(fl_core_submit(c->core, &s, h.now, NULL), FL_OK);
+    pump(&h);
+    for (int i = 0; i < 10 && c->finals == 0; i++) {
+        run_jobs(w);
+        h.now += 2000000;
+        tick_all(&h);
+    }
+    CHECK_EQ(c->retries, 2);
+    CHECK_EQ(c->failures, 1);
+    CHECK_STR(c->last_err_msg, "flaky");
+    fl_core_stats st;
+    fl_core_stats_get(w->core, &st);
+    CHECK_EQ(st.executed, 3);
+    teardown(&h);
+}
+
+static void test_worker_lost_after_max_attempts(void)
+{
+    harness h;
+    setup(&h);
+    node *c = add_node(&h, "client", 0, 0);
+    fl_call_options opt = {.max_attempts = 2};
+    submit(c, "add", "[1,1]", &opt);
+    for (int i = 0; i < 2; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "w%d", i);
+        node *w = add_node(&h, id, 1, 0);
+        h.now += 1500000;
+        tick_all(&h);
+        CHECK_EQ(w->njobs, 1);
+        crash(w);
+    }
+    add_node(&h, "w9", 1, 0);
+    h.now += 1500000;
+    tick_all(&h);
+    CHECK_EQ(c->failures, 1);
+    CHECK_STR(c->last_err_type, "WorkerLost");
+    teardown(&h);
+}
+
+static void test_time_limit(void)
+{
+    harness h;
+    setup(&h);
+    node *w = add_node(&h, "w1", 1, 0);
+    node *c = add_node(&h, "client", 0, 0);
+    pump(&h);
+    fl_call_options opt = {.time_limit_ms = 50};
+    submit(c, "sleep", "[10]", &opt);
+    CHECK_EQ(w->njobs, 1);
+    h.now += 60000;
+    tick_all(&h);
+    CHECK_EQ(w->cancels, 1);
+    CHECK_EQ(c->failures, 1);
+    CHECK_STR(c->last_err_type, "TimeLimitExceeded");
+    /* The late answer of the cancelled job is ignored. */
+    run_jobs(w);
+    CHECK_EQ(c->finals, 1);
+    teardown(&h);
+}
+
+static void test_countdown_and_revoke(void)
+{
+    harness h;
+    setup(&h);
+    node *w = add_node(&h, "w1", 1, 0);
+    node *c = add_node(&h, "client", 0, 0);
+    pump(&h);
+    fl_call_options opt = {.countdown_ms = 500};
+    submit(c, "add", "[1,1]", &opt);
+    CHECK_EQ(w->njobs, 0);
+    h.now += 600000;
+    tick_all(&h);
+    CHECK_EQ(w->njobs, 1);
+    run_jobs(w);
+    CHECK_EQ(c->successes, 1);
+    uint64_t id = submit(c, "add", "[5,5]", &opt);
+    CHECK_EQ(fl_core_revoke(c->core, id, h.now), FL_OK);
+    CHECK_EQ(c->revoked, 1);
+    CHECK_EQ(fl_core_revoke(c->core, id, h.now), FL_ENOTFOUND);
+    teardown(&h);
+}
+
+static void test_bad_message_gets_error_reply(void)
+{
+    harness h;
+    setup(&h);
+    node *c = add_node(&h, "client", 0, 0);
+    pump(&h);
+    const char *bad = "{\"v\":1,\"kind\":\"fetch\",\"from\":\"mallory\","
+                      "\"inc\":1,\"fid\":\"x\",\"credit\":4}";
+    int before = h.qtail;
+    fl_core_input(c->core, "floret/v1/default/node/client/in", bad,
+                  strlen(bad), h.now);
+    CHECK_EQ(h.qtail, before + 1);
+    CHECK_STR(h.q[before].topic, "floret/v1/default/node/mallory/in");
+    CHECK(memmem(h.q[before].data, h.q[before].len, "\"fid", 4) != NULL);
+    CHECK(memmem(h.q[before].data, h.q[before].len, "BadMessage", 10) !=
+          NULL);
+    /* Garbage without a sender: logged, no reply. */
+    fl_core_input(c->core, "floret/v1/default/node/client/in", "\x01\x02", 2,
+                  h.now);
+    CHECK_EQ(h.qtail, before + 1);
+    fl_core_stats st;
+    fl_core_stats_get(c->core, &st);
+    CHECK_EQ(st.bad_messages, 2);
+    teardown(&h);
+}
+
+static void test_shutdown_releases_queued(void)
+{
+    harness h;
+    setup(&h);
+    node *w = add_node(&h, "w1", 1, 0);
+    node *c = add_node(&h, "client", 0, 0);
+    pump(&h);
+    for (int i = 0; i < 3; i++)
+        submit(c, "sleep", "[1]", NULL);
+    CHECK_EQ(w->njobs, 1);
+    fl_core_shutdown(w->core, h.now);
+    pump(&h);
+    CHECK(!fl_core_stopped(w->core)); /* one job still running */
+    run_jobs(w);
+    CHECK(fl_core_stopped(w->core));
+    node *w2 = add_node(&h, "w2", 4, 0);
+    h.now += 1500000;
+    tick_all(&h);
+    run_jobs(w2);
+    CHECK_EQ(c->successes, 3);
+    teardown(&h);
+}
+
+int main(void)
+{
+    RUN(test_round_trip);
+    RUN(test_errors_reach_the_waiter);
+    RUN(test_many_tasks_are_batched_and_shared);
+    RUN(test_duplicate_lease_runs_once);
+    RUN(test_worker_death_requeues);
+    RUN(test_lease_expires_without_extend);
+    RUN(test_extend_keeps_lease);
+    RUN(test_retries_with_backoff);
+    RUN(test_worker_lost_after_max_attempts);
+    RUN(test_time_limit);
+    RUN(test_countdown_and_revoke);
+    RUN(test_bad_message_gets_error_reply);
+    RUN(test_shutdown_releases_queued);
+    return TEST_DONE();
+}

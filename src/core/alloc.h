@@ -14,7 +14,7 @@ void *fl__calloc(size_t n, size_t size);
 void *fl__realloc(void *ptr, size_t size);
 void fl__free(void *ptr);
 
-/* Copy of s (or of its first n bytes, NUL-terminated); NULL on failure. */
+/* Copy of s, or of exactly its first n bytes plus a NUL; NULL on failure. */
 char *fl__strdup(const char *s);
 char *fl__strndup(const char *s, size_t n);
 

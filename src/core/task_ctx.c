@@ -47,7 +47,9 @@ static void set_error(fl_outcome *o, const char *type, bool retryable,
     memcpy(o->err_type, type, tl);
     o->err_type[tl] = '\0';
     fl__free(o->err_message);
-    o->err_message = fl__strndup(msg, FL_MAX_ERROR_MESSAGE);
+    size_t ml = strlen(msg);
+    o->err_message = fl__strndup(msg, ml < FL_MAX_ERROR_MESSAGE
+                                          ? ml : FL_MAX_ERROR_MESSAGE);
 }
 
 const fl_value *fl_task_args(const fl_task_ctx *ctx) { return ctx->job->args; }

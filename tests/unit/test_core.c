@@ -277,7 +277,7 @@ static uint64_t submit(node *nd, const char *name, const char *args,
 
 static void test_round_trip(void)
 {
-    harness h;
+    static harness h;
     setup(&h);
     node *w = add_node(&h, "w1", 2, 0);
     node *c = add_node(&h, "client", 0, 0);
@@ -294,7 +294,7 @@ static void test_round_trip(void)
 
 static void test_errors_reach_the_waiter(void)
 {
-    harness h;
+    static harness h;
     setup(&h);
     node *w = add_node(&h, "w1", 1, 0);
     node *c = add_node(&h, "client", 0, 0);
@@ -318,7 +318,7 @@ static void test_errors_reach_the_waiter(void)
 
 static void test_many_tasks_are_batched_and_shared(void)
 {
-    harness h;
+    static harness h;
     setup(&h);
     node *w1 = add_node(&h, "w1", 2, 0);
     node *w2 = add_node(&h, "w2", 2, 0);
@@ -351,7 +351,7 @@ static void test_many_tasks_are_batched_and_shared(void)
 
 static void test_duplicate_lease_runs_once(void)
 {
-    harness h;
+    static harness h;
     setup(&h);
     node *w = add_node(&h, "w1", 1, 0);
     node *c = add_node(&h, "client", 0, 0);
@@ -377,7 +377,7 @@ static void test_duplicate_lease_runs_once(void)
 
 static void test_worker_death_requeues(void)
 {
-    harness h;
+    static harness h;
     setup(&h);
     node *w1 = add_node(&h, "w1", 1, 0);
     node *c = add_node(&h, "client", 0, 0);
@@ -402,7 +402,7 @@ static void test_worker_death_requeues(void)
 
 static void test_lease_expires_without_extend(void)
 {
-    harness h;
+    static harness h;
     setup(&h);
     node *w = add_node(&h, "w1", 1, 300);
     node *c = add_node(&h, "client", 0, 300);
@@ -427,7 +427,7 @@ static void test_lease_expires_without_extend(void)
 
 static void test_extend_keeps_lease(void)
 {
-    harness h;
+    static harness h;
     setup(&h);
     node *w = add_node(&h, "w1", 1, 300);
     node *c = add_node(&h, "client", 0, 300);
@@ -446,7 +446,7 @@ static void test_extend_keeps_lease(void)
 
 static void test_retries_with_backoff(void)
 {
-    harness h;
+    static harness h;
     setup(&h);
     node *w = add_node(&h, "w1", 1, 0);
     node *c = add_node(&h, "client", 0, 0);
@@ -472,7 +472,7 @@ static void test_retries_with_backoff(void)
 
 static void test_worker_lost_after_max_attempts(void)
 {
-    harness h;
+    static harness h;
     setup(&h);
     node *c = add_node(&h, "client", 0, 0);
     fl_call_options opt = {.max_attempts = 2};
@@ -496,7 +496,7 @@ static void test_worker_lost_after_max_attempts(void)
 
 static void test_time_limit(void)
 {
-    harness h;
+    static harness h;
     setup(&h);
     node *w = add_node(&h, "w1", 1, 0);
     node *c = add_node(&h, "client", 0, 0);
@@ -517,7 +517,7 @@ static void test_time_limit(void)
 
 static void test_countdown_and_revoke(void)
 {
-    harness h;
+    static harness h;
     setup(&h);
     node *w = add_node(&h, "w1", 1, 0);
     node *c = add_node(&h, "client", 0, 0);
@@ -539,7 +539,7 @@ static void test_countdown_and_revoke(void)
 
 static void test_bad_message_gets_error_reply(void)
 {
-    harness h;
+    static harness h;
     setup(&h);
     node *c = add_node(&h, "client", 0, 0);
     pump(&h);
@@ -565,7 +565,7 @@ static void test_bad_message_gets_error_reply(void)
 
 static void test_shutdown_releases_queued(void)
 {
-    harness h;
+    static harness h;
     setup(&h);
     node *w = add_node(&h, "w1", 1, 0);
     node *c = add_node(&h, "client", 0, 0);

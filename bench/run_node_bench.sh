@@ -204,8 +204,9 @@ stat() {
 row() {
     local label=$1; shift
     local s; s=$(stat "$@")
-    awk -v l="$label" -v s="$s" 'BEGIN { split(s, x, " ");
-        printf "| %s | %g | %g – %g |\n", l, x[1], x[2], x[3] }'
+    awk -v l="$label" -v s="$s" '
+        function f(v) { return v >= 100 ? sprintf("%.0f", v) : sprintf("%.2f", v) }
+        BEGIN { split(s, x, " "); printf "| %s | %s | %s – %s |\n", l, f(x[1]), f(x[2]), f(x[3]) }'
 }
 
 TABLE=$(

@@ -33,4 +33,10 @@ void fl__buf_put_double(fl_buf *b, double x);
  * invalid UTF-8 bytes are replaced by U+FFFD so the output is valid JSON. */
 void fl__buf_put_jstr(fl_buf *b, const char *s, size_t len);
 
+/* Classify the UTF-8 sequence at s (n > 0 bytes available): true when it is
+ * well-formed, with *used its length (1..4); false when it is not, with
+ * *used the bytes (>= 1) of its maximal ill-formed prefix, which count as
+ * one replacement character (Unicode's "maximal subpart" practice). */
+bool fl__utf8_next(const unsigned char *s, size_t n, size_t *used);
+
 #endif

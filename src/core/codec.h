@@ -120,6 +120,20 @@ bool fl__valid_id(const char *s);
 fl_status fl__check_json(const char *json, size_t len, int want,
                          char *err, size_t errlen);
 
+/* Point cJSON's allocation hooks at the fl_set_allocator hook; called by
+ * fl_set_allocator (value.c). */
+void fl__json_hooks_update(void);
+
+/*
+ * Parse len bytes of JSON text, at most max bytes (0: FL_DEFAULT_MAX_MESSAGE),
+ * nested at most FL_MAX_DEPTH, strictly UTF-8, with no number beyond the
+ * range of a double. The one parser behind fl_value_parse, fl__check_json
+ * and fl__decode (value.c). FL_OK, FL_ETOOBIG, FL_EINVAL (*why gets a
+ * static reason) or FL_ENOMEM.
+ */
+fl_status fl__json_parse(const char *json, size_t len, size_t max,
+                         fl_value **out, const char **why);
+
 /* ----------------------------------------------------------- the writer */
 
 /*
@@ -164,7 +178,7 @@ size_t fl__jw_size(const fl_jw *w);
 /*
  * Close the top-level object (adding "bin":N when there is an attachment)
  * and lay out the payload: JSON text, then, if any attachment, one NUL byte
- * and the attachment. *payload/*len point into w (valid until the next
+ * and the attachment. *payload and *len point into w (valid until the next
  * reset). FL_OK, FL_ENOMEM or FL_EINVAL (a NaN or unbalanced writer).
  */
 fl_status fl__jw_finish(fl_jw *w, const void **payload, size_t *len);

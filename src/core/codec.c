@@ -1,0 +1,918 @@
+/*
+ * codec.c - floret's wire messages (docs/protocol.md, sections 3 and 8):
+ * the decoder that turns an untrusted payload into a checked fl_msg, the
+ * validators shared with local callers, and the JSON writer for outgoing
+ * messages.
+ *
+ * The decoder parses once (value.c's guarded parser) and walks the tree
+ * with cJSON's lookups; args, kwargs and result values are detached from
+ * the document and handed over as they are, never re-printed, because a
+ * lease of hundreds of small tasks is the hot path. Every failure names the
+ * field: "tasks[2].args: expected an array, got string".
+ * Depends on codec.h, buf.h, alloc.h, defaults.h and cJSON; snprintf is
+ * used only to format reasons.
+ */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "buf.h"
+#include "codec.h"
+#include "defaults.h"
+
+#define TWO_POW_53 9007199254740992.0
+#define NO_LIMIT UINT64_MAX /* only the protocol's 0 <= n < 2^53 applies */
+
+static const char *const kind_names[] = {
+    "presence", "work", "fetch", "lease", "done", "extend", "release", "error",
+};
+#define NKINDS (sizeof kind_names / sizeof kind_names[0])
+
+const char *fl__kind_name(fl_kind k)
+{
+    return (unsigned)k < NKINDS ? kind_names[k] : "unknown";
+}
+
+bool fl__valid_id(const char *s)
+{
+    if (!s)
+        return false;
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (n >= FL_MAX_ID)
+            return false;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+            return false;
+    }
+    return n > 0;
+}
+
+/* ------------------------------------------------------------ decoding */
+
+/* Where the decoder is, so a reason can name the field: list[idx].sub.key */
+typedef struct dec {
+    fl_status st;
+    char *err;
+    size_t errlen;
+    const char *list;
+    size_t idx;
+    const char *sub;
+    const uint8_t *att; /* the attachment after the NUL byte, if any */
+    size_t att_len;
+} dec;
+
+#if defined(__GNUC__)
+#define FL_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define FL_PRINTF(a, b)
+#endif
+
+static void append(char *buf, size_t cap, size_t *n, const char *fmt, ...)
+    FL_PRINTF(4, 5);
+
+static void append(char *buf, size_t cap, size_t *n, const char *fmt, ...)
+{
+    if (*n >= cap)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(buf + *n, cap - *n, fmt, ap);
+    va_end(ap);
+    if (k > 0)
+        *n += (size_t)k;
+}
+
+/* Record a failure; always returns false so callers can `return fail(...)`. */
+static bool fail(dec *d, fl_status st, const char *key, const char *fmt, ...)
+    FL_PRINTF(4, 5);
+
+static bool fail(dec *d, fl_status st, const char *key, const char *fmt, ...)
+{
+    d->st = st;
+    if (!d->err || d->errlen == 0)
+        return false;
+    size_t n = 0;
+    d->err[0] = '\0';
+    if (d->list)
+        append(d->err, d->errlen, &n, "%s[%zu]", d->list, d->idx);
+    if (d->sub)
+        append(d->err, d->errlen, &n, "%s%s", n ? "." : "", d->sub);
+    if (key)
+        append(d->err, d->errlen, &n, "%s%s", n ? "." : "", key);
+    append(d->err, d->errlen, &n, ": ");
+    if (n < d->errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(d->err + n, d->errlen - n, fmt, ap);
+        va_end(ap);
+    }
+    return false;
+}
+
+static bool oom(dec *d)
+{
+    d->st = FL_ENOMEM;
+    if (d->err && d->errlen)
+        snprintf(d->err, d->errlen, "out of memory");
+    return false;
+}
+
+static const char *type_of(const cJSON *v)
+{
+    return fl_type_name(fl_value_type((const fl_value *)v));
+}
+
+/* A short printable copy of untrusted text for a reason. */
+static const char *printable(const char *s, char *out, size_t cap)
+{
+    size_t i = 0;
+    for (; s[i] && i + 4 < cap; i++) {
+        unsigned char c = (unsigned char)s[i];
+        out[i] = (c >= 0x20 && c < 0x7F && c != '\'') ? (char)c : '?';
+    }
+    if (s[i]) {
+        memcpy(out + i, "...", 3);
+        i += 3;
+    }
+    out[i] = '\0';
+    return out;
+}
+
+static cJSON *member(cJSON *obj, const char *key)
+{
+    return cJSON_GetObjectItemCaseSensitive(obj, key);
+}
+
+static bool uint_value(dec *d, const cJSON *v, const char *key, uint64_t max,
+                       uint64_t *out)
+{
+    if (!cJSON_IsNumber(v))
+        return fail(d, FL_EPROTO, key, "expected an integer, got %s", type_of(v));
+    double x = v->valuedouble;
+    if (!(x >= 0) || x != floor(x) || x >= TWO_POW_53)
+        return fail(d, FL_EPROTO, key,
+                    "expected an integer from 0 to 2^53-1, got %.17g", x);
+    if (x > (double)max)
+        return fail(d, FL_EPROTO, key, "%.0f is over the limit of %llu", x,
+                    (unsigned long long)max);
+    *out = (uint64_t)x;
+    return true;
+}
+
+static bool get_u64(dec *d, cJSON *obj, const char *key, bool required,
+                    uint64_t max, uint64_t *out)
+{
+    const cJSON *v = member(obj, key);
+    if (!v)
+        return required ? fail(d, FL_EPROTO, key, "missing") : true;
+    return uint_value(d, v, key, max, out);
+}
+
+static bool get_u32(dec *d, cJSON *obj, const char *key, bool required,
+                    uint32_t min, uint32_t *out)
+{
+    uint64_t x = *out;
+    if (!get_u64(d, obj, key, required, UINT32_MAX, &x))
+        return false;
+    if (x < min)
+        return fail(d, FL_EPROTO, key, "must be at least %u", (unsigned)min);
+    *out = (uint32_t)x;
+    return true;
+}
+
+static bool get_bool(dec *d, cJSON *obj, const char *key, bool required, bool *out)
+{
+    const cJSON *v = member(obj, key);
+    if (!v)
+        return required ? fail(d, FL_EPROTO, key, "missing") : true;
+    if (!cJSON_IsBool(v))
+        return fail(d, FL_EPROTO, key, "expected a boolean, got %s", type_of(v));
+    *out = cJSON_IsTrue(v);
+    return true;
+}
+
+/* What a string member must look like. */
+typedef struct str_rule {
+    size_t min, max;
+    const char *id_noun; /* non-NULL: must pass fl__valid_id ("node id") */
+} str_rule;
+
+static bool check_str(dec *d, const cJSON *v, const char *key, str_rule r)
+{
+    if (!cJSON_IsString(v) || !v->valuestring)
+        return fail(d, FL_EPROTO, key, "expected a string, got %s", type_of(v));
+    if (r.id_noun) {
+        if (!fl__valid_id(v->valuestring))
+            return fail(d, FL_EPROTO, key,
+                        "not a valid %s (1 to %d bytes of [A-Za-z0-9_.-])",
+                        r.id_noun, FL_MAX_ID);
+        return true;
+    }
+    size_t n = strlen(v->valuestring);
+    if (n < r.min)
+        return fail(d, FL_EPROTO, key, "empty");
+    if (n > r.max)
+        return fail(d, FL_EPROTO, key, "longer than %zu bytes", r.max);
+    return true;
+}
+
+static bool get_str(dec *d, cJSON *obj, const char *key, bool required,
+                    str_rule r, char **out)
+{
+    const cJSON *v = member(obj, key);
+    if (!v)
+        return required ? fail(d, FL_EPROTO, key, "missing") : true;
+    if (!check_str(d, v, key, r))
+        return false;
+    *out = fl__strdup(v->valuestring);
+    return *out ? true : oom(d);
+}
+
+/* An array member with min..max entries; *count gets its length. */
+static bool get_array(dec *d, cJSON *obj, const char *key, bool required,
+                      size_t min, size_t max, cJSON **out, size_t *count)
+{
+    cJSON *v = member(obj, key);
+    *out = NULL;
+    *count = 0;
+    if (!v)
+        return required ? fail(d, FL_EPROTO, key, "missing") : true;
+    if (!cJSON_IsArray(v))
+        return fail(d, FL_EPROTO, key, "expected an array, got %s", type_of(v));
+    size_t n = 0;
+    for (const cJSON *c = v->child; c && n <= max; c = c->next)
+        n++;
+    if (n < min || n > max)
+        return fail(d, FL_EPROTO, key, "expected %zu to %zu entries, got %s%zu",
+                    min, max, n > max ? "more than " : "", n > max ? max : n);
+    *out = v;
+    *count = n;
+    return true;
+}
+
+/* Take an args/kwargs/value subtree out of the document without copying;
+ * an absent args/kwargs becomes an empty container. */
+static bool take_value(dec *d, cJSON *obj, const char *key, int want,
+                       fl_value **out)
+{
+    cJSON *v = member(obj, key);
+    if (!v) {
+        if (want == cJSON_Array)
+            v = cJSON_CreateArray();
+        else if (want == cJSON_Object)
+            v = cJSON_CreateObject();
+        else
+            return true;
+        if (!v)
+            return oom(d);
+        *out = (fl_value *)v;
+        return true;
+    }
+    if (want == cJSON_Array && !cJSON_IsArray(v))
+        return fail(d, FL_EPROTO, key, "expected an array, got %s", type_of(v));
+    if (want == cJSON_Object && !cJSON_IsObject(v))
+        return fail(d, FL_EPROTO, key, "expected an object, got %s", type_of(v));
+    *out = (fl_value *)cJSON_DetachItemViaPointer(obj, v);
+    return true;
+}
+
+/* "att": [offset, length] inside the attachment. */
+static bool get_att(dec *d, cJSON *obj, const char *key, const uint8_t **p,
+                    size_t *len)
+{
+    const cJSON *v = member(obj, key);
+    if (!v)
+        return true;
+    if (!cJSON_IsArray(v) || !v->child || !v->child->next || v->child->next->next)
+        return fail(d, FL_EPROTO, key, "expected [offset, length]");
+    uint64_t off, n;
+    if (!uint_value(d, v->child, key, NO_LIMIT, &off) ||
+        !uint_value(d, v->child->next, key, NO_LIMIT, &n))
+        return false;
+    if (off > d->att_len || n > d->att_len - off)
+        return fail(d, FL_EPROTO, key,
+                    "range [%llu, %llu] is outside the %zu-byte attachment",
+                    (unsigned long long)off, (unsigned long long)n, d->att_len);
+    *p = n ? d->att + off : NULL;
+    *len = (size_t)n;
+    return true;
+}
+
+static const str_rule ANY_ID = {1, FL_MAX_ID, "node id"};
+static const str_rule TASK_NAME = {1, FL_MAX_ID, "task name"};
+static const str_rule ERR_TYPE = {1, FL_MAX_ERROR_TYPE, NULL};
+static const str_rule ERR_MESSAGE = {0, FL_MAX_ERROR_MESSAGE, NULL};
+static const str_rule SHORT_TEXT = {0, FL_MAX_ID, NULL};
+
+/* The "error" object of a done entry or an error message. */
+static bool decode_error(dec *d, cJSON *obj, char **type, char **message,
+                         bool *retryable)
+{
+    cJSON *e = member(obj, "error");
+    if (!e)
+        return fail(d, FL_EPROTO, "error", "missing");
+    if (!cJSON_IsObject(e))
+        return fail(d, FL_EPROTO, "error", "expected an object, got %s", type_of(e));
+    const char *outer = d->sub;
+    d->sub = "error";
+    bool ok = get_str(d, e, "type", true, ERR_TYPE, type) &&
+              get_str(d, e, "message", true, ERR_MESSAGE, message) &&
+              (!retryable || get_bool(d, e, "retryable", false, retryable));
+    d->sub = outer;
+    return ok;
+}
+
+static bool decode_presence(dec *d, cJSON *root, fl_msg *m)
+{
+    const cJSON *state = member(root, "state");
+    char tmp[40];
+    if (!state)
+        return fail(d, FL_EPROTO, "state", "missing");
+    if (!cJSON_IsString(state))
+        return fail(d, FL_EPROTO, "state", "expected a string, got %s", type_of(state));
+    if (strcmp(state->valuestring, "online") == 0)
+        m->online = true;
+    else if (strcmp(state->valuestring, "offline") != 0)
+        return fail(d, FL_EPROTO, "state", "expected 'online' or 'offline', got '%s'",
+                    printable(state->valuestring, tmp, sizeof tmp));
+    if (!get_u32(d, root, "slots", false, 0, &m->slots) ||
+        !get_u32(d, root, "load", false, 0, &m->load) ||
+        !get_str(d, root, "runtime", false, SHORT_TEXT, &m->runtime) ||
+        !get_str(d, root, "arch", false, SHORT_TEXT, &m->arch) ||
+        !get_str(d, root, "version", false, SHORT_TEXT, &m->version))
+        return false;
+
+    cJSON *tasks;
+    size_t n;
+    if (!get_array(d, root, "tasks", false, 0, SIZE_MAX - 1, &tasks, &n))
+        return false;
+    if (n == 0)
+        return true;
+    m->task_names = fl__calloc(n, sizeof *m->task_names);
+    if (!m->task_names)
+        return oom(d);
+    m->ntask_names = n;
+    d->list = "tasks";
+    size_t i = 0;
+    for (const cJSON *t = tasks->child; t; t = t->next, i++) {
+        d->idx = i;
+        if (!check_str(d, t, NULL, TASK_NAME))
+            return false;
+        if (!(m->task_names[i] = fl__strdup(t->valuestring)))
+            return oom(d);
+    }
+    d->list = NULL;
+    return true;
+}
+
+static bool decode_task(dec *d, cJSON *t, fl_msg_task *task)
+{
+    if (!cJSON_IsObject(t))
+        return fail(d, FL_EPROTO, NULL, "expected an object, got %s", type_of(t));
+    return get_u64(d, t, "id", true, NO_LIMIT, &task->id) &&
+           get_str(d, t, "name", true, TASK_NAME, &task->name) &&
+           take_value(d, t, "args", cJSON_Array, &task->args) &&
+           take_value(d, t, "kwargs", cJSON_Object, &task->kwargs) &&
+           get_u32(d, t, "attempt", true, 1, &task->attempt) &&
+           get_u32(d, t, "time_limit_ms", false, 0, &task->time_limit_ms) &&
+           get_att(d, t, "att", &task->att, &task->att_len);
+}
+
+static bool decode_lease(dec *d, cJSON *root, fl_msg *m)
+{
+    cJSON *tasks;
+    size_t n;
+    if (!get_u64(d, root, "fid", true, NO_LIMIT, &m->fid) ||
+        !get_u32(d, root, "ttl_ms", true, 0, &m->ttl_ms) ||
+        !get_array(d, root, "tasks", true, 1, FL_MAX_BATCH, &tasks, &n))
+        return false;
+    m->tasks = fl__calloc(n, sizeof *m->tasks);
+    if (!m->tasks)
+        return oom(d);
+    m->ntasks = n;
+    d->list = "tasks";
+    size_t i = 0;
+    for (cJSON *t = tasks->child; t; t = t->next, i++) {
+        d->idx = i;
+        if (!decode_task(d, t, &m->tasks[i]))
+            return false;
+    }
+    d->list = NULL;
+    return true;
+}
+
+static bool decode_result(dec *d, cJSON *r, fl_msg_result *res)
+{
+    if (!cJSON_IsObject(r))
+        return fail(d, FL_EPROTO, NULL, "expected an object, got %s", type_of(r));
+    if (!get_u64(d, r, "id", true, NO_LIMIT, &res->id) ||
+        !get_u32(d, r, "attempt", true, 1, &res->attempt) ||
+        !get_bool(d, r, "ok", true, &res->ok))
+        return false;
+    if (res->ok)
+        return take_value(d, r, "value", -1, &res->value) &&
+               get_att(d, r, "att", &res->att, &res->att_len);
+    return decode_error(d, r, &res->err_type, &res->err_message, &res->retryable);
+}
+
+static bool decode_done(dec *d, cJSON *root, fl_msg *m)
+{
+    cJSON *results;
+    size_t n;
+    if (!get_array(d, root, "results", true, 1, FL_MAX_BATCH, &results, &n))
+        return false;
+    m->results = fl__calloc(n, sizeof *m->results);
+    if (!m->results)
+        return oom(d);
+    m->nresults = n;
+    d->list = "results";
+    size_t i = 0;
+    for (cJSON *r = results->child; r; r = r->next, i++) {
+        d->idx = i;
+        if (!decode_result(d, r, &m->results[i]))
+            return false;
+    }
+    d->list = NULL;
+    return true;
+}
+
+static bool decode_ids(dec *d, cJSON *root, fl_msg *m)
+{
+    cJSON *ids;
+    size_t n;
+    if (!get_array(d, root, "ids", true, 1, FL_MAX_BATCH, &ids, &n))
+        return false;
+    m->ids = fl__calloc(n, sizeof *m->ids);
+    if (!m->ids)
+        return oom(d);
+    m->nids = n;
+    d->list = "ids";
+    size_t i = 0;
+    for (const cJSON *v = ids->child; v; v = v->next, i++) {
+        d->idx = i;
+        if (!uint_value(d, v, NULL, NO_LIMIT, &m->ids[i]))
+            return false;
+    }
+    d->list = NULL;
+    return true;
+}
+
+/* "bin" must agree with what follows the NUL byte (section 3). */
+static bool check_bin(dec *d, cJSON *root, bool has_nul)
+{
+    const cJSON *bin = member(root, "bin");
+    uint64_t n;
+    if (!bin) {
+        if (has_nul)
+            return fail(d, FL_EPROTO, "bin",
+                        "missing, but the payload has a NUL byte and %zu more bytes",
+                        d->att_len);
+        return true;
+    }
+    if (!uint_value(d, bin, "bin", NO_LIMIT, &n))
+        return false;
+    if (!has_nul && n != 0)
+        return fail(d, FL_EPROTO, "bin",
+                    "says %llu bytes, but the payload has no NUL byte and attachment",
+                    (unsigned long long)n);
+    if (n != d->att_len)
+        return fail(d, FL_EPROTO, "bin", "says %llu bytes, but %zu follow the NUL byte",
+                    (unsigned long long)n, d->att_len);
+    return true;
+}
+
+static bool decode_kind(dec *d, cJSON *root, fl_kind *kind)
+{
+    const cJSON *k = member(root, "kind");
+    char tmp[40];
+    if (!k)
+        return fail(d, FL_EPROTO, "kind", "missing");
+    if (!cJSON_IsString(k))
+        return fail(d, FL_EPROTO, "kind", "expected a string, got %s", type_of(k));
+    for (size_t i = 0; i < NKINDS; i++) {
+        if (strcmp(k->valuestring, kind_names[i]) == 0) {
+            *kind = (fl_kind)i;
+            return true;
+        }
+    }
+    return fail(d, FL_EPROTO, "kind", "unknown kind '%s'",
+                printable(k->valuestring, tmp, sizeof tmp));
+}
+
+static bool decode_msg(dec *d, cJSON *root, fl_msg *m, bool has_nul)
+{
+    uint64_t v;
+    if (!get_u64(d, root, "v", true, NO_LIMIT, &v))
+        return false;
+    if (v != FL_PROTOCOL_VERSION)
+        return fail(d, FL_EPROTO, "v", "unsupported protocol version %llu",
+                    (unsigned long long)v);
+    if (!decode_kind(d, root, &m->kind))
+        return false;
+    bool need_inc = m->kind == FL_KIND_PRESENCE || m->kind == FL_KIND_FETCH ||
+                    m->kind == FL_KIND_LEASE;
+    m->has_mid = member(root, "mid") != NULL;
+    if (!get_str(d, root, "from", true, ANY_ID, &m->from) ||
+        !get_u64(d, root, "inc", need_inc, NO_LIMIT, &m->inc) ||
+        !get_u64(d, root, "mid", false, NO_LIMIT, &m->mid) ||
+        !check_bin(d, root, has_nul))
+        return false;
+
+    switch (m->kind) {
+    case FL_KIND_PRESENCE:
+        return decode_presence(d, root, m);
+    case FL_KIND_WORK:
+        return get_u64(d, root, "pending", true, NO_LIMIT, &m->pending);
+    case FL_KIND_FETCH:
+        return get_u64(d, root, "fid", true, NO_LIMIT, &m->fid) &&
+               get_u32(d, root, "credit", true, 0, &m->credit) &&
+               (m->credit <= FL_MAX_CREDIT ||
+                fail(d, FL_EPROTO, "credit", "%u is over the limit of %u",
+                     (unsigned)m->credit, (unsigned)FL_MAX_CREDIT));
+    case FL_KIND_LEASE:
+        return decode_lease(d, root, m);
+    case FL_KIND_DONE:
+        return decode_done(d, root, m);
+    case FL_KIND_EXTEND:
+    case FL_KIND_RELEASE:
+        return decode_ids(d, root, m);
+    case FL_KIND_ERROR:
+        m->has_re = member(root, "re") != NULL;
+        return get_u64(d, root, "re", false, NO_LIMIT, &m->re) &&
+               decode_error(d, root, &m->err_type, &m->err_message, NULL);
+    }
+    return fail(d, FL_EPROTO, "kind", "unhandled kind");
+}
+
+/* The sender's id, when readable, even if the rest of the message is bad:
+ * it is where the error reply goes. */
+static void copy_from(cJSON *root, char *from_out, size_t fromlen)
+{
+    const cJSON *f = member(root, "from");
+    if (!from_out || fromlen == 0 || !cJSON_IsString(f) || !fl__valid_id(f->valuestring))
+        return;
+    size_t n = strlen(f->valuestring);
+    if (n >= fromlen)
+        n = fromlen - 1;
+    memcpy(from_out, f->valuestring, n);
+    from_out[n] = '\0';
+}
+
+fl_status fl__decode(const void *payload, size_t len, size_t max_message,
+                     fl_msg **out, char *err, size_t errlen,
+                     char *from_out, size_t fromlen)
+{
+    dec d = {FL_OK, err, errlen, NULL, 0, NULL, NULL, 0};
+    if (err && errlen)
+        err[0] = '\0';
+    if (from_out && fromlen)
+        from_out[0] = '\0';
+    if (!out)
+        return FL_EINVAL;
+    *out = NULL;
+    if (!payload && len)
+        return FL_EINVAL;
+    if (max_message == 0)
+        max_message = FL_DEFAULT_MAX_MESSAGE;
+    if (len > max_message) {
+        fail(&d, FL_ETOOBIG, "payload", "%zu bytes is over the limit of %zu", len,
+             max_message);
+        return d.st;
+    }
+
+    const uint8_t *p = payload;
+    const uint8_t *nul = len ? memchr(p, 0, len) : NULL;
+    size_t json_len = nul ? (size_t)(nul - p) : len;
+    if (nul) {
+        d.att = nul + 1;
+        d.att_len = len - json_len - 1;
+    }
+    if (json_len == 0) {
+        fail(&d, FL_EPROTO, "payload", "empty");
+        return d.st;
+    }
+
+    fl_value *doc;
+    const char *why;
+    fl_status st = fl__json_parse((const char *)p, json_len, max_message, &doc, &why);
+    if (st != FL_OK) {
+        if (st == FL_ENOMEM)
+            oom(&d);
+        else
+            fail(&d, st == FL_EINVAL ? FL_EPROTO : st, "payload", "%s", why);
+        return d.st;
+    }
+    cJSON *root = (cJSON *)doc;
+    if (!cJSON_IsObject(root)) {
+        fail(&d, FL_EPROTO, "payload", "expected an object, got %s", type_of(root));
+        cJSON_Delete(root);
+        return d.st;
+    }
+    copy_from(root, from_out, fromlen);
+
+    fl_msg *m = fl__calloc(1, sizeof *m);
+    bool ok = m ? decode_msg(&d, root, m, nul != NULL) : oom(&d);
+    cJSON_Delete(root);
+    if (!ok) {
+        fl__msg_free(m);
+        return d.st;
+    }
+    *out = m;
+    return FL_OK;
+}
+
+void fl__msg_free(fl_msg *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->ntasks; i++) {
+        fl__free(m->tasks[i].name);
+        fl_value_free(m->tasks[i].args);
+        fl_value_free(m->tasks[i].kwargs);
+    }
+    for (size_t i = 0; i < m->nresults; i++) {
+        fl_value_free(m->results[i].value);
+        fl__free(m->results[i].err_type);
+        fl__free(m->results[i].err_message);
+    }
+    for (size_t i = 0; i < m->ntask_names; i++)
+        fl__free(m->task_names[i]);
+    fl__free(m->tasks);
+    fl__free(m->results);
+    fl__free(m->ids);
+    fl__free(m->task_names);
+    fl__free(m->from);
+    fl__free(m->runtime);
+    fl__free(m->arch);
+    fl__free(m->version);
+    fl__free(m->err_type);
+    fl__free(m->err_message);
+    fl__free(m);
+}
+
+fl_status fl__check_json(const char *json, size_t len, int want, char *err,
+                         size_t errlen)
+{
+    fl_value *v = NULL;
+    const char *why = "no JSON text";
+    fl_status st = json ? fl__json_parse(json, len, 0, &v, &why) : FL_EINVAL;
+    if (st != FL_OK) {
+        if (err && errlen)
+            snprintf(err, errlen, "%s", why);
+        return st;
+    }
+    fl_type got = fl_value_type(v);
+    fl_value_free(v);
+    if (want >= 0 && got != (fl_type)want) {
+        if (err && errlen)
+            snprintf(err, errlen, "expected %s %s, got %s",
+                     want == FL_TYPE_ARRAY || want == FL_TYPE_OBJECT ? "an" : "a",
+                     fl_type_name((fl_type)want), fl_type_name(got));
+        return FL_EINVAL;
+    }
+    return FL_OK;
+}
+
+/* ------------------------------------------------------------- writing */
+
+/* need_comma has one bit per level; misuse (too deep, unbalanced, a number
+ * JSON cannot carry) poisons the writer and fl__jw_finish says FL_EINVAL. */
+#define JW_MAX_DEPTH 63u
+#define JW_BROKEN (~0u)
+
+static bool jw_live(const fl_jw *w)
+{
+    return w->depth != JW_BROKEN;
+}
+
+static void jw_key(fl_jw *w, const char *key)
+{
+    uint64_t bit = (uint64_t)1 << w->depth;
+    if (w->need_comma & bit)
+        fl__buf_putc(&w->json, ',');
+    w->need_comma |= bit;
+    if (key && w->depth > 0) {
+        fl__buf_putc(&w->json, '"');
+        fl__buf_puts(&w->json, key);
+        fl__buf_put(&w->json, "\":", 2);
+    }
+}
+
+void fl__jw_init(fl_jw *w)
+{
+    fl__buf_init(&w->json);
+    fl__buf_init(&w->bin);
+    w->depth = 0;
+    w->need_comma = 0;
+}
+
+void fl__jw_free(fl_jw *w)
+{
+    fl__buf_free(&w->json);
+    fl__buf_free(&w->bin);
+    w->depth = 0;
+    w->need_comma = 0;
+}
+
+void fl__jw_reset(fl_jw *w)
+{
+    fl__buf_reset(&w->json);
+    fl__buf_reset(&w->bin);
+    w->depth = 0;
+    w->need_comma = 0;
+}
+
+static void jw_open(fl_jw *w, const char *key, char c)
+{
+    if (!jw_live(w))
+        return;
+    if (w->depth >= JW_MAX_DEPTH) {
+        w->depth = JW_BROKEN;
+        return;
+    }
+    jw_key(w, key);
+    fl__buf_putc(&w->json, c);
+    w->depth++;
+    w->need_comma &= ~((uint64_t)1 << w->depth);
+}
+
+static void jw_close(fl_jw *w, char c)
+{
+    if (!jw_live(w))
+        return;
+    if (w->depth == 0) {
+        w->depth = JW_BROKEN;
+        return;
+    }
+    fl__buf_putc(&w->json, c);
+    w->depth--;
+}
+
+void fl__jw_obj(fl_jw *w, const char *key) { jw_open(w, key, '{'); }
+void fl__jw_arr(fl_jw *w, const char *key) { jw_open(w, key, '['); }
+void fl__jw_end_obj(fl_jw *w) { jw_close(w, '}'); }
+void fl__jw_end_arr(fl_jw *w) { jw_close(w, ']'); }
+
+void fl__jw_begin_msg(fl_jw *w, fl_kind kind, const char *from, uint64_t inc)
+{
+    fl__jw_obj(w, NULL);
+    fl__jw_u64(w, "v", FL_PROTOCOL_VERSION);
+    fl__jw_str(w, "kind", fl__kind_name(kind));
+    fl__jw_str(w, "from", from);
+    fl__jw_u64(w, "inc", inc);
+}
+
+void fl__jw_u64(fl_jw *w, const char *key, uint64_t v)
+{
+    if (!jw_live(w))
+        return;
+    jw_key(w, key);
+    fl__buf_put_u64(&w->json, v);
+}
+
+void fl__jw_bool(fl_jw *w, const char *key, bool v)
+{
+    fl__jw_raw(w, key, v ? "true" : "false", v ? 4 : 5);
+}
+
+void fl__jw_null(fl_jw *w, const char *key)
+{
+    fl__jw_raw(w, key, "null", 4);
+}
+
+void fl__jw_str(fl_jw *w, const char *key, const char *s)
+{
+    if (!s)
+        fl__jw_null(w, key);
+    else
+        fl__jw_strn(w, key, s, strlen(s));
+}
+
+void fl__jw_strn(fl_jw *w, const char *key, const char *s, size_t n)
+{
+    if (!jw_live(w))
+        return;
+    jw_key(w, key);
+    fl__buf_put_jstr(&w->json, s, n);
+}
+
+void fl__jw_raw(fl_jw *w, const char *key, const char *json, size_t n)
+{
+    if (!jw_live(w))
+        return;
+    jw_key(w, key);
+    fl__buf_put(&w->json, json, n);
+}
+
+/* Walk a parsed tree straight into the buffer. Trees come from the guarded
+ * parser, so their depth is bounded; the check keeps it so. */
+static void put_tree(fl_jw *w, const cJSON *v, unsigned level)
+{
+    fl_buf *b = &w->json;
+    if (level > FL_MAX_DEPTH) {
+        w->depth = JW_BROKEN;
+        return;
+    }
+    switch (v ? v->type & 0xFF : cJSON_NULL) {
+    case cJSON_False: fl__buf_put(b, "false", 5); return;
+    case cJSON_True: fl__buf_put(b, "true", 4); return;
+    case cJSON_Number:
+        if (!isfinite(v->valuedouble)) {
+            w->depth = JW_BROKEN;
+            return;
+        }
+        fl__buf_put_double(b, v->valuedouble);
+        return;
+    case cJSON_String:
+        fl__buf_put_jstr(b, v->valuestring, strlen(v->valuestring));
+        return;
+    case cJSON_Array:
+        fl__buf_putc(b, '[');
+        for (const cJSON *c = v->child; c; c = c->next) {
+            if (c != v->child)
+                fl__buf_putc(b, ',');
+            put_tree(w, c, level + 1);
+        }
+        fl__buf_putc(b, ']');
+        return;
+    case cJSON_Object:
+        fl__buf_putc(b, '{');
+        for (const cJSON *c = v->child; c; c = c->next) {
+            if (c != v->child)
+                fl__buf_putc(b, ',');
+            fl__buf_put_jstr(b, c->string ? c->string : "", c->string ? strlen(c->string) : 0);
+            fl__buf_putc(b, ':');
+            put_tree(w, c, level + 1);
+        }
+        fl__buf_putc(b, '}');
+        return;
+    default:
+        fl__buf_put(b, "null", 4);
+        return;
+    }
+}
+
+void fl__jw_value(fl_jw *w, const char *key, const fl_value *v)
+{
+    if (!jw_live(w))
+        return;
+    jw_key(w, key);
+    put_tree(w, (const cJSON *)v, 1);
+}
+
+void fl__jw_att(fl_jw *w, const char *key, const void *data, size_t len)
+{
+    if (!jw_live(w))
+        return;
+    size_t off = w->bin.len;
+    fl__buf_put(&w->bin, data, len);
+    jw_key(w, key);
+    fl__buf_putc(&w->json, '[');
+    fl__buf_put_u64(&w->json, off);
+    fl__buf_putc(&w->json, ',');
+    fl__buf_put_u64(&w->json, len);
+    fl__buf_putc(&w->json, ']');
+}
+
+static size_t digits(size_t x)
+{
+    size_t n = 1;
+    while (x >= 10) {
+        x /= 10;
+        n++;
+    }
+    return n;
+}
+
+size_t fl__jw_size(const fl_jw *w)
+{
+    size_t n = w->json.len + (jw_live(w) ? w->depth : 0);
+    if (w->bin.len)
+        n += sizeof ",\"bin\":" - 1 + digits(w->bin.len) + 1 + w->bin.len;
+    return n;
+}
+
+fl_status fl__jw_finish(fl_jw *w, const void **payload, size_t *len)
+{
+    *payload = NULL;
+    *len = 0;
+    if (!jw_live(w) || w->depth != 1)
+        return FL_EINVAL;
+    if (w->bin.len)
+        fl__jw_u64(w, "bin", w->bin.len);
+    fl__jw_end_obj(w);
+    if (w->bin.len) {
+        fl__buf_putc(&w->json, '\0');
+        fl__buf_put(&w->json, w->bin.data, w->bin.len);
+    }
+    if (!fl__buf_ok(&w->json) || !fl__buf_ok(&w->bin))
+        return FL_ENOMEM;
+    *payload = w->json.data;
+    *len = w->json.len;
+    return FL_OK;
+}

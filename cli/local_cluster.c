@@ -587,8 +587,8 @@ int local_cluster_start_ex(int nodes, int slots, int verbose,
     lc->verbose = verbose;
     atomic_store(&g_claimed, 0);
     g_pending_signal = 0;
+    g_lc = lc; /* before the handlers, so no signal finds a half-made cluster */
     install_handlers();
-    g_lc = lc;
     if (make_paths(lc, err, errlen) != 0 || start_broker(lc, err, errlen) != 0)
         goto fail;
     snprintf(lc->url, sizeof lc->url, "mqtt://127.0.0.1:%d", lc->port);

@@ -1,0 +1,113 @@
+/*
+ * wordcount.h - the word-count engine: tokenizer, word -> count table,
+ * the binary partial-count format, merge, rankings and the chunker.
+ * Shared by the wc.map task, the floret wordcount command and the bench
+ * counter, so all three count exactly the same words (docs/wordcount.md).
+ * Portable and sans-I/O. Depends on the public header (statuses) only.
+ */
+#ifndef FL_WORDCOUNT_H
+#define FL_WORDCOUNT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "floret/floret.h"
+
+/* First bytes of every encoded partial count. */
+#define FL_WC_MAGIC "FWC1"
+#define FL_WC_MAGIC_LEN 4
+
+/* Longest word the table holds (bytes); longer ones fail with FL_ETOOBIG. */
+#define FL_WC_MAX_WORD 0xFFFFFFF0u
+
+/* A word -> count table; memory grows with the vocabulary, not the input. */
+typedef struct fl_wc_table fl_wc_table;
+
+/* One word of a table, as handed out by the ranking calls. word is not
+ * NUL-terminated and lives as long as the table is not modified. */
+typedef struct fl_wc_entry {
+    const uint8_t *word;
+    size_t len;
+    uint64_t count;
+} fl_wc_entry;
+
+/* True for the bytes that make up words: ASCII letters and digits and
+ * every byte >= 0x80. */
+bool fl__wc_is_word_byte(uint8_t b);
+
+/* A new empty table, or NULL when out of memory. */
+fl_wc_table *fl__wc_new(void);
+void fl__wc_free(fl_wc_table *t);
+
+/*
+ * Count the words of data[0..len) that are at least min_len bytes long
+ * (min_len 0 and 1 both keep every word). The buffer is taken as whole: a
+ * word touching either end counts as a word. FL_OK, FL_ENOMEM or
+ * FL_ETOOBIG (a word over FL_WC_MAX_WORD or the table's address space);
+ * on error the table keeps what was counted before the failing word.
+ */
+fl_status fl__wc_count(fl_wc_table *t, const void *data, size_t len,
+                       size_t min_len);
+
+/* Add count occurrences of a word, which must already be a lowercase word
+ * (no separator byte, len >= 1). FL_OK, FL_EINVAL, FL_ENOMEM, FL_ETOOBIG. */
+fl_status fl__wc_add(fl_wc_table *t, const void *word, size_t len,
+                     uint64_t count);
+
+/* Walk the words in first-seen order: start with *pos = 0; fills *e and
+ * returns true, or returns false after the last word. */
+bool fl__wc_next(const fl_wc_table *t, size_t *pos, fl_wc_entry *e);
+
+/* Sum of all counts and number of distinct words. */
+uint64_t fl__wc_total(const fl_wc_table *t);
+size_t fl__wc_distinct(const fl_wc_table *t);
+
+/* Bytes of memory the table holds (for tests and --verbose reports). */
+size_t fl__wc_memory(const fl_wc_table *t);
+
+/*
+ * Encode the table as a partial count (docs/wordcount.md, "Partial count
+ * format") into a new buffer the caller frees with fl__free.
+ * FL_OK or FL_ENOMEM.
+ */
+fl_status fl__wc_encode(const fl_wc_table *t, uint8_t **out, size_t *out_len);
+
+/*
+ * Validate an encoded partial count, then add it to t. Untrusted input:
+ * anything malformed is FL_EPROTO and leaves t untouched. *words and
+ * *distinct (either may be NULL) get the partial's totals. FL_OK,
+ * FL_EPROTO, FL_ENOMEM or FL_ETOOBIG (the latter two may leave t partly
+ * merged).
+ */
+fl_status fl__wc_merge(fl_wc_table *t, const void *data, size_t len,
+                       uint64_t *words, size_t *distinct);
+
+/*
+ * The n most frequent words (count descending, then word ascending
+ * bytewise), or all of them when n is 0 or above the vocabulary. *out is
+ * an array the caller frees with fl__free (NULL when *count is 0).
+ * FL_OK or FL_ENOMEM.
+ */
+fl_status fl__wc_top(const fl_wc_table *t, size_t n, fl_wc_entry **out,
+                     size_t *count);
+
+/* Every word in ascending bytewise order (the order of `LC_ALL=C sort`).
+ * Same ownership and statuses as fl__wc_top. */
+fl_status fl__wc_sorted(const fl_wc_table *t, fl_wc_entry **out,
+                        size_t *count);
+
+/*
+ * The chunker. Given the next avail bytes of one input, where the next
+ * chunk of about target bytes should end so that no word is split:
+ * returns k in 1..avail such that data[0..k) ends at a word boundary and
+ * k <= target unless the first word alone is longer than target (that word
+ * then becomes a chunk of its own). eof says no byte follows data[avail-1].
+ * Returns 0 when more bytes are needed to decide: avail <= target without
+ * eof, or the first word runs to the end of the bytes given. Returns 0 for
+ * avail 0. target 0 is taken as 1.
+ */
+size_t fl__wc_chunk_end(const void *data, size_t avail, size_t target,
+                        bool eof);
+
+#endif

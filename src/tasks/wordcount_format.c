@@ -1,0 +1,148 @@
+/*
+ * wordcount_format.c - the binary partial-count format that wc.map returns
+ * as its result attachment, and the validating merge of it into a table.
+ * The format is specified in docs/wordcount.md; partials come from the
+ * network, so the merge checks every byte before it changes anything.
+ * Portable. Depends on wordcount.h and alloc.h.
+ */
+#include <string.h>
+
+#include "alloc.h"
+#include "wordcount.h"
+
+static size_t varint_size(uint64_t x)
+{
+    size_t n = 1;
+    while (x >= 0x80u) {
+        x >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static uint8_t *put_varint(uint8_t *p, uint64_t x)
+{
+    while (x >= 0x80u) {
+        *p++ = (uint8_t)(x | 0x80u);
+        x >>= 7;
+    }
+    *p++ = (uint8_t)x;
+    return p;
+}
+
+/* LEB128, at most 10 bytes, no bits beyond 64 and no overlong zero tail. */
+static bool get_varint(const uint8_t *d, size_t len, size_t *pos, uint64_t *x)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < 10; i++) {
+        if (*pos >= len)
+            return false;
+        uint8_t b = d[(*pos)++];
+        if (i == 9 && b > 1u)
+            return false;
+        v |= (uint64_t)(b & 0x7Fu) << (7u * i);
+        if ((b & 0x80u) == 0) {
+            if (b == 0 && i > 0)
+                return false;
+            *x = v;
+            return true;
+        }
+    }
+    return false;
+}
+
+fl_status fl__wc_encode(const fl_wc_table *t, uint8_t **out, size_t *out_len)
+{
+    size_t size = FL_WC_MAGIC_LEN + varint_size(fl__wc_distinct(t)) +
+                  varint_size(fl__wc_total(t));
+    size_t pos = 0;
+    fl_wc_entry e;
+    while (fl__wc_next(t, &pos, &e))
+        size += varint_size(e.len) + e.len + varint_size(e.count);
+    uint8_t *buf = fl__malloc(size);
+    if (buf == NULL)
+        return FL_ENOMEM;
+    memcpy(buf, FL_WC_MAGIC, FL_WC_MAGIC_LEN);
+    uint8_t *p = buf + FL_WC_MAGIC_LEN;
+    p = put_varint(p, fl__wc_distinct(t));
+    p = put_varint(p, fl__wc_total(t));
+    pos = 0;
+    while (fl__wc_next(t, &pos, &e)) {
+        p = put_varint(p, e.len);
+        memcpy(p, e.word, e.len);
+        p += e.len;
+        p = put_varint(p, e.count);
+    }
+    *out = buf;
+    *out_len = (size_t)(p - buf);
+    return FL_OK;
+}
+
+/* One entry at *pos: a well-formed word and a non-zero count. */
+static bool get_entry(const uint8_t *d, size_t len, size_t *pos,
+                      fl_wc_entry *e)
+{
+    uint64_t wl, c;
+    if (!get_varint(d, len, pos, &wl) || wl == 0 || wl > FL_WC_MAX_WORD ||
+        wl > len - *pos)
+        return false;
+    const uint8_t *w = d + *pos;
+    for (size_t i = 0; i < (size_t)wl; i++) {
+        uint8_t b = w[i];
+        if (!fl__wc_is_word_byte(b) || (b >= 'A' && b <= 'Z'))
+            return false;
+    }
+    *pos += (size_t)wl;
+    if (!get_varint(d, len, pos, &c) || c == 0)
+        return false;
+    e->word = w;
+    e->len = (size_t)wl;
+    e->count = c;
+    return true;
+}
+
+/* Check the whole partial; *body gets where the entries start. */
+static bool check_partial(const uint8_t *d, size_t len, size_t *body,
+                          uint64_t *distinct, uint64_t *total)
+{
+    size_t pos = FL_WC_MAGIC_LEN;
+    if (len < FL_WC_MAGIC_LEN || memcmp(d, FL_WC_MAGIC, FL_WC_MAGIC_LEN) != 0)
+        return false;
+    if (!get_varint(d, len, &pos, distinct) ||
+        !get_varint(d, len, &pos, total))
+        return false;
+    /* An entry takes at least 3 bytes: a cheap bound before the loop. */
+    if (*distinct > (len - pos) / 3u)
+        return false;
+    *body = pos;
+    uint64_t sum = 0;
+    for (uint64_t i = 0; i < *distinct; i++) {
+        fl_wc_entry e;
+        if (!get_entry(d, len, &pos, &e) || sum + e.count < sum)
+            return false;
+        sum += e.count;
+    }
+    return pos == len && sum == *total;
+}
+
+fl_status fl__wc_merge(fl_wc_table *t, const void *data, size_t len,
+                       uint64_t *words, size_t *distinct)
+{
+    const uint8_t *d = data;
+    size_t pos;
+    uint64_t nd, nt;
+    if (d == NULL || !check_partial(d, len, &pos, &nd, &nt))
+        return FL_EPROTO;
+    for (uint64_t i = 0; i < nd; i++) {
+        fl_wc_entry e;
+        (void)get_entry(d, len, &pos, &e);
+        fl_status st = fl__wc_add(t, e.word, e.len, e.count);
+        if (st != FL_OK)
+            return st;
+    }
+    if (words != NULL)
+        *words = nt;
+    if (distinct != NULL)
+        *distinct = (size_t)nd;
+    return FL_OK;
+}

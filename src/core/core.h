@@ -60,7 +60,9 @@ void fl_outcome_clear(fl_outcome *o);
 typedef struct fl_final {
     uint64_t id;
     fl_state state;          /* FL_SUCCESS, FL_FAILURE or FL_REVOKED */
-    fl_value *value;         /* SUCCESS: owned by the receiver (may be NULL = null) */
+    fl_value *value;         /* owned by the receiver, any state; SUCCESS:
+                              * the result (NULL = null); a failed group:
+                              * member results, null where one failed */
     const uint8_t *att;      /* SUCCESS: valid during the callback */
     size_t att_len;
     const char *err_type;    /* FAILURE/REVOKED: valid during the callback */
@@ -154,7 +156,17 @@ typedef struct fl_submit {
 fl_status fl_core_submit(fl_core *c, const fl_submit *s, uint64_t now,
                          uint64_t *id);
 
-/* Revoke a pending or running owned task (final REVOKED). FL_ENOTFOUND. */
+/*
+ * Run a workflow given as canvas JSON (docs/canvas.md) owned by this core.
+ * *id gets the workflow's id; its `final` comes once, when the whole tree
+ * has ended. FL_OK, FL_EINVAL (err says which part is wrong and why),
+ * FL_ENOMEM, FL_ESTATE (shutting down).
+ */
+fl_status fl_core_apply(fl_core *c, const char *canvas, size_t len,
+                        uint64_t now, uint64_t *id, char *err, size_t errlen);
+
+/* Revoke a pending or running owned task or workflow (final REVOKED).
+ * FL_ENOTFOUND. */
 fl_status fl_core_revoke(fl_core *c, uint64_t id, uint64_t now);
 
 /* The driver finished job: the core takes the outcome's contents (clears

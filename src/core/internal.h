@@ -26,6 +26,8 @@ typedef enum fl_tstate {
 } fl_tstate;
 
 struct fl_oworker;
+struct fl_wf;
+typedef struct fl_wfroot fl_wfroot;
 
 /* A task this node owns. */
 typedef struct fl_otask {
@@ -49,6 +51,7 @@ typedef struct fl_otask {
     size_t heap_idx;
     struct fl_oworker *holder; /* LEASED */
     char last_worker[FL_MAX_ID_BUF];
+    struct fl_wf *wf;          /* the workflow leaf it runs, or NULL */
     struct fl_otask *prev, *next;
 } fl_otask;
 
@@ -81,6 +84,8 @@ typedef struct fl_owner {
     bool announce_now;
     size_t with_expiry;      /* tasks with an expiry (tick scans them) */
     uint64_t next_expiry_scan;
+    fl_map tasks_roots;      /* workflow id -> fl_wfroot */
+    fl_wfroot *roots;        /* every live workflow */
 } fl_owner;
 
 /* ------------------------------------------------------------ worker side */
@@ -206,6 +211,16 @@ void fl__owner_worker_gone(fl_core *c, const char *id, uint64_t inc,
                            uint64_t now);
 uint64_t fl__owner_tick(fl_core *c, uint64_t now);
 void fl__owner_flush(fl_core *c, uint64_t now);
+/* fl_core_submit for a workflow leaf: the task's end goes to wf. */
+fl_status fl__owner_submit(fl_core *c, const fl_submit *s, uint64_t now,
+                           struct fl_wf *wf, uint64_t *id);
+
+/* canvas.c */
+void fl__canvas_task_ended(fl_core *c, struct fl_wf *w, fl_state st,
+                           fl_value *value, const char *err_type,
+                           const char *err_message, uint64_t now);
+bool fl__canvas_revoke(fl_core *c, uint64_t id, uint64_t now);
+void fl__canvas_free_all(fl_core *c);
 uint32_t fl__owner_pending(const fl_core *c);
 void fl__owner_connected(fl_core *c, uint64_t now);
 

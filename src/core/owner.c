@@ -186,14 +186,21 @@ typedef struct fl_ending {
     const char *worker;
 } fl_ending;
 
-/* End t: detach it, tell the waiter, forget it. */
-static void finish(fl_core *c, fl_otask *t, const fl_ending *e)
+/* End t: detach it, tell the waiter (or its workflow), forget it. */
+static void finish(fl_core *c, fl_otask *t, const fl_ending *e, uint64_t now)
 {
     fl_owner *o = &c->owner;
     detach(o, t);
     if (t->expires_at)
         o->with_expiry--;
     fl__map_del(&o->tasks, t->id);
+    if (t->wf) {
+        struct fl_wf *wf = t->wf;
+        task_free(t);
+        fl__canvas_task_ended(c, wf, e->state, e->value, e->err_type,
+                              e->err_message, now);
+        return;
+    }
     fl_final fin = {
         .id = t->id,
         .state = e->state,
@@ -214,11 +221,11 @@ static void finish(fl_core *c, fl_otask *t, const fl_ending *e)
 }
 
 static void finish_error(fl_core *c, fl_otask *t, fl_state st,
-                         const char *type, const char *msg)
+                         const char *type, const char *msg, uint64_t now)
 {
     fl_ending e = {.state = st, .err_type = type, .err_message = msg,
                    .worker = t->last_worker};
-    finish(c, t, &e);
+    finish(c, t, &e, now);
 }
 
 /* ------------------------------------------------------------ submit */
@@ -284,6 +291,12 @@ static bool copy_submit(fl_otask *t, const fl_submit *s)
 fl_status fl_core_submit(fl_core *c, const fl_submit *s, uint64_t now,
                          uint64_t *id)
 {
+    return fl__owner_submit(c, s, now, NULL, id);
+}
+
+fl_status fl__owner_submit(fl_core *c, const fl_submit *s, uint64_t now,
+                           struct fl_wf *wf, uint64_t *id)
+{
     fl_owner *o = &c->owner;
     if (c->shutting_down)
         return FL_ESTATE;
@@ -297,6 +310,7 @@ fl_status fl_core_submit(fl_core *c, const fl_submit *s, uint64_t now,
         return FL_ENOMEM;
     }
     t->id = o->next_id++;
+    t->wf = wf;
     t->time_limit_ms = s->opt.time_limit_ms;
     t->retries_left = s->opt.retries;
     t->max_attempts = s->opt.max_attempts
@@ -324,11 +338,12 @@ fl_status fl_core_submit(fl_core *c, const fl_submit *s, uint64_t now,
 
 fl_status fl_core_revoke(fl_core *c, uint64_t id, uint64_t now)
 {
-    (void)now;
+    if (fl__canvas_revoke(c, id, now))
+        return FL_OK;
     fl_otask *t = fl__map_get(&c->owner.tasks, id);
     if (!t)
         return FL_ENOTFOUND;
-    finish_error(c, t, FL_REVOKED, "Revoked", "revoked by its owner");
+    finish_error(c, t, FL_REVOKED, "Revoked", "revoked by its owner", now);
     return FL_OK;
 }
 
@@ -445,14 +460,14 @@ static bool still_leasable(fl_core *c, fl_otask *t, uint64_t now)
     char msg[128];
     if (t->expires_at && now >= t->expires_at) {
         finish_error(c, t, FL_REVOKED, "Revoked",
-                     "expired before a worker started it");
+                     "expired before a worker started it", now);
         return false;
     }
     if (t->attempts >= t->max_attempts) {
         snprintf(msg, sizeof msg, "lost its worker %u times (last: %s)",
                  (unsigned)t->attempts,
                  t->last_worker[0] ? t->last_worker : "?");
-        finish_error(c, t, FL_FAILURE, "WorkerLost", msg);
+        finish_error(c, t, FL_FAILURE, "WorkerLost", msg, now);
         return false;
     }
     return true;
@@ -608,7 +623,7 @@ static void on_result(fl_core *c, const char *from, fl_msg_result *r,
         fl_ending e = {.state = FL_SUCCESS, .value = r->value, .att = r->att,
                        .att_len = r->att_len, .worker = from};
         r->value = NULL;
-        finish(c, t, &e);
+        finish(c, t, &e, now);
         return;
     }
     if (r->retryable && t->retries_left > 0 &&
@@ -618,7 +633,7 @@ static void on_result(fl_core *c, const char *from, fl_msg_result *r,
     }
     fl_ending e = {.state = FL_FAILURE, .err_type = r->err_type,
                    .err_message = r->err_message, .worker = from};
-    finish(c, t, &e);
+    finish(c, t, &e, now);
 }
 
 void fl__owner_on_done(fl_core *c, fl_msg *m, uint64_t now)
@@ -697,7 +712,7 @@ static void revoke_expired_in(fl_core *c, fl_tlist *l, uint64_t now)
         next = t->next;
         if (t->expires_at && now >= t->expires_at)
             finish_error(c, t, FL_REVOKED, "Revoked",
-                         "expired before a worker started it");
+                         "expired before a worker started it", now);
     }
 }
 
@@ -713,7 +728,7 @@ static void revoke_expired(fl_core *c, uint64_t now)
         fl_otask *t = o->heap[i];
         if (t->expires_at && now >= t->expires_at)
             finish_error(c, t, FL_REVOKED, "Revoked",
-                         "expired before a worker started it");
+                         "expired before a worker started it", now);
         else
             i++;
     }
@@ -753,6 +768,7 @@ void fl__owner_init(fl_core *c)
 {
     memset(&c->owner, 0, sizeof c->owner);
     fl__map_init(&c->owner.tasks);
+    fl__map_init(&c->owner.tasks_roots);
     c->owner.next_id = 1;
 }
 
@@ -767,6 +783,7 @@ static void free_list(fl_tlist *l)
 void fl__owner_free(fl_core *c)
 {
     fl_owner *o = &c->owner;
+    fl__canvas_free_all(c);
     free_list(&o->ready);
     free_list(&o->routed);
     free_list(&o->leased);

@@ -176,10 +176,92 @@ fl_status fl_task_fail(fl_task_ctx *ctx, const char *type, bool retryable,
     return ctx->out->err_message ? FL_OK : FL_ENOMEM;
 }
 
+static void run_entry(const fl_registry_entry *e, const fl_job *job,
+                      const fl_run_hooks *hooks, fl_outcome *outcome)
+{
+    fl_task_ctx ctx = {job, hooks, outcome};
+    outcome->ok = true;
+    e->fn(&ctx, e->ud);
+}
+
+/*
+ * fl.starmap(name, [[args...], ...]): run task `name` once per argument
+ * list, here, one after the other; the result is the list of results. It
+ * is what a Canvas `chunks` task runs (Celery's meaning: each chunk is one
+ * task on one node). The first failing element fails it, named.
+ */
+static void run_starmap(const fl_registry *reg, const fl_job *job,
+                        const fl_run_hooks *hooks, fl_outcome *out)
+{
+    char msg[FL_MAX_ERROR_MESSAGE + 1];
+    const char *name = fl_value_string(fl_value_at(job->args, 0), NULL);
+    const fl_value *items = fl_value_at(job->args, 1);
+    const fl_registry_entry *e = name ? fl__registry_find(reg, name) : NULL;
+    if (!name || fl_value_type(items) != FL_TYPE_ARRAY) {
+        set_error(out, "TypeError", false,
+                  "fl.starmap(name, items): expected a task name and an "
+                  "array of argument arrays");
+        return;
+    }
+    if (!e) {
+        snprintf(msg, sizeof msg, "no task named '%.64s' on node %s", name,
+                 hooks->node_id ? hooks->node_id : "?");
+        set_error(out, "UnknownTask", false, msg);
+        return;
+    }
+    fl_buf list;
+    fl__buf_init(&list);
+    fl__buf_putc(&list, '[');
+    for (size_t i = 0; i < fl_value_count(items); i++) {
+        const fl_value *a = fl_value_at(items, i);
+        if (fl_value_type(a) != FL_TYPE_ARRAY) {
+            snprintf(msg, sizeof msg, "chunk element %zu: expected an array "
+                     "of arguments, not %s", i, fl_type_name(fl_value_type(a)));
+            set_error(out, "TypeError", false, msg);
+            fl__buf_free(&list);
+            return;
+        }
+        fl_job sub = *job;
+        sub.name = (char *)name;
+        sub.args = (fl_value *)a;
+        fl_outcome one;
+        memset(&one, 0, sizeof one);
+        run_entry(e, &sub, hooks, &one);
+        if (!one.ok) {
+            snprintf(msg, sizeof msg, "chunk element %zu (%s): %s", i, name,
+                     one.err_message ? one.err_message : "");
+            set_error(out, one.err_type, one.retryable, msg);
+            fl_outcome_clear(&one);
+            fl__buf_free(&list);
+            return;
+        }
+        if (i)
+            fl__buf_putc(&list, ',');
+        if (one.value_json)
+            fl__buf_put(&list, one.value_json, one.value_len);
+        else
+            fl__buf_puts(&list, "null");
+        fl_outcome_clear(&one);
+    }
+    fl__buf_putc(&list, ']');
+    if (!fl__buf_ok(&list)) {
+        fl__buf_free(&list);
+        set_error(out, "MemoryError", false, "out of memory");
+        return;
+    }
+    out->ok = true;
+    out->value_json = list.data;
+    out->value_len = list.len;
+}
+
 void fl_core_run_job(const fl_registry *reg, const fl_job *job,
                      const fl_run_hooks *hooks, fl_outcome *outcome)
 {
     char msg[FL_MAX_ID * 2 + 64];
+    if (strcmp(job->name, "fl.starmap") == 0) {
+        run_starmap(reg, job, hooks, outcome);
+        return;
+    }
     const fl_registry_entry *e = fl__registry_find(reg, job->name);
     if (!e) {
         snprintf(msg, sizeof msg, "no task named '%s' on node %s", job->name,
@@ -187,9 +269,7 @@ void fl_core_run_job(const fl_registry *reg, const fl_job *job,
         set_error(outcome, "UnknownTask", false, msg);
         return;
     }
-    fl_task_ctx ctx = {job, hooks, outcome};
-    outcome->ok = true;
-    e->fn(&ctx, e->ud);
+    run_entry(e, job, hooks, outcome);
     if (outcome->ok && outcome->value_len + outcome->att_len >
                            hooks->max_result) {
         snprintf(msg, sizeof msg, "result of %s is too big for a message",

@@ -33,7 +33,7 @@ typedef struct node {
     int njobs;
     int cancels;
     int finals, successes, failures, revoked, retries;
-    char last_value[256];
+    char last_value[4096];
     char last_err_type[80];
     char last_err_msg[256];
     char last_worker[80];
@@ -97,6 +97,7 @@ static void io_final(void *ud, const fl_final *fin)
         fl_free(t);
         fl_value_free(fin->value);
     } else {
+        fl_value_free(fin->value); /* a failed group's partial results */
         if (fin->state == FL_FAILURE)
             nd->failures++;
         else
@@ -586,8 +587,185 @@ static void test_shutdown_releases_queued(void)
     teardown(&h);
 }
 
+/* Run canvas JSON on a client with two workers; returns the client. */
+static node *run_canvas(harness *h, const char *canvas, bool finish)
+{
+    node *w1 = add_node(h, "w1", 2, 0);
+    node *w2 = add_node(h, "w2", 2, 0);
+    node *c = add_node(h, "client", 0, 0);
+    pump(h);
+    char err[200] = "";
+    uint64_t id = 0;
+    fl_status st = fl_core_apply(c->core, canvas, strlen(canvas), h->now, &id,
+                                 err, sizeof err);
+    CHECK_EQ(st, FL_OK);
+    if (st != FL_OK)
+        fprintf(stderr, "  apply: %s\n", err);
+    pump(h);
+    for (int round = 0; finish && round < 10000 && c->finals == 0; round++) {
+        run_jobs(w1);
+        run_jobs(w2);
+        if (w1->njobs == 0 && w2->njobs == 0) {
+            h->now += 1500000;
+            tick_all(h);
+        }
+    }
+    return c;
+}
+
+static void canvas_gives(const char *canvas, const char *want)
+{
+    static harness h;
+    setup(&h);
+    node *c = run_canvas(&h, canvas, true);
+    CHECK_EQ(c->finals, 1);
+    CHECK_EQ(c->successes, 1);
+    if (strcmp(c->last_value, want) != 0)
+        fprintf(stderr, "  %s\n  gave %s\n", canvas, c->last_value);
+    CHECK_STR(c->last_value, want);
+    teardown(&h);
+}
+
+/* The Canvas guide's and Broccoli's examples, with their answers. */
+static void test_canvas_examples(void)
+{
+    char buf[8192];
+    size_t n;
+    canvas_gives("{\"chain\":[{\"task\":\"add\",\"args\":[4,4]},"
+                 "{\"task\":\"mul\",\"args\":[8]},{\"task\":\"mul\","
+                 "\"args\":[10]}]}", "640");
+    canvas_gives("{\"group\":[{\"task\":\"add\",\"args\":[2,2]},"
+                 "{\"task\":\"add\",\"args\":[4,4]}]}", "[4,8]");
+    n = (size_t)snprintf(buf, sizeof buf, "{\"chord\":[");
+    for (int i = 0; i < 10; i++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n,
+                              "%s{\"task\":\"add\",\"args\":[%d,%d]}",
+                              i ? "," : "", i, i);
+    snprintf(buf + n, sizeof buf - n, "],\"body\":{\"task\":\"xsum\"}}");
+    canvas_gives(buf, "90");
+    n = (size_t)snprintf(buf, sizeof buf, "{\"map\":\"xsum\",\"items\":[[");
+    for (int i = 0; i < 10; i++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%d", i ? "," : "", i);
+    n += (size_t)snprintf(buf + n, sizeof buf - n, "],[");
+    for (int i = 0; i < 100; i++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%d", i ? "," : "", i);
+    snprintf(buf + n, sizeof buf - n, "]]}");
+    canvas_gives(buf, "[45,4950]");
+    n = (size_t)snprintf(buf, sizeof buf, "{\"starmap\":\"add\",\"items\":[");
+    for (int i = 0; i < 10; i++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s[%d,%d]",
+                              i ? "," : "", i, i);
+    snprintf(buf + n, sizeof buf - n, "]}");
+    canvas_gives(buf, "[0,2,4,6,8,10,12,14,16,18]");
+    n = (size_t)snprintf(buf, sizeof buf, "{\"chunks\":\"add\",\"n\":10,"
+                         "\"items\":[");
+    for (int i = 0; i < 100; i++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s[%d,%d]",
+                              i ? "," : "", i, i);
+    snprintf(buf + n, sizeof buf - n, "]}");
+    char want[4096];
+    n = (size_t)snprintf(want, sizeof want, "[");
+    for (int k = 0; k < 10; k++) {
+        n += (size_t)snprintf(want + n, sizeof want - n, "%s[", k ? "," : "");
+        for (int i = 0; i < 10; i++)
+            n += (size_t)snprintf(want + n, sizeof want - n, "%s%d",
+                                  i ? "," : "", 2 * (10 * k + i));
+        n += (size_t)snprintf(want + n, sizeof want - n, "]");
+    }
+    snprintf(want + n, sizeof want - n, "]");
+    canvas_gives(buf, want);
+}
+
+static void test_canvas_nesting(void)
+{
+    /* a group of chains */
+    canvas_gives("{\"group\":[{\"chain\":[{\"task\":\"add\",\"args\":[1,1]},"
+                 "{\"task\":\"mul\",\"args\":[2]}]},{\"chain\":[{\"task\":"
+                 "\"add\",\"args\":[2,2]},{\"task\":\"mul\",\"args\":[3]}]}]}",
+                 "[4,12]");
+    /* a chain containing a group: each member gets the previous result */
+    canvas_gives("{\"chain\":[{\"task\":\"add\",\"args\":[1,1]},{\"group\":["
+                 "{\"task\":\"mul\",\"args\":[10]},{\"task\":\"add\",\"args\":"
+                 "[5]}]},{\"task\":\"xsum\"}]}", "27");
+    /* immutable signature ignores the previous result */
+    canvas_gives("{\"chain\":[{\"task\":\"add\",\"args\":[1,1]},{\"task\":"
+                 "\"add\",\"args\":[3,3],\"immutable\":true}]}", "6");
+    /* a chord whose header holds chains */
+    canvas_gives("{\"chord\":[{\"chain\":[{\"task\":\"add\",\"args\":[1,1]},"
+                 "{\"task\":\"mul\",\"args\":[2]}]},{\"task\":\"add\",\"args\":"
+                 "[1,2]}],\"body\":{\"task\":\"xsum\"}}", "7");
+    canvas_gives("{\"group\":[]}", "[]");
+}
+
+static void test_canvas_failures_name_the_member(void)
+{
+    static harness h;
+    setup(&h);
+    node *c = run_canvas(&h, "{\"chain\":[{\"task\":\"add\",\"args\":[1,1]},"
+                         "{\"task\":\"fail\",\"args\":[\"boom\"],"
+                         "\"immutable\":true},{\"task\":\"mul\",\"args\":[2]}]}",
+                         true);
+    CHECK_EQ(c->failures, 1);
+    CHECK_STR(c->last_err_type, "TaskError");
+    CHECK_STR(c->last_err_msg, "chain step 2 (fail) failed: boom");
+    teardown(&h);
+
+    setup(&h);
+    c = run_canvas(&h, "{\"group\":[{\"task\":\"add\",\"args\":[1,1]},"
+                   "{\"task\":\"add\",\"args\":[1,\"x\"]},{\"task\":\"add\","
+                   "\"args\":[2,2]}]}", true);
+    CHECK_EQ(c->failures, 1);
+    CHECK_STR(c->last_err_type, "TypeError");
+    CHECK(strncmp(c->last_err_msg, "group member 1 (add) failed: ", 29) == 0);
+    teardown(&h);
+}
+
+static void test_canvas_rejects_bad_json(void)
+{
+    static harness h;
+    setup(&h);
+    node *c = add_node(&h, "client", 0, 0);
+    const char *bad[][2] = {
+        {"{\"chain\":[]}", "canvas.chain: a chain needs at least one step"},
+        {"{\"task\":\"add\",\"args\":3}", "canvas: args must be an array"},
+        {"{\"group\":[{\"tusk\":1}]}", "canvas.group[0]: expected one of"},
+        {"{\"task\":\"add\",\"options\":{\"retry\":1}}",
+         "canvas: unknown option 'retry'"},
+        {"[1]", "canvas: expected a signature object"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char err[200] = "";
+        CHECK_EQ(fl_core_apply(c->core, bad[i][0], strlen(bad[i][0]), h.now,
+                               NULL, err, sizeof err), FL_EINVAL);
+        if (strncmp(err, bad[i][1], strlen(bad[i][1])) != 0)
+            fprintf(stderr, "  %s: got '%s'\n", bad[i][0], err);
+        CHECK(strncmp(err, bad[i][1], strlen(bad[i][1])) == 0);
+    }
+    teardown(&h);
+}
+
+static void test_canvas_revoke(void)
+{
+    static harness h;
+    setup(&h);
+    node *c = run_canvas(&h, "{\"group\":[{\"task\":\"sleep\",\"args\":[1]},"
+                         "{\"task\":\"sleep\",\"args\":[1]}]}", false);
+    CHECK_EQ(c->finals, 0);
+    /* workflow ids come from the same counter as task ids: the group was
+     * applied first, so it is id 1 */
+    CHECK_EQ(fl_core_revoke(c->core, 1, h.now), FL_OK);
+    CHECK_EQ(c->finals, 1);
+    CHECK_EQ(c->revoked, 1);
+    teardown(&h);
+}
+
 int main(void)
 {
+    RUN(test_canvas_examples);
+    RUN(test_canvas_nesting);
+    RUN(test_canvas_failures_name_the_member);
+    RUN(test_canvas_rejects_bad_json);
+    RUN(test_canvas_revoke);
     RUN(test_round_trip);
     RUN(test_errors_reach_the_waiter);
     RUN(test_many_tasks_are_batched_and_shared);

@@ -1,0 +1,114 @@
+/*
+ * test_canvas_parse.c - the `floret run` expression language: each form of
+ * docs/canvas.md turns into the canvas JSON the engine runs, and each kind
+ * of mistake is reported at the right column.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "canvas_parse.h"
+#include "test.h"
+
+static void parses_to(const char *expr, const char *want)
+{
+    fl_buf out;
+    char err[160];
+    size_t col = 99;
+    fl__buf_init(&out);
+    fl_status st = fl__canvas_parse(expr, strlen(expr), &out, err, sizeof err,
+                                    &col);
+    CHECK_EQ(st, FL_OK);
+    if (st != FL_OK)
+        fprintf(stderr, "  %s: %s at %zu\n", expr, err, col);
+    else
+        CHECK_STR(out.data, want);
+    fl__buf_free(&out);
+}
+
+static void fails_at(const char *expr, size_t want_col, const char *want_msg)
+{
+    fl_buf out;
+    char err[160];
+    size_t col = 999;
+    fl__buf_init(&out);
+    CHECK_EQ(fl__canvas_parse(expr, strlen(expr), &out, err, sizeof err, &col),
+             FL_EINVAL);
+    CHECK_EQ(col, want_col);
+    if (!strstr(err, want_msg))
+        fprintf(stderr, "  '%s': got error '%s'\n", expr, err);
+    CHECK(strstr(err, want_msg) != NULL);
+    fl__buf_free(&out);
+}
+
+static void test_signatures(void)
+{
+    parses_to("add(4,4)", "{\"task\":\"add\",\"args\":[4,4]}");
+    parses_to(" add( 4 , 4 ) ", "{\"task\":\"add\",\"args\":[4,4]}");
+    parses_to("xsum()", "{\"task\":\"xsum\",\"args\":[]}");
+    parses_to("add.si(1,1)",
+              "{\"task\":\"add\",\"args\":[1,1],\"immutable\":true}");
+    parses_to("mul.s(8)", "{\"task\":\"mul\",\"args\":[8]}");
+    parses_to("echo(\"a,b)\", [1,[2]], {\"k\":null})",
+              "{\"task\":\"echo\",\"args\":[\"a,b)\",[1,[2]],{\"k\":null}]}");
+    parses_to("fail(\"x\", retryable=true)",
+              "{\"task\":\"fail\",\"args\":[\"x\"],\"kwargs\":{\"retryable\":"
+              "true}}");
+    parses_to("wc.count(1)", "{\"task\":\"wc.count\",\"args\":[1]}");
+}
+
+static void test_composites(void)
+{
+    parses_to("add(4,4) | mul(8) | mul(10)",
+              "{\"chain\":[{\"task\":\"add\",\"args\":[4,4]},{\"task\":\"mul\","
+              "\"args\":[8]},{\"task\":\"mul\",\"args\":[10]}]}");
+    parses_to("[add(2,2), add(4,4)]",
+              "{\"group\":[{\"task\":\"add\",\"args\":[2,2]},{\"task\":\"add\","
+              "\"args\":[4,4]}]}");
+    parses_to("[add(1,1), add(2,2)] | xsum()",
+              "{\"chain\":[{\"group\":[{\"task\":\"add\",\"args\":[1,1]},"
+              "{\"task\":\"add\",\"args\":[2,2]}]},{\"task\":\"xsum\",\"args\":"
+              "[]}]}");
+    parses_to("chord([add(1,1)], xsum())",
+              "{\"chord\":[{\"task\":\"add\",\"args\":[1,1]}],\"body\":"
+              "{\"task\":\"xsum\",\"args\":[]}}");
+    parses_to("group(add(1,1), chain(add(1,1), mul(2)))",
+              "{\"group\":[{\"task\":\"add\",\"args\":[1,1]},{\"chain\":["
+              "{\"task\":\"add\",\"args\":[1,1]},{\"task\":\"mul\",\"args\":"
+              "[2]}]}]}");
+    parses_to("xsum.map([[0,1,2],[3,4]])",
+              "{\"map\":\"xsum\",\"items\":[[0,1,2],[3,4]]}");
+    parses_to("add.starmap([[1,1],[2,2]])",
+              "{\"starmap\":\"add\",\"items\":[[1,1],[2,2]]}");
+    parses_to("add.chunks([[1,1],[2,2],[3,3]], 2)",
+              "{\"chunks\":\"add\",\"items\":[[1,1],[2,2],[3,3]],\"n\":2}");
+    parses_to("add(1,2).set(retries=3, time_limit=5)",
+              "{\"task\":\"add\",\"args\":[1,2],\"options\":{\"retries\":3,"
+              "\"time_limit\":5}}");
+    parses_to("(add(1,1) | mul(2)).set(route=\"pi-1\")",
+              "{\"chain\":[{\"task\":\"add\",\"args\":[1,1]},{\"task\":\"mul\","
+              "\"args\":[2]}],\"options\":{\"route\":\"pi-1\"}}");
+}
+
+static void test_errors(void)
+{
+    fails_at("add(4,", 6, "expected a JSON value");
+    fails_at("add(foo)", 4, "bare word");
+    fails_at("add(4,4) |", 10, "expected a task name");
+    fails_at("add(4,4) mul(2)", 9, "unexpected text");
+    fails_at("[add(1,1) add(2,2)]", 10, "expected ','");
+    fails_at("add(1).set(3)", 11, "keyword arguments");
+    fails_at("add 4", 4, "expected '('");
+    fails_at("add(x=1, 2)", 9, "positional argument after keyword");
+    char deep[200];
+    memset(deep, '[', 100);
+    deep[100] = '\0';
+    fails_at(deep, 32, "nested too deeply");
+}
+
+int main(void)
+{
+    RUN(test_signatures);
+    RUN(test_composites);
+    RUN(test_errors);
+    return TEST_DONE();
+}

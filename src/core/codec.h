@@ -115,8 +115,9 @@ void fl__msg_free(fl_msg *m);
 bool fl__valid_id(const char *s);
 
 /* Validate JSON text: parses, within FL_MAX_DEPTH, and (when want >= 0) of
- * type want. Used for args/kwargs given by a local caller. FL_OK or
- * FL_EINVAL with a reason in err. */
+ * type want (an fl_type). Used for args/kwargs given by a local caller.
+ * FL_OK, FL_EINVAL with a reason in err ("expected an array, got object"),
+ * FL_ETOOBIG (over FL_DEFAULT_MAX_MESSAGE) or FL_ENOMEM. */
 fl_status fl__check_json(const char *json, size_t len, int want,
                          char *err, size_t errlen);
 

@@ -320,6 +320,81 @@ const char *fl_result_worker(const fl_result *r);
 
 void fl_result_free(fl_result *r);
 
+/* ------------------------------------------------------------------ canvas */
+
+/*
+ * A workflow in Celery's Canvas vocabulary, built in C, parsed from the
+ * `floret run` language, or given as canvas JSON (docs/canvas.md). Builders
+ * take ownership of the canvases passed to them and accept NULL (then they
+ * free the rest and return NULL), so calls nest without checks in between;
+ * check the outer result once. A builder given invalid JSON returns a
+ * canvas that fl_node_apply refuses with the reason (fl_canvas_error).
+ */
+typedef struct fl_canvas fl_canvas;
+
+/* task(args..., kwargs): a partial signature; in a chain it receives the
+ * previous result as its first argument. args: JSON array text or NULL,
+ * kwargs: JSON object text or NULL. */
+fl_canvas *fl_sig(const char *task, const char *args, const char *kwargs);
+
+/* The same, immutable (Celery's .si): it ignores the previous result. */
+fl_canvas *fl_sig_immutable(const char *task, const char *args,
+                            const char *kwargs);
+
+/* chain(a, b, ...): each step gets the previous result. NULL-terminated. */
+fl_canvas *fl_chain(fl_canvas *first, ...);
+
+/* group(a, b, ...): run in parallel; the result is the list, in order.
+ * NULL-terminated. */
+fl_canvas *fl_group(fl_canvas *first, ...);
+
+/* The same from arrays of n canvases (each taken, the array is not). */
+fl_canvas *fl_chain_of(fl_canvas **items, size_t n);
+fl_canvas *fl_group_of(fl_canvas **items, size_t n);
+
+/* chord(header, body): header is a group (or a list made with fl_group);
+ * body receives the list of results. */
+fl_canvas *fl_chord(fl_canvas *header, fl_canvas *body);
+
+/* task.map(items): one task(item) per element, in parallel. items: JSON
+ * array text. starmap: task(*item). chunks: tasks of n items each, each
+ * applying task to its slice on one node; the result is a list of lists. */
+fl_canvas *fl_map(const char *task, const char *items);
+fl_canvas *fl_starmap(const char *task, const char *items);
+fl_canvas *fl_chunks(const char *task, const char *items, size_t n);
+
+/* Set options (retries, time limit, countdown, expiry, route) on every task
+ * of c that does not set its own. Returns c. */
+fl_canvas *fl_canvas_set(fl_canvas *c, const fl_call_options *opt);
+
+/* Parse a `floret run` expression, e.g. "add(4,4) | mul(8)". NULL on a
+ * syntax error: err gets the reason and *col (if not NULL) the byte offset. */
+fl_canvas *fl_canvas_parse(const char *expr, char *err, size_t errlen,
+                           size_t *col);
+
+/* Wrap canvas JSON text (validated when applied). */
+fl_canvas *fl_canvas_from_json(const char *json);
+
+/* The canvas as JSON text (valid while c lives). */
+const char *fl_canvas_json(const fl_canvas *c);
+
+/* Why the canvas is invalid, or NULL. */
+const char *fl_canvas_error(const fl_canvas *c);
+
+void fl_canvas_free(fl_canvas *c);
+
+/*
+ * Run a workflow owned by this node. *out is its result handle: SUCCESS
+ * with the workflow's value, or FAILURE naming the failed member. FL_OK,
+ * FL_EINVAL (the log says which part is wrong), FL_ENOMEM, FL_ESTATE.
+ */
+fl_status fl_node_apply(fl_node *node, const fl_canvas *canvas,
+                        fl_result **out);
+
+/* Revoke the task or workflow behind r (it ends REVOKED). FL_OK or
+ * FL_ENOTFOUND when it already ended. */
+fl_status fl_result_revoke(fl_result *r);
+
 /* One node as last seen in the cluster's presence topics. */
 typedef struct fl_peer {
     char id[72];

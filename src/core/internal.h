@@ -71,7 +71,7 @@ typedef struct fl_oworker {
 } fl_oworker;
 
 typedef struct fl_owner {
-    fl_map tasks;            /* id -> fl_otask */
+    fl_u64map tasks;            /* id -> fl_otask */
     fl_tlist ready;          /* unrouted ready tasks, FIFO */
     fl_tlist routed;         /* ready tasks with a route */
     fl_tlist leased;         /* ordered by deadline (same ttl for all) */
@@ -84,7 +84,7 @@ typedef struct fl_owner {
     bool announce_now;
     size_t with_expiry;      /* tasks with an expiry (tick scans them) */
     uint64_t next_expiry_scan;
-    fl_map tasks_roots;      /* workflow id -> fl_wfroot */
+    fl_u64map tasks_roots;      /* workflow id -> fl_wfroot */
     fl_wfroot *roots;        /* every live workflow */
 } fl_owner;
 
@@ -139,7 +139,7 @@ typedef struct fl_worker {
     fl_jlist running;
     fl_jlist abandoned;      /* answered, still occupying a slot */
     fl_wowner *owners;
-    fl_map seen;             /* dedupe keys -> (void*)1 */
+    fl_u64map seen;             /* dedupe keys -> (void*)1 */
     uint64_t *seen_ring;
     size_t seen_pos;
     fl_outbox_entry *outbox;

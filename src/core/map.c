@@ -9,14 +9,14 @@
 #define EMPTY 0u
 #define TOMB UINT64_MAX
 
-void fl__map_init(fl_map *m)
+void fl__map_init(fl_u64map *m)
 {
     m->keys = NULL;
     m->vals = NULL;
     m->cap = m->len = m->used = 0;
 }
 
-void fl__map_free(fl_map *m)
+void fl__map_free(fl_u64map *m)
 {
     fl__free(m->keys);
     fl__free(m->vals);
@@ -31,7 +31,7 @@ static size_t slot_of(uint64_t key, size_t cap)
     return (size_t)key & (cap - 1);
 }
 
-void *fl__map_get(const fl_map *m, uint64_t key)
+void *fl__map_get(const fl_u64map *m, uint64_t key)
 {
     if (m->cap == 0)
         return NULL;
@@ -43,7 +43,7 @@ void *fl__map_get(const fl_map *m, uint64_t key)
     }
 }
 
-static bool grow(fl_map *m)
+static bool grow(fl_u64map *m)
 {
     size_t ncap = m->cap ? m->cap * 2 : 64;
     if (m->len * 4 < m->cap)  /* mostly tombstones: rehash in place size */
@@ -74,7 +74,7 @@ static bool grow(fl_map *m)
     return true;
 }
 
-bool fl__map_put(fl_map *m, uint64_t key, void *val)
+bool fl__map_put(fl_u64map *m, uint64_t key, void *val)
 {
     if ((m->used + 1) * 2 > m->cap && !grow(m))
         return false;
@@ -99,7 +99,7 @@ bool fl__map_put(fl_map *m, uint64_t key, void *val)
     }
 }
 
-void *fl__map_del(fl_map *m, uint64_t key)
+void *fl__map_del(fl_u64map *m, uint64_t key)
 {
     if (m->cap == 0)
         return NULL;

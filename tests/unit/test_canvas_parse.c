@@ -105,8 +105,54 @@ static void test_errors(void)
     fails_at(deep, 32, "nested too deeply");
 }
 
+/* The C builders make the same JSON as the expression language. */
+static void same_as_expr(fl_canvas *built, const char *expr)
+{
+    char err[128];
+    fl_canvas *parsed = fl_canvas_parse(expr, err, sizeof err, NULL);
+    CHECK(built != NULL && parsed != NULL);
+    if (built && parsed)
+        CHECK_STR(fl_canvas_json(built), fl_canvas_json(parsed));
+    CHECK(fl_canvas_error(built) == NULL);
+    fl_canvas_free(built);
+    fl_canvas_free(parsed);
+}
+
+static void test_builders(void)
+{
+    same_as_expr(fl_chain(fl_sig("add", "[4,4]", NULL),
+                          fl_sig("mul", "[8]", NULL),
+                          fl_sig("mul", "[10]", NULL), NULL),
+                 "add(4,4) | mul(8) | mul(10)");
+    same_as_expr(fl_chord(fl_group(fl_sig("add", "[1,1]", NULL),
+                                   fl_sig("add", "[2,2]", NULL), NULL),
+                          fl_sig("xsum", NULL, NULL)),
+                 "chord([add(1,1), add(2,2)], xsum())");
+    same_as_expr(fl_sig_immutable("add", "[1,1]", NULL), "add.si(1,1)");
+    same_as_expr(fl_map("xsum", "[[1,2],[3]]"), "xsum.map([[1,2],[3]])");
+    same_as_expr(fl_starmap("add", "[[1,2]]"), "add.starmap([[1,2]])");
+    same_as_expr(fl_chunks("add", "[[1,2]]", 2), "add.chunks([[1,2]], 2)");
+    fl_call_options opt = {.retries = 3, .time_limit_ms = 5000};
+    same_as_expr(fl_canvas_set(fl_sig("add", "[1,2]", NULL), &opt),
+                 "add(1,2).set(retries=3, time_limit=5)");
+    /* Bad input is kept as a reason, and travels up. */
+    fl_canvas *bad = fl_group(fl_sig("add", "[1,", NULL),
+                              fl_sig("add", "[1,2]", NULL), NULL);
+    CHECK(bad != NULL);
+    CHECK(fl_canvas_error(bad) && strstr(fl_canvas_error(bad), "add args"));
+    fl_canvas_free(bad);
+    bad = fl_sig("no way", "[]", NULL);
+    CHECK(fl_canvas_error(bad) && strstr(fl_canvas_error(bad), "task name"));
+    fl_canvas_free(bad);
+    /* NULL members make NULL, freeing the rest. */
+    CHECK(fl_chord(NULL, fl_sig("xsum", NULL, NULL)) == NULL);
+    fl_canvas *items[2] = {fl_sig("add", "[1,1]", NULL), NULL};
+    CHECK(fl_group_of(items, 2) == NULL);
+}
+
 int main(void)
 {
+    RUN(test_builders);
     RUN(test_signatures);
     RUN(test_composites);
     RUN(test_errors);

@@ -132,6 +132,11 @@ void fl_core_free(fl_core *c)
     fl__free(c);
 }
 
+bool fl_core_will_retain(const fl_core *c)
+{
+    return c->slots > 0;
+}
+
 const char *fl_core_id(const fl_core *c) { return c->id; }
 const char *fl_core_prefix(const fl_core *c) { return c->prefix; }
 

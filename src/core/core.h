@@ -119,6 +119,10 @@ const char *fl_core_prefix(const fl_core *c);
 void fl_core_will(fl_core *c, const char **topic, const void **payload,
                   size_t *len);
 
+/* Whether the will (and presence) is retained: true for nodes with slots,
+ * false for clients, whose presence matters only to live subscribers. */
+bool fl_core_will_retain(const fl_core *c);
+
 /* The broker connection is (re)established: subscribe, publish presence,
  * re-announce work and re-send fetches. */
 void fl_core_connected(fl_core *c, uint64_t now);

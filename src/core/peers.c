@@ -32,7 +32,9 @@ void fl__presence_publish(fl_core *c, bool online)
     fl__presence_write(c, &c->jw, online);
     char suffix[FL_MAX_ID_BUF + 8];
     snprintf(suffix, sizeof suffix, "node/%s", c->id);
-    fl__send_to(c, NULL, suffix, 1, true);
+    /* Clients come and go by the thousand: only nodes that execute keep a
+     * retained presence, so `floret status` lists workers, not old calls. */
+    fl__send_to(c, NULL, suffix, 1, c->slots > 0);
     c->last_load = fl__worker_load(c);
 }
 

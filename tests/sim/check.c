@@ -11,11 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static bool lossy(const world *w)
-{
-    return w->p.net.loss > 0 || w->p.crash > 0 || w->p.disconnect > 0;
-}
-
 /* A core's counters against what the simulator saw of this incarnation. */
 void sim_check_incarnation(world *w, sim_node *n)
 {
@@ -72,7 +67,7 @@ void sim_check_missing(world *w)
  * gives no excuse. */
 static void check_runs(world *w, const sim_task *t)
 {
-    if (lossy(w) || t->revoke_requested)
+    if (sim_lossy(&w->p) || t->revoke_requested)
         return;
     if (t->want_runs && t->executions != t->want_runs)
         sim_fail(w, "task c%d/%llu %s%s%s ran %u times, expected %u",

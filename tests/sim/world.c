@@ -65,6 +65,17 @@ static void push(world *w, uint64_t t, int type, int node, uint64_t gen,
         sim_fail(w, "simulator out of memory");
 }
 
+bool sim_lossy(const sim_params *p)
+{
+    uint64_t latest = p->net.delay_max;
+    if (p->net.reorder > 0)
+        latest += p->net.reorder_max;
+    uint64_t extend_every =
+        (uint64_t)FL_DEFAULT_LEASE_TTL_MS * SIM_MS / FL_EXTEND_DIVISOR;
+    return p->net.loss > 0 || p->crash > 0 || p->disconnect > 0 ||
+           latest >= extend_every;
+}
+
 /* ------------------------------------------------------------ task index */
 
 static size_t hash_slot(const world *w, int client, uint64_t id)
@@ -266,11 +277,6 @@ static void io_cancel(void *ud, fl_job *job)
     }
 }
 
-static bool lossy(const world *w)
-{
-    return w->p.net.loss > 0 || w->p.crash > 0 || w->p.disconnect > 0;
-}
-
 static void io_final(void *ud, const fl_final *fin)
 {
     sim_node *n = ud;
@@ -298,7 +304,8 @@ static void io_final(void *ud, const fl_final *fin)
                  fin->err_type ? fin->err_type : "");
         char why[400];
         if (!sim_task_check_final(t, fin->state, value, fin->err_type,
-                                  fin->attempts, lossy(w), why, sizeof why))
+                                  fin->attempts, sim_lossy(&w->p), why,
+                                  sizeof why))
             sim_fail(w, "task %s/%llu %s%s: %s", n->id,
                      (unsigned long long)fin->id, t->name, t->args, why);
         if (fin->state == FL_SUCCESS &&
@@ -664,8 +671,8 @@ static void plan_workload(world *w)
 {
     int i = 0;
     while (i < w->p.tasks) {
-        int left = w->p.tasks - i;
-        int k = 1 + (int)fl__rng_below(&w->rng, (uint64_t)(left < 40 ? left : 40));
+        uint64_t left = (uint64_t)(w->p.tasks - i);
+        int k = 1 + (int)fl__rng_below(&w->rng, left < 40 ? left : 40);
         int c = (int)fl__rng_below(&w->rng, (uint64_t)w->p.clients);
         for (int j = 0; j < k; j++)
             sim_task_make(&w->tasks[i + j], &w->rng, c, w->p.workers);

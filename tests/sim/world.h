@@ -95,6 +95,11 @@ void sim_fail(world *w, const char *fmt, ...)
 
 sim_task *sim_find_task(world *w, int client, uint64_t id);
 
+/* True when the run may lose a task's lease or outcome: message loss,
+ * crashes, disconnects, or deliveries so late that leases expire. Only then
+ * are WorkerLost and extra runs legal. */
+bool sim_lossy(const sim_params *p);
+
 /* check.c */
 void sim_check_incarnation(world *w, sim_node *n);
 void sim_check_missing(world *w);

@@ -95,6 +95,14 @@ size_t fl_value_count(const fl_value *v);
 /* Member i of an array or object, or NULL when out of range. */
 const fl_value *fl_value_at(const fl_value *v, size_t i);
 
+/* Walk the members of an array or object in order, in O(1) per step
+ * (fl_value_at counts from the start each time):
+ *   for (const fl_value *m = fl_value_first(v); m; m = fl_value_next(m))
+ * fl_value_key(m) is the member's key inside an object, else NULL. */
+const fl_value *fl_value_first(const fl_value *v);
+const fl_value *fl_value_next(const fl_value *member);
+const char *fl_value_key(const fl_value *member);
+
 /* The key of member i of an object, or NULL. */
 const char *fl_value_key_at(const fl_value *v, size_t i);
 

@@ -265,10 +265,10 @@ static struct fl_wf *build_fan(build_ctx *b, const fl_value *v,
         return NULL;
     if (!g)
         g = wf_new(b, WF_GROUP, 0);
-    for (size_t i = 0; g && i < nkids; i++) {
+    const fl_value *item = fl_value_first(items), *slice = item;
+    for (size_t i = 0; g && i < nkids; i++, item = fl_value_next(item)) {
         fl_buf a;
         fl__buf_init(&a);
-        const fl_value *item = fl_value_at(items, i);
         if (star && fl_value_type(item) != FL_TYPE_ARRAY) {
             char p[64];
             snprintf(p, sizeof p, "%s.items[%zu]", path, i);
@@ -282,8 +282,9 @@ static struct fl_wf *build_fan(build_ctx *b, const fl_value *v,
             fl__buf_puts(&a, "[");
             fl__buf_put_jstr(&a, name, strlen(name));
             fl__buf_puts(&a, ",[");
-            for (size_t k = i * per; k < n && k < (i + 1) * per; k++) {
-                char *t = fl_value_to_json(fl_value_at(items, k), NULL);
+            for (size_t k = i * per; k < n && k < (i + 1) * per;
+                 k++, slice = fl_value_next(slice)) {
+                char *t = fl_value_to_json(slice, NULL);
                 if (k > i * per)
                     fl__buf_putc(&a, ',');
                 if (t)
@@ -334,10 +335,11 @@ static struct fl_wf *build_list(build_ctx *b, const fl_value *list,
     struct fl_wf *w = wf_new(b, kind, n);
     if (!w)
         return NULL;
-    for (size_t i = 0; i < n; i++) {
+    const fl_value *m = fl_value_first(list);
+    for (size_t i = 0; i < n; i++, m = fl_value_next(m)) {
         char p[256];
         snprintf(p, sizeof p, "%s[%zu]", path, i);
-        struct fl_wf *k = build(b, fl_value_at(list, i), p, opt);
+        struct fl_wf *k = build(b, m, p, opt);
         if (!k) {
             wf_free(w);
             return NULL;

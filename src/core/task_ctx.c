@@ -212,8 +212,9 @@ static void run_starmap(const fl_registry *reg, const fl_job *job,
     fl_buf list;
     fl__buf_init(&list);
     fl__buf_putc(&list, '[');
-    for (size_t i = 0; i < fl_value_count(items); i++) {
-        const fl_value *a = fl_value_at(items, i);
+    size_t i = 0;
+    for (const fl_value *a = fl_value_first(items); a;
+         a = fl_value_next(a), i++) {
         if (fl_value_type(a) != FL_TYPE_ARRAY) {
             snprintf(msg, sizeof msg, "chunk element %zu: expected an array "
                      "of arguments, not %s", i, fl_type_name(fl_value_type(a)));

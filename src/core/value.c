@@ -249,6 +249,21 @@ const fl_value *fl_value_at(const fl_value *v, size_t i)
     return (const fl_value *)c;
 }
 
+const fl_value *fl_value_first(const fl_value *v)
+{
+    return is_container(v) ? (const fl_value *)J(v)->child : NULL;
+}
+
+const fl_value *fl_value_next(const fl_value *member)
+{
+    return member ? (const fl_value *)J(member)->next : NULL;
+}
+
+const char *fl_value_key(const fl_value *member)
+{
+    return member ? J(member)->string : NULL;
+}
+
 const char *fl_value_key_at(const fl_value *v, size_t i)
 {
     if (!v || !cJSON_IsObject(J(v)))

@@ -69,9 +69,9 @@ static void task_xsum(fl_task_ctx *ctx, void *ud)
         return;
     }
     double sum = 0;
-    size_t n = fl_value_count(list);
-    for (size_t i = 0; i < n; i++) {
-        const fl_value *v = fl_value_at(list, i);
+    size_t i = 0;
+    for (const fl_value *v = fl_value_first(list); v;
+         v = fl_value_next(v), i++) {
         if (fl_value_type(v) != FL_TYPE_NUMBER) {
             fl_task_fail(ctx, "TypeError", false,
                          "xsum(): element %zu of argument 1 must be a number, "

@@ -122,6 +122,9 @@ static void io_publish(void *ud, const char *topic, const void *payload,
     world *w = n->w;
     if (n->dying)
         return;
+    /* core.h: a disconnected core stops sending until connected again. */
+    if (!n->connected)
+        sim_fail(w, "%s published on %s while disconnected", n->id, topic);
     if (w->p.verbose)
         trace(w, "%s > %s%s %.*s", n->id, topic, retain ? " (retained)" : "",
               (int)(len > 400 ? 400 : len), (const char *)payload);

@@ -93,7 +93,7 @@ else
 fi
 
 if [[ -f "$ROOT/tests/fuzz/run.sh" ]]; then
-  export FLORET_BUILD_ROOT=$BUILD_ROOT FLORET_FUZZ_SECONDS=$FUZZ_SECONDS
+  export FLORET_FUZZ_BUILD=$BUILD_ROOT/fuzz
   step "fuzz codec (${FUZZ_SECONDS} s)" run_fuzz
 fi
 

@@ -327,8 +327,11 @@ uint64_t fl_core_tick(fl_core *c, uint64_t now)
 {
     uint64_t a = fl__owner_tick(c, now);
     uint64_t b = fl__worker_tick(c, now);
-    if (c->connected && !c->shutting_down && now >= c->next_presence) {
-        if (fl__worker_load(c) != c->last_load)
+    /* The presence timer advances while disconnected too: a stale deadline
+     * would make the caller tick in a busy loop until the broker returns. */
+    if (now >= c->next_presence) {
+        if (c->connected && !c->shutting_down
+            && fl__worker_load(c) != c->last_load)
             fl__presence_publish(c, true);
         c->next_presence = now + FL_PRESENCE_MS * 1000ull;
     }

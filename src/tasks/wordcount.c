@@ -428,11 +428,11 @@ static fl_status take_long(fl_wc_table *t, uint64_t b0, uint64_t b1,
 fl_status fl__wc_count(fl_wc_table *t, const void *data, size_t len,
                        size_t min_len)
 {
+    if (len == 0)
+        return FL_OK;
     const uint8_t *p = data;
     const uint8_t *end = p + len;
     fl_status st = FL_OK;
-    if (len == 0)
-        return FL_OK;
     while (p < end) {
         p = skip_separators(p, end);
         if (p == end)

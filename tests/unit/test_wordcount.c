@@ -167,7 +167,8 @@ static void make_inputs(void)
     set_input(2, "utf-8", utf8, sizeof utf8 - 1);
     set_input(3, "nul bytes", nul, sizeof nul - 1);
     set_input(4, "crlf", crlf, sizeof crlf - 1);
-    set_input(5, "only separators", " ,.;\n\t\x01\x7f-", 11);
+    static const char seps[] = " ,.;\n\t\x01\x7f-";
+    set_input(5, "only separators", seps, sizeof seps - 1);
     set_lengths(6);
     set_random(7, "random binary", 7, 20000, NULL);
     set_random(8, "small alphabet", 8, 20000, "aAbB ");

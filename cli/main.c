@@ -1,0 +1,70 @@
+/*
+ * main.c - the floret command: picks the subcommand and hands it the rest
+ * of the command line. Each subcommand lives in its own file (cli.h).
+ * Depends on cli.h and the public header.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "floret/floret.h"
+
+struct subcommand {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct subcommand commands[] = {
+    {"node", cli_node, "run a node that executes tasks (until Ctrl-C)"},
+    {"call", cli_call, "run one task on the cluster and print its result"},
+    {"status", cli_status, "list the nodes of the cluster"},
+    {"local", cli_local, "run a command inside a private cluster on this machine"},
+    {"wordcount", cli_wordcount, "count words in files on the cluster"},
+};
+
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: floret COMMAND [OPTIONS] [ARGS...]\n\n"
+               "floret is a distributed task queue over MQTT.\n\n"
+               "Commands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n"
+               "Run 'floret COMMAND --help' for a command's options.\n"
+               "The broker is --broker URL, else $FLORET_BROKER, else mqtt://127.0.0.1:1883;\n"
+               "URLs look like mqtt://[user:pass@]host[:port] or mqtts://... for TLS.\n"
+               "\n"
+               "Options:\n"
+               "  -h, --help     show this help\n"
+               "  -V, --version  show the version\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *cmd;
+
+    /* A broker or a reader that goes away must give an error, not a kill. */
+    signal(SIGPIPE, SIG_IGN);
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("floret %s (protocol v%d)\n", FL_VERSION, FL_PROTOCOL_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(cmd, commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "floret: unknown command '%s'\nTry 'floret --help'.\n", cmd);
+    return 2;
+}

@@ -1,0 +1,211 @@
+/*
+ * node.c - `floret node`: run a node that executes the built-in tasks
+ * until SIGINT or SIGTERM, then stop gracefully (30 s for running tasks);
+ * a second signal exits at once. Signals reach the main thread through a
+ * self-pipe; the library itself installs no handlers.
+ * Depends on cli.h, opts.h, hosted.h (URL check, connect error) and POSIX.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "floret/floret.h"
+#include "hosted.h"
+#include "opts.h"
+
+#define START_TIMEOUT_MS 10000u
+#define STOP_GRACE_MS 30000u
+
+static int sig_pipe[2] = {-1, -1};
+static volatile sig_atomic_t sig_count;
+
+static void on_signal(int sig)
+{
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+    if (++sig_count >= 2) {
+        static const char msg[] = "floret node: second signal, exiting at once\n";
+        ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+        (void)w;
+        _exit(128 + sig);
+    }
+    if (write(sig_pipe[1], &b, 1) < 0) {
+        /* The pipe is only full if a signal is already pending. */
+    }
+    errno = saved;
+}
+
+static int install_signals(void)
+{
+    struct sigaction sa;
+    if (pipe(sig_pipe) != 0)
+        return -1;
+    for (int i = 0; i < 2; i++) {
+        fcntl(sig_pipe[i], F_SETFD, FD_CLOEXEC);
+        fcntl(sig_pipe[i], F_SETFL, fcntl(sig_pipe[i], F_GETFL) | O_NONBLOCK);
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0)
+        return -1;
+    return 0;
+}
+
+/* Block until a signal arrives; returns its number. */
+static int wait_signal(void)
+{
+    struct pollfd p = {.fd = sig_pipe[0], .events = POLLIN};
+    unsigned char b = 0;
+    for (;;) {
+        if (poll(&p, 1, -1) < 0 && errno != EINTR)
+            return SIGTERM;
+        if (read(sig_pipe[0], &b, 1) == 1)
+            return b;
+    }
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: floret node [OPTIONS]\n\n"
+            "Run a node that executes tasks, until SIGINT or SIGTERM (running tasks get\n"
+            "30 s to finish; a second signal exits at once).\n\n"
+            "Options:\n"
+            "  --broker URL         mqtt://[user:pass@]host[:port] or mqtts://...\n"
+            "                       (default $FLORET_BROKER, else mqtt://127.0.0.1:1883)\n"
+            "  --cluster NAME       cluster to join (default: default)\n"
+            "  --slots N            tasks run at once (default: one per core; 0: none)\n"
+            "  --name ID            node id (default: <hostname>-<pid>)\n"
+            "  --max-message BYTES  largest message sent or accepted (default 8 MiB)\n"
+            "  --lease-ttl MS       lease deadline when not extended (default 30000)\n"
+            "  -v, --verbose        log debug lines too\n"
+            "  -q, --quiet          log warnings and errors only\n"
+            "  -h, --help           show this help\n");
+}
+
+struct node_args {
+    fl_node_options o;
+    long slots;
+};
+
+/* Returns -1 to go on, else an exit status. */
+static int parse(int argc, char **argv, struct node_args *a)
+{
+    fl_node_options_init(&a->o);
+    a->slots = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        long num;
+        int m;
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0) {
+            a->o.log_level = FL_LOG_DEBUG;
+            continue;
+        }
+        if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0) {
+            a->o.log_level = FL_LOG_WARN;
+            continue;
+        }
+        if ((m = cli_opt(argc, argv, &i, "--broker", &v, "node")) != 0) {
+            if (m < 0)
+                return 2;
+            a->o.broker_url = v;
+        } else if ((m = cli_opt(argc, argv, &i, "--cluster", &v, "node")) != 0) {
+            if (m < 0)
+                return 2;
+            a->o.cluster = v;
+        } else if ((m = cli_opt(argc, argv, &i, "--name", &v, "node")) != 0) {
+            if (m < 0)
+                return 2;
+            a->o.name = v;
+        } else if ((m = cli_opt(argc, argv, &i, "--slots", &v, "node")) != 0) {
+            if (m < 0)
+                return 2;
+            if (!cli_parse_long(v, -1, 4096, &a->slots))
+                return cli_usage_error("node", "--slots '%s': expected a number from 0 to 4096 (-1: one per core)", v);
+            a->o.slots = (int)a->slots;
+        } else if ((m = cli_opt(argc, argv, &i, "--max-message", &v, "node")) != 0) {
+            if (m < 0)
+                return 2;
+            if (!cli_parse_long(v, 1024, 256L * 1024 * 1024, &num))
+                return cli_usage_error("node", "--max-message '%s': expected bytes from 1024 to 268435456", v);
+            a->o.max_message = (size_t)num;
+        } else if ((m = cli_opt(argc, argv, &i, "--lease-ttl", &v, "node")) != 0) {
+            if (m < 0)
+                return 2;
+            if (!cli_parse_long(v, 100, 24L * 3600 * 1000, &num))
+                return cli_usage_error("node", "--lease-ttl '%s': expected milliseconds from 100 to 86400000", v);
+            a->o.lease_ttl_ms = (uint32_t)num;
+        } else {
+            return cli_usage_error("node", "unknown argument '%s'", argv[i]);
+        }
+    }
+    return -1;
+}
+
+static unsigned slots_of(long slots)
+{
+    long k;
+    if (slots >= 0)
+        return (unsigned)slots;
+    k = sysconf(_SC_NPROCESSORS_ONLN);
+    return k > 0 ? (unsigned)k : 1u;
+}
+
+int cli_node(int argc, char **argv)
+{
+    struct node_args a;
+    fl_node *node = NULL;
+    fl_status st;
+    fl_url url;
+    char err[400];
+    int rc, sig;
+
+    rc = parse(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    if (fl__url_parse(fl__broker_url(a.o.broker_url), &url, err, sizeof err) != FL_OK)
+        return cli_usage_error("node", "%s", err);
+    if (install_signals() != 0) {
+        fprintf(stderr, "floret node: cannot install signal handlers: %s\n", strerror(errno));
+        return 1;
+    }
+    st = fl_node_new(&a.o, &node);
+    if (st != FL_OK) {
+        /* The library logged which option was wrong. */
+        fprintf(stderr, "floret node: %s\n", fl_strerror(st));
+        return st == FL_EINVAL ? 2 : 1;
+    }
+    st = fl_node_start(node, START_TIMEOUT_MS);
+    if (st != FL_OK) {
+        if (st == FL_ECONN)
+            fprintf(stderr, "error: cannot connect to broker %s: %s\n", url.text,
+                    fl__node_last_error(node));
+        else
+            fprintf(stderr, "error: cannot start the node: %s\n", fl_strerror(st));
+        fl_node_free(node);
+        return st == FL_ECONN ? 3 : 1;
+    }
+    if (a.o.log_level >= FL_LOG_INFO)
+        fprintf(stderr, "floret[%s] info: node %s online: %u slots, broker %s\n",
+                fl_node_id(node), fl_node_id(node), slots_of(a.slots), url.text);
+    sig = wait_signal();
+    if (a.o.log_level >= FL_LOG_INFO)
+        fprintf(stderr,
+                "floret[%s] info: %s received: stopping (up to %u s for running tasks; "
+                "signal again to exit at once)\n",
+                fl_node_id(node), sig == SIGINT ? "SIGINT" : "SIGTERM", STOP_GRACE_MS / 1000);
+    fl_node_stop(node, STOP_GRACE_MS);
+    fl_node_free(node);
+    return 0;
+}

@@ -1,0 +1,34 @@
+/*
+ * opts.h - option parsing shared by the node, call and status subcommands:
+ * --name VALUE and --name=VALUE, numbers with range checks, and the
+ * one-line usage error every subcommand ends a bad command line with.
+ * Depends on the C library only.
+ */
+#ifndef FLORET_CLI_OPTS_H
+#define FLORET_CLI_OPTS_H
+
+#include <stdbool.h>
+
+/*
+ * If argv[*i] is the option name ("--broker"), take its value from
+ * "--broker=V" or from the next argument (advancing *i). Returns 1 when it
+ * matched (*val set), 0 when argv[*i] is another option, -1 when the value
+ * is missing (a usage error was printed for subcommand cmd).
+ */
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **val,
+            const char *cmd);
+
+/* A whole number in [min, max]. */
+bool cli_parse_long(const char *s, long min, long max, long *out);
+
+/* A non-negative number of seconds (fractions allowed), at most max. */
+bool cli_parse_seconds(const char *s, double max, double *out);
+
+/* Print "floret CMD: MESSAGE" and a hint to run --help on stderr; returns 2. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+#endif

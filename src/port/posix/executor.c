@@ -1,0 +1,213 @@
+/*
+ * executor.c - the pool of threads that run jobs. The loop pushes jobs; a
+ * thread runs each with fl_core_run_job and hands it back through the
+ * done callback (the loop's inbox). Cancellation is a per-job flag plus a
+ * pool-wide one for shutdown; sleeping tasks wait on one condition
+ * variable that any cancel broadcasts, since cancels are rare.
+ * Depends on posix.h and core.h (fl_core_run_job).
+ */
+#include "posix.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+
+fl_status fl__executor_init(fl_executor *ex, unsigned nthreads,
+                            const fl_registry *reg, const char *node_id,
+                            size_t max_result, fl_xjob_done_fn done,
+                            void *done_ud)
+{
+    memset(ex, 0, sizeof *ex);
+    if (pthread_mutex_init(&ex->mu, NULL) != 0)
+        return FL_EIO;
+    if (fl__cond_init(&ex->cv) != 0)
+        goto fail_cv;
+    if (pthread_mutex_init(&ex->sleep_mu, NULL) != 0)
+        goto fail_smu;
+    if (fl__cond_init(&ex->sleep_cv) != 0)
+        goto fail_scv;
+    if (nthreads > 0) {
+        ex->threads = fl__calloc(nthreads, sizeof *ex->threads);
+        if (!ex->threads) {
+            pthread_cond_destroy(&ex->sleep_cv);
+            pthread_mutex_destroy(&ex->sleep_mu);
+            pthread_cond_destroy(&ex->cv);
+            pthread_mutex_destroy(&ex->mu);
+            return FL_ENOMEM;
+        }
+    }
+    atomic_init(&ex->cancel_all, false);
+    ex->reg = reg;
+    ex->node_id = node_id;
+    ex->max_result = max_result;
+    ex->done = done;
+    ex->done_ud = done_ud;
+    ex->want = nthreads;
+    ex->nthreads = 0;
+    return FL_OK;
+fail_scv:
+    pthread_mutex_destroy(&ex->sleep_mu);
+fail_smu:
+    pthread_cond_destroy(&ex->cv);
+fail_cv:
+    pthread_mutex_destroy(&ex->mu);
+    return FL_EIO;
+}
+
+/* ------------------------------------------------------------- run hooks */
+
+static bool hook_cancelled(void *ud)
+{
+    fl_xjob *xj = ud;
+    return atomic_load_explicit(&xj->cancelled, memory_order_acquire) ||
+           atomic_load_explicit(&xj->ex->cancel_all, memory_order_acquire);
+}
+
+static bool hook_sleep(void *ud, double seconds)
+{
+    fl_xjob *xj = ud;
+    fl_executor *ex = xj->ex;
+    uint64_t until;
+
+    if (!(seconds > 0))
+        return !hook_cancelled(xj);
+    if (seconds > 1e7)
+        seconds = 1e7;
+    until = fl__now_us() + (uint64_t)(seconds * 1e6);
+    struct timespec dl = fl__deadline_at_us(until);
+    pthread_mutex_lock(&ex->sleep_mu);
+    while (!hook_cancelled(xj) && fl__now_us() < until) {
+        if (pthread_cond_timedwait(&ex->sleep_cv, &ex->sleep_mu, &dl) != 0)
+            break;
+    }
+    pthread_mutex_unlock(&ex->sleep_mu);
+    return !hook_cancelled(xj);
+}
+
+static void run_one(fl_executor *ex, fl_xjob *xj)
+{
+    fl_run_hooks hooks = {
+        .ud = xj,
+        .cancelled = hook_cancelled,
+        .sleep = hook_sleep,
+        .node_id = ex->node_id,
+        .max_result = ex->max_result,
+    };
+    memset(&xj->out, 0, sizeof xj->out);
+    if (hook_cancelled(xj)) {
+        /* Cancelled while queued: the core ignores this answer, but it
+         * still needs one. */
+        xj->out.ok = false;
+        snprintf(xj->out.err_type, sizeof xj->out.err_type, "Cancelled");
+        return;
+    }
+    uint64_t t0 = fl__now_us();
+    fl_core_run_job(ex->reg, xj->job, &hooks, &xj->out);
+    xj->out.run_us = fl__now_us() - t0; /* the core tunes credit with it */
+}
+
+static fl_xjob *next_job(fl_executor *ex)
+{
+    fl_xjob *xj;
+    pthread_mutex_lock(&ex->mu);
+    while (!ex->head && !ex->quit) {
+        ex->idle++;
+        pthread_cond_wait(&ex->cv, &ex->mu);
+        ex->idle--;
+    }
+    xj = ex->quit ? NULL : ex->head;
+    if (xj) {
+        ex->head = xj->next;
+        if (!ex->head)
+            ex->tail = NULL;
+        xj->next = NULL;
+    }
+    pthread_mutex_unlock(&ex->mu);
+    return xj;
+}
+
+static void *worker_main(void *arg)
+{
+    fl_executor *ex = arg;
+    fl_xjob *xj;
+    while ((xj = next_job(ex)) != NULL) {
+        run_one(ex, xj);
+        ex->done(ex->done_ud, xj);
+    }
+    return NULL;
+}
+
+fl_status fl__executor_start(fl_executor *ex)
+{
+    ex->quit = false;
+    atomic_store(&ex->cancel_all, false);
+    for (unsigned i = 0; i < ex->want; i++) {
+        if (pthread_create(&ex->threads[i], NULL, worker_main, ex) != 0)
+            return FL_EIO; /* the caller stops the ones that started */
+        ex->nthreads = i + 1;
+    }
+    return FL_OK;
+}
+
+void fl__executor_push(fl_executor *ex, fl_xjob *xj)
+{
+    xj->ex = ex;
+    xj->next = NULL;
+    pthread_mutex_lock(&ex->mu);
+    if (ex->tail)
+        ex->tail->next = xj;
+    else
+        ex->head = xj;
+    ex->tail = xj;
+    /* Signalling only when a thread sleeps keeps busy pools syscall-free. */
+    if (ex->idle > 0)
+        pthread_cond_signal(&ex->cv);
+    pthread_mutex_unlock(&ex->mu);
+}
+
+static void wake_sleepers(fl_executor *ex)
+{
+    pthread_mutex_lock(&ex->sleep_mu);
+    pthread_cond_broadcast(&ex->sleep_cv);
+    pthread_mutex_unlock(&ex->sleep_mu);
+}
+
+void fl__executor_cancel(fl_executor *ex, fl_xjob *xj)
+{
+    atomic_store_explicit(&xj->cancelled, true, memory_order_release);
+    wake_sleepers(ex);
+}
+
+void fl__executor_cancel_all(fl_executor *ex)
+{
+    atomic_store_explicit(&ex->cancel_all, true, memory_order_release);
+    wake_sleepers(ex);
+}
+
+fl_xjob *fl__executor_stop(fl_executor *ex)
+{
+    fl_xjob *left;
+    pthread_mutex_lock(&ex->mu);
+    ex->quit = true;
+    pthread_cond_broadcast(&ex->cv);
+    pthread_mutex_unlock(&ex->mu);
+    for (unsigned i = 0; i < ex->nthreads; i++)
+        pthread_join(ex->threads[i], NULL);
+    ex->nthreads = 0;
+    pthread_mutex_lock(&ex->mu);
+    left = ex->head;
+    ex->head = ex->tail = NULL;
+    pthread_mutex_unlock(&ex->mu);
+    return left;
+}
+
+void fl__executor_destroy(fl_executor *ex)
+{
+    fl__free(ex->threads);
+    ex->threads = NULL;
+    pthread_cond_destroy(&ex->sleep_cv);
+    pthread_mutex_destroy(&ex->sleep_mu);
+    pthread_cond_destroy(&ex->cv);
+    pthread_mutex_destroy(&ex->mu);
+}

@@ -1,0 +1,45 @@
+/*
+ * hosted.h - the few things the floret command borrows from the POSIX port
+ * beyond the public header: broker URL parsing (so a command can check and
+ * print a URL without its password), the reason a node could not connect,
+ * and JSON argument checks that say what is wrong.
+ * Depends on the public header only, so cli/ can include it.
+ */
+#ifndef FL_HOSTED_H
+#define FL_HOSTED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "floret/floret.h"
+
+/* Where the broker given when none is configured lives. */
+#define FL_DEFAULT_BROKER "mqtt://127.0.0.1:1883"
+
+/* A parsed broker URL: mqtt://[user:pass@]host[:port] or mqtts://... */
+typedef struct fl_url {
+    bool tls;
+    char host[256];
+    int port;
+    bool has_user;
+    char user[256];
+    char pass[256];
+    char text[600]; /* the URL for logs: scheme://[user@]host:port, no password */
+} fl_url;
+
+/* The URL a node uses: given (not NULL), else $FLORET_BROKER, else the
+ * default. Never NULL. */
+const char *fl__broker_url(const char *given);
+
+/* Parse url. FL_OK, or FL_EINVAL with a one-line reason in err. */
+fl_status fl__url_parse(const char *url, fl_url *out, char *err, size_t errlen);
+
+/* Why the node's last broker connection attempt failed ("" if none). */
+const char *fl__node_last_error(const fl_node *node);
+
+/* Check that json (len bytes) is JSON text and, when want >= 0, of type want
+ * (an fl_type). FL_OK or FL_EINVAL with a reason in err. */
+fl_status fl__json_check(const char *json, size_t len, int want, char *err,
+                         size_t errlen);
+
+#endif

@@ -1,0 +1,448 @@
+/*
+ * loop.c - the event-loop thread that owns the fl_core. Each turn: take
+ * everything other threads left in the inbox (submissions, finished jobs,
+ * requests), feed it to the core, let timers run, flush the core's batched
+ * messages once, then poll the MQTT socket and the wake pipe until the
+ * core's next deadline. Received messages go to the core as they are read;
+ * the next turn's single flush answers them all, which is what keeps the
+ * per-task cost far below one syscall.
+ * Also the core's fl_core_io, and the clean-up once the loop has exited.
+ * Depends on posix.h, core.h, alloc.h.
+ */
+#include "posix.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+
+#define SUBMIT_BATCH 8192          /* submissions per turn, so input keeps flowing */
+#define CANCEL_WAIT_US 2000000u    /* after the grace, for cancelled tasks to return */
+#define CLOSE_FLUSH_MS 1000u       /* to write the last messages before DISCONNECT */
+#define MAX_POLL_MS 60000u
+
+/* ---------------------------------------------------------- fl_core_io */
+
+static void io_publish(void *ud, const char *topic, const void *payload,
+                       size_t len, int qos, bool retain)
+{
+    fl_node *n = ud;
+    fl__tp_publish(&n->tp, topic, payload, len, qos, retain);
+}
+
+static void io_subscribe(void *ud, const char *filter, int qos)
+{
+    fl_node *n = ud;
+    fl__tp_subscribe(&n->tp, filter, qos);
+}
+
+static fl_xjob *xjob_get(fl_node *n)
+{
+    fl_xjob *xj = n->free_xjobs;
+    if (xj)
+        n->free_xjobs = xj->next;
+    else
+        xj = fl__malloc(sizeof *xj);
+    if (xj) {
+        memset(xj, 0, sizeof *xj);
+        atomic_init(&xj->cancelled, false);
+    }
+    return xj;
+}
+
+static void xjob_put(fl_node *n, fl_xjob *xj)
+{
+    xj->next = n->free_xjobs;
+    n->free_xjobs = xj;
+}
+
+static void io_execute(void *ud, fl_job *job)
+{
+    fl_node *n = ud;
+    fl_xjob *xj = xjob_get(n);
+    if (!xj) {
+        /* Answered on the next turn: the core must not be re-entered from
+         * inside its own callback. */
+        job->driver = NULL;
+        if (n->nstarved < sizeof n->starved / sizeof n->starved[0])
+            n->starved[n->nstarved++] = job;
+        else
+            fl__plog(&n->log, FL_LOG_ERROR, "out of memory: task %s lost", job->name);
+        return;
+    }
+    xj->job = job;
+    job->driver = xj;
+    fl__executor_push(&n->ex, xj);
+}
+
+static void io_cancel(void *ud, fl_job *job)
+{
+    fl_node *n = ud;
+    if (job->driver)
+        fl__executor_cancel(&n->ex, job->driver);
+}
+
+static void io_final(void *ud, const fl_final *fin)
+{
+    fl_node *n = ud;
+    fl_result *r = fl__idmap_take(&n->results, fin->id);
+    if (!r && n->submitting && !n->submitting_final) {
+        /* Ended inside fl_core_submit, before its id was in the map. */
+        fl__result_finish(n->submitting, fin);
+        n->submitting_final = true;
+        return;
+    }
+    if (!r) {
+        fl_value_free(fin->value); /* ours to free, and nobody waits */
+        return;
+    }
+    fl__result_finish(r, fin);
+    fl__result_unref(r);
+}
+
+static void io_state(void *ud, uint64_t id, fl_state st)
+{
+    fl_node *n = ud;
+    fl_result *r = fl__idmap_get(&n->results, id);
+    if (r)
+        fl__result_set_state(r, st);
+}
+
+static void io_log(void *ud, int level, const char *line)
+{
+    fl_node *n = ud;
+    fl__plog_line(&n->log, level, line);
+}
+
+void fl__loop_io(fl_node *n, fl_core_io *io)
+{
+    memset(io, 0, sizeof *io);
+    io->ud = n;
+    io->publish = io_publish;
+    io->subscribe = io_subscribe;
+    io->execute = io_execute;
+    io->cancel = io_cancel;
+    io->final = io_final;
+    io->state = io_state;
+    io->log = io_log;
+}
+
+/* ------------------------------------------------------ transport events */
+
+static void tp_up(void *ud)
+{
+    fl_node *n = ud;
+    fl_core_connected(n->core, n->now);
+    pthread_mutex_lock(&n->mu);
+    n->connected = true;
+    n->last_error[0] = '\0';
+    pthread_cond_broadcast(&n->cv);
+    pthread_mutex_unlock(&n->mu);
+}
+
+static void tp_down(void *ud)
+{
+    fl_node *n = ud;
+    fl_core_disconnected(n->core, n->now);
+}
+
+static void tp_failed(void *ud, const char *reason)
+{
+    fl_node *n = ud;
+    pthread_mutex_lock(&n->mu);
+    snprintf(n->last_error, sizeof n->last_error, "%s", reason);
+    pthread_mutex_unlock(&n->mu);
+}
+
+static void tp_message(void *ud, const char *topic, const void *payload,
+                       size_t len)
+{
+    fl_node *n = ud;
+    fl_core_input(n->core, topic, payload, len, n->now);
+}
+
+void fl__loop_transport_cb(fl_node *n, fl_transport_cb *cb)
+{
+    cb->ud = n;
+    cb->up = tp_up;
+    cb->down = tp_down;
+    cb->failed = tp_failed;
+    cb->message = tp_message;
+}
+
+void fl__loop_job_finished(void *ud, fl_xjob *xj)
+{
+    fl_node *n = ud;
+    fl__inbox_done(&n->inbox, xj);
+}
+
+/* ------------------------------------------------------------ one turn */
+
+static void submit_one(fl_node *n, fl_result *r)
+{
+    uint64_t id = 0;
+    fl_status st;
+    fl_submit s = {
+        .name = r->name,
+        .args_json = r->args,
+        .args_len = r->args_len,
+        .kwargs_json = r->kwargs,
+        .kwargs_len = r->kwargs_len,
+        .att = r->sub_att,
+        .att_len = r->sub_att_len,
+        .opt = r->opt,
+    };
+    s.opt.route = r->route;
+    n->submitting = r;
+    n->submitting_final = false;
+    st = fl_core_submit(n->core, &s, n->now, &id);
+    n->submitting = NULL;
+    fl__result_drop_submission(r);
+    if (st != FL_OK) {
+        fl__result_abort(r, FL_FAILURE,
+                         st == FL_ESTATE ? "NodeStopping" : "SubmitError",
+                         st == FL_ESTATE ? "the node is stopping" : fl_strerror(st));
+        fl__result_unref(r);
+        return;
+    }
+    fl__result_set_id(r, id);
+    if (n->submitting_final) {
+        fl__result_unref(r);
+        return;
+    }
+    if (fl__idmap_put(&n->results, id, r) != FL_OK) {
+        fl__result_abort(r, FL_FAILURE, "SubmitError", "out of memory tracking the task");
+        fl__result_unref(r);
+        fl_core_revoke(n->core, id, n->now);
+    }
+}
+
+static void run_submissions(fl_node *n)
+{
+    for (int i = 0; i < SUBMIT_BATCH && n->backlog_head; i++) {
+        fl_result *r = n->backlog_head;
+        n->backlog_head = r->next;
+        if (!n->backlog_head)
+            n->backlog_tail = NULL;
+        r->next = NULL;
+        submit_one(n, r);
+    }
+}
+
+static void answer_job(fl_node *n, fl_job *job, const char *type, const char *why)
+{
+    fl_outcome o;
+    memset(&o, 0, sizeof o);
+    o.ok = false;
+    snprintf(o.err_type, sizeof o.err_type, "%s", type);
+    o.err_message = fl__strdup(why);
+    fl_core_job_done(n->core, job, &o, n->now);
+    fl_outcome_clear(&o);
+}
+
+static void run_dones(fl_node *n, fl_xjob *xj)
+{
+    while (xj) {
+        fl_xjob *next = xj->next;
+        fl_core_job_done(n->core, xj->job, &xj->out, n->now);
+        fl_outcome_clear(&xj->out);
+        xjob_put(n, xj);
+        xj = next;
+    }
+    while (n->nstarved > 0)
+        answer_job(n, n->starved[--n->nstarved], "MemoryError",
+                   "the node ran out of memory before running the task");
+}
+
+static void answer_peers(fl_node *n, fl_peers_req *req, bool live)
+{
+    while (req) {
+        fl_peers_req *next = req->next;
+        size_t k = live ? fl_core_peers(n->core, req->peers, req->cap) : 0;
+        pthread_mutex_lock(&n->mu);
+        req->n = k;
+        req->done = true;
+        pthread_cond_broadcast(&n->cv);
+        pthread_mutex_unlock(&n->mu);
+        req = next;
+    }
+}
+
+static void take_inbox(fl_node *n, bool *quit)
+{
+    fl_inbox_batch b;
+    fl__inbox_take(&n->inbox, &b);
+    if (b.subs) {
+        fl_result *tail = b.subs;
+        while (tail->next)
+            tail = tail->next;
+        if (n->backlog_tail)
+            n->backlog_tail->next = b.subs;
+        else
+            n->backlog_head = b.subs;
+        n->backlog_tail = tail;
+    }
+    run_dones(n, b.dones);
+    if (b.stop && !n->shutting) {
+        fl_core_shutdown(n->core, n->now);
+        n->shutting = true;
+        n->grace_deadline = n->now + (uint64_t)b.stop_grace_ms * 1000u;
+        n->hard_deadline = 0;
+        fl__plog(&n->log, FL_LOG_DEBUG, "stopping (grace %u ms)", b.stop_grace_ms);
+    }
+    run_submissions(n);
+    answer_peers(n, b.reqs, true);
+    if (b.quit)
+        *quit = true;
+}
+
+/* During a stop: true once the core is done, or time is up. */
+static bool stop_finished(fl_node *n)
+{
+    if (fl_core_stopped(n->core))
+        return true;
+    if (n->hard_deadline == 0 && n->now >= n->grace_deadline) {
+        fl_core_stats st;
+        fl_core_stats_get(n->core, &st);
+        if (st.running > 0)
+            fl__plog(&n->log, FL_LOG_WARN, "grace period over: cancelling %u running task(s)",
+                    st.running);
+        fl__executor_cancel_all(&n->ex);
+        n->hard_deadline = n->now + CANCEL_WAIT_US;
+    }
+    if (n->hard_deadline != 0 && n->now >= n->hard_deadline) {
+        fl__plog(&n->log, FL_LOG_WARN, "stopping before the node could say it is offline");
+        return true;
+    }
+    return false;
+}
+
+static int poll_timeout_ms(uint64_t now, uint64_t deadline)
+{
+    uint64_t ms;
+    if (deadline <= now)
+        return 0;
+    ms = (deadline - now + 999) / 1000;
+    return (int)(ms > MAX_POLL_MS ? MAX_POLL_MS : ms);
+}
+
+void *fl__loop_main(void *arg)
+{
+    fl_node *n = arg;
+    bool quit = false;
+
+    n->now = fl__now_us();
+    for (;;) {
+        struct pollfd pfd[2];
+        uint64_t deadline;
+        int fd, nfds;
+        short events;
+
+        n->now = fl__now_us();
+        take_inbox(n, &quit);
+        if (quit)
+            break;
+        deadline = fl_core_tick(n->core, n->now);
+        fl_core_flush(n->core, n->now);
+        if (n->shutting) {
+            if (stop_finished(n))
+                break;
+            uint64_t d = n->hard_deadline ? n->hard_deadline : n->grace_deadline;
+            if (d < deadline)
+                deadline = d;
+        }
+        if (n->backlog_head)
+            deadline = n->now;
+        fl__tp_prepare(&n->tp, n->now, &fd, &events, &deadline);
+
+        pfd[0].fd = n->inbox.wake.rd;
+        pfd[0].events = POLLIN;
+        pfd[0].revents = 0;
+        pfd[1].fd = fd;
+        pfd[1].events = events;
+        pfd[1].revents = 0;
+        nfds = fd >= 0 ? 2 : 1;
+        if (poll(pfd, (nfds_t)nfds, poll_timeout_ms(n->now, deadline)) < 0 &&
+            errno != EINTR)
+            fl__plog(&n->log, FL_LOG_ERROR, "poll: %s", strerror(errno));
+
+        n->now = fl__now_us();
+        if (pfd[0].revents & POLLIN)
+            fl__wake_drain(&n->inbox.wake);
+        fl__tp_step(&n->tp, n->now, nfds == 2 ? pfd[1].revents : 0);
+    }
+    fl__tp_close(&n->tp, CLOSE_FLUSH_MS);
+    return NULL;
+}
+
+/* ------------------------------------------------------ after the loop */
+
+static void abort_result(void *ud, fl_result *r)
+{
+    (void)ud;
+    fl__result_abort(r, FL_FAILURE, "NodeStopped",
+                     "the node stopped before the task finished");
+    fl__result_unref(r);
+}
+
+/* Answer what the executor never started and what it finished after the
+ * loop left. A job answered here could in principle make the core start
+ * another, hence the (bounded) rounds. */
+static void drain_jobs(fl_node *n, fl_inbox_batch *b)
+{
+    for (int round = 0; round < 8; round++) {
+        fl_xjob *left = fl__executor_stop(&n->ex);
+        bool any = left != NULL;
+        while (left) {
+            fl_xjob *next = left->next;
+            answer_job(n, left->job, "Cancelled", "the node stopped before running the task");
+            xjob_put(n, left);
+            left = next;
+        }
+        fl__inbox_take(&n->inbox, b);
+        any = any || b->dones || n->nstarved;
+        run_dones(n, b->dones);
+        b->dones = NULL;
+        answer_peers(n, b->reqs, false);
+        b->reqs = NULL;
+        if (!any)
+            return;
+        /* Later rounds see only new submissions; keep the first ones. */
+        while (b->subs) {
+            fl_result *next = b->subs->next;
+            b->subs->next = n->backlog_head;
+            n->backlog_head = b->subs;
+            b->subs = next;
+        }
+    }
+}
+
+void fl__loop_finish_leftovers(fl_node *n)
+{
+    fl_inbox_batch b;
+
+    n->now = fl__now_us();
+    fl__executor_cancel_all(&n->ex);
+    drain_jobs(n, &b);
+    while (b.subs) {
+        fl_result *next = b.subs->next;
+        fl__result_drop_submission(b.subs);
+        abort_result(NULL, b.subs);
+        b.subs = next;
+    }
+    while (n->backlog_head) {
+        fl_result *next = n->backlog_head->next;
+        fl__result_drop_submission(n->backlog_head);
+        abort_result(NULL, n->backlog_head);
+        n->backlog_head = next;
+    }
+    n->backlog_tail = NULL;
+    fl__idmap_drain(&n->results, abort_result, NULL);
+    while (n->free_xjobs) {
+        fl_xjob *next = n->free_xjobs->next;
+        fl__free(n->free_xjobs);
+        n->free_xjobs = next;
+    }
+}

@@ -1,0 +1,456 @@
+/*
+ * node.c - the hosted fl_node of floret.h: options, creation (identity,
+ * broker URL, core, transport, pool), start (threads, first connection),
+ * stop, free, and the calls application threads make (fl_node_call,
+ * fl_node_peers), which only ever talk to the loop through the inbox.
+ * Depends on posix.h, core.h, codec.h (id checks) and alloc.h.
+ */
+#include "posix.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "codec.h"
+
+#define FREE_GRACE_MS 1000u   /* fl_node_free on a running node */
+#define MIN_MESSAGE 1024u
+#define MAX_SLOTS 4096
+#define CALL_OVERHEAD 512u    /* envelope bytes around one task in a lease */
+
+void fl_node_options_init(fl_node_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->slots = -1;
+    o->log_level = FL_LOG_INFO;
+}
+
+/* ------------------------------------------------------------- creation */
+
+static fl_status bad(fl_node *n, const char *fmt, const char *what)
+{
+    fl__plog(&n->log, FL_LOG_ERROR, fmt, what);
+    return FL_EINVAL;
+}
+
+static fl_status check_options(fl_node *n, const fl_node_options *o)
+{
+    char err[400];
+    const char *cluster = o->cluster ? o->cluster : "default";
+
+    if (o->name) {
+        if (!fl__valid_id(o->name))
+            return bad(n, "node name '%s' is not valid: use 1 to 64 of A-Z a-z 0-9 _ . -",
+                       o->name);
+        snprintf(n->id, sizeof n->id, "%s", o->name);
+    } else {
+        fl__default_node_id(n->id, sizeof n->id);
+    }
+    snprintf(n->log.node, sizeof n->log.node, "%s", n->id);
+    if (!fl__valid_id(cluster))
+        return bad(n, "cluster name '%s' is not valid: use 1 to 64 of A-Z a-z 0-9 _ . -",
+                   cluster);
+    n->cluster = fl__strdup(cluster);
+    if (!n->cluster)
+        return FL_ENOMEM;
+    if (fl__url_parse(fl__broker_url(o->broker_url), &n->url, err, sizeof err) != FL_OK)
+        return bad(n, "%s", err);
+    if (o->slots < -1 || o->slots > MAX_SLOTS) {
+        fl__plog(&n->log, FL_LOG_ERROR, "slots %d: use -1 (one per core), 0 (client) or up to %d",
+                o->slots, MAX_SLOTS);
+        return FL_EINVAL;
+    }
+    if (o->slots == -1) {
+        long k = sysconf(_SC_NPROCESSORS_ONLN);
+        n->slots = k > 0 ? (unsigned)(k > MAX_SLOTS ? MAX_SLOTS : k) : 1u;
+    } else {
+        n->slots = (unsigned)o->slots;
+    }
+    n->max_message = o->max_message ? o->max_message : FL_DEFAULT_MAX_MESSAGE;
+    if (n->max_message < MIN_MESSAGE) {
+        fl__plog(&n->log, FL_LOG_ERROR, "max_message %zu: must be at least %u bytes",
+                n->max_message, MIN_MESSAGE);
+        return FL_EINVAL;
+    }
+    return FL_OK;
+}
+
+static fl_status make_core(fl_node *n, const fl_node_options *o)
+{
+    uint64_t rnd[2];
+    char arch[32];
+    fl_core_config cfg;
+    fl_core_io io;
+
+    if (fl__random_bytes(rnd, sizeof rnd) != FL_OK) {
+        fl__plog(&n->log, FL_LOG_ERROR, "cannot read random bytes from the kernel");
+        return FL_EIO;
+    }
+    fl__machine(arch, sizeof arch);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.cluster = n->cluster;
+    cfg.node_id = n->id;
+    cfg.incarnation = rnd[0] & ((UINT64_C(1) << 52) - 1);
+    cfg.slots = n->slots;
+    cfg.max_message = n->max_message;
+    cfg.lease_ttl_ms = o->lease_ttl_ms;
+    cfg.seed = rnd[1];
+    cfg.registry = n->registry;
+    cfg.runtime = "native";
+    cfg.arch = arch;
+    cfg.log_level = o->log_level;
+    fl__loop_io(n, &io);
+    return fl_core_new(&cfg, &io, &n->core);
+}
+
+static fl_status make_parts(fl_node *n)
+{
+    const char *topic;
+    const void *will;
+    size_t will_len;
+    size_t max_result;
+    fl_transport_cb cb;
+    fl_status st;
+
+    fl_core_will(n->core, &topic, &will, &will_len);
+    fl__loop_transport_cb(n, &cb);
+    st = fl__tp_init(&n->tp, n->id, &n->url, topic, will, will_len,
+                     fl_core_will_retain(n->core), &n->log, &cb);
+    if (st != FL_OK)
+        return st;
+    st = fl__inbox_init(&n->inbox);
+    if (st != FL_OK)
+        return st;
+    n->inbox_ready = true;
+    /* Room for the done entry's envelope around the value. */
+    max_result = n->max_message - CALL_OVERHEAD;
+    st = fl__executor_init(&n->ex, n->slots, n->registry, n->id, max_result,
+                           fl__loop_job_finished, n);
+    n->ex_ready = st == FL_OK;
+    return st;
+}
+
+fl_status fl_node_new(const fl_node_options *o, fl_node **out)
+{
+    fl_node_options defaults;
+    fl_node *n;
+    fl_status st;
+
+    if (!out)
+        return FL_EINVAL;
+    *out = NULL;
+    if (!o) {
+        fl_node_options_init(&defaults);
+        o = &defaults;
+    }
+    n = fl__calloc(1, sizeof *n);
+    if (!n)
+        return FL_ENOMEM;
+    fl__plog_init(&n->log, o->log, o->log_ud, o->log_level);
+    pthread_mutex_init(&n->mu, NULL);
+    fl__cond_init(&n->cv);
+    atomic_init(&n->phase, FL_NODE_NEW);
+    atomic_init(&n->stop_called, false);
+    fl__idmap_init(&n->results);
+
+    st = check_options(n, o);
+    if (st == FL_OK && !o->registry) {
+        n->own_registry = fl_registry_new();
+        st = n->own_registry ? fl_register_builtins(n->own_registry) : FL_ENOMEM;
+    }
+    n->registry = o->registry ? o->registry : n->own_registry;
+    if (st == FL_OK)
+        st = make_core(n, o);
+    if (st == FL_OK)
+        st = make_parts(n);
+    if (st != FL_OK) {
+        fl_node_free(n);
+        return st;
+    }
+    *out = n;
+    return FL_OK;
+}
+
+/* ------------------------------------------------------- start and stop */
+
+static void set_phase(fl_node *n, fl_node_phase ph)
+{
+    pthread_mutex_lock(&n->mu);
+    atomic_store(&n->phase, (int)ph);
+    pthread_cond_broadcast(&n->cv);
+    pthread_mutex_unlock(&n->mu);
+}
+
+/* Wait for the first CONNACK; false on timeout. */
+static bool wait_connected(fl_node *n, uint32_t timeout_ms)
+{
+    struct timespec dl = fl__deadline_after_ms(timeout_ms);
+    bool ok;
+    pthread_mutex_lock(&n->mu);
+    while (!n->connected && !atomic_load(&n->stop_called)) {
+        if (pthread_cond_timedwait(&n->cv, &n->mu, &dl) != 0)
+            break;
+    }
+    ok = n->connected;
+    pthread_mutex_unlock(&n->mu);
+    return ok;
+}
+
+/* Undo a start that did not get connected: quit the loop at once. */
+static void abandon_start(fl_node *n)
+{
+    if (n->loop_running) {
+        fl__inbox_quit(&n->inbox);
+        pthread_join(n->loop_thread, NULL);
+        n->loop_running = false;
+    }
+    fl__loop_finish_leftovers(n);
+    pthread_mutex_lock(&n->inbox.mu);
+    n->inbox.quit = false;
+    pthread_mutex_unlock(&n->inbox.mu);
+    fl__tp_reset(&n->tp);
+}
+
+fl_status fl_node_start(fl_node *node, uint32_t timeout_ms)
+{
+    int expect = FL_NODE_NEW;
+    fl_status st;
+    bool connected, stopped;
+    char why[256];
+
+    if (!node)
+        return FL_EINVAL;
+    if (!atomic_compare_exchange_strong(&node->phase, &expect, FL_NODE_STARTING))
+        return FL_ESTATE;
+    st = fl__executor_start(&node->ex);
+    if (st == FL_OK) {
+        if (pthread_create(&node->loop_thread, NULL, fl__loop_main, node) == 0)
+            node->loop_running = true;
+        else
+            st = FL_EIO;
+    }
+    if (st != FL_OK) {
+        fl__plog(&node->log, FL_LOG_ERROR, "cannot start threads");
+        abandon_start(node);
+        set_phase(node, FL_NODE_NEW);
+        return st;
+    }
+    connected = timeout_ms == 0 || wait_connected(node, timeout_ms);
+    /* Decided under the lock so that a concurrent fl_node_stop either sees
+     * RUNNING (and stops the node) or makes this start give up. */
+    pthread_mutex_lock(&node->mu);
+    stopped = atomic_load(&node->stop_called);
+    if (connected && !stopped)
+        atomic_store(&node->phase, FL_NODE_RUNNING);
+    snprintf(why, sizeof why, "%s", node->last_error[0] ? node->last_error
+                                                        : "no answer in time");
+    pthread_mutex_unlock(&node->mu);
+    if (connected && !stopped)
+        return FL_OK;
+    abandon_start(node);
+    if (stopped) {
+        set_phase(node, FL_NODE_STOPPED);
+        return FL_ESTATE;
+    }
+    fl__plog(&node->log, FL_LOG_ERROR, "cannot connect to broker %s: %s",
+            node->url.text, why);
+    set_phase(node, FL_NODE_NEW);
+    return FL_ECONN;
+}
+
+void fl_node_stop(fl_node *node, uint32_t grace_ms)
+{
+    int phase;
+    if (!node)
+        return;
+    pthread_mutex_lock(&node->mu);
+    if (atomic_load(&node->stop_called)) {
+        pthread_mutex_unlock(&node->mu);
+        return;
+    }
+    atomic_store(&node->stop_called, true);
+    pthread_cond_broadcast(&node->cv); /* a start waiting to connect gives up */
+    phase = atomic_load(&node->phase);
+    if (phase == FL_NODE_RUNNING)
+        atomic_store(&node->phase, FL_NODE_STOPPING);
+    else if (phase == FL_NODE_NEW)
+        atomic_store(&node->phase, FL_NODE_STOPPED);
+    pthread_mutex_unlock(&node->mu);
+    if (phase != FL_NODE_RUNNING)
+        return; /* never started, or a start in progress that now gives up */
+    fl__inbox_stop(&node->inbox, grace_ms);
+    pthread_join(node->loop_thread, NULL);
+    node->loop_running = false;
+    fl__loop_finish_leftovers(node);
+    set_phase(node, FL_NODE_STOPPED);
+}
+
+void fl_node_free(fl_node *node)
+{
+    if (!node)
+        return;
+    if (atomic_load(&node->phase) == FL_NODE_RUNNING)
+        fl_node_stop(node, FREE_GRACE_MS);
+    if (node->core && node->ex_ready && node->inbox_ready)
+        fl__loop_finish_leftovers(node);
+    if (node->core)
+        fl_core_free(node->core);
+    if (node->ex_ready)
+        fl__executor_destroy(&node->ex);
+    fl__tp_free(&node->tp);
+    if (node->inbox_ready)
+        fl__inbox_destroy(&node->inbox);
+    fl__idmap_free(&node->results);
+    fl_registry_free(node->own_registry);
+    fl__free(node->cluster);
+    pthread_cond_destroy(&node->cv);
+    pthread_mutex_destroy(&node->mu);
+    fl__plog_destroy(&node->log);
+    fl__free(node);
+}
+
+const char *fl_node_id(const fl_node *node)
+{
+    return node ? node->id : "";
+}
+
+const char *fl__node_last_error(const fl_node *node)
+{
+    return node ? node->last_error : "";
+}
+
+/* ----------------------------------------------------------------- calls */
+
+static fl_status check_call(fl_node *n, const char *name, const char *args,
+                            const char *kwargs, size_t att_len,
+                            const fl_call_options *opt)
+{
+    char err[256];
+    size_t size = CALL_OVERHEAD + att_len + strlen(name);
+
+    if (!fl__valid_id(name))
+        return bad(n, "call: task name '%s' is not valid: use 1 to 64 of A-Z a-z 0-9 _ . -",
+                   name);
+    if (args) {
+        size += strlen(args);
+        if (fl__json_check(args, strlen(args), FL_TYPE_ARRAY, err, sizeof err) != FL_OK) {
+            fl__plog(&n->log, FL_LOG_ERROR, "call %s: args: %s", name, err);
+            return FL_EINVAL;
+        }
+    }
+    if (kwargs) {
+        size += strlen(kwargs);
+        if (fl__json_check(kwargs, strlen(kwargs), FL_TYPE_OBJECT, err, sizeof err) != FL_OK) {
+            fl__plog(&n->log, FL_LOG_ERROR, "call %s: kwargs: %s", name, err);
+            return FL_EINVAL;
+        }
+    }
+    if (opt && opt->route && !fl__valid_id(opt->route))
+        return bad(n, "call: route '%s' is not a valid node id", opt->route);
+    if (size > n->max_message) {
+        fl__plog(&n->log, FL_LOG_ERROR,
+                "call %s: arguments and attachment (%zu bytes) exceed the message limit (%zu)",
+                name, size, n->max_message);
+        return FL_ETOOBIG;
+    }
+    return FL_OK;
+}
+
+static fl_status copy_call(fl_result *r, const char *name, const char *args,
+                           const char *kwargs, const void *att, size_t att_len,
+                           const fl_call_options *opt)
+{
+    r->name = fl__strdup(name);
+    if (!r->name)
+        return FL_ENOMEM;
+    if (args) {
+        r->args_len = strlen(args);
+        if (!(r->args = fl__strndup(args, r->args_len)))
+            return FL_ENOMEM;
+    }
+    if (kwargs) {
+        r->kwargs_len = strlen(kwargs);
+        if (!(r->kwargs = fl__strndup(kwargs, r->kwargs_len)))
+            return FL_ENOMEM;
+    }
+    if (att && att_len > 0) {
+        if (!(r->sub_att = fl__malloc(att_len)))
+            return FL_ENOMEM;
+        memcpy(r->sub_att, att, att_len);
+        r->sub_att_len = att_len;
+    }
+    if (opt) {
+        r->opt = *opt;
+        r->opt.route = NULL;
+        if (opt->route && !(r->route = fl__strdup(opt->route)))
+            return FL_ENOMEM;
+    }
+    return FL_OK;
+}
+
+fl_status fl_node_call(fl_node *node, const char *name, const char *args,
+                       const char *kwargs, const void *att, size_t att_len,
+                       const fl_call_options *opt, fl_result **out)
+{
+    fl_result *r;
+    fl_status st;
+
+    if (!node || !name || !out || (att_len > 0 && !att))
+        return FL_EINVAL;
+    *out = NULL;
+    if (atomic_load(&node->phase) != FL_NODE_RUNNING)
+        return FL_ESTATE;
+    st = check_call(node, name, args, kwargs, att_len, opt);
+    if (st != FL_OK)
+        return st;
+    r = fl__result_new();
+    if (!r)
+        return FL_ENOMEM;
+    st = copy_call(r, name, args, kwargs, att, att_len, opt);
+    if (st != FL_OK) {
+        fl__result_unref(r);
+        fl__result_unref(r);
+        return st;
+    }
+    /* Under the node lock, so a stop cannot slip between the check and the
+     * hand-over and leave the submission with nobody to answer it. */
+    pthread_mutex_lock(&node->mu);
+    if (atomic_load(&node->phase) != FL_NODE_RUNNING) {
+        pthread_mutex_unlock(&node->mu);
+        fl__result_unref(r);
+        fl__result_unref(r);
+        return FL_ESTATE;
+    }
+    fl__inbox_submit(&node->inbox, r);
+    pthread_mutex_unlock(&node->mu);
+    *out = r;
+    return FL_OK;
+}
+
+fl_status fl_node_peers(fl_node *node, fl_peer *peers, size_t cap, size_t *n)
+{
+    fl_peers_req req;
+
+    if (n)
+        *n = 0;
+    if (!node || (cap > 0 && !peers))
+        return FL_EINVAL;
+    memset(&req, 0, sizeof req);
+    req.peers = peers;
+    req.cap = cap;
+    pthread_mutex_lock(&node->mu);
+    if (atomic_load(&node->phase) != FL_NODE_RUNNING) {
+        pthread_mutex_unlock(&node->mu);
+        return FL_ESTATE;
+    }
+    fl__inbox_peers(&node->inbox, &req);
+    /* Always answered: by the loop on its next turn, or by the clean-up
+     * after it exits (which runs before any free). */
+    while (!req.done)
+        pthread_cond_wait(&node->cv, &node->mu);
+    pthread_mutex_unlock(&node->mu);
+    if (n)
+        *n = req.n;
+    return FL_OK;
+}

@@ -1,0 +1,351 @@
+/*
+ * posix.h - the inside of the hosted node: the fl_node object and the
+ * parts it is made of (clock, log, wake pipe, inbox, id map, executor pool,
+ * MQTT transport, event loop). Only src/port/posix/ includes it.
+ *
+ * Threads: one event-loop thread owns the fl_core and the MQTT connection;
+ * executor threads run jobs; application threads call fl_node_* and
+ * fl_result_*. They meet only in the inbox (application/executor -> loop),
+ * the executor queue (loop -> executor) and result handles (loop -> app).
+ * Depends on the public header, core.h, hosted.h, pthreads.
+ */
+#ifndef FL_POSIX_H
+#define FL_POSIX_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "core.h"
+#include "floret/floret.h"
+#include "hosted.h"
+
+/* ------------------------------------------------------------------ clock */
+
+/* Microseconds on the monotonic clock. */
+uint64_t fl__now_us(void);
+/* A condition variable that times out against the monotonic clock. */
+int fl__cond_init(pthread_cond_t *cv);
+/* The absolute monotonic time ms from now, for pthread_cond_timedwait. */
+struct timespec fl__deadline_after_ms(uint64_t ms);
+/* Same for an absolute time in microseconds of fl__now_us. */
+struct timespec fl__deadline_at_us(uint64_t us);
+
+/* -------------------------------------------------------------------- log */
+
+typedef struct fl_logger {
+    fl_log_fn fn; /* NULL: stderr */
+    void *ud;
+    int level;
+    char node[FL_MAX_ID_BUF];
+    pthread_mutex_t mu; /* one line at a time, whichever thread logs */
+} fl_logger;
+
+void fl__plog_init(fl_logger *lg, fl_log_fn fn, void *ud, int level);
+void fl__plog_destroy(fl_logger *lg);
+void fl__plog_line(fl_logger *lg, int level, const char *line);
+void fl__plog(fl_logger *lg, int level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* --------------------------------------------------------------- identity */
+
+/* <hostname>-<pid>, cut and cleaned to a valid node id. */
+void fl__default_node_id(char *out, size_t cap);
+/* Random bits from the kernel (getrandom or /dev/urandom). FL_OK/FL_EIO. */
+fl_status fl__random_bytes(void *out, size_t len);
+/* The machine name ("x86_64", "aarch64"); "unknown" if it cannot tell. */
+void fl__machine(char *out, size_t cap);
+
+/* ------------------------------------------------------------------- wake */
+
+/* A self-pipe the loop polls; any thread may ring it. */
+typedef struct fl_wake {
+    int rd, wr;
+} fl_wake;
+
+fl_status fl__wake_open(fl_wake *w);
+void fl__wake_close(fl_wake *w);
+void fl__wake_ring(fl_wake *w);
+void fl__wake_drain(fl_wake *w);
+
+/* ----------------------------------------------------------------- result */
+
+/* A result handle is shared by the application (which frees it) and the
+ * loop (which fills it); the last of the two to let go frees it. */
+struct fl_result {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    atomic_int refs;
+    atomic_int state;      /* fl_state */
+    atomic_bool ready;     /* final fields below are written before this */
+    bool id_known;         /* under mu */
+    uint64_t id;           /* under mu until id_known */
+
+    fl_value *value;
+    uint8_t *att;
+    size_t att_len;
+    char *err_type;
+    char *err_message;
+    char worker[FL_MAX_ID_BUF];
+
+    /* The submission, held until the loop hands it to the core. */
+    char *name;
+    char *args;
+    size_t args_len;
+    char *kwargs;
+    size_t kwargs_len;
+    uint8_t *sub_att;
+    size_t sub_att_len;
+    char *route;
+    fl_call_options opt;
+
+    struct fl_result *next; /* inbox link */
+};
+
+fl_result *fl__result_new(void);
+void fl__result_unref(fl_result *r);
+void fl__result_drop_submission(fl_result *r);
+/* The loop gave the task its id. */
+void fl__result_set_id(fl_result *r, uint64_t id);
+void fl__result_set_state(fl_result *r, fl_state st);
+/* Fill the final outcome (takes fin->value) and wake waiters. */
+void fl__result_finish(fl_result *r, const fl_final *fin);
+/* End r in FAILURE with type/message without the core (node stopping). */
+void fl__result_abort(fl_result *r, fl_state st, const char *type,
+                      const char *message);
+
+/* ----------------------------------------------------------------- id map */
+
+/* Task id -> result handle, used by the loop thread only. */
+typedef struct fl_idmap {
+    uint64_t *keys; /* 0 = empty (task ids start at 1) */
+    fl_result **vals;
+    size_t cap, len;
+} fl_idmap;
+
+void fl__idmap_init(fl_idmap *m);
+void fl__idmap_free(fl_idmap *m);
+fl_status fl__idmap_put(fl_idmap *m, uint64_t id, fl_result *r);
+fl_result *fl__idmap_get(const fl_idmap *m, uint64_t id);
+fl_result *fl__idmap_take(fl_idmap *m, uint64_t id);
+/* Hand every entry to fn, then empty the map. */
+void fl__idmap_drain(fl_idmap *m, void (*fn)(void *ud, fl_result *r), void *ud);
+
+/* --------------------------------------------------------------- executor */
+
+typedef struct fl_executor fl_executor;
+
+/* One job on its way through the pool and back to the loop. */
+typedef struct fl_xjob {
+    fl_job *job;
+    fl_outcome out;
+    atomic_bool cancelled;
+    fl_executor *ex;
+    struct fl_xjob *next;
+} fl_xjob;
+
+typedef void (*fl_xjob_done_fn)(void *ud, fl_xjob *xj);
+
+struct fl_executor {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;       /* work arrived / quit */
+    pthread_mutex_t sleep_mu;
+    pthread_cond_t sleep_cv; /* a job was cancelled */
+    fl_xjob *head, *tail;
+    unsigned idle;
+    bool quit;
+    atomic_bool cancel_all;
+    pthread_t *threads;
+    unsigned want;     /* threads to start */
+    unsigned nthreads; /* threads running */
+    const fl_registry *reg;
+    const char *node_id;
+    size_t max_result;
+    fl_xjob_done_fn done;
+    void *done_ud;
+};
+
+fl_status fl__executor_init(fl_executor *ex, unsigned nthreads,
+                            const fl_registry *reg, const char *node_id,
+                            size_t max_result, fl_xjob_done_fn done,
+                            void *done_ud);
+/* Start the threads; FL_EIO if one could not be created (the ones that
+ * started are stopped by fl__executor_stop). */
+fl_status fl__executor_start(fl_executor *ex);
+void fl__executor_push(fl_executor *ex, fl_xjob *xj);
+void fl__executor_cancel(fl_executor *ex, fl_xjob *xj);
+void fl__executor_cancel_all(fl_executor *ex);
+/* Stop the threads (after their current job); jobs never started are
+ * returned as a list for the caller to answer. */
+fl_xjob *fl__executor_stop(fl_executor *ex);
+void fl__executor_destroy(fl_executor *ex);
+
+/* -------------------------------------------------------------- transport */
+
+typedef struct fl_transport_cb {
+    void *ud;
+    void (*up)(void *ud);
+    void (*down)(void *ud);
+    void (*failed)(void *ud, const char *reason); /* an attempt failed */
+    void (*message)(void *ud, const char *topic, const void *payload,
+                    size_t len);
+} fl_transport_cb;
+
+typedef enum fl_tp_state {
+    FL_TP_IDLE,       /* waiting for the next attempt */
+    FL_TP_CONNECTING, /* socket open, no CONNACK yet */
+    FL_TP_UP,         /* CONNACK accepted */
+    FL_TP_CLOSED      /* closed for good */
+} fl_tp_state;
+
+typedef struct fl_transport {
+    struct mosquitto *mosq;
+    const fl_url *url;
+    fl_logger *log;
+    fl_transport_cb cb;
+    fl_tp_state state;
+    bool tried;          /* connect_async was called once */
+    bool pollout_done;   /* the pending TCP connect was completed */
+    uint64_t next_try;   /* IDLE: when to try again */
+    uint64_t backoff_us;
+    uint64_t attempt_at;
+    unsigned failures;   /* since the last success */
+    bool ever_up;
+    bool reason_set;     /* this attempt's failure reason is recorded */
+    char last_error[256];
+    uint64_t now;        /* set by the loop before each step */
+} fl_transport;
+
+fl_status fl__tp_init(fl_transport *tp, const char *client_id, const fl_url *url,
+                      const char *will_topic, const void *will, size_t will_len,
+                      bool will_retain, fl_logger *log,
+                      const fl_transport_cb *cb);
+void fl__tp_free(fl_transport *tp);
+/* Back to "not connected, try at once" (after a close), for a restart. */
+void fl__tp_reset(fl_transport *tp);
+/* Fill pfd (fd -1 when there is no socket to watch) and lower *deadline to
+ * the next time the transport needs a step. */
+void fl__tp_prepare(fl_transport *tp, uint64_t now, int *fd, short *events,
+                    uint64_t *deadline);
+/* Act on poll's revents (0 when the socket was not polled) and timers. */
+void fl__tp_step(fl_transport *tp, uint64_t now, short revents);
+bool fl__tp_up(const fl_transport *tp);
+void fl__tp_publish(fl_transport *tp, const char *topic, const void *payload,
+                    size_t len, int qos, bool retain);
+void fl__tp_subscribe(fl_transport *tp, const char *filter, int qos);
+/* Write what is queued (up to timeout_ms), send DISCONNECT, close. */
+void fl__tp_close(fl_transport *tp, uint32_t timeout_ms);
+
+/* ------------------------------------------------------------------ inbox */
+
+/* A request for the list of peers, answered by the loop. */
+typedef struct fl_peers_req {
+    fl_peer *peers;
+    size_t cap;
+    size_t n;
+    bool done;
+    struct fl_peers_req *next;
+} fl_peers_req;
+
+/* What other threads hand the loop. One mutex; the wake pipe is rung only
+ * when the inbox goes from "nothing to do" to "something to do", so a burst
+ * of calls or finished jobs costs one wake-up. */
+typedef struct fl_inbox {
+    pthread_mutex_t mu;
+    fl_wake wake;
+    bool rung;
+    fl_result *sub_head, *sub_tail;
+    fl_xjob *done_head, *done_tail;
+    fl_peers_req *req_head;
+    bool stop;
+    uint32_t stop_grace_ms;
+    bool quit; /* leave at once (start gave up) */
+} fl_inbox;
+
+/* What the loop takes out in one go. */
+typedef struct fl_inbox_batch {
+    fl_result *subs;
+    fl_xjob *dones;
+    fl_peers_req *reqs;
+    bool stop;
+    uint32_t stop_grace_ms;
+    bool quit;
+} fl_inbox_batch;
+
+fl_status fl__inbox_init(fl_inbox *ib);
+void fl__inbox_destroy(fl_inbox *ib);
+void fl__inbox_submit(fl_inbox *ib, fl_result *r);
+void fl__inbox_done(fl_inbox *ib, fl_xjob *xj);
+void fl__inbox_peers(fl_inbox *ib, fl_peers_req *req);
+void fl__inbox_stop(fl_inbox *ib, uint32_t grace_ms);
+void fl__inbox_quit(fl_inbox *ib);
+void fl__inbox_take(fl_inbox *ib, fl_inbox_batch *b);
+
+/* ------------------------------------------------------------------- node */
+
+typedef enum fl_node_phase {
+    FL_NODE_NEW,
+    FL_NODE_STARTING,
+    FL_NODE_RUNNING,
+    FL_NODE_STOPPING,
+    FL_NODE_STOPPED
+} fl_node_phase;
+
+struct fl_node {
+    char id[FL_MAX_ID_BUF];
+    char *cluster;
+    fl_url url;
+    unsigned slots;
+    size_t max_message;
+    fl_logger log;
+    fl_registry *own_registry;
+    const fl_registry *registry;
+    fl_core *core;
+    fl_transport tp;
+    fl_executor ex;
+    fl_inbox inbox;
+    bool ex_ready, inbox_ready; /* initialised, for a partial fl_node_new */
+
+    pthread_t loop_thread;
+    bool loop_running;
+    pthread_mutex_t mu; /* phase, connected, peers requests */
+    pthread_cond_t cv;
+    atomic_int phase;   /* fl_node_phase */
+    atomic_bool stop_called; /* written under mu */
+    bool connected;     /* under mu: the first CONNACK came */
+    char last_error[256]; /* under mu */
+
+    /* Loop thread only. */
+    uint64_t now;
+    fl_idmap results;
+    fl_result *backlog_head, *backlog_tail; /* submits not yet given to the core */
+    fl_result *submitting; /* the one inside fl_core_submit */
+    bool submitting_final; /* ...and its final came inside the call */
+    fl_xjob *free_xjobs;   /* recycled job wrappers */
+    fl_job *starved[32];   /* jobs that got no wrapper (out of memory) */
+    size_t nstarved;
+    bool shutting;
+    uint64_t grace_deadline;
+    uint64_t hard_deadline;
+};
+
+/* The loop thread's body. */
+void *fl__loop_main(void *node);
+/* After the loop and the executor threads have stopped: answer every job,
+ * submission and request still in flight, fail every unfinished result,
+ * free the job wrappers. Idempotent. */
+void fl__loop_finish_leftovers(fl_node *node);
+/* The transport callbacks for a node. */
+void fl__loop_transport_cb(fl_node *node, fl_transport_cb *cb);
+/* fl_core_io for a node. */
+void fl__loop_io(fl_node *node, fl_core_io *io);
+/* Executor -> inbox. */
+void fl__loop_job_finished(void *node, fl_xjob *xj);
+
+#endif

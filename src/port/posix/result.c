@@ -1,0 +1,221 @@
+/*
+ * result.c - result handles (Celery's AsyncResult): filled by the loop
+ * thread, read and waited on by application threads. The state and the
+ * ready flag are atomics so reading them takes no lock; waiting uses the
+ * handle's own mutex and condition variable. The application and the loop
+ * each hold a reference; the last to let go frees the handle.
+ * Depends on posix.h and alloc.h.
+ */
+#include "posix.h"
+
+#include <string.h>
+
+#include "alloc.h"
+
+fl_result *fl__result_new(void)
+{
+    fl_result *r = fl__calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    if (pthread_mutex_init(&r->mu, NULL) != 0) {
+        fl__free(r);
+        return NULL;
+    }
+    if (fl__cond_init(&r->cv) != 0) {
+        pthread_mutex_destroy(&r->mu);
+        fl__free(r);
+        return NULL;
+    }
+    atomic_init(&r->refs, 2);
+    atomic_init(&r->state, FL_PENDING);
+    atomic_init(&r->ready, false);
+    return r;
+}
+
+void fl__result_drop_submission(fl_result *r)
+{
+    fl__free(r->name);
+    fl__free(r->args);
+    fl__free(r->kwargs);
+    fl__free(r->sub_att);
+    fl__free(r->route);
+    r->name = r->args = r->kwargs = r->route = NULL;
+    r->sub_att = NULL;
+}
+
+static void destroy(fl_result *r)
+{
+    fl__result_drop_submission(r);
+    fl_value_free(r->value);
+    fl__free(r->att);
+    fl__free(r->err_type);
+    fl__free(r->err_message);
+    pthread_cond_destroy(&r->cv);
+    pthread_mutex_destroy(&r->mu);
+    fl__free(r);
+}
+
+void fl__result_unref(fl_result *r)
+{
+    if (r && atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) == 1)
+        destroy(r);
+}
+
+void fl__result_set_id(fl_result *r, uint64_t id)
+{
+    pthread_mutex_lock(&r->mu);
+    r->id = id;
+    r->id_known = true;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+void fl__result_set_state(fl_result *r, fl_state st)
+{
+    if (!atomic_load_explicit(&r->ready, memory_order_acquire))
+        atomic_store_explicit(&r->state, (int)st, memory_order_release);
+}
+
+/* Publish the final fields written by the caller and wake every waiter. */
+static void mark_ready(fl_result *r, fl_state st)
+{
+    pthread_mutex_lock(&r->mu);
+    atomic_store_explicit(&r->state, (int)st, memory_order_release);
+    atomic_store_explicit(&r->ready, true, memory_order_release);
+    r->id_known = true; /* a task that never got an id keeps id 0 */
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+void fl__result_finish(fl_result *r, const fl_final *fin)
+{
+    if (atomic_load_explicit(&r->ready, memory_order_acquire)) {
+        fl_value_free(fin->value);
+        return;
+    }
+    r->value = fin->value;
+    if (fin->state == FL_SUCCESS && fin->att && fin->att_len > 0) {
+        r->att = fl__malloc(fin->att_len);
+        if (r->att) {
+            memcpy(r->att, fin->att, fin->att_len);
+            r->att_len = fin->att_len;
+        }
+    }
+    if (fin->state != FL_SUCCESS) {
+        r->err_type = fl__strdup(fin->err_type ? fin->err_type : "Error");
+        r->err_message = fl__strdup(fin->err_message ? fin->err_message : "");
+    }
+    if (fin->worker)
+        strncpy(r->worker, fin->worker, sizeof r->worker - 1);
+    mark_ready(r, fin->state);
+}
+
+void fl__result_abort(fl_result *r, fl_state st, const char *type,
+                      const char *message)
+{
+    if (atomic_load_explicit(&r->ready, memory_order_acquire))
+        return;
+    r->err_type = fl__strdup(type);
+    r->err_message = fl__strdup(message);
+    mark_ready(r, st);
+}
+
+/* ------------------------------------------------------------ public API */
+
+fl_status fl_result_wait(fl_result *r, uint32_t timeout_ms)
+{
+    struct timespec dl;
+    fl_status st = FL_OK;
+
+    if (!r)
+        return FL_EINVAL;
+    if (atomic_load_explicit(&r->ready, memory_order_acquire))
+        return FL_OK;
+    dl = fl__deadline_after_ms(timeout_ms);
+    pthread_mutex_lock(&r->mu);
+    while (!atomic_load_explicit(&r->ready, memory_order_acquire)) {
+        int rc;
+        if (timeout_ms == UINT32_MAX)
+            rc = pthread_cond_wait(&r->cv, &r->mu);
+        else
+            rc = pthread_cond_timedwait(&r->cv, &r->mu, &dl);
+        if (rc != 0 && !atomic_load_explicit(&r->ready, memory_order_acquire)) {
+            st = FL_ETIMEDOUT;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+    return st;
+}
+
+bool fl_result_ready(const fl_result *r)
+{
+    return r && atomic_load_explicit(&r->ready, memory_order_acquire);
+}
+
+fl_state fl_result_state(const fl_result *r)
+{
+    if (!r)
+        return FL_PENDING;
+    return (fl_state)atomic_load_explicit(&r->state, memory_order_acquire);
+}
+
+const fl_value *fl_result_value(const fl_result *r)
+{
+    if (!fl_result_ready(r) || fl_result_state(r) != FL_SUCCESS)
+        return NULL;
+    return r->value;
+}
+
+const void *fl_result_attachment(const fl_result *r, size_t *len)
+{
+    if (!fl_result_ready(r) || fl_result_state(r) != FL_SUCCESS || !r->att) {
+        if (len)
+            *len = 0;
+        return NULL;
+    }
+    if (len)
+        *len = r->att_len;
+    return r->att;
+}
+
+const char *fl_result_error_type(const fl_result *r)
+{
+    return fl_result_ready(r) ? r->err_type : NULL;
+}
+
+const char *fl_result_error_message(const fl_result *r)
+{
+    return fl_result_ready(r) ? r->err_message : NULL;
+}
+
+uint64_t fl_result_id(const fl_result *r)
+{
+    fl_result *m = (fl_result *)r; /* waiting needs the handle's lock */
+    uint64_t id;
+    struct timespec dl;
+
+    if (!r)
+        return 0;
+    /* The loop assigns the id moments after fl_node_call returns; wait for
+     * it, but never for long: a stopped loop fails the handle instead. */
+    dl = fl__deadline_after_ms(10000);
+    pthread_mutex_lock(&m->mu);
+    while (!m->id_known) {
+        if (pthread_cond_timedwait(&m->cv, &m->mu, &dl) != 0)
+            break;
+    }
+    id = m->id;
+    pthread_mutex_unlock(&m->mu);
+    return id;
+}
+
+const char *fl_result_worker(const fl_result *r)
+{
+    return fl_result_ready(r) ? r->worker : "";
+}
+
+void fl_result_free(fl_result *r)
+{
+    fl__result_unref(r);
+}

@@ -1,0 +1,378 @@
+/*
+ * transport.c - the MQTT connection, driven by the loop thread through
+ * libmosquitto's socket interface (never its own thread): connect without
+ * blocking on TCP, read and write when poll says so, keep-alive, reconnect
+ * with backoff 0.1 s doubling to 5 s, forever. It logs one line per change
+ * of state, and each failed attempt only for the first few.
+ * Depends on posix.h and libmosquitto.
+ */
+#include "posix.h"
+
+#include <errno.h>
+#include <mosquitto.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+
+#define KEEPALIVE_S 10
+#define CONNECT_TIMEOUT_US (10u * 1000000u)
+#define BACKOFF_MIN_US 100000u
+#define BACKOFF_MAX_US 5000000u
+#define MISC_EVERY_US 1000000u /* keep-alive bookkeeping */
+#define LOUD_FAILURES 3        /* attempts logged one by one */
+#define CA_DIR "/etc/ssl/certs"
+
+static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
+
+static void lib_init(void)
+{
+    mosquitto_lib_init();
+}
+
+static void set_reason(fl_transport *tp, const char *why)
+{
+    if (tp->reason_set)
+        return;
+    snprintf(tp->last_error, sizeof tp->last_error, "%s", why);
+    tp->reason_set = true;
+}
+
+static const char *rc_reason(int rc, int err)
+{
+    switch (rc) {
+    case MOSQ_ERR_ERRNO: return err ? strerror(err) : "system error";
+    case MOSQ_ERR_EAI: return "cannot resolve the host name";
+    case MOSQ_ERR_CONN_LOST: return "connection lost";
+    case MOSQ_ERR_KEEPALIVE: return "the broker stopped answering (keep-alive)";
+    case MOSQ_ERR_TLS: return "TLS error (certificate or handshake)";
+    case MOSQ_ERR_CONN_REFUSED: return "the broker refused the connection";
+    case MOSQ_ERR_PROTOCOL: return "MQTT protocol error";
+    default: return mosquitto_strerror(rc);
+    }
+}
+
+/* ------------------------------------------------------------ callbacks */
+
+static void on_connect(struct mosquitto *m, void *ud, int rc)
+{
+    fl_transport *tp = ud;
+    (void)m;
+    if (tp->state != FL_TP_CONNECTING)
+        return;
+    if (rc != 0) {
+        set_reason(tp, mosquitto_connack_string(rc));
+        return; /* libmosquitto closes the socket; step() notices */
+    }
+    if (tp->ever_up)
+        fl__plog(tp->log, FL_LOG_INFO, "reconnected to broker %s", tp->url->text);
+    else
+        fl__plog(tp->log, FL_LOG_INFO, "connected to broker %s", tp->url->text);
+    tp->state = FL_TP_UP;
+    tp->ever_up = true;
+    tp->failures = 0;
+    tp->backoff_us = BACKOFF_MIN_US;
+    tp->cb.up(tp->cb.ud);
+}
+
+static void on_disconnect(struct mosquitto *m, void *ud, int rc)
+{
+    fl_transport *tp = ud;
+    int err = errno;
+    (void)m;
+    if (rc != 0)
+        set_reason(tp, rc_reason(rc, err));
+    else
+        set_reason(tp, "disconnected");
+}
+
+static void on_message(struct mosquitto *m, void *ud,
+                       const struct mosquitto_message *msg)
+{
+    fl_transport *tp = ud;
+    (void)m;
+    if (tp->state != FL_TP_UP || !msg->topic || msg->payloadlen < 0)
+        return;
+    tp->cb.message(tp->cb.ud, msg->topic, msg->payload, (size_t)msg->payloadlen);
+}
+
+/* libmosquitto's own error lines explain TLS failures; keep them at debug. */
+static void on_lib_log(struct mosquitto *m, void *ud, int level, const char *s)
+{
+    fl_transport *tp = ud;
+    (void)m;
+    if (level & MOSQ_LOG_ERR)
+        fl__plog(tp->log, FL_LOG_DEBUG, "mqtt: %s", s);
+}
+
+/* ----------------------------------------------------------------- setup */
+
+fl_status fl__tp_init(fl_transport *tp, const char *client_id, const fl_url *url,
+                      const char *will_topic, const void *will, size_t will_len,
+                      bool will_retain,
+                      fl_logger *log, const fl_transport_cb *cb)
+{
+    int rc;
+
+    memset(tp, 0, sizeof *tp);
+    tp->url = url;
+    tp->log = log;
+    tp->cb = *cb;
+    tp->state = FL_TP_IDLE;
+    tp->backoff_us = BACKOFF_MIN_US;
+    pthread_once(&lib_once, lib_init);
+
+    tp->mosq = mosquitto_new(client_id, true, tp);
+    if (!tp->mosq)
+        return errno == ENOMEM ? FL_ENOMEM : FL_EINVAL;
+    mosquitto_int_option(tp->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+    mosquitto_int_option(tp->mosq, MOSQ_OPT_TCP_NODELAY, 1);
+    /* The core batches, so messages are few and large; let them all fly. */
+    mosquitto_max_inflight_messages_set(tp->mosq, 0);
+    mosquitto_connect_callback_set(tp->mosq, on_connect);
+    mosquitto_disconnect_callback_set(tp->mosq, on_disconnect);
+    mosquitto_message_callback_set(tp->mosq, on_message);
+    mosquitto_log_callback_set(tp->mosq, on_lib_log);
+
+    if (will_len > (size_t)INT32_MAX)
+        return FL_ETOOBIG;
+    rc = mosquitto_will_set(tp->mosq, will_topic, (int)will_len, will, 1, will_retain);
+    if (rc == MOSQ_ERR_SUCCESS && url->has_user)
+        rc = mosquitto_username_pw_set(tp->mosq, url->user,
+                                       url->pass[0] ? url->pass : NULL);
+    if (rc == MOSQ_ERR_SUCCESS && url->tls) {
+        rc = mosquitto_tls_set(tp->mosq, NULL, CA_DIR, NULL, NULL, NULL);
+        if (rc != MOSQ_ERR_SUCCESS)
+            fl__plog(log, FL_LOG_ERROR, "cannot set up TLS for %s: %s", url->text,
+                    mosquitto_strerror(rc));
+    }
+    if (rc == MOSQ_ERR_NOMEM)
+        return FL_ENOMEM;
+    return rc == MOSQ_ERR_SUCCESS ? FL_OK : FL_EINVAL;
+}
+
+void fl__tp_free(fl_transport *tp)
+{
+    if (tp->mosq)
+        mosquitto_destroy(tp->mosq);
+    tp->mosq = NULL;
+}
+
+void fl__tp_reset(fl_transport *tp)
+{
+    tp->state = FL_TP_IDLE;
+    tp->next_try = 0;
+    tp->failures = 0;
+    tp->backoff_us = BACKOFF_MIN_US;
+}
+
+bool fl__tp_up(const fl_transport *tp)
+{
+    return tp->state == FL_TP_UP;
+}
+
+/* ------------------------------------------------------ state changes */
+
+static void attempt_failed(fl_transport *tp, uint64_t now)
+{
+    double delay = (double)tp->backoff_us / 1e6;
+    tp->failures++;
+    tp->cb.failed(tp->cb.ud, tp->last_error);
+    if (tp->failures <= LOUD_FAILURES)
+        fl__plog(tp->log, FL_LOG_WARN, "cannot connect to broker %s: %s; retrying in %.1f s",
+                tp->url->text, tp->last_error, delay);
+    else if (tp->failures == LOUD_FAILURES + 1)
+        fl__plog(tp->log, FL_LOG_WARN,
+                "still cannot connect to broker %s: %s; retrying every few seconds, quietly",
+                tp->url->text, tp->last_error);
+    tp->next_try = now + tp->backoff_us;
+    tp->backoff_us *= 2;
+    if (tp->backoff_us > BACKOFF_MAX_US)
+        tp->backoff_us = BACKOFF_MAX_US;
+}
+
+/* The socket went away, whatever the state was. */
+static void went_down(fl_transport *tp, uint64_t now)
+{
+    fl_tp_state was = tp->state;
+    tp->state = FL_TP_IDLE;
+    if (was == FL_TP_UP) {
+        fl__plog(tp->log, FL_LOG_WARN, "lost broker %s: %s; reconnecting",
+                tp->url->text, tp->reason_set ? tp->last_error : "connection lost");
+        tp->failures = 0;
+        tp->backoff_us = BACKOFF_MIN_US;
+        tp->next_try = now + tp->backoff_us;
+        tp->cb.down(tp->cb.ud);
+        return;
+    }
+    set_reason(tp, "connection closed");
+    attempt_failed(tp, now);
+}
+
+static void attempt(fl_transport *tp, uint64_t now)
+{
+    int rc;
+    tp->reason_set = false;
+    tp->pollout_done = false;
+    tp->attempt_at = now;
+    errno = 0;
+    if (!tp->tried)
+        rc = mosquitto_connect_async(tp->mosq, tp->url->host, tp->url->port,
+                                     KEEPALIVE_S);
+    else
+        rc = mosquitto_reconnect_async(tp->mosq);
+    tp->tried = true;
+    if (rc != MOSQ_ERR_SUCCESS) {
+        set_reason(tp, rc_reason(rc, errno));
+        attempt_failed(tp, now);
+        return;
+    }
+    tp->state = FL_TP_CONNECTING;
+}
+
+/* ----------------------------------------------------------- each step */
+
+void fl__tp_prepare(fl_transport *tp, uint64_t now, int *fd, short *events,
+                    uint64_t *deadline)
+{
+    *fd = -1;
+    *events = 0;
+    switch (tp->state) {
+    case FL_TP_IDLE:
+        if (tp->next_try < *deadline)
+            *deadline = tp->next_try;
+        return;
+    case FL_TP_CLOSED:
+        return;
+    case FL_TP_CONNECTING:
+        if (tp->attempt_at + CONNECT_TIMEOUT_US < *deadline)
+            *deadline = tp->attempt_at + CONNECT_TIMEOUT_US;
+        break;
+    case FL_TP_UP:
+        break;
+    }
+    *fd = mosquitto_socket(tp->mosq);
+    if (*fd < 0) {
+        *deadline = now; /* step() will notice it is gone */
+        return;
+    }
+    *events = POLLIN;
+    /* A non-blocking connect completes when the socket turns writable;
+     * after that, ask for writability only when there is something to
+     * write, or poll would spin. */
+    if (mosquitto_want_write(tp->mosq) ||
+        (tp->state == FL_TP_CONNECTING && !tp->pollout_done))
+        *events |= POLLOUT;
+    if (now + MISC_EVERY_US < *deadline)
+        *deadline = now + MISC_EVERY_US;
+}
+
+static void read_all(fl_transport *tp)
+{
+    /* loop_read stops after a packet or two; keep going until the socket
+     * has nothing left (EAGAIN), within reason. */
+    for (int i = 0; i < 256; i++) {
+        errno = 0;
+        if (mosquitto_loop_read(tp->mosq, 1) != MOSQ_ERR_SUCCESS)
+            return;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return;
+        if (mosquitto_socket(tp->mosq) < 0)
+            return;
+    }
+}
+
+void fl__tp_step(fl_transport *tp, uint64_t now, short revents)
+{
+    tp->now = now;
+    if (tp->state == FL_TP_CLOSED)
+        return;
+    if (tp->state == FL_TP_IDLE) {
+        if (now >= tp->next_try)
+            attempt(tp, now);
+        return;
+    }
+    if (mosquitto_socket(tp->mosq) >= 0 && (revents & (POLLIN | POLLERR | POLLHUP)))
+        read_all(tp);
+    if (mosquitto_socket(tp->mosq) >= 0 &&
+        ((revents & POLLOUT) || mosquitto_want_write(tp->mosq))) {
+        if (tp->state == FL_TP_CONNECTING && (revents & POLLOUT))
+            tp->pollout_done = true;
+        mosquitto_loop_write(tp->mosq, 1);
+    }
+    if (mosquitto_socket(tp->mosq) >= 0)
+        mosquitto_loop_misc(tp->mosq);
+    if (mosquitto_socket(tp->mosq) < 0) {
+        went_down(tp, now);
+        return;
+    }
+    if (tp->state == FL_TP_CONNECTING && now >= tp->attempt_at + CONNECT_TIMEOUT_US) {
+        set_reason(tp, "no answer from the broker within 10 s");
+        tp->state = FL_TP_IDLE; /* the next attempt closes the socket */
+        attempt_failed(tp, now);
+    }
+}
+
+/* ------------------------------------------------------------- traffic */
+
+void fl__tp_publish(fl_transport *tp, const char *topic, const void *payload,
+                    size_t len, int qos, bool retain)
+{
+    int rc;
+    if (tp->state != FL_TP_UP)
+        return;
+    if (len > (size_t)INT32_MAX) {
+        fl__plog(tp->log, FL_LOG_ERROR, "not publishing %zu bytes on %s: too big",
+                len, topic);
+        return;
+    }
+    rc = mosquitto_publish(tp->mosq, NULL, topic, (int)len, payload, qos, retain);
+    if (rc != MOSQ_ERR_SUCCESS)
+        fl__plog(tp->log, FL_LOG_DEBUG, "publish on %s failed: %s", topic,
+                rc_reason(rc, errno));
+}
+
+void fl__tp_subscribe(fl_transport *tp, const char *filter, int qos)
+{
+    int rc;
+    if (tp->state != FL_TP_UP)
+        return;
+    rc = mosquitto_subscribe(tp->mosq, NULL, filter, qos);
+    if (rc != MOSQ_ERR_SUCCESS)
+        fl__plog(tp->log, FL_LOG_WARN, "subscribe to %s failed: %s", filter,
+                rc_reason(rc, errno));
+}
+
+/* Write what libmosquitto has queued, waiting for the socket up to the
+ * deadline. */
+static void flush_out(fl_transport *tp, uint64_t deadline)
+{
+    for (int i = 0; i < 1000 && mosquitto_want_write(tp->mosq); i++) {
+        struct pollfd p = {.fd = mosquitto_socket(tp->mosq), .events = POLLOUT};
+        uint64_t now = fl__now_us();
+        if (p.fd < 0 || now >= deadline)
+            return;
+        if (poll(&p, 1, (int)((deadline - now) / 1000 + 1)) < 0 && errno != EINTR)
+            return;
+        if (p.revents & (POLLERR | POLLHUP | POLLNVAL))
+            return;
+        if (p.revents & POLLOUT && mosquitto_loop_write(tp->mosq, 1) != MOSQ_ERR_SUCCESS)
+            return;
+    }
+}
+
+void fl__tp_close(fl_transport *tp, uint32_t timeout_ms)
+{
+    fl_tp_state was = tp->state;
+    tp->state = FL_TP_CLOSED;
+    if (was == FL_TP_UP) {
+        uint64_t deadline = fl__now_us() + (uint64_t)timeout_ms * 1000u;
+        flush_out(tp, deadline);
+        /* A clean DISCONNECT makes the broker drop the will: the node has
+         * already said it is offline. */
+        mosquitto_disconnect(tp->mosq);
+        flush_out(tp, deadline);
+        fl__plog(tp->log, FL_LOG_DEBUG, "disconnected from broker %s", tp->url->text);
+    } else if (was == FL_TP_CONNECTING) {
+        mosquitto_disconnect(tp->mosq);
+    }
+}

@@ -4,22 +4,20 @@
  * is one JSON value, checked here so a typo is refused before anything is
  * sent. Exit 0 on SUCCESS, 1 on FAILURE or timeout, 2 on a usage error,
  * 3 when the broker cannot be reached.
- * Depends on cli.h, opts.h, hosted.h and the public header.
+ * Depends on cli.h, client.h, opts.h, hosted.h and the public header.
  */
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "client.h"
 #include "floret/floret.h"
 #include "hosted.h"
 #include "opts.h"
 
 #define DEFAULT_TIMEOUT_S 30.0
-#define START_TIMEOUT_MS 5000u
-#define STOP_GRACE_MS 2000u
-#define MAX_SECONDS (49.0 * 24 * 3600) /* what fits in uint32 milliseconds */
+#define MAX_SECONDS CLI_MAX_SECONDS
 
 static void usage(FILE *f)
 {
@@ -201,70 +199,18 @@ static int parse(int argc, char **argv, struct call_args *a)
 
 /* ----------------------------------------------------------------- run */
 
-struct call_log {
-    bool verbose;
-    atomic_bool starting; /* read by the node's loop thread */
-};
-
-static void on_log(void *ud, int level, const char *line)
-{
-    struct call_log *cl = ud;
-    /* While connecting, the one error line printed after start says it all. */
-    bool starting = atomic_load(&cl->starting);
-    if (starting && !cl->verbose && level > FL_LOG_ERROR)
-        return;
-    if (starting && !cl->verbose && strstr(line, "cannot connect to broker"))
-        return;
-    fprintf(stderr, "floret call: %s\n", line);
-}
-
-static int report(fl_result *r)
-{
-    fl_state st = fl_result_state(r);
-    if (st == FL_SUCCESS) {
-        size_t len = 0;
-        char *json = fl_value_to_json(fl_result_value(r), &len);
-        if (!json) {
-            fprintf(stderr, "error: out of memory printing the result\n");
-            return 1;
-        }
-        fwrite(json, 1, len, stdout);
-        fputc('\n', stdout);
-        fl_free(json);
-        return fflush(stdout) == 0 ? 0 : 1;
-    }
-    fprintf(stderr, "error: %s: %s\n",
-            fl_result_error_type(r) ? fl_result_error_type(r) : fl_state_name(st),
-            fl_result_error_message(r) ? fl_result_error_message(r) : "");
-    return 1;
-}
-
-static int run(struct call_args *a, fl_node *node, const char *cluster)
+static int run(struct call_args *a, struct cli_client *c)
 {
     fl_result *r = NULL;
     fl_status st;
-    uint32_t wait_ms;
     int rc;
 
-    st = fl_node_call(node, a->task, a->args, a->kwargs, NULL, 0, &a->opt, &r);
+    st = fl_node_call(c->node, a->task, a->args, a->kwargs, NULL, 0, &a->opt, &r);
     if (st != FL_OK) {
         fprintf(stderr, "error: cannot submit %s: %s\n", a->task, fl_strerror(st));
         return st == FL_EINVAL || st == FL_ETOOBIG ? 2 : 1;
     }
-    wait_ms = (uint32_t)(a->timeout_s * 1000.0 + 0.5);
-    if (fl_result_wait(r, wait_ms) == FL_ETIMEDOUT) {
-        fl_state s = fl_result_state(r);
-        if (s == FL_PENDING)
-            fprintf(stderr, "error: no result within %g s (no node took the task; "
-                            "is a worker running on cluster '%s'?)\n",
-                    a->timeout_s, cluster);
-        else
-            fprintf(stderr, "error: no result within %g s (the task is %s)\n",
-                    a->timeout_s, s == FL_RETRY ? "waiting to be retried" : "still running");
-        rc = 1;
-    } else {
-        rc = report(r);
-    }
+    rc = cli_client_report(c, r, a->timeout_s, "the task");
     fl_result_free(r);
     return rc;
 }
@@ -272,55 +218,20 @@ static int run(struct call_args *a, fl_node *node, const char *cluster)
 int cli_call(int argc, char **argv)
 {
     struct call_args a;
-    struct call_log cl;
-    fl_node_options o;
-    fl_node *node = NULL;
-    fl_url url;
-    char err[400];
-    const char *cluster;
-    fl_status st;
+    struct cli_client c = {.cmd = "call"};
     int rc;
 
     rc = parse(argc, argv, &a);
-    if (rc >= 0) {
-        free(a.args);
-        return rc;
+    if (rc < 0) {
+        c.broker = a.broker;
+        c.cluster = a.cluster;
+        c.verbose = a.verbose;
+        rc = cli_client_start(&c);
     }
-    cluster = a.cluster ? a.cluster : "default";
-    if (fl__url_parse(fl__broker_url(a.broker), &url, err, sizeof err) != FL_OK) {
-        free(a.args);
-        return cli_usage_error("call", "%s", err);
+    if (rc < 0) {
+        rc = run(&a, &c);
+        cli_client_stop(&c);
     }
-    cl.verbose = a.verbose;
-    atomic_init(&cl.starting, true);
-    fl_node_options_init(&o);
-    o.broker_url = a.broker;
-    o.cluster = a.cluster;
-    o.slots = 0;
-    o.log = on_log;
-    o.log_ud = &cl;
-    o.log_level = a.verbose ? FL_LOG_DEBUG : FL_LOG_WARN;
-    st = fl_node_new(&o, &node);
-    if (st != FL_OK) {
-        free(a.args);
-        fprintf(stderr, "error: %s\n", fl_strerror(st));
-        return st == FL_EINVAL ? 2 : 1;
-    }
-    st = fl_node_start(node, START_TIMEOUT_MS);
-    atomic_store(&cl.starting, false);
-    if (st != FL_OK) {
-        if (st == FL_ECONN)
-            fprintf(stderr, "error: cannot connect to broker %s: %s\n", url.text,
-                    fl__node_last_error(node));
-        else
-            fprintf(stderr, "error: cannot start: %s\n", fl_strerror(st));
-        fl_node_free(node);
-        free(a.args);
-        return st == FL_ECONN ? 3 : 1;
-    }
-    rc = run(&a, node, cluster);
-    fl_node_stop(node, STOP_GRACE_MS);
-    fl_node_free(node);
     free(a.args);
     return rc;
 }

@@ -13,5 +13,7 @@ int cli_call(int argc, char **argv);      /* cli/call.c */
 int cli_status(int argc, char **argv);    /* cli/status.c */
 int cli_local(int argc, char **argv);     /* cli/local.c */
 int cli_wordcount(int argc, char **argv); /* cli/wordcount.c */
+int cli_run(int argc, char **argv);       /* cli/run.c */
+int cli_result(int argc, char **argv);    /* cli/result.c */
 
 #endif

@@ -19,6 +19,8 @@ struct subcommand {
 static const struct subcommand commands[] = {
     {"node", cli_node, "run a node that executes tasks (until Ctrl-C)"},
     {"call", cli_call, "run one task on the cluster and print its result"},
+    {"run", cli_run, "run a workflow (chain, group, chord, map...) and print its result"},
+    {"result", cli_result, "wait for a workflow started with 'floret run --async'"},
     {"status", cli_status, "list the nodes of the cluster"},
     {"local", cli_local, "run a command inside a private cluster on this machine"},
     {"wordcount", cli_wordcount, "count words in files on the cluster"},

@@ -399,9 +399,37 @@ void fl_canvas_free(fl_canvas *c);
 fl_status fl_node_apply(fl_node *node, const fl_canvas *canvas,
                         fl_result **out);
 
-/* Revoke the task or workflow behind r (it ends REVOKED). FL_OK or
- * FL_ENOTFOUND when it already ended. */
+/* Revoke the task or workflow behind r: queued tasks are dropped, running
+ * ones cancelled, and r ends REVOKED. Call it while r's node is running.
+ * FL_OK (the revoke is on its way; wait on r to see it end), FL_ENOTFOUND
+ * when r already ended. */
 fl_status fl_result_revoke(fl_result *r);
+
+/* Room for a workflow id "OWNER:N" with its NUL. */
+#define FL_REMOTE_ID_MAX 96
+
+/*
+ * Hand a workflow to the long-running node owner (NULL: the least loaded
+ * online node with slots), which owns and runs it and keeps its result
+ * after this node is gone (docs/protocol.md, `submit`). Waits up to
+ * timeout_ms for the owner to accept it; then id (cap >= FL_REMOTE_ID_MAX)
+ * holds "OWNER:N" for fl_node_result. FL_OK, FL_EINVAL (invalid canvas, or
+ * the owner refused it; the log says why), FL_ENOTFOUND (no such node
+ * online), FL_ETIMEDOUT, FL_ESTATE, FL_ENOMEM.
+ */
+fl_status fl_node_submit(fl_node *node, const char *owner,
+                         const fl_canvas *canvas, uint32_t timeout_ms,
+                         char *id, size_t cap);
+
+/*
+ * A handle on the workflow "OWNER:N" handed over earlier with
+ * fl_node_submit (by any node). It ends with the workflow, at once if it
+ * already ended and its owner still keeps the result, in FAILURE NotFound
+ * if the owner does not know it, or OwnerLost if the owner goes offline.
+ * Caller frees *out with fl_result_free. FL_OK, FL_EINVAL (not an id),
+ * FL_ESTATE, FL_ENOMEM.
+ */
+fl_status fl_node_result(fl_node *node, const char *id, fl_result **out);
 
 /* One node as last seen in the cluster's presence topics. */
 typedef struct fl_peer {

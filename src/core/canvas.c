@@ -639,10 +639,7 @@ static void root_ended(fl_core *c, fl_wfroot *r, bool ok, char *value,
     struct fl_wf *top = r->top;
     fl__free(r);
     c->stats.finished++;
-    if (c->io.final)
-        c->io.final(c->io.ud, &fin);
-    else
-        fl_value_free(v);
+    fl__final(c, &fin);
     wf_free(top);
 }
 

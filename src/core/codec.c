@@ -28,6 +28,7 @@
 
 static const char *const kind_names[] = {
     "presence", "work", "fetch", "lease", "done", "extend", "release", "error",
+    "submit", "submitted", "query", "result",
 };
 #define NKINDS (sizeof kind_names / sizeof kind_names[0])
 
@@ -308,6 +309,7 @@ static const str_rule TASK_NAME = {1, FL_MAX_ID, "task name"};
 static const str_rule ERR_TYPE = {1, FL_MAX_ERROR_TYPE, NULL};
 static const str_rule ERR_MESSAGE = {0, FL_MAX_ERROR_MESSAGE, NULL};
 static const str_rule SHORT_TEXT = {0, FL_MAX_ID, NULL};
+static const str_rule TAG = {1, FL_MAX_ID, NULL};
 
 /* The "error" object of a done entry or an error message. */
 static bool decode_error(dec *d, cJSON *obj, char **type, char **message,
@@ -325,6 +327,33 @@ static bool decode_error(dec *d, cJSON *obj, char **type, char **message,
               (!retryable || get_bool(d, e, "retryable", false, retryable));
     d->sub = outer;
     return ok;
+}
+
+/* An optional array of strings under key, each checked by rule. */
+static bool get_str_list(dec *d, cJSON *root, const char *key, str_rule rule,
+                         char ***out, size_t *count)
+{
+    cJSON *arr;
+    size_t n;
+    if (!get_array(d, root, key, false, 0, SIZE_MAX - 1, &arr, &n))
+        return false;
+    if (n == 0)
+        return true;
+    *out = fl__calloc(n, sizeof **out);
+    if (!*out)
+        return oom(d);
+    *count = n;
+    d->list = key;
+    size_t i = 0;
+    for (const cJSON *t = arr->child; t; t = t->next, i++) {
+        d->idx = i;
+        if (!check_str(d, t, NULL, rule))
+            return false;
+        if (!((*out)[i] = fl__strdup(t->valuestring)))
+            return oom(d);
+    }
+    d->list = NULL;
+    return true;
 }
 
 static bool decode_presence(dec *d, cJSON *root, fl_msg *m)
@@ -347,27 +376,9 @@ static bool decode_presence(dec *d, cJSON *root, fl_msg *m)
         !get_str(d, root, "version", false, SHORT_TEXT, &m->version))
         return false;
 
-    cJSON *tasks;
-    size_t n;
-    if (!get_array(d, root, "tasks", false, 0, SIZE_MAX - 1, &tasks, &n))
-        return false;
-    if (n == 0)
-        return true;
-    m->task_names = fl__calloc(n, sizeof *m->task_names);
-    if (!m->task_names)
-        return oom(d);
-    m->ntask_names = n;
-    d->list = "tasks";
-    size_t i = 0;
-    for (const cJSON *t = tasks->child; t; t = t->next, i++) {
-        d->idx = i;
-        if (!check_str(d, t, NULL, TASK_NAME))
-            return false;
-        if (!(m->task_names[i] = fl__strdup(t->valuestring)))
-            return oom(d);
-    }
-    d->list = NULL;
-    return true;
+    return get_str_list(d, root, "tasks", TASK_NAME, &m->task_names,
+                        &m->ntask_names) &&
+           get_str_list(d, root, "tags", TAG, &m->tags, &m->ntags);
 }
 
 static bool decode_task(dec *d, cJSON *t, fl_msg_task *task)
@@ -504,6 +515,26 @@ static bool decode_kind(dec *d, cJSON *root, fl_kind *kind)
                 printable(k->valuestring, tmp, sizeof tmp));
 }
 
+/* A workflow's final, answering a query: SUCCESS with a value, or
+ * FAILURE/REVOKED with an error. */
+static bool decode_workflow_result(dec *d, cJSON *root, fl_msg *m)
+{
+    static const char *const states[] = {"SUCCESS", "FAILURE", "REVOKED"};
+    if (!get_u64(d, root, "rid", true, NO_LIMIT, &m->rid) ||
+        !get_u64(d, root, "id", true, NO_LIMIT, &m->wid) ||
+        !get_str(d, root, "state", true, SHORT_TEXT, &m->state))
+        return false;
+    size_t i = 0;
+    while (i < 3 && strcmp(m->state, states[i]) != 0)
+        i++;
+    if (i == 3)
+        return fail(d, FL_EPROTO, "state",
+                    "expected SUCCESS, FAILURE or REVOKED, got '%.40s'", m->state);
+    if (i == 0)
+        return take_value(d, root, "value", -1, &m->value);
+    return decode_error(d, root, &m->err_type, &m->err_message, NULL);
+}
+
 static bool decode_msg(dec *d, cJSON *root, fl_msg *m, bool has_nul)
 {
     uint64_t v;
@@ -545,6 +576,17 @@ static bool decode_msg(dec *d, cJSON *root, fl_msg *m, bool has_nul)
         m->has_re = member(root, "re") != NULL;
         return get_u64(d, root, "re", false, NO_LIMIT, &m->re) &&
                decode_error(d, root, &m->err_type, &m->err_message, NULL);
+    case FL_KIND_SUBMIT:
+        return get_u64(d, root, "rid", true, NO_LIMIT, &m->rid) &&
+               (member(root, "canvas") ||
+                fail(d, FL_EPROTO, "canvas", "missing")) &&
+               take_value(d, root, "canvas", cJSON_Object, &m->canvas);
+    case FL_KIND_SUBMITTED:
+    case FL_KIND_QUERY:
+        return get_u64(d, root, "rid", true, NO_LIMIT, &m->rid) &&
+               get_u64(d, root, "id", true, NO_LIMIT, &m->wid);
+    case FL_KIND_RESULT:
+        return decode_workflow_result(d, root, m);
     }
     return fail(d, FL_EPROTO, "kind", "unhandled kind");
 }
@@ -650,6 +692,12 @@ void fl__msg_free(fl_msg *m)
     fl__free(m->runtime);
     fl__free(m->arch);
     fl__free(m->version);
+    for (size_t i = 0; i < m->ntags; i++)
+        fl__free(m->tags[i]);
+    fl__free(m->tags);
+    fl_value_free(m->canvas);
+    fl_value_free(m->value);
+    fl__free(m->state);
     fl__free(m->err_type);
     fl__free(m->err_message);
     fl__free(m);

@@ -27,7 +27,11 @@ typedef enum fl_kind {
     FL_KIND_DONE,
     FL_KIND_EXTEND,
     FL_KIND_RELEASE,
-    FL_KIND_ERROR
+    FL_KIND_ERROR,
+    FL_KIND_SUBMIT,
+    FL_KIND_SUBMITTED,
+    FL_KIND_QUERY,
+    FL_KIND_RESULT
 } fl_kind;
 
 /* The protocol's name of a kind ("fetch", ...). */
@@ -90,7 +94,18 @@ typedef struct fl_msg {
     char *runtime, *arch, *version;
     char **task_names;
     size_t ntask_names;
-    /* error */
+    char **tags;              /* "key=value" */
+    size_t ntags;
+    /* submit, submitted, query, result: the client's request id */
+    uint64_t rid;
+    /* submitted, query, result: the workflow's id at its owner */
+    uint64_t wid;
+    /* submit */
+    fl_value *canvas;         /* always an object */
+    /* result */
+    char *state;              /* "SUCCESS", "FAILURE", "REVOKED" */
+    fl_value *value;          /* SUCCESS: any JSON value (may be NULL) */
+    /* error (and result when not SUCCESS) */
     bool has_re;
     uint64_t re;
     char *err_type;

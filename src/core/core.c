@@ -126,6 +126,7 @@ void fl_core_free(fl_core *c)
         return;
     fl__owner_free(c);
     fl__worker_free(c);
+    fl__remote_free(c);
     fl__peers_free(c);
     fl__jw_free(&c->jw);
     fl__buf_free(&c->will);
@@ -167,6 +168,7 @@ void fl_core_connected(fl_core *c, uint64_t now)
     c->next_presence = now + FL_PRESENCE_MS * 1000ull;
     fl__owner_connected(c, now);
     fl__worker_connected(c, now);
+    fl__remote_connected(c);
     fl_core_flush(c, now);
 }
 
@@ -231,6 +233,18 @@ static void on_inbox(fl_core *c, fl_msg *m, uint64_t now)
         break;
     case FL_KIND_RELEASE:
         fl__owner_on_release(c, m, now);
+        break;
+    case FL_KIND_SUBMIT:
+        fl__remote_on_submit(c, m, now);
+        break;
+    case FL_KIND_SUBMITTED:
+        fl__remote_on_submitted(c, m, now);
+        break;
+    case FL_KIND_QUERY:
+        fl__remote_on_query(c, m, now);
+        break;
+    case FL_KIND_RESULT:
+        fl__remote_on_result(c, m, now);
         break;
     case FL_KIND_ERROR:
         fl__log(c, FL_LOG_WARN, "error from %s: %s: %s", m->from,
@@ -327,6 +341,9 @@ uint64_t fl_core_tick(fl_core *c, uint64_t now)
 {
     uint64_t a = fl__owner_tick(c, now);
     uint64_t b = fl__worker_tick(c, now);
+    uint64_t r = fl__remote_tick(c, now);
+    if (r && (!b || r < b))
+        b = r;
     /* The presence timer advances while disconnected too: a stale deadline
      * would make the caller tick in a busy loop until the broker returns. */
     if (now >= c->next_presence) {

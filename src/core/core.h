@@ -169,6 +169,23 @@ fl_status fl_core_submit(fl_core *c, const fl_submit *s, uint64_t now,
 fl_status fl_core_apply(fl_core *c, const char *canvas, size_t len,
                         uint64_t now, uint64_t *id, char *err, size_t errlen);
 
+/*
+ * Hand a workflow (canvas JSON) to node owner, which keeps it
+ * (docs/protocol.md, `submit`). *id is a local handle: its final is SUCCESS
+ * with the string "OWNER:N" once the owner accepted it, or FAILURE (the
+ * owner refused it, or went offline). FL_OK, FL_EINVAL (err says why),
+ * FL_ENOMEM, FL_ESTATE.
+ */
+fl_status fl_core_remote_submit(fl_core *c, const char *owner,
+                                const char *canvas, size_t len, uint64_t now,
+                                uint64_t *id, char *err, size_t errlen);
+
+/* Wait on workflow wid kept by node owner: *id's final is the workflow's
+ * (or FAILURE NotFound / OwnerLost). FL_OK, FL_EINVAL, FL_ENOMEM,
+ * FL_ESTATE. */
+fl_status fl_core_remote_query(fl_core *c, const char *owner, uint64_t wid,
+                               uint64_t now, uint64_t *id);
+
 /* Revoke a pending or running owned task or workflow (final REVOKED).
  * FL_ENOTFOUND. */
 fl_status fl_core_revoke(fl_core *c, uint64_t id, uint64_t now);

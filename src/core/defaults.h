@@ -81,6 +81,15 @@
 #endif
 
 /* Presence (load) is republished at most this often. */
+/* How long, and how many, ended workflows a node keeps for the clients
+ * that handed them over with `submit` (docs/protocol.md). */
+#ifndef FL_KEEP_RESULTS_S
+#define FL_KEEP_RESULTS_S 3600u
+#endif
+#ifndef FL_KEEP_RESULTS_MAX
+#define FL_KEEP_RESULTS_MAX 1000u
+#endif
+
 #ifndef FL_PRESENCE_MS
 #define FL_PRESENCE_MS 2000u
 #endif

@@ -157,6 +157,21 @@ typedef struct fl_peer_rec {
     struct fl_peer_rec *next;
 } fl_peer_rec;
 
+/* ------------------------------------------------------------ remote */
+
+struct fl_hosted;
+struct fl_rhandle;
+
+/* Workflows kept for other nodes, and handles on workflows kept by them
+ * (remote.c). */
+typedef struct fl_remote {
+    struct fl_hosted *hosted; /* newest first */
+    size_t nhosted;
+    fl_u64map by_wid;
+    struct fl_hosted *applying; /* inside fl_core_apply for a submit */
+    struct fl_rhandle *handles;
+} fl_remote;
+
 /* ------------------------------------------------------------ the core */
 
 struct fl_core {
@@ -183,6 +198,7 @@ struct fl_core {
     uint32_t last_load;
     fl_owner owner;
     fl_worker worker;
+    fl_remote remote;
     fl_peer_rec *peers;
     fl_core_stats stats;
 };
@@ -237,6 +253,20 @@ void fl__worker_connected(fl_core *c, uint64_t now);
 void fl__worker_shutdown(fl_core *c, uint64_t now);
 uint32_t fl__worker_load(const fl_core *c);
 bool fl__worker_idle(const fl_core *c);
+
+/* remote.c */
+void fl__remote_on_submit(fl_core *c, fl_msg *m, uint64_t now);
+void fl__remote_on_query(fl_core *c, fl_msg *m, uint64_t now);
+void fl__remote_on_submitted(fl_core *c, fl_msg *m, uint64_t now);
+void fl__remote_on_result(fl_core *c, fl_msg *m, uint64_t now);
+void fl__remote_peer_gone(fl_core *c, const char *id);
+void fl__remote_connected(fl_core *c);
+uint64_t fl__remote_tick(fl_core *c, uint64_t now);
+void fl__remote_free(fl_core *c);
+/* Deliver an owned task's or workflow's end: to the node that submitted it
+ * when it was handed over with `submit`, else to io.final. Takes
+ * fin->value. */
+void fl__final(fl_core *c, const fl_final *fin);
 
 /* peers.c */
 void fl__peers_on_presence(fl_core *c, const char *topic_id, fl_msg *m,

@@ -213,10 +213,7 @@ static void finish(fl_core *c, fl_otask *t, const fl_ending *e, uint64_t now)
         .worker = e->worker ? e->worker : "",
     };
     c->stats.finished++;
-    if (c->io.final)
-        c->io.final(c->io.ud, &fin);
-    else
-        fl_value_free(e->value);
+    fl__final(c, &fin);
     task_free(t);
 }
 

@@ -78,6 +78,7 @@ static void peer_lost(fl_core *c, const char *id, uint64_t inc, uint64_t now)
 {
     fl__owner_worker_gone(c, id, inc, now);
     fl__worker_owner_gone(c, id, inc, now);
+    fl__remote_peer_gone(c, id);
 }
 
 void fl__peers_on_presence(fl_core *c, const char *topic_id, fl_msg *m,

@@ -92,6 +92,12 @@ static void encode(fl_jw *w, const fl_msg *m)
         for (size_t i = 0; i < m->ntask_names; i++)
             fl__jw_str(w, NULL, m->task_names[i]);
         fl__jw_end_arr(w);
+        if (m->ntags) {
+            fl__jw_arr(w, "tags");
+            for (size_t i = 0; i < m->ntags; i++)
+                fl__jw_str(w, NULL, m->tags[i]);
+            fl__jw_end_arr(w);
+        }
         break;
     case FL_KIND_WORK:
         fl__jw_u64(w, "pending", m->pending);
@@ -125,6 +131,26 @@ static void encode(fl_jw *w, const fl_msg *m)
         if (m->has_re)
             fl__jw_u64(w, "re", m->re);
         encode_error(w, m->err_type, m->err_message, NULL);
+        break;
+    case FL_KIND_SUBMIT:
+        fl__jw_u64(w, "rid", m->rid);
+        fl__jw_value(w, "canvas", m->canvas);
+        break;
+    case FL_KIND_SUBMITTED:
+    case FL_KIND_QUERY:
+        fl__jw_u64(w, "rid", m->rid);
+        fl__jw_u64(w, "id", m->wid);
+        break;
+    case FL_KIND_RESULT:
+        fl__jw_u64(w, "rid", m->rid);
+        fl__jw_u64(w, "id", m->wid);
+        fl__jw_str(w, "state", m->state);
+        if (strcmp(m->state, "SUCCESS") == 0) {
+            if (m->value)
+                fl__jw_value(w, "value", m->value);
+        } else {
+            encode_error(w, m->err_type, m->err_message, NULL);
+        }
         break;
     }
 }
@@ -187,6 +213,15 @@ static void require_same(const fl_msg *a, const fl_msg *b)
     REQUIRE(a->nids == b->nids);
     for (size_t i = 0; i < a->nids; i++)
         REQUIRE(a->ids[i] == b->ids[i]);
+    REQUIRE(a->ntags == b->ntags);
+    for (size_t i = 0; i < a->ntags; i++)
+        REQUIRE(same_str(a->tags[i], b->tags[i]));
+    REQUIRE(a->rid == b->rid && a->wid == b->wid);
+    REQUIRE((!a->canvas && !b->canvas) ||
+            (a->canvas && b->canvas && same_value(a->canvas, b->canvas)));
+    REQUIRE((!a->value && !b->value) ||
+            (a->value && b->value && same_value(a->value, b->value)));
+    REQUIRE(same_str(a->state, b->state));
     REQUIRE(a->has_re == b->has_re && a->re == b->re);
     REQUIRE(same_str(a->err_type, b->err_type));
     REQUIRE(same_str(a->err_message, b->err_message));

@@ -1,6 +1,7 @@
 /*
  * inbox.c - how application and executor threads hand work to the loop:
- * submissions, finished jobs, peer-list requests and the stop request, all
+ * submissions, finished jobs, peer-list requests, revokes and the stop
+ * request, all
  * behind one mutex. The wake pipe is rung only on the edge from "nothing
  * pending" to "something pending"; the loop takes everything at once, so
  * 100,000 calls from one thread cost one or a few wake-ups, not 100,000.
@@ -82,6 +83,19 @@ void fl__inbox_peers(fl_inbox *ib, fl_peers_req *req)
         fl__wake_ring(&ib->wake);
 }
 
+void fl__inbox_revoke(fl_inbox *ib, fl_result *r)
+{
+    bool ring;
+    atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
+    pthread_mutex_lock(&ib->mu);
+    r->revoke_next = ib->rev_head;
+    ib->rev_head = r;
+    ring = arm(ib);
+    pthread_mutex_unlock(&ib->mu);
+    if (ring)
+        fl__wake_ring(&ib->wake);
+}
+
 void fl__inbox_stop(fl_inbox *ib, uint32_t grace_ms)
 {
     bool ring;
@@ -111,12 +125,14 @@ void fl__inbox_take(fl_inbox *ib, fl_inbox_batch *b)
     b->subs = ib->sub_head;
     b->dones = ib->done_head;
     b->reqs = ib->req_head;
+    b->revokes = ib->rev_head;
     b->stop = ib->stop;
     b->stop_grace_ms = ib->stop_grace_ms;
     b->quit = ib->quit;
     ib->sub_head = ib->sub_tail = NULL;
     ib->done_head = ib->done_tail = NULL;
     ib->req_head = NULL;
+    ib->rev_head = NULL;
     ib->stop = false; /* delivered once; the loop remembers it */
     ib->rung = false;
     pthread_mutex_unlock(&ib->mu);

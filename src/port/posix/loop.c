@@ -180,10 +180,26 @@ void fl__loop_job_finished(void *ud, fl_xjob *xj)
 
 /* ------------------------------------------------------------ one turn */
 
+/* Hand the core r's workflow (run here, handed to another node, or a
+ * wait on one kept elsewhere); on a bad canvas, err gets the reason. */
+static fl_status apply_canvas(fl_node *n, fl_result *r, uint64_t *id,
+                              char *err, size_t errlen)
+{
+    if (r->remote_owner && r->canvas)
+        return fl_core_remote_submit(n->core, r->remote_owner, r->canvas,
+                                     strlen(r->canvas), n->now, id, err, errlen);
+    if (r->remote_owner)
+        return fl_core_remote_query(n->core, r->remote_owner, r->remote_wid,
+                                    n->now, id);
+    return fl_core_apply(n->core, r->canvas, strlen(r->canvas), n->now, id,
+                         err, errlen);
+}
+
 static void submit_one(fl_node *n, fl_result *r)
 {
     uint64_t id = 0;
     fl_status st;
+    char err[256] = "";
     fl_submit s = {
         .name = r->name,
         .args_json = r->args,
@@ -195,15 +211,27 @@ static void submit_one(fl_node *n, fl_result *r)
         .opt = r->opt,
     };
     s.opt.route = r->route;
+    if (atomic_load(&r->revoke_wanted)) {
+        /* Revoked before the core ever saw it. */
+        fl__result_drop_submission(r);
+        fl__result_abort(r, FL_REVOKED, "Revoked", "revoked before it was queued");
+        fl__result_unref(r);
+        return;
+    }
     n->submitting = r;
     n->submitting_final = false;
-    st = fl_core_submit(n->core, &s, n->now, &id);
+    if (r->canvas || r->remote_owner)
+        st = apply_canvas(n, r, &id, err, sizeof err);
+    else
+        st = fl_core_submit(n->core, &s, n->now, &id);
     n->submitting = NULL;
     fl__result_drop_submission(r);
     if (st != FL_OK) {
         fl__result_abort(r, FL_FAILURE,
-                         st == FL_ESTATE ? "NodeStopping" : "SubmitError",
-                         st == FL_ESTATE ? "the node is stopping" : fl_strerror(st));
+                         st == FL_ESTATE ? "NodeStopping"
+                         : err[0]        ? "CanvasError" : "SubmitError",
+                         st == FL_ESTATE ? "the node is stopping"
+                         : err[0]        ? err : fl_strerror(st));
         fl__result_unref(r);
         return;
     }
@@ -228,6 +256,26 @@ static void run_submissions(fl_node *n)
             n->backlog_tail = NULL;
         r->next = NULL;
         submit_one(n, r);
+    }
+}
+
+/* Revoke requests: r's reference from fl__inbox_revoke is dropped here.
+ * A result not yet submitted is caught by submit_one; one already ended
+ * needs nothing. */
+static void run_revokes(fl_node *n, fl_result *r, bool live)
+{
+    while (r) {
+        fl_result *next = r->revoke_next;
+        bool known;
+        uint64_t id;
+        pthread_mutex_lock(&r->mu);
+        known = r->id_known;
+        id = r->id;
+        pthread_mutex_unlock(&r->mu);
+        if (live && known && !atomic_load(&r->ready))
+            (void)fl_core_revoke(n->core, id, n->now); /* ENOTFOUND: ended */
+        fl__result_unref(r);
+        r = next;
     }
 }
 
@@ -293,6 +341,7 @@ static void take_inbox(fl_node *n, bool *quit)
         fl__plog(&n->log, FL_LOG_DEBUG, "stopping (grace %u ms)", b.stop_grace_ms);
     }
     run_submissions(n);
+    run_revokes(n, b.revokes, true);
     answer_peers(n, b.reqs, true);
     if (b.quit)
         *quit = true;
@@ -407,6 +456,8 @@ static void drain_jobs(fl_node *n, fl_inbox_batch *b)
         b->dones = NULL;
         answer_peers(n, b->reqs, false);
         b->reqs = NULL;
+        run_revokes(n, b->revokes, false);
+        b->revokes = NULL;
         if (!any)
             return;
         /* Later rounds see only new submissions; keep the first ones. */

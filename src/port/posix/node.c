@@ -7,8 +7,11 @@
  */
 #include "posix.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -389,6 +392,24 @@ static fl_status copy_call(fl_result *r, const char *name, const char *args,
     return FL_OK;
 }
 
+/* Hand a filled handle to the loop, or FL_ESTATE (and free it) when the
+ * node is not running. Under the node lock, so a stop cannot slip between
+ * the check and the hand-over and leave the submission with nobody to
+ * answer it. */
+static fl_status hand_over(fl_node *node, fl_result *r)
+{
+    pthread_mutex_lock(&node->mu);
+    if (atomic_load(&node->phase) != FL_NODE_RUNNING) {
+        pthread_mutex_unlock(&node->mu);
+        fl__result_unref(r);
+        fl__result_unref(r);
+        return FL_ESTATE;
+    }
+    fl__inbox_submit(&node->inbox, r);
+    pthread_mutex_unlock(&node->mu);
+    return FL_OK;
+}
+
 fl_status fl_node_call(fl_node *node, const char *name, const char *args,
                        const char *kwargs, const void *att, size_t att_len,
                        const fl_call_options *opt, fl_result **out)
@@ -407,25 +428,194 @@ fl_status fl_node_call(fl_node *node, const char *name, const char *args,
     r = fl__result_new();
     if (!r)
         return FL_ENOMEM;
+    r->node = node;
     st = copy_call(r, name, args, kwargs, att, att_len, opt);
     if (st != FL_OK) {
         fl__result_unref(r);
         fl__result_unref(r);
         return st;
     }
-    /* Under the node lock, so a stop cannot slip between the check and the
-     * hand-over and leave the submission with nobody to answer it. */
-    pthread_mutex_lock(&node->mu);
-    if (atomic_load(&node->phase) != FL_NODE_RUNNING) {
-        pthread_mutex_unlock(&node->mu);
-        fl__result_unref(r);
-        fl__result_unref(r);
+    st = hand_over(node, r);
+    if (st == FL_OK)
+        *out = r;
+    return st;
+}
+
+fl_status fl_node_apply(fl_node *node, const fl_canvas *canvas,
+                        fl_result **out)
+{
+    fl_result *r;
+    const char *json;
+    fl_status st;
+
+    if (!node || !canvas || !out)
+        return FL_EINVAL;
+    *out = NULL;
+    if (atomic_load(&node->phase) != FL_NODE_RUNNING)
         return FL_ESTATE;
+    if (fl_canvas_error(canvas)) {
+        fl__plog(&node->log, FL_LOG_ERROR, "cannot apply the canvas: %s",
+                 fl_canvas_error(canvas));
+        return FL_EINVAL;
     }
-    fl__inbox_submit(&node->inbox, r);
-    pthread_mutex_unlock(&node->mu);
-    *out = r;
-    return FL_OK;
+    json = fl_canvas_json(canvas);
+    if (!json)
+        return FL_EINVAL;
+    r = fl__result_new();
+    if (!r)
+        return FL_ENOMEM;
+    r->node = node;
+    r->canvas = fl__strdup(json);
+    if (!r->canvas) {
+        fl__result_unref(r);
+        fl__result_unref(r);
+        return FL_ENOMEM;
+    }
+    st = hand_over(node, r);
+    if (st == FL_OK)
+        *out = r;
+    return st;
+}
+
+/* ------------------------------------------------ workflows kept elsewhere */
+
+#define PEER_WAIT_MS 2000u /* retained presence may still be arriving */
+#define PEER_POLL_MS 50u
+#define MAX_PEERS 256
+
+/* Is owner online, or (owner NULL) which online node with slots is the
+ * least loaded? Waits a little for presence right after start. */
+static fl_status pick_owner(fl_node *node, const char *owner, char *out,
+                            size_t cap)
+{
+    fl_peer *peers = fl__calloc(MAX_PEERS, sizeof *peers);
+    fl_status st = FL_ENOTFOUND;
+    if (!peers)
+        return FL_ENOMEM;
+    for (uint32_t waited = 0; st == FL_ENOTFOUND && waited <= PEER_WAIT_MS;
+         waited += PEER_POLL_MS) {
+        size_t n = 0;
+        const fl_peer *best = NULL;
+        if (waited)
+            nanosleep(&(struct timespec){0, PEER_POLL_MS * 1000000L}, NULL);
+        if (fl_node_peers(node, peers, MAX_PEERS, &n) != FL_OK) {
+            st = FL_ESTATE;
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            const fl_peer *p = &peers[i];
+            if (!p->online || p->slots <= 0)
+                continue;
+            if (owner ? strcmp(p->id, owner) == 0 : (!best || p->load < best->load))
+                best = p;
+        }
+        if (best) {
+            snprintf(out, cap, "%s", best->id);
+            st = FL_OK;
+        }
+    }
+    fl__free(peers);
+    return st;
+}
+
+/* Queue a remote submit (canvas) or query (wid) handle for owner. */
+static fl_status remote_handle(fl_node *node, const char *owner,
+                               const char *canvas, uint64_t wid,
+                               fl_result **out)
+{
+    fl_result *r = fl__result_new();
+    if (!r)
+        return FL_ENOMEM;
+    r->node = node;
+    r->remote_owner = fl__strdup(owner);
+    r->remote_wid = wid;
+    r->canvas = canvas ? fl__strdup(canvas) : NULL;
+    if (!r->remote_owner || (canvas && !r->canvas)) {
+        fl__result_unref(r);
+        fl__result_unref(r);
+        return FL_ENOMEM;
+    }
+    fl_status st = hand_over(node, r);
+    if (st == FL_OK)
+        *out = r;
+    return st;
+}
+
+/* What fl_node_submit returns for a refusal, after logging it. */
+static fl_status refused(fl_node *node, const char *owner, fl_result *r)
+{
+    const char *type = fl_result_error_type(r) ? fl_result_error_type(r) : "";
+    fl__plog(&node->log, FL_LOG_ERROR, "%s did not take the workflow: %s: %s",
+             owner, type,
+             fl_result_error_message(r) ? fl_result_error_message(r) : "");
+    if (strcmp(type, "CanvasError") == 0)
+        return FL_EINVAL;
+    if (strcmp(type, "OwnerLost") == 0 || strcmp(type, "NotAKeeper") == 0)
+        return FL_ENOTFOUND;
+    return FL_ETASK;
+}
+
+fl_status fl_node_submit(fl_node *node, const char *owner,
+                         const fl_canvas *canvas, uint32_t timeout_ms,
+                         char *id, size_t cap)
+{
+    char who[sizeof ((fl_peer *)0)->id];
+    fl_result *r = NULL;
+    fl_status st;
+
+    if (!node || !canvas || !id || cap < FL_REMOTE_ID_MAX)
+        return FL_EINVAL;
+    id[0] = '\0';
+    if (atomic_load(&node->phase) != FL_NODE_RUNNING)
+        return FL_ESTATE;
+    if (fl_canvas_error(canvas)) {
+        fl__plog(&node->log, FL_LOG_ERROR, "cannot submit the canvas: %s",
+                 fl_canvas_error(canvas));
+        return FL_EINVAL;
+    }
+    st = pick_owner(node, owner, who, sizeof who);
+    if (st == FL_OK)
+        st = remote_handle(node, who, fl_canvas_json(canvas), 0, &r);
+    if (st != FL_OK)
+        return st;
+    st = fl_result_wait(r, timeout_ms);
+    if (st == FL_OK && fl_result_state(r) == FL_SUCCESS &&
+        fl_value_type(fl_result_value(r)) == FL_TYPE_STRING)
+        snprintf(id, cap, "%s", fl_value_string(fl_result_value(r), NULL));
+    else if (st == FL_OK)
+        st = refused(node, who, r);
+    fl_result_free(r);
+    return st;
+}
+
+fl_status fl_node_result(fl_node *node, const char *id, fl_result **out)
+{
+    char owner[FL_MAX_ID_BUF];
+    const char *colon;
+    char *end;
+    unsigned long long wid;
+    size_t n;
+
+    if (!node || !id || !out)
+        return FL_EINVAL;
+    *out = NULL;
+    colon = strrchr(id, ':');
+    if (!colon || colon == id || !colon[1] || colon[1] == '-' || colon[1] == '+')
+        return FL_EINVAL;
+    n = (size_t)(colon - id);
+    if (n >= sizeof owner)
+        return FL_EINVAL;
+    memcpy(owner, id, n);
+    owner[n] = '\0';
+    if (!fl__valid_id(owner))
+        return FL_EINVAL;
+    errno = 0;
+    wid = strtoull(colon + 1, &end, 10);
+    if (*end || errno || wid == 0)
+        return FL_EINVAL;
+    if (atomic_load(&node->phase) != FL_NODE_RUNNING)
+        return FL_ESTATE;
+    return remote_handle(node, owner, NULL, (uint64_t)wid, out);
 }
 
 fl_status fl_node_peers(fl_node *node, fl_peer *peers, size_t cap, size_t *n)

@@ -104,8 +104,14 @@ struct fl_result {
     size_t sub_att_len;
     char *route;
     fl_call_options opt;
+    char *canvas;          /* a workflow (canvas JSON) instead of a task */
+    struct fl_node *node;  /* the submitting node (for revoke) */
+    char *remote_owner;    /* hand canvas to, or query remote_wid at, it */
+    uint64_t remote_wid;
 
+    atomic_bool revoke_wanted; /* set by fl_result_revoke */
     struct fl_result *next; /* inbox link */
+    struct fl_result *revoke_next; /* inbox link for revoke requests */
 };
 
 fl_result *fl__result_new(void);
@@ -263,6 +269,7 @@ typedef struct fl_inbox {
     fl_result *sub_head, *sub_tail;
     fl_xjob *done_head, *done_tail;
     fl_peers_req *req_head;
+    fl_result *rev_head; /* revoke requests; each holds a reference */
     bool stop;
     uint32_t stop_grace_ms;
     bool quit; /* leave at once (start gave up) */
@@ -273,6 +280,7 @@ typedef struct fl_inbox_batch {
     fl_result *subs;
     fl_xjob *dones;
     fl_peers_req *reqs;
+    fl_result *revokes;
     bool stop;
     uint32_t stop_grace_ms;
     bool quit;
@@ -283,6 +291,8 @@ void fl__inbox_destroy(fl_inbox *ib);
 void fl__inbox_submit(fl_inbox *ib, fl_result *r);
 void fl__inbox_done(fl_inbox *ib, fl_xjob *xj);
 void fl__inbox_peers(fl_inbox *ib, fl_peers_req *req);
+/* Ask the loop to revoke r; the inbox takes one reference to r. */
+void fl__inbox_revoke(fl_inbox *ib, fl_result *r);
 void fl__inbox_stop(fl_inbox *ib, uint32_t grace_ms);
 void fl__inbox_quit(fl_inbox *ib);
 void fl__inbox_take(fl_inbox *ib, fl_inbox_batch *b);

@@ -29,6 +29,7 @@ fl_result *fl__result_new(void)
     atomic_init(&r->refs, 2);
     atomic_init(&r->state, FL_PENDING);
     atomic_init(&r->ready, false);
+    atomic_init(&r->revoke_wanted, false);
     return r;
 }
 
@@ -39,7 +40,10 @@ void fl__result_drop_submission(fl_result *r)
     fl__free(r->kwargs);
     fl__free(r->sub_att);
     fl__free(r->route);
-    r->name = r->args = r->kwargs = r->route = NULL;
+    fl__free(r->canvas);
+    fl__free(r->remote_owner);
+    r->name = r->args = r->kwargs = r->route = r->canvas = NULL;
+    r->remote_owner = NULL;
     r->sub_att = NULL;
 }
 
@@ -213,6 +217,24 @@ uint64_t fl_result_id(const fl_result *r)
 const char *fl_result_worker(const fl_result *r)
 {
     return fl_result_ready(r) ? r->worker : "";
+}
+
+fl_status fl_result_revoke(fl_result *r)
+{
+    fl_node *node;
+    if (!r)
+        return FL_EINVAL;
+    if (atomic_load_explicit(&r->ready, memory_order_acquire))
+        return FL_ENOTFOUND;
+    node = r->node;
+    atomic_store(&r->revoke_wanted, true);
+    if (!node)
+        return FL_ESTATE;
+    pthread_mutex_lock(&node->mu);
+    if (atomic_load(&node->phase) == FL_NODE_RUNNING)
+        fl__inbox_revoke(&node->inbox, r);
+    pthread_mutex_unlock(&node->mu);
+    return FL_OK;
 }
 
 void fl_result_free(fl_result *r)

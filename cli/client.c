@@ -1,0 +1,112 @@
+/*
+ * client.c - the zero-slot node behind `floret call`, `floret run` and
+ * `floret result`, and the printing of a result. A client owns what it
+ * submits (as in Broccoli), so it lives until its result is in.
+ * Depends on client.h, opts.h, hosted.h and the public header.
+ */
+#include "client.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "hosted.h"
+#include "opts.h"
+
+#define START_TIMEOUT_MS 5000u
+#define STOP_GRACE_MS 2000u
+
+static void on_log(void *ud, int level, const char *line)
+{
+    struct cli_client *c = ud;
+    /* While connecting, the one error line printed after start says it all. */
+    bool starting = atomic_load(&c->starting);
+    if (starting && !c->verbose && level > FL_LOG_ERROR)
+        return;
+    if (starting && !c->verbose && strstr(line, "cannot connect to broker"))
+        return;
+    fprintf(stderr, "floret %s: %s\n", c->cmd, line);
+}
+
+int cli_client_start(struct cli_client *c)
+{
+    fl_node_options o;
+    fl_url url;
+    char err[400];
+    fl_status st;
+
+    c->node = NULL;
+    if (fl__url_parse(fl__broker_url(c->broker), &url, err, sizeof err) != FL_OK)
+        return cli_usage_error(c->cmd, "%s", err);
+    atomic_init(&c->starting, true);
+    fl_node_options_init(&o);
+    o.broker_url = c->broker;
+    o.cluster = c->cluster;
+    o.slots = 0;
+    o.log = on_log;
+    o.log_ud = c;
+    o.log_level = c->verbose ? FL_LOG_DEBUG : FL_LOG_WARN;
+    st = fl_node_new(&o, &c->node);
+    if (st != FL_OK) {
+        fprintf(stderr, "error: %s\n", fl_strerror(st));
+        return st == FL_EINVAL ? 2 : 1;
+    }
+    st = fl_node_start(c->node, START_TIMEOUT_MS);
+    atomic_store(&c->starting, false);
+    if (st == FL_OK)
+        return -1;
+    if (st == FL_ECONN)
+        fprintf(stderr, "error: cannot connect to broker %s: %s\n", url.text,
+                fl__node_last_error(c->node));
+    else
+        fprintf(stderr, "error: cannot start: %s\n", fl_strerror(st));
+    fl_node_free(c->node);
+    c->node = NULL;
+    return st == FL_ECONN ? 3 : 1;
+}
+
+void cli_client_stop(struct cli_client *c)
+{
+    if (!c->node)
+        return;
+    fl_node_stop(c->node, STOP_GRACE_MS);
+    fl_node_free(c->node);
+    c->node = NULL;
+}
+
+static int print_final(fl_result *r)
+{
+    fl_state st = fl_result_state(r);
+    if (st == FL_SUCCESS) {
+        size_t len = 0;
+        char *json = fl_value_to_json(fl_result_value(r), &len);
+        if (!json) {
+            fprintf(stderr, "error: out of memory printing the result\n");
+            return 1;
+        }
+        fwrite(json, 1, len, stdout);
+        fputc('\n', stdout);
+        fl_free(json);
+        return fflush(stdout) == 0 ? 0 : 1;
+    }
+    fprintf(stderr, "error: %s: %s\n",
+            fl_result_error_type(r) ? fl_result_error_type(r) : fl_state_name(st),
+            fl_result_error_message(r) ? fl_result_error_message(r) : "");
+    return 1;
+}
+
+int cli_client_report(struct cli_client *c, fl_result *r, double timeout_s,
+                      const char *what)
+{
+    uint32_t wait_ms = (uint32_t)(timeout_s * 1000.0 + 0.5);
+    if (fl_result_wait(r, wait_ms) != FL_ETIMEDOUT)
+        return print_final(r);
+    fl_state s = fl_result_state(r);
+    if (s == FL_PENDING)
+        fprintf(stderr, "error: no result within %g s (no node took %s; "
+                        "is a worker running on cluster '%s'?)\n",
+                timeout_s, what, c->cluster ? c->cluster : "default");
+    else
+        fprintf(stderr, "error: no result within %g s (%s is %s)\n", timeout_s,
+                what, s == FL_RETRY ? "waiting to be retried" : "still running");
+    return 1;
+}

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""test_canvas - `floret run` through a real broker and two real nodes: the
+examples of Celery's Canvas guide and of Broccoli's README with their
+documented answers, nesting, options, a failing member named in the error,
+a syntax error with its caret, and --async with `floret result` (including
+the keeper going away). Expected values are computed here in Python, not
+copied from floret's output. Depends on floret_fixture."""
+
+import json
+
+import floret_fixture as fx
+
+
+def call(name, args):
+    return "%s(%s)" % (name, ",".join(json.dumps(a) for a in args))
+
+
+class CanvasTest(fx.ClusterTest):
+    def setUp(self):
+        self.start_cluster(("w1", "w2"), ["--slots", "2"])
+
+    def run_expr(self, expr, *extra, timeout=60):
+        return self.cluster.floret("run", expr, "--timeout", "30", *extra,
+                                   timeout=timeout)
+
+    def check(self, expr, expected):
+        r = self.run_expr(expr)
+        self.assertEqual(r.returncode, 0, expr + "\n" + r.stderr + self.logs())
+        self.assertEqual(json.loads(r.stdout), expected, expr)
+
+    def test_chain(self):
+        self.check("add(4,4) | mul(8) | mul(10)", ((4 + 4) * 8) * 10)
+
+    def test_group(self):
+        self.check("[add(2,2), add(4,4)]", [4, 8])
+
+    def test_chord(self):
+        header = ", ".join(call("add", [i, i]) for i in range(10))
+        self.check("[%s] | xsum()" % header, sum(i + i for i in range(10)))
+
+    def test_map(self):
+        items = [list(range(10)), list(range(100))]
+        self.check("xsum.map(%s)" % json.dumps(items), [sum(x) for x in items])
+
+    def test_starmap(self):
+        items = [list(p) for p in zip(range(10), range(10))]
+        self.check("add.starmap(%s)" % json.dumps(items), [a + b for a, b in items])
+
+    def test_chunks(self):
+        items = [list(p) for p in zip(range(100), range(100))]
+        want = [[a + b for a, b in items[i:i + 10]] for i in range(0, 100, 10)]
+        self.check("add.chunks(%s, 10)" % json.dumps(items), want)
+        self.assertEqual(len(want), 10)
+
+    def test_nesting(self):
+        # a group of chains, a chain containing a group, a chord of chains
+        self.check("[add(1,1) | mul(3), add(2,2) | mul(3)]", [6, 12])
+        self.check("add(1,1) | [mul(2), mul(3)]", [4, 6])
+        self.check("[add(1,1) | mul(2), add(2,2) | mul(2)] | xsum()", 12)
+
+    def test_immutable_and_options(self):
+        self.check("add(1,1) | add.si(5,5)", 10)
+        self.check("add(1,2).set(retries=3, time_limit=5)", 3)
+
+    def test_failing_member_is_named(self):
+        r = self.run_expr('add(1,1) | fail.si("boom") | add(2)')
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("boom", r.stderr)
+        self.assertIn("fail", r.stderr)
+        self.assertEqual(r.stdout, "")
+
+    def test_syntax_error_shows_a_caret(self):
+        expr = "add(4,4) | mul(8"
+        r = self.run_expr(expr)
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        lines = r.stderr.splitlines()
+        self.assertIn("  " + expr, lines, r.stderr)
+        caret = lines[lines.index("  " + expr) + 1]
+        self.assertTrue(caret.strip() == "^", r.stderr)
+        self.assertLessEqual(caret.index("^") - 2, len(expr))
+
+    def test_async_then_result(self):
+        r = self.run_expr("[add(1,1), add(2,2)] | xsum()", "--async")
+        self.assertEqual(r.returncode, 0, r.stderr + self.logs())
+        wid = r.stdout.strip()
+        self.assertRegex(wid, r"^w[12]:[0-9]+$")
+        for _ in range(2):  # the keeper keeps it: asking twice works
+            g = self.cluster.floret("result", wid, "--timeout", "30")
+            self.assertEqual(g.returncode, 0, g.stderr + self.logs())
+            self.assertEqual(json.loads(g.stdout), 6)
+        owner = wid.split(":")[0]
+        bad = self.cluster.floret("result", owner + ":99999", "--timeout", "10")
+        self.assertEqual(bad.returncode, 1)
+        self.assertIn("NotFound", bad.stderr)
+
+    def test_async_keeper_dies(self):
+        r = self.run_expr("sleep(30)", "--async", "--owner", "w1")
+        self.assertEqual(r.returncode, 0, r.stderr + self.logs())
+        self.cluster.nodes["w1"].kill()
+        g = self.cluster.floret("result", r.stdout.strip(), "--timeout", "30")
+        self.assertEqual(g.returncode, 1, g.stdout + g.stderr)
+        self.assertIn("OwnerLost", g.stderr)
+
+
+if __name__ == "__main__":
+    fx.main()

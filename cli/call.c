@@ -30,7 +30,7 @@ static void usage(FILE *f)
             "  --retries N           retry a retryable failure up to N times\n"
             "  --time-limit SECONDS  cancel a run that takes longer\n"
             "  --countdown SECONDS   do not start before this delay\n"
-            "  --route NODE          run only on this node\n"
+            "  --route NODE|K=V      run only on this node, or on nodes tagged K=V\n"
             "  --kwargs JSON         keyword arguments (a JSON object)\n"
             "  --broker URL          default $FLORET_BROKER, else mqtt://127.0.0.1:1883\n"
             "  --cluster NAME        default: default\n"

@@ -98,8 +98,12 @@ int cli_client_report(struct cli_client *c, fl_result *r, double timeout_s,
                       const char *what)
 {
     uint32_t wait_ms = (uint32_t)(timeout_s * 1000.0 + 0.5);
-    if (fl_result_wait(r, wait_ms) != FL_ETIMEDOUT)
+    if (fl_result_wait(r, wait_ms) != FL_ETIMEDOUT) {
+        if (c->verbose && fl_result_worker(r) && fl_result_worker(r)[0])
+            fprintf(stderr, "floret %s: %s by %s\n", c->cmd,
+                    fl_state_name(fl_result_state(r)), fl_result_worker(r));
         return print_final(r);
+    }
     fl_state s = fl_result_state(r);
     if (s == FL_PENDING)
         fprintf(stderr, "error: no result within %g s (no node took %s; "

@@ -83,6 +83,9 @@ static void usage(FILE *f)
             "  --cluster NAME       cluster to join (default: default)\n"
             "  --slots N            tasks run at once (default: one per core; 0: none)\n"
             "  --name ID            node id (default: <hostname>-<pid>)\n"
+            "  --tag KEY=VALUE      a routing tag (repeatable): tasks routed to\n"
+            "                       KEY=VALUE run only on nodes that have it;\n"
+            "                       arch=<machine> and runtime=native are implicit\n"
             "  --max-message BYTES  largest message sent or accepted (default 8 MiB)\n"
             "  --lease-ttl MS       lease deadline when not extended (default 30000)\n"
             "  -v, --verbose        log debug lines too\n"
@@ -93,13 +96,31 @@ static void usage(FILE *f)
 struct node_args {
     fl_node_options o;
     long slots;
+    char tags[256]; /* --tag values joined with commas */
 };
+
+static int add_tag(struct node_args *a, const char *v)
+{
+    size_t len = strlen(a->tags), n = strlen(v);
+    const char *eq = strchr(v, '=');
+    if (!eq || eq == v || !eq[1] || strchr(v, ','))
+        return cli_usage_error("node", "--tag '%s': expected KEY=VALUE, e.g. --tag gpu=1", v);
+    if (len + n + 2 > sizeof a->tags)
+        return cli_usage_error("node", "--tag: the tags exceed %zu bytes in all",
+                               sizeof a->tags - 1);
+    if (len)
+        a->tags[len++] = ',';
+    memcpy(a->tags + len, v, n + 1);
+    a->o.tags = a->tags;
+    return -1;
+}
 
 /* Returns -1 to go on, else an exit status. */
 static int parse(int argc, char **argv, struct node_args *a)
 {
     fl_node_options_init(&a->o);
     a->slots = -1;
+    a->tags[0] = '\0';
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         long num;
@@ -128,6 +149,12 @@ static int parse(int argc, char **argv, struct node_args *a)
             if (m < 0)
                 return 2;
             a->o.name = v;
+        } else if ((m = cli_opt(argc, argv, &i, "--tag", &v, "node")) != 0) {
+            int rc;
+            if (m < 0)
+                return 2;
+            if ((rc = add_tag(a, v)) >= 0)
+                return rc;
         } else if ((m = cli_opt(argc, argv, &i, "--slots", &v, "node")) != 0) {
             if (m < 0)
                 return 2;

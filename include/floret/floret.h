@@ -234,6 +234,7 @@ typedef struct fl_node_options {
     const char *broker_url;
     const char *cluster;   /* NULL means "default" */
     const char *name;      /* node id; NULL means <hostname>-<pid> */
+    const char *tags;      /* routing tags "k=v,k2=v2" in presence; NULL: none */
     int slots;             /* executor threads; -1 = one per core, 0 = client */
     size_t max_message;    /* largest MQTT payload accepted or sent; 0 = default */
     uint32_t lease_ttl_ms; /* lease deadline when not extended; 0 = default */
@@ -282,7 +283,9 @@ typedef struct fl_call_options {
     uint32_t time_limit_ms; /* per run (default none) */
     uint32_t countdown_ms;  /* do not start before this delay */
     uint32_t expires_ms;    /* revoke if not started within this delay */
-    const char *route;      /* run only on this node id (NULL: any) */
+    const char *route;      /* run only on this node id, or on nodes with
+                             * this tag "k=v" ("arch=esp32", or one given
+                             * with --tag); NULL: any */
 } fl_call_options;
 
 /* A handle to a submitted task, like Celery's AsyncResult. */
@@ -441,6 +444,7 @@ typedef struct fl_peer {
     char arch[32];
     char version[16];
     char tasks[1024];    /* comma-separated task names (truncated if long) */
+    char tags[256];      /* comma-separated routing tags, "k=v,k2=v2" */
 } fl_peer;
 
 /*

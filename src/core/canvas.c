@@ -168,8 +168,8 @@ static bool read_options(build_ctx *b, const fl_value *v, const char *path,
     const fl_value *r = fl_value_get(o, "route");
     if (r) {
         const char *s = fl_value_string(r, NULL);
-        if (!s || !fl__valid_id(s))
-            return bad(b, path, "options.route must be a node id");
+        if (!s || (!fl__valid_id(s) && !fl__valid_tag(s, strlen(s))))
+            return bad(b, path, "options.route must be a node id or a tag key=value");
         opt->route = s;
     }
     return count_opt(b, o, "retries", &opt->retries, path) &&

@@ -37,6 +37,38 @@ const char *fl__kind_name(fl_kind k)
     return (unsigned)k < NKINDS ? kind_names[k] : "unknown";
 }
 
+static bool tag_char(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+           (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' || ch == '.';
+}
+
+bool fl__valid_tag(const char *s, size_t n)
+{
+    size_t eq = 0;
+    while (eq < n && s[eq] != '=')
+        eq++;
+    if (eq == 0 || eq >= n - 1 || n > FL_MAX_ID)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (i != eq && !tag_char(s[i]))
+            return false;
+    return true;
+}
+
+bool fl__valid_tags(const char *list)
+{
+    if (strlen(list) >= FL_TAGS_BUF)
+        return false;
+    while (*list) {
+        size_t n = strcspn(list, ",");
+        if (!fl__valid_tag(list, n))
+            return false;
+        list += n + (list[n] == ',');
+    }
+    return true;
+}
+
 bool fl__valid_id(const char *s)
 {
     if (!s)

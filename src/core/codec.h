@@ -129,6 +129,12 @@ void fl__msg_free(fl_msg *m);
  * 1..FL_MAX_ID bytes of [A-Za-z0-9_.-]. */
 bool fl__valid_id(const char *s);
 
+/* A routing tag: "k=v" (n bytes) with k and v of [A-Za-z0-9_.-], e.g.
+ * "arch=esp32". */
+bool fl__valid_tag(const char *s, size_t n);
+/* A comma-separated list of valid tags that fits FL_TAGS_BUF. */
+bool fl__valid_tags(const char *list);
+
 /* Validate JSON text: parses, within FL_MAX_DEPTH, and (when want >= 0) of
  * type want (an fl_type). Used for args/kwargs given by a local caller.
  * FL_OK, FL_EINVAL with a reason in err ("expected an array, got object"),

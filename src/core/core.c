@@ -98,6 +98,11 @@ fl_status fl_core_new(const fl_core_config *cfg, const fl_core_io *io,
     snprintf(c->runtime, sizeof c->runtime, "%s",
              cfg->runtime ? cfg->runtime : "native");
     snprintf(c->arch, sizeof c->arch, "%s", cfg->arch ? cfg->arch : "unknown");
+    if (cfg->tags && !fl__valid_tags(cfg->tags)) {
+        fl__free(c);
+        return FL_EINVAL;
+    }
+    snprintf(c->tags, sizeof c->tags, "%s", cfg->tags ? cfg->tags : "");
     c->inc = cfg->incarnation & ((1ull << 53) - 1);
     c->slots = cfg->slots;
     c->max_message = cfg->max_message ? cfg->max_message

@@ -102,10 +102,11 @@ typedef struct fl_core_config {
     const fl_registry *registry; /* tasks this node runs (borrowed) */
     const char *runtime;       /* presence fields; NULL = "native" */
     const char *arch;          /* NULL = "unknown" */
+    const char *tags;          /* "k=v,k2=v2" for routing; NULL = none */
     int log_level;
 } fl_core_config;
 
-/* Create a core. FL_OK, FL_EINVAL (bad id/cluster), FL_ENOMEM. */
+/* Create a core. FL_OK, FL_EINVAL (bad id/cluster/tags), FL_ENOMEM. */
 fl_status fl_core_new(const fl_core_config *cfg, const fl_core_io *io,
                       fl_core **out);
 void fl_core_free(fl_core *c);

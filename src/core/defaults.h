@@ -90,6 +90,9 @@
 #define FL_KEEP_RESULTS_MAX 1000u
 #endif
 
+/* Room for a node's routing tags, "k=v,k2=v2" (fl_peer.tags). */
+#define FL_TAGS_BUF 256
+
 #ifndef FL_PRESENCE_MS
 #define FL_PRESENCE_MS 2000u
 #endif

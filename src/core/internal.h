@@ -180,6 +180,7 @@ struct fl_core {
     char prefix[FL_MAX_ID_BUF + 16];
     char runtime[16];
     char arch[32];
+    char tags[FL_TAGS_BUF]; /* "k=v,k2=v2" */
     uint64_t inc;
     uint32_t slots;
     size_t max_message;
@@ -275,5 +276,9 @@ void fl__peers_forget(fl_core *c, const char *id, uint64_t now);
 void fl__peers_free(fl_core *c);
 void fl__presence_write(fl_core *c, fl_jw *w, bool online);
 void fl__presence_publish(fl_core *c, bool online);
+/* May worker_id take a task routed to route (a node id, or a tag k=v
+ * matched against its presence: arch, runtime or its tags)? */
+bool fl__route_matches(const fl_core *c, const char *route,
+                       const char *worker_id);
 
 #endif

@@ -248,9 +248,10 @@ static fl_status check_submit(fl_core *c, const fl_submit *s)
         fl__log(c, FL_LOG_WARN, "submit %s: kwargs: %s", s->name, err);
         return FL_EINVAL;
     }
-    if (s->opt.route && !fl__valid_id(s->opt.route)) {
-        fl__log(c, FL_LOG_WARN, "submit %s: route '%.80s' is not a node id",
-                s->name, s->opt.route);
+    if (s->opt.route && !fl__valid_id(s->opt.route) &&
+        !fl__valid_tag(s->opt.route, strlen(s->opt.route))) {
+        fl__log(c, FL_LOG_WARN, "submit %s: route '%.80s' is neither a node "
+                "id nor a tag key=value", s->name, s->opt.route);
         return FL_EINVAL;
     }
     /* 256 bytes covers the envelope and the task's own members. */
@@ -442,10 +443,10 @@ static void end_lease(fl_core *c, const fl_oworker *w)
 }
 
 /* The next task w may take: routed to it first, then the ready head. */
-static fl_otask *next_for(fl_owner *o, const fl_oworker *w)
+static fl_otask *next_for(fl_core *c, fl_owner *o, const fl_oworker *w)
 {
     for (fl_otask *t = o->routed.head; t; t = t->next)
-        if (strcmp(t->route, w->id) == 0)
+        if (fl__route_matches(c, t->route, w->id))
             return t;
     return o->ready.head;
 }
@@ -478,7 +479,7 @@ static size_t lease_to(fl_core *c, fl_oworker *w, size_t max, uint64_t now)
     size_t given = 0, in_msg = 0;
     uint64_t deadline = now + (uint64_t)c->ttl_ms * 1000u;
     while (given < max && w->credit > 0) {
-        fl_otask *t = next_for(o, w);
+        fl_otask *t = next_for(c, o, w);
         if (!t)
             break;
         if (!still_leasable(c, t, now))

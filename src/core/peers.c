@@ -25,6 +25,46 @@ void fl__presence_write(fl_core *c, fl_jw *w, bool online)
     fl__jw_str(w, "arch", c->arch);
     fl__jw_str(w, "version", FL_VERSION);
     fl__jw_u64(w, "load", online ? fl__worker_load(c) : 0);
+    if (c->tags[0]) {
+        fl__jw_arr(w, "tags");
+        for (const char *t = c->tags; *t;) {
+            size_t n = strcspn(t, ",");
+            fl__jw_strn(w, NULL, t, n);
+            t += n + (t[n] == ',');
+        }
+        fl__jw_end_arr(w);
+    }
+}
+
+/* Is item one of the comma-separated entries of list? */
+static bool in_list(const char *list, const char *item)
+{
+    size_t len = strlen(item);
+    while (*list) {
+        size_t n = strcspn(list, ",");
+        if (n == len && memcmp(list, item, n) == 0)
+            return true;
+        list += n + (list[n] == ',');
+    }
+    return false;
+}
+
+static fl_peer_rec *find_peer(fl_core *c, const char *id);
+
+bool fl__route_matches(const fl_core *c, const char *route,
+                       const char *worker_id)
+{
+    const char *eq = strchr(route, '=');
+    if (!eq)
+        return strcmp(route, worker_id) == 0;
+    const fl_peer_rec *p = find_peer((fl_core *)c, worker_id);
+    if (!p || !p->info.online)
+        return false;
+    if (strncmp(route, "arch=", 5) == 0)
+        return strcmp(eq + 1, p->info.arch) == 0;
+    if (strncmp(route, "runtime=", 8) == 0)
+        return strcmp(eq + 1, p->info.runtime) == 0;
+    return in_list(p->info.tags, route);
 }
 
 void fl__presence_publish(fl_core *c, bool online)
@@ -58,6 +98,16 @@ static void fill_info(fl_peer *info, const fl_msg *m)
     info->slots = (int)m->slots;
     info->load = (int)m->load;
     copy_str(info->runtime, sizeof info->runtime, m->runtime);
+    info->tags[0] = '\0';
+    for (size_t i = 0, len = 0; i < m->ntags; i++) {
+        size_t n = strlen(m->tags[i]);
+        if (len + n + 2 > sizeof info->tags || !fl__valid_tag(m->tags[i], n))
+            continue;
+        if (len)
+            info->tags[len++] = ',';
+        memcpy(info->tags + len, m->tags[i], n + 1);
+        len += n;
+    }
     copy_str(info->arch, sizeof info->arch, m->arch);
     copy_str(info->version, sizeof info->version, m->version);
     size_t len = 0;

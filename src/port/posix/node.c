@@ -70,6 +70,9 @@ static fl_status check_options(fl_node *n, const fl_node_options *o)
     } else {
         n->slots = (unsigned)o->slots;
     }
+    if (o->tags && !fl__valid_tags(o->tags))
+        return bad(n, "tags '%s': expected KEY=VALUE[,KEY=VALUE...] of A-Z a-z 0-9 _ . - "
+                   "(255 bytes at most)", o->tags);
     n->max_message = o->max_message ? o->max_message : FL_DEFAULT_MAX_MESSAGE;
     if (n->max_message < MIN_MESSAGE) {
         fl__plog(&n->log, FL_LOG_ERROR, "max_message %zu: must be at least %u bytes",
@@ -102,6 +105,7 @@ static fl_status make_core(fl_node *n, const fl_node_options *o)
     cfg.registry = n->registry;
     cfg.runtime = "native";
     cfg.arch = arch;
+    cfg.tags = o->tags;
     cfg.log_level = o->log_level;
     fl__loop_io(n, &io);
     return fl_core_new(&cfg, &io, &n->core);
@@ -349,8 +353,10 @@ static fl_status check_call(fl_node *n, const char *name, const char *args,
             return FL_EINVAL;
         }
     }
-    if (opt && opt->route && !fl__valid_id(opt->route))
-        return bad(n, "call: route '%s' is not a valid node id", opt->route);
+    if (opt && opt->route && !fl__valid_id(opt->route) &&
+        !fl__valid_tag(opt->route, strlen(opt->route)))
+        return bad(n, "call: route '%s' is neither a node id nor a tag KEY=VALUE",
+                   opt->route);
     if (size > n->max_message) {
         fl__plog(&n->log, FL_LOG_ERROR,
                 "call %s: arguments and attachment (%zu bytes) exceed the message limit (%zu)",

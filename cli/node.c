@@ -1,9 +1,10 @@
 /*
- * node.c - `floret node`: run a node that executes the built-in tasks
- * until SIGINT or SIGTERM, then stop gracefully (30 s for running tasks);
+ * node.c - `floret node`: run a node that executes the built-in tasks and
+ * the word count's wc.map and wc.file until SIGINT or SIGTERM, then stop gracefully (30 s for running tasks);
  * a second signal exits at once. Signals reach the main thread through a
  * self-pipe; the library itself installs no handlers.
- * Depends on cli.h, opts.h, hosted.h (URL check, connect error) and POSIX.
+ * Depends on cli.h, opts.h, hosted.h (URL check, connect error),
+ * wordcount_file.h and POSIX.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +19,7 @@
 #include "floret/floret.h"
 #include "hosted.h"
 #include "opts.h"
+#include "wordcount_file.h"
 
 #define START_TIMEOUT_MS 10000u
 #define STOP_GRACE_MS 30000u
@@ -189,6 +191,18 @@ static unsigned slots_of(long slots)
     return k > 0 ? (unsigned)k : 1u;
 }
 
+/* The built-in tasks plus the word count's map and locality tasks. */
+static fl_registry *node_registry(void)
+{
+    fl_registry *reg = fl_registry_new();
+    if (reg && (fl_register_builtins(reg) != FL_OK || fl_register_wordcount(reg) != FL_OK ||
+                fl__register_wordcount_file(reg) != FL_OK)) {
+        fl_registry_free(reg);
+        reg = NULL;
+    }
+    return reg;
+}
+
 int cli_node(int argc, char **argv)
 {
     struct node_args a;
@@ -207,8 +221,15 @@ int cli_node(int argc, char **argv)
         fprintf(stderr, "floret node: cannot install signal handlers: %s\n", strerror(errno));
         return 1;
     }
+    fl_registry *reg = node_registry();
+    if (!reg) {
+        fprintf(stderr, "floret node: out of memory\n");
+        return 1;
+    }
+    a.o.registry = reg;
     st = fl_node_new(&a.o, &node);
     if (st != FL_OK) {
+        fl_registry_free(reg);
         /* The library logged which option was wrong. */
         fprintf(stderr, "floret node: %s\n", fl_strerror(st));
         return st == FL_EINVAL ? 2 : 1;
@@ -221,6 +242,7 @@ int cli_node(int argc, char **argv)
         else
             fprintf(stderr, "error: cannot start the node: %s\n", fl_strerror(st));
         fl_node_free(node);
+        fl_registry_free(reg);
         return st == FL_ECONN ? 3 : 1;
     }
     if (a.o.log_level >= FL_LOG_INFO)
@@ -234,5 +256,6 @@ int cli_node(int argc, char **argv)
                 fl_node_id(node), sig == SIGINT ? "SIGINT" : "SIGTERM", STOP_GRACE_MS / 1000);
     fl_node_stop(node, STOP_GRACE_MS);
     fl_node_free(node);
+    fl_registry_free(reg);
     return 0;
 }

@@ -110,4 +110,29 @@ fl_status fl__wc_sorted(const fl_wc_table *t, fl_wc_entry **out,
 size_t fl__wc_chunk_end(const void *data, size_t avail, size_t target,
                         bool eof);
 
+/* Bytes of each piece the locality check hashes (docs/wordcount.md). */
+#define FL_WC_SAMPLE 4096u
+
+/*
+ * The locality check's sample hash of a range of a file of file_size
+ * bytes: head is the file's first min(FL_WC_SAMPLE, file_size) bytes,
+ * range the range's bytes (only its first and last FL_WC_SAMPLE are read).
+ * The client and the node that reads the file compute it each from its own
+ * view; equal hashes (with equal size and mtime) mean the same bytes.
+ * Not a cryptographic hash: it guards against stale or different files.
+ */
+uint64_t fl__wc_sample_hash(uint64_t file_size, const void *head,
+                            size_t head_len, const void *range,
+                            size_t range_len);
+
+/*
+ * The body of a map task: count data[0..len) keeping words of at least
+ * kwargs.min_length bytes and set the task's outcome, {"words": n,
+ * "distinct": d} with the partial count as the result attachment, or a
+ * clear failure. task names the task in error messages. Shared by wc.map
+ * (bytes in the attachment) and wc.file (bytes read by the node).
+ */
+void fl__wc_map_bytes(fl_task_ctx *ctx, const char *task, const void *data,
+                      size_t len);
+
 #endif

@@ -1,7 +1,8 @@
 /*
  * wordcount_task.c - the native map task "wc.map": counts the words of its
  * attachment and returns {"words": n, "distinct": d} with the partial count
- * (docs/wordcount.md) as the result attachment.
+ * (docs/wordcount.md) as the result attachment. The counting body is shared
+ * with wc.file, which reads its bytes from a file instead.
  * Portable. Depends on the public header, wordcount.h and alloc.h.
  */
 #include <string.h>
@@ -14,7 +15,7 @@
 #define WC_MAX_MIN_LENGTH 1e12
 
 /* kwargs.min_length: absent or null means 1; else a whole number >= 0. */
-static bool read_min_length(fl_task_ctx *ctx, size_t *out)
+static bool read_min_length(fl_task_ctx *ctx, const char *task, size_t *out)
 {
     const fl_value *v = fl_value_get(fl_task_kwargs(ctx), "min_length");
     *out = 1;
@@ -22,15 +23,15 @@ static bool read_min_length(fl_task_ctx *ctx, size_t *out)
         return true;
     if (fl_value_type(v) != FL_TYPE_NUMBER) {
         (void)fl_task_fail(ctx, "TypeError", false,
-                           "wc.map: kwargs.min_length must be a number, got %s",
-                           fl_type_name(fl_value_type(v)));
+                           "%s: kwargs.min_length must be a number, got %s",
+                           task, fl_type_name(fl_value_type(v)));
         return false;
     }
     double x = fl_value_number(v);
     if (!(x >= 0) || x > WC_MAX_MIN_LENGTH || x != (double)(uint64_t)x) {
         (void)fl_task_fail(ctx, "ValueError", false,
-                           "wc.map: kwargs.min_length must be a whole number "
-                           "from 0 to 1e12, got %g", x);
+                           "%s: kwargs.min_length must be a whole number "
+                           "from 0 to 1e12, got %g", task, x);
         return false;
     }
     *out = (uint64_t)x > SIZE_MAX ? SIZE_MAX : (size_t)x;
@@ -63,39 +64,48 @@ static fl_status return_summary(fl_task_ctx *ctx, const fl_wc_table *t)
     return fl_task_return_json(ctx, json, (size_t)(p - json));
 }
 
-static void fail_status(fl_task_ctx *ctx, fl_status st, const char *what)
+static void fail_status(fl_task_ctx *ctx, const char *task, fl_status st,
+                        const char *what)
 {
     (void)fl_task_fail(ctx, st == FL_ENOMEM ? "MemoryError" : "ValueError",
-                       st == FL_ENOMEM, "wc.map: %s: %s", what,
+                       st == FL_ENOMEM, "%s: %s: %s", task, what,
                        fl_strerror(st));
+}
+
+void fl__wc_map_bytes(fl_task_ctx *ctx, const char *task, const void *data,
+                      size_t len)
+{
+    size_t min_len;
+    if (!read_min_length(ctx, task, &min_len))
+        return;
+    fl_wc_table *t = fl__wc_new();
+    if (t == NULL) {
+        fail_status(ctx, task, FL_ENOMEM, "table");
+        return;
+    }
+    uint8_t *enc = NULL;
+    size_t enc_len = 0;
+    fl_status st = fl__wc_count(t, data, len, min_len);
+    if (st != FL_OK) {
+        fail_status(ctx, task, st, "counting the chunk");
+    } else if ((st = fl__wc_encode(t, &enc, &enc_len)) != FL_OK) {
+        fail_status(ctx, task, st, "encoding the partial count");
+    } else if ((st = return_summary(ctx, t)) != FL_OK) {
+        fail_status(ctx, task, st, "returning the summary");
+    } else if ((st = fl_task_return_attachment(ctx, enc, enc_len)) != FL_OK) {
+        fail_status(ctx, task, st,
+                    "returning the partial count (use smaller chunks)");
+    }
+    fl__free(enc);
+    fl__wc_free(t);
 }
 
 static void wc_map(fl_task_ctx *ctx, void *ud)
 {
     (void)ud;
-    size_t min_len, len = 0;
-    if (!read_min_length(ctx, &min_len))
-        return;
+    size_t len = 0;
     const void *att = fl_task_attachment(ctx, &len);
-    fl_wc_table *t = fl__wc_new();
-    if (t == NULL) {
-        fail_status(ctx, FL_ENOMEM, "table");
-        return;
-    }
-    uint8_t *enc = NULL;
-    size_t enc_len = 0;
-    fl_status st = fl__wc_count(t, att, len, min_len);
-    if (st != FL_OK) {
-        fail_status(ctx, st, "counting the chunk");
-    } else if ((st = fl__wc_encode(t, &enc, &enc_len)) != FL_OK) {
-        fail_status(ctx, st, "encoding the partial count");
-    } else if ((st = return_summary(ctx, t)) != FL_OK) {
-        fail_status(ctx, st, "returning the summary");
-    } else if ((st = fl_task_return_attachment(ctx, enc, enc_len)) != FL_OK) {
-        fail_status(ctx, st, "returning the partial count (use smaller chunks)");
-    }
-    fl__free(enc);
-    fl__wc_free(t);
+    fl__wc_map_bytes(ctx, "wc.map", att, len);
 }
 
 fl_status fl_register_wordcount(fl_registry *reg)

@@ -1,0 +1,202 @@
+/*
+ * wordcount_file.c - the locality task "wc.file" (wordcount_file.h). It
+ * trusts nothing it was sent: the path must be absolute and name a regular
+ * file whose size, modification time and sample hash match what the client
+ * saw; anything else is NotLocal, and the client sends the bytes instead.
+ * Depends on POSIX (open, fstat, pread), wordcount.h and the public
+ * header.
+ */
+#include "wordcount_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "wordcount.h"
+
+#define TASK "wc.file"
+/* Offsets travel as JSON numbers: whole and below 2^53. */
+#define MAX_WHOLE 9007199254740991.0
+
+struct file_ref {
+    const char *path;
+    uint64_t offset, length, size, mtime_s, mtime_ns, sample;
+};
+
+static bool whole_kwarg(fl_task_ctx *ctx, const char *key, uint64_t *out)
+{
+    const fl_value *v = fl_value_get(fl_task_kwargs(ctx), key);
+    if (fl_value_type(v) != FL_TYPE_NUMBER) {
+        (void)fl_task_fail(ctx, "TypeError", false,
+                           TASK ": kwargs.%s must be a number, got %s", key,
+                           fl_type_name(fl_value_type(v)));
+        return false;
+    }
+    double x = fl_value_number(v);
+    if (!(x >= 0) || x > MAX_WHOLE || x != (double)(uint64_t)x) {
+        (void)fl_task_fail(ctx, "ValueError", false,
+                           TASK ": kwargs.%s must be a whole number from 0 "
+                           "to 2^53-1, got %g", key, x);
+        return false;
+    }
+    *out = (uint64_t)x;
+    return true;
+}
+
+static bool hex_digit(char c, unsigned *d)
+{
+    if (c >= '0' && c <= '9')
+        *d = (unsigned)(c - '0');
+    else if (c >= 'a' && c <= 'f')
+        *d = (unsigned)(c - 'a' + 10);
+    else
+        return false;
+    return true;
+}
+
+static bool read_sample(fl_task_ctx *ctx, uint64_t *out)
+{
+    size_t len = 0;
+    const char *s = fl_value_string(fl_value_get(fl_task_kwargs(ctx), "sample"), &len);
+    uint64_t x = 0;
+    unsigned d;
+    for (size_t i = 0; s && len == 16 && i < len; i++) {
+        if (!hex_digit(s[i], &d))
+            break;
+        x = x << 4 | d;
+        if (i + 1 == len) {
+            *out = x;
+            return true;
+        }
+    }
+    (void)fl_task_fail(ctx, "ValueError", false,
+                       TASK ": kwargs.sample must be 16 lowercase hex digits");
+    return false;
+}
+
+static bool read_ref(fl_task_ctx *ctx, struct file_ref *r)
+{
+    size_t len = 0;
+    r->path = fl_value_string(fl_value_get(fl_task_kwargs(ctx), "path"), &len);
+    if (r->path == NULL || r->path[0] != '/' || strlen(r->path) != len) {
+        (void)fl_task_fail(ctx, "ValueError", false,
+                           TASK ": kwargs.path must be an absolute path");
+        return false;
+    }
+    if (!whole_kwarg(ctx, "offset", &r->offset) ||
+        !whole_kwarg(ctx, "length", &r->length) ||
+        !whole_kwarg(ctx, "size", &r->size) ||
+        !whole_kwarg(ctx, "mtime_s", &r->mtime_s) ||
+        !whole_kwarg(ctx, "mtime_ns", &r->mtime_ns) || !read_sample(ctx, &r->sample))
+        return false;
+    if (r->offset > r->size || r->length > r->size - r->offset || r->length > SIZE_MAX) {
+        (void)fl_task_fail(ctx, "ValueError", false,
+                           TASK ": range [%" PRIu64 ", +%" PRIu64 ") is outside a "
+                           "file of %" PRIu64 " bytes", r->offset, r->length, r->size);
+        return false;
+    }
+    return true;
+}
+
+static void not_local(fl_task_ctx *ctx, const char *path, const char *why)
+{
+    (void)fl_task_fail(ctx, FL_WC_NOT_LOCAL, false, TASK ": %s on node %s: %s",
+                       path, fl_task_node(ctx), why);
+}
+
+/* Same file as the client's, as far as metadata tells. */
+static bool same_meta(fl_task_ctx *ctx, const struct file_ref *r, const struct stat *st)
+{
+    if (!S_ISREG(st->st_mode)) {
+        not_local(ctx, r->path, "not a regular file");
+        return false;
+    }
+    if ((uint64_t)st->st_size != r->size) {
+        not_local(ctx, r->path, "size differs");
+        return false;
+    }
+    if ((uint64_t)st->st_mtim.tv_sec != r->mtime_s ||
+        (uint64_t)st->st_mtim.tv_nsec != r->mtime_ns) {
+        not_local(ctx, r->path, "modification time differs");
+        return false;
+    }
+    return true;
+}
+
+static bool read_head(int fd, uint64_t size, uint8_t *head, size_t *len)
+{
+    size_t want = size < FL_WC_SAMPLE ? (size_t)size : FL_WC_SAMPLE, got = 0;
+    while (got < want) {
+        ssize_t n = pread(fd, head + got, want - got, (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        got += (size_t)n;
+    }
+    *len = got;
+    return true;
+}
+
+/* Read the range into memory and count it. Read, not mapped: a file cut
+ * short while mapped would kill the node with SIGBUS. */
+static void count_range(fl_task_ctx *ctx, int fd, const struct file_ref *r,
+                        const uint8_t *head, size_t head_len)
+{
+    size_t len = (size_t)r->length, got = 0;
+    uint8_t *buf = fl__malloc(len ? len : 1);
+    if (buf == NULL) {
+        (void)fl_task_fail(ctx, "MemoryError", true, TASK ": no memory for %zu bytes", len);
+        return;
+    }
+    while (got < len) {
+        ssize_t n = pread(fd, buf + got, len - got, (off_t)(r->offset + got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    if (got < len)
+        not_local(ctx, r->path, "cannot read the range (file changed?)");
+    else if (fl__wc_sample_hash(r->size, head, head_len, buf, len) != r->sample)
+        not_local(ctx, r->path, "content differs");
+    else
+        fl__wc_map_bytes(ctx, TASK, buf, len);
+    fl__free(buf);
+}
+
+static void wc_file(fl_task_ctx *ctx, void *ud)
+{
+    (void)ud;
+    struct file_ref r;
+    struct stat st;
+    uint8_t head[FL_WC_SAMPLE];
+    size_t head_len = 0;
+    if (!read_ref(ctx, &r))
+        return;
+    int fd = open(r.path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        not_local(ctx, r.path, strerror(errno));
+        return;
+    }
+    if (fstat(fd, &st) != 0)
+        not_local(ctx, r.path, strerror(errno));
+    else if (!same_meta(ctx, &r, &st))
+        ; /* not_local said why */
+    else if (!read_head(fd, r.size, head, &head_len))
+        not_local(ctx, r.path, "cannot read its first bytes");
+    else
+        count_range(ctx, fd, &r, head, head_len);
+    close(fd);
+}
+
+fl_status fl__register_wordcount_file(fl_registry *reg)
+{
+    return fl_registry_add(reg, "wc.file", wc_file, NULL);
+}

@@ -143,6 +143,7 @@ class Broker:
             "allow_anonymous true",
             "persistence false",
             "max_queued_messages 100000",
+            "set_tcp_nodelay true",
             "log_dest file %s" % self.log,
         ]
         if os.geteuid() == 0:

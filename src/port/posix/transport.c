@@ -10,6 +10,8 @@
 
 #include <errno.h>
 #include <mosquitto.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -266,8 +268,23 @@ void fl__tp_prepare(fl_transport *tp, uint64_t now, int *fd, short *events,
         *deadline = now + MISC_EVERY_US;
 }
 
+/* Acknowledge what was read at once. A broker without set_tcp_nodelay
+ * (mosquitto's default) holds its next small message until our ACK comes
+ * back, and a delayed ACK waits up to 40 ms: every task round trip would
+ * cost 40 ms. Linux clears the flag after use, so it is set on every read. */
+static void quick_ack(int fd)
+{
+#ifdef TCP_QUICKACK
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+#else
+    (void)fd;
+#endif
+}
+
 static void read_all(fl_transport *tp)
 {
+    quick_ack(mosquitto_socket(tp->mosq));
     /* loop_read stops after a packet or two; keep going until the socket
      * has nothing left (EAGAIN), within reason. */
     for (int i = 0; i < 256; i++) {

@@ -1,16 +1,230 @@
 /*
- * wordcount.c - `floret wordcount FILE...`: the distributed word count.
- * Placeholder so the command links; the real driver comes with the node API.
- * Depends on cli.h and stdio only.
+ * wordcount.c - `floret wordcount [OPTIONS] [FILE...|-]`: the distributed
+ * word count (docs/wordcount.md). Parses the command line, finds a cluster
+ * (--broker or $FLORET_BROKER; with neither it starts the embedded local
+ * cluster and stops it at the end), runs the count (wordcount_run.c) and
+ * prints the result (wordcount_report.c).
+ * Exit status: 0 success, 1 the count failed (an input could not be read,
+ * a chunk failed), 2 usage error, 3 cluster unreachable or not started.
+ * Depends on cli.h, client.h, hosted.h, opts.h, local_cluster.h and
+ * wordcount_cli.h.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "client.h"
+#include "hosted.h"
+#include "local_cluster.h"
+#include "opts.h"
+#include "wordcount_cli.h"
+
+#define CMD "wordcount"
+/* Chosen by measurement (docs/benchmarks.md): big enough that merging the
+ * partial counts costs little, small enough to balance two nodes on a
+ * 100 MB file and to fit in one 8 MiB message with room for the envelope. */
+#define DEFAULT_CHUNK (4u * 1024u * 1024u)
+#define MAX_CHUNK (64u * 1024u * 1024u)
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: floret wordcount [OPTIONS] [FILE...|-]\n\n"
+            "Count the words of the FILEs (standard input when none, or for '-') on the\n"
+            "cluster: every chunk is a map task, the partial counts are merged here.\n"
+            "A word is a run of ASCII letters, digits and bytes >= 0x80, lowercased\n"
+            "(docs/wordcount.md). Without --broker and $FLORET_BROKER a private local\n"
+            "cluster is started for the run (one node per core) and removed after.\n\n"
+            "Options:\n"
+            "  --top N           list the N most frequent words (default 10; 0: all)\n"
+            "  --min-length L    count only words of at least L bytes (Broccoli: 4)\n"
+            "  --chunk SIZE      bytes per map task, suffix k or M (default 4M)\n"
+            "  --no-locality     always send the chunks' bytes through the broker, even\n"
+            "                    to nodes that could read the file themselves\n"
+            "  --json            print one JSON object\n"
+            "  --quiet           print only the counts (no timings, no progress)\n"
+            "  --all             print every word as `sort | uniq -c` would, nothing else\n"
+            "  --nodes N         nodes of the embedded local cluster (default: one per core)\n"
+            "  --broker URL      use this cluster (default $FLORET_BROKER)\n"
+            "  --cluster NAME    default: default\n"
+            "  -v, --verbose     show the client node's log and locality fallbacks\n"
+            "  -h, --help        show this help\n\n"
+            "Exit status: 0 success, 1 the count failed, 2 usage error, 3 no cluster.\n");
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A size with an optional k/K (KiB) or M/m (MiB) suffix. */
+static bool parse_size(const char *s, size_t max, size_t *out)
+{
+    char *end;
+    if (!s || *s < '0' || *s > '9')
+        return false;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    unsigned long long mul = 1;
+    if (*end == 'k' || *end == 'K')
+        mul = 1024, end++;
+    else if (*end == 'm' || *end == 'M')
+        mul = 1024 * 1024, end++;
+    if (errno || *end != '\0' || v == 0 || v > max / mul)
+        return false;
+    *out = (size_t)(v * mul);
+    return true;
+}
+
+static int parse_number_opt(int argc, char **argv, int *i, struct wc_opts *o, int *matched)
+{
+    const char *v = NULL;
+    long num;
+    int m;
+    *matched = 1;
+    if ((m = cli_opt(argc, argv, i, "--top", &v, CMD)) != 0) {
+        if (m < 0 || !cli_parse_long(v, 0, 100000000L, &num))
+            return m < 0 ? 2 : cli_usage_error(CMD, "--top '%s': expected a number from 0 to 100000000", v);
+        o->top = (size_t)num;
+    } else if ((m = cli_opt(argc, argv, i, "--min-length", &v, CMD)) != 0) {
+        if (m < 0 || !cli_parse_long(v, 0, 1000000000L, &num))
+            return m < 0 ? 2 : cli_usage_error(CMD, "--min-length '%s': expected a number of bytes from 0 to 1000000000", v);
+        o->min_length = (size_t)num;
+    } else if ((m = cli_opt(argc, argv, i, "--chunk", &v, CMD)) != 0) {
+        if (m < 0 || !parse_size(v, MAX_CHUNK, &o->chunk))
+            return m < 0 ? 2 : cli_usage_error(CMD, "--chunk '%s': expected a size from 1 byte to 64M, e.g. 512k or 4M", v);
+        o->chunk_set = true;
+    } else if ((m = cli_opt(argc, argv, i, "--nodes", &v, CMD)) != 0) {
+        if (m < 0 || !cli_parse_long(v, 1, 256, &num))
+            return m < 0 ? 2 : cli_usage_error(CMD, "--nodes '%s': expected a number from 1 to 256", v);
+        o->nodes = (int)num;
+    } else if ((m = cli_opt(argc, argv, i, "--broker", &v, CMD)) != 0) {
+        if (m < 0)
+            return 2;
+        o->broker = v;
+    } else if ((m = cli_opt(argc, argv, i, "--cluster", &v, CMD)) != 0) {
+        if (m < 0)
+            return 2;
+        o->cluster = v;
+    } else {
+        *matched = 0;
+    }
+    return -1;
+}
+
+static bool flag(const char *s, const char *name, bool *out)
+{
+    if (strcmp(s, name) != 0)
+        return false;
+    *out = true;
+    return true;
+}
+
+/* Returns -1 to go on, else an exit status. */
+static int parse(int argc, char **argv, struct wc_opts *o)
+{
+    bool no_locality = false, only_files = false;
+    memset(o, 0, sizeof *o);
+    o->top = 10;
+    o->min_length = 1;
+    o->chunk = DEFAULT_CHUNK;
+    o->files = calloc((size_t)argc, sizeof *o->files);
+    if (!o->files)
+        return fprintf(stderr, "floret wordcount: out of memory\n"), 1;
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        int matched, rc;
+        if (only_files || s[0] != '-' || strcmp(s, "-") == 0) {
+            o->files[o->nfiles++] = argv[i];
+            continue;
+        }
+        if (strcmp(s, "--") == 0) {
+            only_files = true;
+        } else if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (flag(s, "--json", &o->json) || flag(s, "--quiet", &o->quiet) ||
+                   flag(s, "--all", &o->all) || flag(s, "--no-locality", &no_locality) ||
+                   flag(s, "-v", &o->verbose) || flag(s, "--verbose", &o->verbose)) {
+        } else if ((rc = parse_number_opt(argc, argv, &i, o, &matched)) >= 0) {
+            return rc;
+        } else if (!matched) {
+            return cli_usage_error(CMD, "unknown option '%s'", s);
+        }
+    }
+    if (o->json + o->all + o->quiet > 1)
+        return cli_usage_error(CMD, "--json, --quiet and --all exclude one another");
+    o->locality = !no_locality;
+    o->progress = !o->quiet && !o->all && isatty(STDERR_FILENO);
+    return -1;
+}
+
+static bool broker_configured(const struct wc_opts *o)
+{
+    const char *env = getenv("FLORET_BROKER");
+    return o->broker || (env && *env);
+}
+
+static int count_on(struct cli_client *c, const struct wc_opts *o, struct wc_stats *s)
+{
+    fl_wc_table *t = fl__wc_new();
+    if (!t) {
+        fprintf(stderr, "floret wordcount: out of memory\n");
+        return 1;
+    }
+    int rc = wc_run(c->node, o, t, s);
+    if (rc == 0)
+        rc = wc_report(o, t, s);
+    fl__wc_free(t);
+    return rc;
+}
 
 int cli_wordcount(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "floret wordcount: not built yet\n");
-    return 2;
+    struct wc_opts o;
+    struct wc_stats s;
+    struct local_cluster *lc = NULL;
+    struct cli_client c = {.cmd = CMD};
+    int rc = parse(argc, argv, &o);
+    memset(&s, 0, sizeof s);
+    s.cluster_start_s = -1;
+    if (rc >= 0)
+        goto out;
+    if (!broker_configured(&o)) {
+        char err[512];
+        double t0 = now_s();
+        rc = local_cluster_start(o.nodes, &lc, err, sizeof err);
+        if (rc != 0) {
+            fprintf(stderr, "floret wordcount: cannot start the local cluster: %s\n", err);
+            goto out;
+        }
+        s.cluster_start_s = now_s() - t0;
+        s.where = "embedded local cluster";
+        o.broker = local_cluster_url(lc);
+    } else {
+        /* The URL without its password, for the report. */
+        static fl_url url;
+        char err[400];
+        if (fl__url_parse(fl__broker_url(o.broker), &url, err, sizeof err) == FL_OK)
+            s.where = url.text;
+    }
+    c.broker = o.broker;
+    c.cluster = o.cluster;
+    c.verbose = o.verbose;
+    rc = cli_client_start(&c);
+    if (rc < 0) {
+        rc = count_on(&c, &o, &s);
+        cli_client_stop(&c);
+    }
+out:
+    local_cluster_stop(lc);
+    wc_stats_free(&s);
+    free(o.files);
+    return rc;
 }

@@ -1,0 +1,414 @@
+/*
+ * wordcount_run.c - the dispatch loop of `floret wordcount`: cuts the
+ * inputs into chunks, keeps a bounded window of map tasks in flight (so
+ * memory follows the window, not the input), merges each partial count as
+ * it arrives (memory follows the vocabulary) and counts tasks per node.
+ *
+ * Locality (docs/wordcount.md): a chunk of a mapped regular file goes as a
+ * wc.file task carrying (path, offset, length, size, mtime, sample hash);
+ * a node that cannot prove it sees the same file answers NotLocal (an old
+ * node: UnknownTask) and that chunk is sent again as wc.map with its
+ * bytes. Retries after a lost node are the owner's job (max attempts); a
+ * chunk that still fails ends the run with its error, never a wrong count.
+ *
+ * Depends on wordcount_cli.h, wordcount_file.h and the public header.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "wordcount_cli.h"
+#include "wordcount_file.h"
+
+#define MIN_WINDOW 4
+#define MAX_WINDOW 64
+/* Bytes of chunk data the window may hold when chunks travel as bytes. */
+#define WINDOW_BYTES (256u * 1024u * 1024u)
+/* Stop offering references after this many NotLocal answers with no
+ * success: no node shares our files. */
+#define LOCALITY_GIVE_UP 8
+#define POLL_MS 20u
+#define IDLE_WARN_S 15.0
+#define PROGRESS_EVERY_S 0.1
+
+struct slot {
+    fl_result *r;
+    struct wc_chunk c;
+    uint64_t index; /* chunk number, for messages */
+    bool by_ref;
+};
+
+struct run {
+    fl_node *node;
+    const struct wc_opts *o;
+    fl_wc_table *t;
+    struct wc_stats *s;
+    struct wc_input *inputs;
+    int ninputs, cur;        /* inputs, the one being cut */
+    bool inputs_done;
+    struct slot *slots;
+    size_t window, inflight;
+    bool locality;
+    uint64_t not_local, local_ok;
+    double t0, last_progress, last_result;
+    bool warned_idle;
+    char err[512];
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Slots of online nodes that can run wc.map, as presence tells. */
+static size_t cluster_slots(fl_node *node, bool *any_file_task)
+{
+    fl_peer peers[64];
+    size_t n = 0, slots = 0;
+    *any_file_task = false;
+    if (fl_node_peers(node, peers, sizeof peers / sizeof peers[0], &n) != FL_OK)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!peers[i].online || peers[i].slots <= 0 || !strstr(peers[i].tasks, "wc.map"))
+            continue;
+        slots += (size_t)peers[i].slots;
+        if (strstr(peers[i].tasks, "wc.file"))
+            *any_file_task = true;
+    }
+    return slots;
+}
+
+static size_t pick_window(const struct run *r, size_t slots)
+{
+    size_t w = 2 * slots + 2;
+    if (w < MIN_WINDOW)
+        w = MIN_WINDOW;
+    if (w > MAX_WINDOW)
+        w = MAX_WINDOW;
+    size_t by_mem = WINDOW_BYTES / (r->o->chunk ? r->o->chunk : 1);
+    if (!r->locality && w > by_mem)
+        w = by_mem < MIN_WINDOW ? MIN_WINDOW : by_mem;
+    return w;
+}
+
+static int submit_bytes(struct run *r, struct slot *sl)
+{
+    char kwargs[64];
+    snprintf(kwargs, sizeof kwargs, "{\"min_length\":%zu}", r->o->min_length);
+    fl_status st = fl_node_call(r->node, "wc.map", NULL, kwargs, sl->c.data, sl->c.len,
+                                NULL, &sl->r);
+    if (st != FL_OK) {
+        snprintf(r->err, sizeof r->err, "%s: chunk at byte %" PRIu64 " (%zu bytes): cannot submit: %s%s",
+                 sl->c.in->name, sl->c.offset, sl->c.len, fl_strerror(st),
+                 st == FL_ETOOBIG ? " (over the message limit; use a smaller --chunk, "
+                                    "or keep locality for words this long)" : "");
+        return -1;
+    }
+    sl->by_ref = false;
+    r->s->by_bytes++;
+    /* The node copied the bytes; a stream's copy is no longer needed. */
+    if (sl->c.owned)
+        wc_chunk_release(&sl->c);
+    return 0;
+}
+
+/* JSON string of an absolute path: escape what JSON requires. NULL when
+ * the path is not valid text for JSON (control bytes); then bytes travel. */
+static char *json_path(const char *path)
+{
+    size_t n = strlen(path);
+    char *out = malloc(2 * n + 3);
+    if (!out)
+        return NULL;
+    char *p = out;
+    *p++ = '"';
+    for (const char *q = path; *q; q++) {
+        if ((unsigned char)*q < 0x20) {
+            free(out);
+            return NULL;
+        }
+        if (*q == '"' || *q == '\\')
+            *p++ = '\\';
+        *p++ = *q;
+    }
+    *p++ = '"';
+    *p = '\0';
+    return out;
+}
+
+/* Submit a reference; 1 when the chunk cannot go by reference. */
+static int submit_ref(struct run *r, struct slot *sl)
+{
+    const struct wc_input *in = sl->c.in;
+    char *path = json_path(in->path);
+    if (!path)
+        return 1;
+    size_t cap = strlen(path) + 320;
+    char *kwargs = malloc(cap);
+    if (!kwargs) {
+        free(path);
+        return 1;
+    }
+    snprintf(kwargs, cap,
+             "{\"path\":%s,\"offset\":%" PRIu64 ",\"length\":%zu,\"size\":%" PRIu64
+             ",\"mtime_s\":%lld,\"mtime_ns\":%ld,\"sample\":\"%016" PRIx64
+             "\",\"min_length\":%zu}",
+             path, sl->c.offset, sl->c.len, in->size, (long long)in->st.st_mtim.tv_sec,
+             (long)in->st.st_mtim.tv_nsec, wc_chunk_sample(&sl->c), r->o->min_length);
+    fl_status st = fl_node_call(r->node, "wc.file", NULL, kwargs, NULL, 0, NULL, &sl->r);
+    free(kwargs);
+    free(path);
+    if (st != FL_OK)
+        return 1;
+    sl->by_ref = true;
+    r->s->by_ref++;
+    return 0;
+}
+
+static int submit(struct run *r, struct slot *sl)
+{
+    const struct wc_input *in = sl->c.in;
+    if (r->locality && in->path && in->map && in->st.st_mtim.tv_sec >= 0) {
+        int rc = submit_ref(r, sl);
+        if (rc <= 0)
+            return rc;
+    }
+    return submit_bytes(r, sl);
+}
+
+/* The next chunk of the inputs: 1, 0 when all are cut, -1 on error. */
+static int next_chunk(struct run *r, struct wc_chunk *c)
+{
+    while (r->cur < r->ninputs) {
+        int rc = wc_input_next(&r->inputs[r->cur], r->o->chunk, c, r->err, sizeof r->err);
+        if (rc != 0)
+            return rc;
+        r->cur++;
+    }
+    return 0;
+}
+
+static int fill_window(struct run *r)
+{
+    while (!r->inputs_done && r->inflight < r->window) {
+        struct slot *sl = &r->slots[r->inflight];
+        memset(sl, 0, sizeof *sl);
+        int rc = next_chunk(r, &sl->c);
+        if (rc < 0)
+            return -1;
+        if (rc == 0) {
+            r->inputs_done = true;
+            break;
+        }
+        sl->index = r->s->chunks++;
+        if (submit(r, sl) != 0) {
+            wc_chunk_release(&sl->c);
+            return -1;
+        }
+        r->inflight++;
+    }
+    return 0;
+}
+
+static int count_node(struct wc_stats *s, const char *id)
+{
+    for (size_t i = 0; i < s->nnodes; i++)
+        if (strcmp(s->nodes[i].id, id) == 0)
+            return s->nodes[i].tasks++, 0;
+    if (s->nnodes == s->cap_nodes) {
+        size_t cap = s->cap_nodes ? 2 * s->cap_nodes : 8;
+        struct wc_node_tasks *n = realloc(s->nodes, cap * sizeof *n);
+        if (!n)
+            return -1;
+        s->nodes = n;
+        s->cap_nodes = cap;
+    }
+    struct wc_node_tasks *n = &s->nodes[s->nnodes++];
+    snprintf(n->id, sizeof n->id, "%s", id);
+    n->tasks = 1;
+    return 0;
+}
+
+static int merge(struct run *r, struct slot *sl)
+{
+    size_t len = 0;
+    const void *att = fl_result_attachment(sl->r, &len);
+    uint64_t words = 0;
+    fl_status st = fl__wc_merge(r->t, att, len, &words, NULL);
+    if (st != FL_OK) {
+        snprintf(r->err, sizeof r->err,
+                 "%s: chunk at byte %" PRIu64 ": bad partial count from node %s: %s",
+                 sl->c.in->name, sl->c.offset, fl_result_worker(sl->r), fl_strerror(st));
+        return -1;
+    }
+    if (count_node(r->s, fl_result_worker(sl->r)) != 0) {
+        snprintf(r->err, sizeof r->err, "out of memory");
+        return -1;
+    }
+    if (sl->by_ref)
+        r->local_ok++;
+    r->s->bytes += sl->c.len;
+    return 0;
+}
+
+static bool falls_back(const struct slot *sl)
+{
+    const char *type = fl_result_error_type(sl->r);
+    return sl->by_ref && type &&
+           (strcmp(type, FL_WC_NOT_LOCAL) == 0 || strcmp(type, "UnknownTask") == 0);
+}
+
+/* A finished task: merge it, or send its bytes after NotLocal, or fail. */
+static int finish(struct run *r, struct slot *sl)
+{
+    if (fl_result_state(sl->r) == FL_SUCCESS) {
+        int rc = merge(r, sl);
+        fl_result_free(sl->r);
+        sl->r = NULL;
+        wc_chunk_release(&sl->c);
+        return rc;
+    }
+    if (falls_back(sl)) {
+        if (r->o->verbose)
+            fprintf(stderr, "floret wordcount: %s; sending the bytes\n",
+                    fl_result_error_message(sl->r));
+        fl_result_free(sl->r);
+        sl->r = NULL;
+        r->s->fallbacks++;
+        if (++r->not_local >= LOCALITY_GIVE_UP && r->local_ok == 0)
+            r->locality = false;
+        return submit_bytes(r, sl) == 0 ? 1 : -1;
+    }
+    const char *type = fl_result_error_type(sl->r);
+    const char *msg = fl_result_error_message(sl->r);
+    snprintf(r->err, sizeof r->err, "%s: chunk %" PRIu64 " (bytes %" PRIu64 "..%" PRIu64 ") failed: %s: %s",
+             sl->c.in->name, sl->index, sl->c.offset, sl->c.offset + sl->c.len,
+             type ? type : fl_state_name(fl_result_state(sl->r)), msg ? msg : "");
+    return -1;
+}
+
+/* Finish every ready task, keeping the rest in order. 0, or -1. */
+static int collect(struct run *r, size_t *finished)
+{
+    size_t keep = 0;
+    int rc = 0;
+    *finished = 0;
+    for (size_t i = 0; i < r->inflight; i++) {
+        struct slot *sl = &r->slots[i];
+        if (rc == 0 && fl_result_ready(sl->r)) {
+            int f = finish(r, sl);
+            if (f < 0)
+                rc = -1;
+            else if (f == 0) {
+                (*finished)++;
+                continue;
+            }
+            /* f == 1: resubmitted, keep it */
+        }
+        r->slots[keep++] = *sl;
+    }
+    r->inflight = keep;
+    return rc;
+}
+
+static void tick(struct run *r, size_t finished)
+{
+    double t = now_s();
+    if (finished > 0) {
+        r->last_result = t;
+    } else if (!r->warned_idle && t - r->last_result > IDLE_WARN_S) {
+        fprintf(stderr, "floret wordcount: no result for %.0f s; is a node that runs "
+                        "wc.map online on cluster '%s'?\n",
+                IDLE_WARN_S, r->o->cluster ? r->o->cluster : "default");
+        r->warned_idle = true;
+    }
+    if (r->o->progress && t - r->last_progress >= PROGRESS_EVERY_S) {
+        wc_progress(r->s, t - r->t0, false);
+        r->last_progress = t;
+    }
+}
+
+static int loop(struct run *r)
+{
+    for (;;) {
+        if (fill_window(r) != 0)
+            return -1;
+        if (r->inflight == 0)
+            return 0;
+        size_t finished = 0;
+        if (collect(r, &finished) != 0)
+            return -1;
+        if (finished == 0 && r->inflight > 0)
+            (void)fl_result_wait(r->slots[0].r, POLL_MS);
+        tick(r, finished);
+    }
+}
+
+static int open_inputs(struct run *r)
+{
+    r->inputs = calloc((size_t)r->ninputs, sizeof *r->inputs);
+    if (!r->inputs) {
+        snprintf(r->err, sizeof r->err, "out of memory");
+        return -1;
+    }
+    r->s->size_known = true;
+    for (int i = 0; i < r->ninputs; i++) {
+        const char *name = r->o->nfiles > 0 ? r->o->files[i] : "-";
+        if (wc_input_open(&r->inputs[i], name, r->err, sizeof r->err) != 0) {
+            r->ninputs = i;
+            return -1;
+        }
+        if (r->inputs[i].map || r->inputs[i].path)
+            r->s->known_bytes += r->inputs[i].size;
+        else
+            r->s->size_known = false;
+    }
+    return 0;
+}
+
+static void cleanup(struct run *r)
+{
+    for (size_t i = 0; i < r->inflight; i++) {
+        fl_result_free(r->slots[i].r);
+        wc_chunk_release(&r->slots[i].c);
+    }
+    for (int i = 0; i < r->ninputs; i++)
+        wc_input_close(&r->inputs[i]);
+    free(r->inputs);
+    free(r->slots);
+}
+
+int wc_run(fl_node *node, const struct wc_opts *o, fl_wc_table *t, struct wc_stats *s)
+{
+    struct run r;
+    memset(&r, 0, sizeof r);
+    r.node = node;
+    r.o = o;
+    r.t = t;
+    r.s = s;
+    r.ninputs = o->nfiles > 0 ? o->nfiles : 1;
+    bool file_task = false;
+    size_t slots = cluster_slots(node, &file_task);
+    r.locality = o->locality && (file_task || slots == 0);
+    r.window = pick_window(&r, slots);
+    int rc = open_inputs(&r);
+    r.slots = calloc(r.window, sizeof *r.slots);
+    if (rc == 0 && !r.slots) {
+        snprintf(r.err, sizeof r.err, "out of memory");
+        rc = -1;
+    }
+    r.t0 = r.last_result = now_s();
+    if (rc == 0)
+        rc = loop(&r);
+    s->elapsed_s = now_s() - r.t0;
+    if (o->progress)
+        wc_progress(s, s->elapsed_s, true);
+    if (rc != 0)
+        fprintf(stderr, "floret wordcount: %s\n", r.err);
+    cleanup(&r);
+    return rc == 0 ? 0 : 1;
+}

@@ -351,11 +351,11 @@ static void final_of(fl_core *c, fl_rhandle *r, fl_state st, fl_value *value,
 {
     fl_final fin = {.id = r->local_id, .state = st, .value = value,
                     .err_type = type, .err_message = message, .worker = r->owner};
-    handle_free(r);
     if (c->io.final)
         c->io.final(c->io.ud, &fin);
     else
         fl_value_free(value);
+    handle_free(r); /* after: fin.worker points into it */
 }
 
 /* The keeper accepted a submit: the handle ends with "OWNER:WID". */

@@ -135,7 +135,9 @@ fl_status fl__wc_merge(fl_wc_table *t, const void *data, size_t len,
         return FL_EPROTO;
     for (uint64_t i = 0; i < nd; i++) {
         fl_wc_entry e;
-        (void)get_entry(d, len, &pos, &e);
+        /* check_partial walked the same entries: this cannot fail. */
+        if (!get_entry(d, len, &pos, &e))
+            return FL_EPROTO;
         fl_status st = fl__wc_add(t, e.word, e.len, e.count);
         if (st != FL_OK)
             return st;

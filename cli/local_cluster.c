@@ -11,7 +11,7 @@
  * broker instead of everything dying at once.
  *
  * Depends on POSIX, Linux prctl, libmosquitto (to watch presence) and
- * floret.h (to parse presence JSON).
+ * floret.h (to parse presence JSON), malloc_tune.h (the broker's malloc settings).
  */
 #include "local_cluster.h"
 
@@ -36,6 +36,7 @@
 #include <mosquitto.h>
 
 #include "floret/floret.h"
+#include "malloc_tune.h"
 
 #define LC_MAX_NODES 256
 #define LC_PATH 512
@@ -352,10 +353,11 @@ static int write_config(const struct local_cluster *lc, char *err, size_t errlen
 
 /*
  * Fork and exec argv in its own process group with stdin from /dev/null and
- * stdout/stderr to log (or inherited when log is NULL). The child dies with
- * us even when we are SIGKILLed.
+ * stdout/stderr to log (or inherited when log is NULL), with environment
+ * envp (NULL: ours). The child dies with us even when we are SIGKILLed.
  */
-static pid_t spawn(const char *file, char *const argv[], const char *log)
+static pid_t spawn_env(const char *file, char *const argv[], const char *log,
+                       char *const envp[])
 {
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -383,9 +385,36 @@ static pid_t spawn(const char *file, char *const argv[], const char *log)
             close(out);
         }
     }
-    execv(file, argv);
+    if (envp)
+        execve(file, argv, envp);
+    else
+        execv(file, argv);
     dprintf(STDERR_FILENO, "floret local: cannot run %s: %s\n", file, strerror(errno));
     _exit(127);
+}
+
+static pid_t spawn(const char *file, char *const argv[], const char *log)
+{
+    return spawn_env(file, argv, log, NULL);
+}
+
+/* Our environment plus the malloc settings of malloc_tune.h, unless the
+ * user set their own: the broker copies every chunk of a word count. NULL
+ * when out of memory (then the broker gets our environment as it is). */
+static char **broker_env(void)
+{
+    extern char **environ;
+    size_t n = 0;
+    if (getenv("GLIBC_TUNABLES"))
+        return NULL;
+    while (environ[n])
+        n++;
+    char **env = calloc(n + 2, sizeof *env);
+    if (!env)
+        return NULL;
+    memcpy(env, environ, n * sizeof *env);
+    env[n] = (char *)CLI_MALLOC_TUNABLES;
+    return env;
 }
 
 /* Start mosquitto and wait until it accepts connections. 1 means "the port
@@ -401,7 +430,9 @@ static int start_broker_once(struct local_cluster *lc, const char *mosquitto,
     if (write_config(lc, err, errlen) != 0)
         return -1;
     char *argv[] = {"mosquitto", "-c", lc->conf, NULL};
-    lc->broker = spawn(mosquitto, argv, lc->verbose ? NULL : lc->broker_log);
+    char **env = broker_env();
+    lc->broker = spawn_env(mosquitto, argv, lc->verbose ? NULL : lc->broker_log, env);
+    free(env);
     if (lc->broker < 0) {
         lc->broker = 0;
         set_err(err, errlen, "cannot fork: %s", strerror(errno));

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "floret/floret.h"
+#include "malloc_tune.h"
 
 struct subcommand {
     const char *name;
@@ -49,6 +50,7 @@ int main(int argc, char **argv)
 {
     const char *cmd;
 
+    cli_tune_malloc();
     /* A broker or a reader that goes away must give an error, not a kill. */
     signal(SIGPIPE, SIG_IGN);
     if (argc < 2) {

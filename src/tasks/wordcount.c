@@ -162,6 +162,14 @@ void fl__wc_free(fl_wc_table *t)
     fl__free(t);
 }
 
+void fl__wc_clear(fl_wc_table *t)
+{
+    memset(t->index, 0, (t->mask + 1u) * sizeof *t->index);
+    t->used = 0;
+    t->arena_len = 0;
+    t->total = 0;
+}
+
 /* Double the index; the stored hash gives each word its new home. */
 static fl_status grow_index(fl_wc_table *t)
 {

@@ -40,6 +40,10 @@ bool fl__wc_is_word_byte(uint8_t b);
 fl_wc_table *fl__wc_new(void);
 void fl__wc_free(fl_wc_table *t);
 
+/* Forget every word but keep the memory, so a table reused for the next
+ * chunk neither grows again nor touches fresh pages. */
+void fl__wc_clear(fl_wc_table *t);
+
 /*
  * Count the words of data[0..len) that are at least min_len bytes long
  * (min_len 0 and 1 both keep every word). The buffer is taken as whole: a

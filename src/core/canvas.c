@@ -647,6 +647,9 @@ void fl__canvas_task_ended(fl_core *c, struct fl_wf *w, fl_state st,
                            fl_value *value, const char *err_type,
                            const char *err_message, uint64_t now)
 {
+    /* A member's task was counted as submitted like any owned task, so
+     * its end counts too: submitted = finished + owned_pending. */
+    c->stats.finished++;
     w->task_id = 0;
     if (!w->root->started && c->io.state) {
         w->root->started = true;

@@ -385,5 +385,7 @@ void fl_core_stats_get(const fl_core *c, fl_core_stats *st)
     *st = c->stats;
     st->queued_local = (uint32_t)c->worker.queue.n;
     st->running = (uint32_t)c->worker.running.n;
-    st->owned_pending = fl__owner_pending(c);
+    /* Open workflows are owned and pending as much as their tasks are. */
+    st->owned_pending =
+        fl__owner_pending(c) + (uint32_t)c->owner.tasks_roots.len;
 }

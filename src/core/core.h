@@ -221,7 +221,10 @@ void fl_core_shutdown(fl_core *c, uint64_t now);
  * has been sent. */
 bool fl_core_stopped(const fl_core *c);
 
-/* Counters for tests, status and benchmarks. */
+/* Counters for tests, status and benchmarks. An owner counts each task it
+ * queues (a workflow's members included) and each workflow once in
+ * submitted, and again in finished when it ends; owned_pending is what has
+ * not ended yet, so submitted = finished + owned_pending at all times. */
 typedef struct fl_core_stats {
     uint64_t submitted, finished, leased, requeued, expired;
     uint64_t executed, duplicates_dropped, bad_messages;

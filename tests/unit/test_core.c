@@ -744,6 +744,33 @@ static void test_canvas_rejects_bad_json(void)
     teardown(&h);
 }
 
+/* A workflow's member tasks are owned tasks: counted when queued and when
+ * they end, and an open workflow is pending, so submitted = finished +
+ * owned_pending holds throughout. */
+static void test_canvas_counters(void)
+{
+    static harness h;
+    setup(&h);
+    node *c = run_canvas(&h, "{\"chain\":[{\"task\":\"add\",\"args\":"
+                         "[1,1]},{\"task\":\"mul\",\"args\":[3]}]}", false);
+    fl_core_stats st;
+    fl_core_stats_get(c->core, &st);
+    CHECK_EQ(st.submitted, 2);      /* the workflow and its first step */
+    CHECK_EQ(st.finished, 0);
+    CHECK_EQ(st.owned_pending, 2);
+    teardown(&h);
+
+    setup(&h);
+    c = run_canvas(&h, "{\"chain\":[{\"task\":\"add\",\"args\":[1,1]},"
+                   "{\"task\":\"mul\",\"args\":[3]}]}", true);
+    CHECK_STR(c->last_value, "6");
+    fl_core_stats_get(c->core, &st);
+    CHECK_EQ(st.submitted, 3);
+    CHECK_EQ(st.finished, 3);
+    CHECK_EQ(st.owned_pending, 0);
+    teardown(&h);
+}
+
 static void test_canvas_revoke(void)
 {
     static harness h;
@@ -766,6 +793,7 @@ int main(void)
     RUN(test_canvas_failures_name_the_member);
     RUN(test_canvas_rejects_bad_json);
     RUN(test_canvas_revoke);
+    RUN(test_canvas_counters);
     RUN(test_round_trip);
     RUN(test_errors_reach_the_waiter);
     RUN(test_many_tasks_are_batched_and_shared);

@@ -475,11 +475,20 @@ fl_status fl__wc_add(fl_wc_table *t, const void *word, size_t len,
     for (size_t i = 0; i < len; i++)
         if (k_fold[w[i]] != w[i] || w[i] == 0)
             return FL_EINVAL;
+    return fl__wc_add_checked(t, w, len, count);
+}
+
+fl_status fl__wc_add_checked(fl_wc_table *t, const void *word, size_t len,
+                             uint64_t count)
+{
+    const uint8_t *w = word;
     if (count == 0)
         return FL_OK;
     if (len > WC_INLINE)
         return bump_long(t, w, len, count);
-    return bump_short(t, block_at(w, len, 0), block_at(w, len, 8), len, count);
+    if (len >= 8)
+        return bump_short(t, load_le64(w), block_at(w, len, 8), len, count);
+    return bump_short(t, block_at(w, len, 0), 0, len, count);
 }
 
 bool fl__wc_next(const fl_wc_table *t, size_t *pos, fl_wc_entry *e)

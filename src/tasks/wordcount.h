@@ -59,6 +59,11 @@ fl_status fl__wc_count(fl_wc_table *t, const void *data, size_t len,
 fl_status fl__wc_add(fl_wc_table *t, const void *word, size_t len,
                      uint64_t count);
 
+/* fl__wc_add for a word already known to be a lowercase word of len >= 1
+ * bytes (the merge checks a whole partial first): no second check. */
+fl_status fl__wc_add_checked(fl_wc_table *t, const void *word, size_t len,
+                             uint64_t count);
+
 /* Walk the words in first-seen order: start with *pos = 0; fills *e and
  * returns true, or returns false after the last word. */
 bool fl__wc_next(const fl_wc_table *t, size_t *pos, fl_wc_entry *e);

@@ -78,20 +78,25 @@ fl_status fl__wc_encode(const fl_wc_table *t, uint8_t **out, size_t *out_len)
     return FL_OK;
 }
 
-/* One entry at *pos: a well-formed word and a non-zero count. */
+/* A byte a partial's word may hold: a word byte, already lowercased. */
+static bool lower_word_byte(uint8_t b)
+{
+    return (b >= 'a' && b <= 'z') || (b >= '0' && b <= '9') || b >= 0x80;
+}
+
+/* One entry at *pos: a well-formed word (its bytes checked unless
+ * trusted, i.e. checked before) and a non-zero count. */
 static bool get_entry(const uint8_t *d, size_t len, size_t *pos,
-                      fl_wc_entry *e)
+                      fl_wc_entry *e, bool trusted)
 {
     uint64_t wl, c;
     if (!get_varint(d, len, pos, &wl) || wl == 0 || wl > FL_WC_MAX_WORD ||
         wl > len - *pos)
         return false;
     const uint8_t *w = d + *pos;
-    for (size_t i = 0; i < (size_t)wl; i++) {
-        uint8_t b = w[i];
-        if (!fl__wc_is_word_byte(b) || (b >= 'A' && b <= 'Z'))
+    for (size_t i = 0; !trusted && i < (size_t)wl; i++)
+        if (!lower_word_byte(w[i]))
             return false;
-    }
     *pos += (size_t)wl;
     if (!get_varint(d, len, pos, &c) || c == 0)
         return false;
@@ -118,7 +123,7 @@ static bool check_partial(const uint8_t *d, size_t len, size_t *body,
     uint64_t sum = 0;
     for (uint64_t i = 0; i < *distinct; i++) {
         fl_wc_entry e;
-        if (!get_entry(d, len, &pos, &e) || sum + e.count < sum)
+        if (!get_entry(d, len, &pos, &e, false) || sum + e.count < sum)
             return false;
         sum += e.count;
     }
@@ -136,9 +141,9 @@ fl_status fl__wc_merge(fl_wc_table *t, const void *data, size_t len,
     for (uint64_t i = 0; i < nd; i++) {
         fl_wc_entry e;
         /* check_partial walked the same entries: this cannot fail. */
-        if (!get_entry(d, len, &pos, &e))
+        if (!get_entry(d, len, &pos, &e, true))
             return FL_EPROTO;
-        fl_status st = fl__wc_add(t, e.word, e.len, e.count);
+        fl_status st = fl__wc_add_checked(t, e.word, e.len, e.count);
         if (st != FL_OK)
             return st;
     }

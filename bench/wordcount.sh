@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# wordcount.sh - the word-count benchmark: MB/s of `floret wordcount` side by
+# side with its peers, in one run, on the same real-text corpus.
+#
+#   reference   the pipeline of docs/wordcount.md (tr | tr | grep | sort | uniq -c)
+#   wc_single   single-threaded C counter, same tokenizer and table (bench/wc_single.c)
+#   map alone   the wc.map steps on one core, chunk by chunk (bench/wc_map.c; best of runs)
+#   floret N    `floret wordcount --quiet FILE` against an already running
+#               `floret local -n N` (N = 1, 2), with locality and with
+#               --no-locality (every chunk's bytes cross the broker)
+#   embedded    `floret wordcount --quiet FILE` with no broker configured:
+#               starts and stops its private cluster (one node per core)
+#
+# Every timing is the wall time of the whole command. The configurations
+# alternate inside each round (the order rotates) and the table gives the
+# median of the rounds, so a shared, noisy machine hurts all of them alike.
+# Each floret run's word total is checked against wc_single's.
+#
+# Usage: bench/wordcount.sh [--runs N] [--build DIR] [--work DIR] [--size BYTES]
+#   --build: a build dir with floret, bench/wc_single and bench/wc_map
+#            (default: build/bench, configured Release and built if missing)
+#   --work:  where the corpus goes (default: /tmp/floret-bench-wc)
+# Depends on: bash 5, cmake, coreutils, grep, awk, bench/corpus.sh (Debian
+# packages fortunes and base-files for the text).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+runs=5
+build="$ROOT/build/bench"
+work=/tmp/floret-bench-wc
+size=104857600
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --runs) runs="$2"; shift 2 ;;
+    --build) build="$2"; shift 2 ;;
+    --work) work="$2"; shift 2 ;;
+    --size) size="$2"; shift 2 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    *) echo "wordcount.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+if [[ ! -x "$build/floret" || ! -x "$build/bench/wc_single" || ! -x "$build/bench/wc_map" ]]; then
+  timeout 900 cmake -S "$ROOT" -B "$build" -DCMAKE_BUILD_TYPE=Release -DFLORET_TESTS=OFF >/dev/null
+  timeout 1800 cmake --build "$build" -j 2 --target floret wc_single wc_map >/dev/null
+fi
+FLORET="$build/floret"
+WC_SINGLE="$build/bench/wc_single"
+WC_MAP="$build/bench/wc_map"
+
+mkdir -p "$work"
+corpus="$work/corpus.txt"
+echo "== corpus"
+bash "$ROOT/bench/corpus.sh" --size "$size" "$corpus"
+bytes=$(stat -c %s "$corpus")
+cat "$corpus" > /dev/null # in the page cache for everyone
+
+# Two running clusters, torn down on every exit path.
+cluster_pids=()
+cleanup() {
+  local p
+  for p in "${cluster_pids[@]}"; do
+    kill -INT "$p" 2>/dev/null || true
+  done
+  for p in "${cluster_pids[@]}"; do
+    timeout 20 tail --pid="$p" -f /dev/null 2>/dev/null || kill -KILL "$p" 2>/dev/null || true
+  done
+}
+trap cleanup EXIT
+
+start_cluster() { # nodes -> sets BROKER_<nodes>
+  local n="$1" out="$work/local-$1.out"
+  : > "$out"
+  "$FLORET" local -n "$n" > "$out" 2>&1 &
+  cluster_pids+=("$!")
+  local i
+  for ((i = 0; i < 300; i++)); do
+    grep -q '^FLORET_BROKER=' "$out" && break
+    sleep 0.05
+  done
+  local url
+  url=$(sed -n 's/^FLORET_BROKER=//p' "$out")
+  [[ -n "$url" ]] || { echo "floret local -n $n did not start:"; cat "$out"; exit 1; }
+  printf -v "BROKER_$n" '%s' "$url"
+}
+start_cluster 1
+start_cluster 2
+
+want_words=$("$WC_SINGLE" "$corpus" | awk '$1 == "words" {print $2}')
+
+# One timed command; appends its wall seconds to the list named $1.
+timed() {
+  local list="$1"
+  shift
+  local t0=$EPOCHREALTIME
+  "$@" > "$work/out" 2> "$work/err" || { echo "failed: $*"; cat "$work/err"; exit 1; }
+  local t1=$EPOCHREALTIME
+  eval "$list+=(\$(awk -v a=$t0 -v b=$t1 'BEGIN {printf \"%.4f\", b - a}'))"
+}
+
+reference() {
+  LC_ALL=C tr -cs 'A-Za-z0-9\200-\377' '\n' < "$corpus" | LC_ALL=C tr 'A-Z' 'a-z' |
+    LC_ALL=C grep -v '^$' | LC_ALL=C sort | LC_ALL=C uniq -c
+}
+check_words() {
+  local got
+  got=$(awk '$1 == "words" {print $2}' "$work/out")
+  [[ "$got" == "$want_words" ]] || { echo "wrong count: $got, want $want_words"; exit 1; }
+}
+
+configs=(reference single f1_loc f1_bytes f2_loc f2_bytes embedded)
+declare -A label=(
+  [reference]="reference pipeline (tr, sort, uniq -c)"
+  [single]="wc_single, 1 thread"
+  [f1_loc]="floret, 1 node, locality"
+  [f1_bytes]="floret, 1 node, --no-locality"
+  [f2_loc]="floret, 2 nodes, locality"
+  [f2_bytes]="floret, 2 nodes, --no-locality"
+  [embedded]="floret, embedded default (cluster start included)"
+)
+for c in "${configs[@]}"; do declare -a "t_$c=()"; done
+
+run_config() {
+  case "$1" in
+    reference) timed t_reference reference ;;
+    single) timed t_single "$WC_SINGLE" "$corpus" ;;
+    f1_loc) timed t_f1_loc env FLORET_BROKER="$BROKER_1" "$FLORET" wordcount --quiet "$corpus"; check_words ;;
+    f1_bytes) timed t_f1_bytes env FLORET_BROKER="$BROKER_1" "$FLORET" wordcount --quiet --no-locality "$corpus"; check_words ;;
+    f2_loc) timed t_f2_loc env FLORET_BROKER="$BROKER_2" "$FLORET" wordcount --quiet "$corpus"; check_words ;;
+    f2_bytes) timed t_f2_bytes env FLORET_BROKER="$BROKER_2" "$FLORET" wordcount --quiet --no-locality "$corpus"; check_words ;;
+    embedded) timed t_embedded env -u FLORET_BROKER "$FLORET" wordcount --quiet "$corpus"; check_words ;;
+  esac
+}
+
+echo "== $runs rounds of ${#configs[@]} configurations, $bytes bytes"
+n=${#configs[@]}
+for ((r = 0; r < runs; r++)); do
+  for ((k = 0; k < n; k++)); do
+    run_config "${configs[$(( (k + r) % n ))]}"
+  done
+  echo "round $((r + 1)) done (load $(cut -d' ' -f1-3 /proc/loadavg))"
+done
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+
+map_line=$("$WC_MAP" --repeat "$runs" "$corpus" | grep '^map')
+merge_line=$("$WC_MAP" --repeat "$runs" "$corpus" | grep '^merge')
+
+single_med=$(eval median "\${t_single[@]}")
+echo
+echo "== results (median of $runs; MB = 10^6 bytes; ratio = MB/s over wc_single's)"
+echo
+echo "| configuration | median s | MB/s | vs wc_single |"
+echo "| --- | ---: | ---: | ---: |"
+for c in "${configs[@]}"; do
+  med=$(eval median "\${t_$c[@]}")
+  awk -v l="${label[$c]}" -v m="$med" -v b="$bytes" -v s="$single_med" \
+    'BEGIN {printf "| %s | %.3f | %.1f | %.2fx |\n", l, m, b / 1e6 / m, s / m}'
+done
+echo
+echo "map task alone (bench/wc_map, best of $runs): ${map_line#map }"
+echo "client merge of the partials (bench/wc_map): ${merge_line#merge }"
+echo
+echo "all times (s):"
+for c in "${configs[@]}"; do
+  eval echo "\"  $c: \${t_$c[*]}\""
+done
+echo
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'),"\
+     "$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(uname -sr)"
+echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg); $("$FLORET" --version)"
+echo "command: bench/wordcount.sh --runs $runs"

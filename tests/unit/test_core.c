@@ -786,8 +786,92 @@ static void test_canvas_revoke(void)
     teardown(&h);
 }
 
+/* Run the jobs of the workers until quiet (no timers needed here). */
+static void work_until_quiet(harness *h, node **workers, int n)
+{
+    for (int round = 0; round < 1000; round++) {
+        int held = 0;
+        for (int i = 0; i < n; i++) {
+            held += workers[i]->njobs;
+            run_jobs(workers[i]);
+        }
+        if (!held)
+            return;
+    }
+    (void)h;
+}
+
+/* A workflow handed to a keeper: accepted once even when the submit is
+ * sent twice, its result kept for later queries, NotFound for an unknown
+ * id, NotAKeeper from a client, OwnerLost when the keeper dies. */
+static void test_keeper(void)
+{
+    static harness h;
+    setup(&h);
+    node *k = add_node(&h, "keeper", 2, 0);
+    node *w = add_node(&h, "w", 2, 0);
+    node *c = add_node(&h, "client", 0, 0);
+    node *other = add_node(&h, "other", 0, 0);
+    node *ws[] = {k, w};
+    pump(&h);
+    const char *chord = "{\"chord\":[{\"task\":\"add\",\"args\":[1,1]},"
+                        "{\"task\":\"add\",\"args\":[2,2]}],"
+                        "\"body\":{\"task\":\"xsum\"}}";
+    char err[200] = "";
+    uint64_t id = 0;
+    /* The client reconnects before the reply: the submit goes out twice. */
+    CHECK_EQ(fl_core_remote_submit(c->core, "keeper", chord, strlen(chord),
+                                   h.now, &id, err, sizeof err), FL_OK);
+    fl_core_disconnected(c->core, h.now);
+    fl_core_connected(c->core, h.now);
+    pump(&h);
+    CHECK_EQ(c->finals, 1);
+    CHECK_EQ(c->successes, 1);
+    CHECK_STR(c->last_value, "\"keeper:1\"");
+    work_until_quiet(&h, ws, 2);
+    fl_core_stats st;
+    fl_core_stats_get(k->core, &st);
+    CHECK_EQ(st.owned_pending, 0u);
+
+    /* Ask from another node after the end: the keeper kept it. */
+    CHECK_EQ(fl_core_remote_query(other->core, "keeper", 1, h.now, &id), FL_OK);
+    pump(&h);
+    CHECK_EQ(other->successes, 1);
+    CHECK_STR(other->last_value, "6");
+    CHECK_EQ(fl_core_remote_query(other->core, "keeper", 77, h.now, &id), FL_OK);
+    pump(&h);
+    CHECK_EQ(other->failures, 1);
+    CHECK_STR(other->last_err_type, "NotFound");
+
+    /* A bad canvas is refused with the reason; a client is not a keeper. */
+    CHECK_EQ(fl_core_remote_submit(c->core, "keeper", "{\"chain\":5}", 11,
+                                   h.now, &id, err, sizeof err), FL_OK);
+    pump(&h);
+    CHECK_STR(c->last_err_type, "CanvasError");
+    CHECK_EQ(fl_core_remote_submit(c->core, "other", chord, strlen(chord),
+                                   h.now, &id, err, sizeof err), FL_OK);
+    pump(&h);
+    CHECK_STR(c->last_err_type, "NotAKeeper");
+
+    /* A wait on a keeper that dies ends in OwnerLost. */
+    const char *slow = "{\"task\":\"sleep\",\"args\":[5]}";
+    CHECK_EQ(fl_core_remote_submit(c->core, "keeper", slow, strlen(slow), h.now,
+                                   &id, err, sizeof err), FL_OK);
+    pump(&h);
+    unsigned long long wid = 0;
+    CHECK_EQ(sscanf(c->last_value, "\"keeper:%llu\"", &wid), 1);
+    CHECK_EQ(fl_core_remote_query(other->core, "keeper", wid, h.now, &id), FL_OK);
+    pump(&h);
+    int before = other->failures;
+    crash(k);
+    CHECK_EQ(other->failures, before + 1);
+    CHECK_STR(other->last_err_type, "OwnerLost");
+    teardown(&h);
+}
+
 int main(void)
 {
+    RUN(test_keeper);
     RUN(test_canvas_examples);
     RUN(test_canvas_nesting);
     RUN(test_canvas_failures_name_the_member);

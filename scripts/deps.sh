@@ -11,6 +11,7 @@ PACKAGES=(
   libmosquitto-dev libcjson-dev liblua5.4-dev libsodium-dev
   python3 python3-paho-mqtt         # integration test drivers (/usr/bin/python3)
   procps                            # ps/pgrep, used by tests to check for leftovers
+  fortunes                          # real text: the word-count demo, tests and benchmark corpus
 )
 
 missing=()

@@ -101,7 +101,13 @@ int cli_result(int argc, char **argv)
         fprintf(stderr, "error: %s\n", fl_strerror(st));
         rc = 1;
     } else {
-        rc = cli_client_report(&c, r, timeout_s, "the workflow");
+        if (fl_result_wait(r, (uint32_t)(timeout_s * 1000.0 + 0.5)) == FL_ETIMEDOUT) {
+            fprintf(stderr, "error: no result within %g s (the workflow is still "
+                            "running, or its keeper does not answer)\n", timeout_s);
+            rc = 1;
+        } else {
+            rc = cli_client_report(&c, r, timeout_s, "the workflow");
+        }
         fl_result_free(r);
     }
     cli_client_stop(&c);

@@ -285,8 +285,22 @@ static fl_status new_handle(fl_core *c, const char *owner, fl_rhandle **out)
     return FL_OK;
 }
 
+static void final_of(fl_core *c, fl_rhandle *r, fl_state st, fl_value *value,
+                     const char *type, const char *message);
+
+/* Send r's request, or end it at once when its keeper is known to be
+ * offline (a retained will says so): nobody would ever answer. */
 static void link_handle(fl_core *c, fl_rhandle *r)
 {
+    for (const fl_peer_rec *p = c->peers; p; p = p->next) {
+        if (strcmp(p->info.id, r->owner) == 0 && !p->info.online) {
+            char why[FL_MAX_ID_BUF + 64];
+            snprintf(why, sizeof why, "node %s, which keeps the workflow, is offline",
+                     r->owner);
+            final_of(c, r, FL_FAILURE, NULL, "OwnerLost", why);
+            return;
+        }
+    }
     r->next = c->remote.handles;
     c->remote.handles = r;
     send_request(c, r);

@@ -866,6 +866,10 @@ static void test_keeper(void)
     crash(k);
     CHECK_EQ(other->failures, before + 1);
     CHECK_STR(other->last_err_type, "OwnerLost");
+    /* Asking a keeper already known to be dead ends at once. */
+    CHECK_EQ(fl_core_remote_query(other->core, "keeper", wid, h.now, &id), FL_OK);
+    CHECK_EQ(other->failures, before + 2);
+    CHECK_STR(other->last_err_type, "OwnerLost");
     teardown(&h);
 }
 

@@ -445,6 +445,7 @@ typedef struct fl_peer {
     char version[16];
     char tasks[1024];    /* comma-separated task names (truncated if long) */
     char tags[256];      /* comma-separated routing tags, "k=v,k2=v2" */
+    char modules[256];   /* hot-deployed Lua modules, "name@version,..." */
 } fl_peer;
 
 /*

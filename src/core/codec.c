@@ -410,7 +410,9 @@ static bool decode_presence(dec *d, cJSON *root, fl_msg *m)
 
     return get_str_list(d, root, "tasks", TASK_NAME, &m->task_names,
                         &m->ntask_names) &&
-           get_str_list(d, root, "tags", TAG, &m->tags, &m->ntags);
+           get_str_list(d, root, "tags", TAG, &m->tags, &m->ntags) &&
+           get_str_list(d, root, "modules", SHORT_TEXT, &m->modules,
+                        &m->nmodules);
 }
 
 static bool decode_task(dec *d, cJSON *t, fl_msg_task *task)
@@ -727,6 +729,9 @@ void fl__msg_free(fl_msg *m)
     for (size_t i = 0; i < m->ntags; i++)
         fl__free(m->tags[i]);
     fl__free(m->tags);
+    for (size_t i = 0; i < m->nmodules; i++)
+        fl__free(m->modules[i]);
+    fl__free(m->modules);
     fl_value_free(m->canvas);
     fl_value_free(m->value);
     fl__free(m->state);

@@ -96,6 +96,8 @@ typedef struct fl_msg {
     size_t ntask_names;
     char **tags;              /* "key=value" */
     size_t ntags;
+    char **modules;           /* "module@version" */
+    size_t nmodules;
     /* submit, submitted, query, result: the client's request id */
     uint64_t rid;
     /* submitted, query, result: the workflow's id at its owner */

@@ -135,7 +135,58 @@ void fl_core_free(fl_core *c)
     fl__peers_free(c);
     fl__jw_free(&c->jw);
     fl__buf_free(&c->will);
+    fl__free(c->extra_tasks);
+    fl__free(c->extra_modules);
     fl__free(c);
+}
+
+/* Every comma-separated entry of list is 1..64 bytes of [A-Za-z0-9_.-]
+ * (with '@' allowed when at is true: "module@version"). */
+static bool valid_list(const char *list, bool at)
+{
+    char item[FL_MAX_ID_BUF];
+    for (const char *t = list; t && *t;) {
+        size_t n = strcspn(t, ",");
+        if (n == 0 || n > FL_MAX_ID)
+            return false;
+        memcpy(item, t, n);
+        item[n] = '\0';
+        char *sep = at ? strchr(item, '@') : NULL;
+        if (sep)
+            *sep = '.'; /* same charset on both sides of the @ */
+        if (!fl__valid_id(item))
+            return false;
+        t += n + (t[n] == ',');
+    }
+    return true;
+}
+
+void fl_core_set_ctl(fl_core *c, fl_core_ctl_fn fn, void *ud)
+{
+    c->ctl = fn;
+    c->ctl_ud = ud;
+}
+
+fl_status fl_core_set_extra_tasks(fl_core *c, const char *tasks,
+                                  const char *modules, uint64_t now)
+{
+    (void)now;
+    if (!valid_list(tasks, false) || !valid_list(modules, true))
+        return FL_EINVAL;
+    char *t = tasks && *tasks ? fl__strdup(tasks) : NULL;
+    char *m = modules && *modules ? fl__strdup(modules) : NULL;
+    if ((tasks && *tasks && !t) || (modules && *modules && !m)) {
+        fl__free(t);
+        fl__free(m);
+        return FL_ENOMEM;
+    }
+    fl__free(c->extra_tasks);
+    fl__free(c->extra_modules);
+    c->extra_tasks = t;
+    c->extra_modules = m;
+    if (c->connected && !c->shutting_down && !c->offline_sent)
+        fl__presence_publish(c, true);
+    return FL_OK;
 }
 
 bool fl_core_will_retain(const fl_core *c)
@@ -165,6 +216,12 @@ void fl_core_connected(fl_core *c, uint64_t now)
         c->io.subscribe(c->io.ud, filter, 1);
         if (c->slots) {
             snprintf(filter, sizeof filter, "%swork", c->prefix);
+            c->io.subscribe(c->io.ud, filter, 1);
+        }
+        if (c->slots && c->ctl) {
+            snprintf(filter, sizeof filter, "%sctl", c->prefix);
+            c->io.subscribe(c->io.ud, filter, 1);
+            snprintf(filter, sizeof filter, "%sctl/+", c->prefix);
             c->io.subscribe(c->io.ud, filter, 1);
         }
     }
@@ -294,6 +351,13 @@ void fl_core_input(fl_core *c, const char *topic, const void *payload,
                    size_t len, uint64_t now)
 {
     char id[FL_MAX_ID_BUF], from[FL_MAX_ID_BUF], why[256];
+    size_t pl = strlen(c->prefix);
+    if (c->ctl && c->slots && strncmp(topic, c->prefix, pl) == 0 &&
+        strncmp(topic + pl, "ctl", 3) == 0 &&
+        (topic[pl + 3] == '\0' || topic[pl + 3] == '/')) {
+        c->ctl(c->ctl_ud, topic + pl, payload, len);
+        return;
+    }
     topic_t kind = classify(c, topic, id);
     if (kind == TOPIC_OTHER) {
         fl__log(c, FL_LOG_DEBUG, "ignored message on unexpected topic %.200s",

@@ -91,6 +91,12 @@ typedef struct fl_core_io {
     void (*log)(void *ud, int level, const char *line);
 } fl_core_io;
 
+/* A message on the control topics `ctl` or `ctl/<module>` (signed deploy,
+ * undeploy, shutdown), handed over undecoded: checking its signature and
+ * acting on it is the driver's job. rest is the topic after the prefix. */
+typedef void (*fl_core_ctl_fn)(void *ud, const char *rest, const void *payload,
+                               size_t len);
+
 typedef struct fl_core_config {
     const char *cluster;       /* NULL = "default" */
     const char *node_id;       /* required, fl__valid_id */
@@ -213,6 +219,13 @@ typedef struct fl_run_hooks {
 void fl_core_run_job(const fl_registry *reg, const fl_job *job,
                      const fl_run_hooks *hooks, fl_outcome *outcome);
 
+/* The same, with fallback (when not NULL) running any task the registry
+ * does not have (hot-deployed tasks) with fallback_ud; it must fail with
+ * UnknownTask for names it does not know either. */
+void fl_core_run_job_or(const fl_registry *reg, fl_task_fn fallback,
+                        void *fallback_ud, const fl_job *job,
+                        const fl_run_hooks *hooks, fl_outcome *outcome);
+
 /* Begin a graceful stop: stop fetching, release queued tasks to their
  * owners, publish presence offline once nothing runs. */
 void fl_core_shutdown(fl_core *c, uint64_t now);
@@ -231,6 +244,20 @@ typedef struct fl_core_stats {
     uint32_t queued_local, running, owned_pending;
 } fl_core_stats;
 void fl_core_stats_get(const fl_core *c, fl_core_stats *st);
+
+/* Hand control messages to fn (called from fl_core_input, before
+ * fl_core_connected, which then subscribes to `ctl` and `ctl/+` when the
+ * node has slots). */
+void fl_core_set_ctl(fl_core *c, fl_core_ctl_fn fn, void *ud);
+
+/*
+ * Tasks this node runs besides its registry's (hot-deployed modules), for
+ * presence: tasks "m.fn,m.g" and modules "m@version", comma-separated (NULL
+ * or "" for none). Copied; presence is published again at once when
+ * connected. FL_OK, FL_EINVAL (a name is not valid), FL_ENOMEM.
+ */
+fl_status fl_core_set_extra_tasks(fl_core *c, const char *tasks,
+                                  const char *modules, uint64_t now);
 
 /* Peers seen through presence (the POSIX node exposes it as fl_node_peers). */
 size_t fl_core_peers(const fl_core *c, fl_peer *out, size_t cap);

@@ -181,6 +181,10 @@ struct fl_core {
     char runtime[16];
     char arch[32];
     char tags[FL_TAGS_BUF]; /* "k=v,k2=v2" */
+    char *extra_tasks;      /* hot-deployed "m.fn,..." or NULL */
+    char *extra_modules;    /* "m@version,..." or NULL */
+    fl_core_ctl_fn ctl;     /* control messages go there, or NULL */
+    void *ctl_ud;
     uint64_t inc;
     uint32_t slots;
     size_t max_message;

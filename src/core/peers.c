@@ -11,16 +11,34 @@
 #include "internal.h"
 #include "registry.h"
 
+/* Each entry of a comma-separated list as one string of the open array. */
+static void write_list(fl_jw *w, const char *list)
+{
+    for (const char *t = list; t && *t;) {
+        size_t n = strcspn(t, ",");
+        if (n)
+            fl__jw_strn(w, NULL, t, n);
+        t += n + (t[n] == ',');
+    }
+}
+
 void fl__presence_write(fl_core *c, fl_jw *w, bool online)
 {
     fl__jw_begin_msg(w, FL_KIND_PRESENCE, c->id, c->inc);
     fl__jw_str(w, "state", online ? "online" : "offline");
     fl__jw_u64(w, "slots", c->slots);
     fl__jw_arr(w, "tasks");
-    if (c->slots)
+    if (c->slots) {
         for (size_t i = 0; i < fl__registry_count(c->registry); i++)
             fl__jw_str(w, NULL, fl__registry_name(c->registry, i));
+        write_list(w, c->extra_tasks);
+    }
     fl__jw_end_arr(w);
+    if (c->slots && c->extra_modules && c->extra_modules[0]) {
+        fl__jw_arr(w, "modules");
+        write_list(w, c->extra_modules);
+        fl__jw_end_arr(w);
+    }
     fl__jw_str(w, "runtime", c->runtime);
     fl__jw_str(w, "arch", c->arch);
     fl__jw_str(w, "version", FL_VERSION);
@@ -110,6 +128,16 @@ static void fill_info(fl_peer *info, const fl_msg *m)
     }
     copy_str(info->arch, sizeof info->arch, m->arch);
     copy_str(info->version, sizeof info->version, m->version);
+    info->modules[0] = '\0';
+    for (size_t i = 0, len = 0; i < m->nmodules; i++) {
+        size_t n = strlen(m->modules[i]);
+        if (len + n + 2 > sizeof info->modules)
+            break;
+        if (len)
+            info->modules[len++] = ',';
+        memcpy(info->modules + len, m->modules[i], n + 1);
+        len += n;
+    }
     size_t len = 0;
     info->tasks[0] = '\0';
     for (size_t i = 0; i < m->ntask_names; i++) {

@@ -190,13 +190,16 @@ static void run_entry(const fl_registry_entry *e, const fl_job *job,
  * is what a Canvas `chunks` task runs (Celery's meaning: each chunk is one
  * task on one node). The first failing element fails it, named.
  */
-static void run_starmap(const fl_registry *reg, const fl_job *job,
-                        const fl_run_hooks *hooks, fl_outcome *out)
+static void run_starmap(const fl_registry *reg, const fl_registry_entry *other,
+                        const fl_job *job, const fl_run_hooks *hooks,
+                        fl_outcome *out)
 {
     char msg[FL_MAX_ERROR_MESSAGE + 1];
     const char *name = fl_value_string(fl_value_at(job->args, 0), NULL);
     const fl_value *items = fl_value_at(job->args, 1);
     const fl_registry_entry *e = name ? fl__registry_find(reg, name) : NULL;
+    if (!e && name && other->fn)
+        e = other;
     if (!name || fl_value_type(items) != FL_TYPE_ARRAY) {
         set_error(out, "TypeError", false,
                   "fl.starmap(name, items): expected a task name and an "
@@ -258,12 +261,22 @@ static void run_starmap(const fl_registry *reg, const fl_job *job,
 void fl_core_run_job(const fl_registry *reg, const fl_job *job,
                      const fl_run_hooks *hooks, fl_outcome *outcome)
 {
+    fl_core_run_job_or(reg, NULL, NULL, job, hooks, outcome);
+}
+
+void fl_core_run_job_or(const fl_registry *reg, fl_task_fn fallback,
+                        void *fallback_ud, const fl_job *job,
+                        const fl_run_hooks *hooks, fl_outcome *outcome)
+{
+    fl_registry_entry other = {NULL, fallback, fallback_ud};
     char msg[FL_MAX_ID * 2 + 64];
     if (strcmp(job->name, "fl.starmap") == 0) {
-        run_starmap(reg, job, hooks, outcome);
+        run_starmap(reg, &other, job, hooks, outcome);
         return;
     }
     const fl_registry_entry *e = fl__registry_find(reg, job->name);
+    if (!e && fallback)
+        e = &other;
     if (!e) {
         snprintf(msg, sizeof msg, "no task named '%s' on node %s", job->name,
                  hooks->node_id ? hooks->node_id : "?");

@@ -3,7 +3,7 @@
  * in: no task lost, each run count as the network allows, and the cores'
  * own counters agreeing with what the simulator saw. (Per-event ones --
  * one final per task, right values, run limits, routes, countdowns -- are
- * judged as they happen in world.c.)
+ * judged as they happen in world.c; workflows' in canvas_check.c.)
  * Depends on world.h and the C standard library.
  */
 #include "world.h"
@@ -90,14 +90,27 @@ static void check_client(world *w, sim_node *n)
         finals += t->finals;
         runs += t->executions;
     }
+    /* A workflow counts once, and each task queued for one of its members
+     * counts as an owned task of its own. Members queued are known exactly
+     * only when nothing is lost: a member lost past its attempts ends its
+     * workflow before later members are queued. */
+    uint64_t wfs, seen, planned, member_runs;
+    sim_workflow_counts(w, n->client, &wfs, &seen, &planned, &member_runs);
+    uint64_t least = tasks + wfs + (sim_lossy(&w->p) ? seen : planned);
+    uint64_t most = tasks + wfs + planned;
+    finals += wfs;
+    runs += member_runs;
     fl_core_stats st;
     fl_core_stats_get(n->core, &st);
-    if (st.submitted != tasks || st.finished != finals || st.owned_pending)
+    if (st.submitted < least || st.submitted > most ||
+        st.finished != st.submitted || st.owned_pending)
         sim_fail(w, "%s: stats say %llu submitted, %llu finished, %u "
-                 "pending; the simulator saw %llu and %llu", n->id,
+                 "pending; the simulator saw %llu tasks and workflows, "
+                 "%llu finals, and %llu to %llu owned tasks in all", n->id,
                  (unsigned long long)st.submitted,
                  (unsigned long long)st.finished, st.owned_pending,
-                 (unsigned long long)tasks, (unsigned long long)finals);
+                 (unsigned long long)(tasks + wfs), (unsigned long long)finals,
+                 (unsigned long long)least, (unsigned long long)most);
     if (st.leased < runs)
         sim_fail(w, "%s: %llu tasks leased but %llu runs seen", n->id,
                  (unsigned long long)st.leased, (unsigned long long)runs);
@@ -112,6 +125,8 @@ void sim_check_end_of_run(world *w)
                      (unsigned long long)t->id, t->finals);
         check_runs(w, t);
     }
+    if (!w->failed)
+        sim_check_workflows_end(w);
     for (int i = 0; i < w->nnodes && !w->failed; i++) {
         sim_node *n = &w->nodes[i];
         if (!n->core)
@@ -139,20 +154,23 @@ void sim_print_summary(world *w)
     sim_broker_stats bs = {0};
     if (w->br)
         sim_broker_stats_get(w->br, &bs);
-    printf("seed %llu: %d tasks, %d finals, all in at %.3f s, %llu events, "
+    printf("seed %llu: %d tasks, %d finals, %d workflows, %d finals (%llu "
+           "failed by a lost member), all in at %.3f s, %llu events, "
            "%llu crashes, %llu disconnects\n",
            (unsigned long long)w->p.seed, w->nsubmitted, w->nfinals,
+           w->nwf_applied, w->nwf_finals, (unsigned long long)w->wf_lost,
            (double)w->finished_at / (double)SIM_S,
            (unsigned long long)w->events, (unsigned long long)w->crashes,
            (unsigned long long)w->disconnects);
     printf("events: %llu deliver, %llu will, %llu tick, %llu job done, "
-           "%llu submit, %llu revoke, %llu fault, %llu restart, "
+           "%llu submit, %llu apply, %llu revoke, %llu fault, %llu restart, "
            "%llu reconnect\n",
            (unsigned long long)w->by_type[SIM_EV_DELIVER],
            (unsigned long long)w->by_type[SIM_EV_WILL],
            (unsigned long long)w->by_type[SIM_EV_TICK],
            (unsigned long long)w->by_type[SIM_EV_JOB_DONE],
            (unsigned long long)w->by_type[SIM_EV_SUBMIT],
+           (unsigned long long)w->by_type[SIM_EV_APPLY],
            (unsigned long long)w->by_type[SIM_EV_REVOKE],
            (unsigned long long)w->by_type[SIM_EV_FAULT],
            (unsigned long long)w->by_type[SIM_EV_RESTART],

@@ -33,6 +33,8 @@ static void usage(FILE *f)
         "  --nodes N         worker nodes (default 5)\n"
         "  --clients N       submitting clients (default 1)\n"
         "  --tasks N         tasks submitted in total (default 200)\n"
+        "  --workflows N     Canvas workflows applied by each client, drawn\n"
+        "                    in turn from docs/simulator.md's list (default 0)\n"
         "  --loss P          probability a delivery is lost\n"
         "  --dup P           probability a delivery is duplicated\n"
         "  --reorder P       probability a delivery is delayed past others\n"
@@ -109,10 +111,11 @@ static bool parse_ms_range(const char *s, uint64_t *a, uint64_t *b)
 static void print_replay(const char *argv0, const sim_params *p)
 {
     printf("  replay: %s --seed %llu --nodes %d --clients %d "
-           "--tasks %d --loss %g --dup %g --reorder %g --reorder-max %g "
+           "--tasks %d --workflows %d --loss %g --dup %g --reorder %g --reorder-max %g "
            "--delay %g:%g --crash %g --disconnect %g --max-time %llu%s "
            "(add --verbose to trace)\n",
            argv0, (unsigned long long)p->seed, p->workers, p->clients, p->tasks,
+           p->workflows,
            p->net.loss, p->net.dup, p->net.reorder,
            (double)p->net.reorder_max / 1000.0,
            (double)p->net.delay_min / 1000.0,
@@ -163,6 +166,8 @@ static int parse_args(int argc, char **argv, cli *c)
             ok = parse_int(v, 1, 16, &p->clients);
         } else if (!strcmp(a, "--tasks")) {
             ok = parse_int(v, 0, 1000000, &p->tasks);
+        } else if (!strcmp(a, "--workflows")) {
+            ok = parse_int(v, 0, 10000, &p->workflows);
         } else if (!strcmp(a, "--loss")) {
             ok = parse_prob(v, &p->net.loss) && p->net.loss < 1;
         } else if (!strcmp(a, "--dup")) {

@@ -1,6 +1,6 @@
 # Runs one faulty seed twice with a full trace and fails unless the two
-# traces are identical: a seed must replay exactly.
-set(args --seed 7 --loss 0.1 --dup 0.1 --reorder 0.1 --crash 0.1
+# traces are identical: a seed must replay exactly, workflows included.
+set(args --seed 7 --workflows 13 --loss 0.1 --dup 0.1 --reorder 0.1 --crash 0.1
     --disconnect 0.05 --allow-spin --verbose)
 execute_process(COMMAND ${SIM} ${args} OUTPUT_VARIABLE first RESULT_VARIABLE rc1)
 execute_process(COMMAND ${SIM} ${args} OUTPUT_VARIABLE second RESULT_VARIABLE rc2)

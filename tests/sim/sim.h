@@ -26,7 +26,8 @@ enum {
     SIM_EV_REVOKE,     /* a client revokes one task (ptr: the task) */
     SIM_EV_FAULT,      /* periodic chance of crashes and disconnects */
     SIM_EV_RESTART,    /* a crashed node comes back with a new incarnation */
-    SIM_EV_RECONNECT   /* a disconnected node gets its connection back */
+    SIM_EV_RECONNECT,  /* a disconnected node gets its connection back */
+    SIM_EV_APPLY       /* a client applies a workflow (ptr: the workflow) */
 };
 
 /* Network faults applied by the broker to every delivery. */
@@ -44,6 +45,7 @@ typedef struct sim_params {
     int workers;          /* nodes with execution slots */
     int clients;          /* nodes with 0 slots that submit tasks */
     int tasks;            /* tasks submitted in total */
+    int workflows;        /* Canvas workflows applied by each client */
     sim_faults net;
     double crash;         /* per worker per virtual second */
     double disconnect;    /* per node per virtual second */
@@ -53,7 +55,7 @@ typedef struct sim_params {
 } sim_params;
 
 /* Defaults for everything (seed 1, 5 workers, 1 client, 200 tasks, no
- * faults). */
+ * workflows, no faults). */
 void sim_params_default(sim_params *p);
 
 /* Run one seed. Returns true when every invariant held; otherwise writes

@@ -174,8 +174,9 @@ static void check_execution(world *w, sim_node *n, const fl_job *job)
     }
     sim_task *t = sim_find_task(w, c, job->id);
     if (!t) {
-        sim_fail(w, "%s runs unknown task %s/%llu", n->id, job->owner,
-                 (unsigned long long)job->id);
+        if (!sim_member_run(w, n, c, job))
+            sim_fail(w, "%s runs unknown task %s/%llu", n->id, job->owner,
+                     (unsigned long long)job->id);
         return;
     }
     t->executions++;
@@ -292,9 +293,13 @@ static void io_final(void *ud, const fl_final *fin)
         return;
     }
     sim_task *t = sim_find_task(w, n->client, fin->id);
-    trace(w, "%s final %llu %s %s", n->id, (unsigned long long)fin->id,
-          fl_state_name(fin->state), fin->err_type ? fin->err_type : "");
-    if (!t) {
+    sim_workflow *f = t ? NULL : sim_find_workflow(w, n->client, fin->id);
+    trace(w, "%s final %llu %s %s%s%s", n->id, (unsigned long long)fin->id,
+          fl_state_name(fin->state), fin->err_type ? fin->err_type : "",
+          f ? " workflow " : "", f ? f->kind->name : "");
+    if (f) {
+        sim_workflow_final(w, n, f, fin);
+    } else if (!t) {
         sim_fail(w, "%s got a final for unknown task %llu", n->id,
                  (unsigned long long)fin->id);
     } else if (++t->finals > 1) {
@@ -526,6 +531,33 @@ static void on_submit(world *w, const sim_event *e)
     touch(w, n);
 }
 
+static void on_apply(world *w, const sim_event *e)
+{
+    sim_node *n = &w->nodes[e->node];
+    sim_workflow *f = e->ptr;
+    const char *canvas = f->kind->canvas;
+    char err[256] = "";
+    f->applied_at = w->ev.now;
+    fl_status st = fl_core_apply(n->core, canvas, strlen(canvas), w->ev.now,
+                                 &f->id, err, sizeof err);
+    if (st != FL_OK) {
+        sim_fail(w, "%s: apply %s: %s (%s)", n->id, f->kind->name,
+                 fl_strerror(st), err);
+        return;
+    }
+    if (sim_find_task(w, f->client, f->id) ||
+        sim_find_workflow(w, f->client, f->id)) {
+        sim_fail(w, "%s: apply returned id %llu twice", n->id,
+                 (unsigned long long)f->id);
+        return;
+    }
+    f->applied = true;
+    w->nwf_applied++;
+    trace(w, "%s applies %llu %s", n->id, (unsigned long long)f->id,
+          f->kind->name);
+    touch(w, n);
+}
+
 static void on_revoke(world *w, const sim_event *e)
 {
     sim_node *n = &w->nodes[e->node];
@@ -615,6 +647,9 @@ static void on_event(world *w, const sim_event *e)
     case SIM_EV_REVOKE:
         on_revoke(w, e);
         break;
+    case SIM_EV_APPLY:
+        on_apply(w, e);
+        break;
     case SIM_EV_FAULT:
         on_fault(w, e);
         break;
@@ -649,7 +684,7 @@ static bool setup(world *w, const sim_params *p)
     fl_registry *reg = fl_registry_new();
     w->reg = reg;
     if (!w->nodes || !w->tasks || !w->index || !w->br || !reg ||
-        fl_register_builtins(reg) != FL_OK) {
+        !sim_workflows_setup(w) || fl_register_builtins(reg) != FL_OK) {
         sim_fail(w, "simulator out of memory");
         return false;
     }
@@ -683,6 +718,11 @@ static void plan_workload(world *w)
              (uint64_t)k, &w->tasks[i]);
         i += k;
     }
+    /* Each client applies its workflows at random times of the same
+     * window, among its bursts of plain tasks. */
+    for (int f = 0; f < w->nwfs; f++)
+        push(w, between(w, 0, SUBMIT_WINDOW), SIM_EV_APPLY,
+             w->p.workers + w->wfs[f].client, 0, &w->wfs[f]);
 }
 
 static void start_all(world *w)
@@ -742,11 +782,13 @@ static bool step_phase(world *w)
     uint64_t now = w->ev.now;
     switch (w->phase) {
     case SIM_PHASE_RUN:
-        if (w->nfinals == w->p.tasks && w->nsubmitted == w->p.tasks) {
+        if (w->nfinals == w->p.tasks && w->nsubmitted == w->p.tasks &&
+            w->nwf_finals == w->nwfs && w->nwf_applied == w->nwfs) {
             w->phase = SIM_PHASE_DRAIN;
             w->phase_at = now;
             w->finished_at = now;
         } else if (now > w->p.max_time) {
+            sim_check_workflows_missing(w);
             sim_check_missing(w);
             return false;
         }
@@ -796,6 +838,7 @@ static void teardown(world *w)
     sim_broker_free(w->br);
     fl_registry_free((fl_registry *)w->reg);
     sim_events_free(&w->ev);
+    sim_workflows_free(w);
     free(w->index);
     free(w->tasks);
     free(w->nodes);

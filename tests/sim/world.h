@@ -15,6 +15,7 @@
 #include "events.h"
 #include "rng.h"
 #include "sim.h"
+#include "workflows.h"
 #include "workload.h"
 
 typedef struct world world;
@@ -58,6 +59,16 @@ typedef struct sim_node {
     sim_job *wait_head, *wait_tail; /* jobs handed over beyond the slots */
 } sim_node;
 
+/* A task a workflow's owner queued for one of its members, recognised
+ * when a worker runs it (its id comes from the owner's counter, unseen by
+ * the simulator until then). */
+typedef struct sim_member {
+    int client;
+    uint64_t id;
+    char name[16];
+    uint32_t executions;
+} sim_member;
+
 typedef enum sim_phase {
     SIM_PHASE_RUN,      /* tasks are submitted and run, faults happen */
     SIM_PHASE_DRAIN,    /* every final is in; workers finish what they hold */
@@ -77,6 +88,11 @@ struct world {
     size_t index_cap;
     sim_job *jobs;
     int nsubmitted, nfinals;
+    sim_workflow *wfs;    /* p.workflows per client, client by client */
+    int nwfs, nwf_applied, nwf_finals;
+    sim_member *members;  /* (client, id) -> member runs, open addressing */
+    size_t members_cap, nmembers;
+    uint64_t wf_lost;     /* workflows failed by a member lost to faults */
     int alive_workers;
     uint64_t crashes, disconnects, events;
     uint64_t by_type[16];  /* events handled, per SIM_EV_ kind */
@@ -99,6 +115,20 @@ sim_task *sim_find_task(world *w, int client, uint64_t id);
  * crashes, disconnects, or deliveries so late that leases expire. Only then
  * are WorkerLost and extra runs legal. */
 bool sim_lossy(const sim_params *p);
+
+/* canvas_check.c */
+bool sim_workflows_setup(world *w);
+void sim_workflows_free(world *w);
+sim_workflow *sim_find_workflow(world *w, int client, uint64_t id);
+bool sim_member_run(world *w, sim_node *n, int client, const fl_job *job);
+void sim_workflow_final(world *w, sim_node *n, sim_workflow *f,
+                        const fl_final *fin);
+void sim_check_workflows_missing(world *w);
+void sim_check_workflows_end(world *w);
+/* Client c's workflows, the member tasks seen running, those its
+ * workflows queue on a network that loses nothing, and member runs. */
+void sim_workflow_counts(world *w, int c, uint64_t *wfs, uint64_t *seen,
+                         uint64_t *planned, uint64_t *runs);
 
 /* check.c */
 void sim_check_incarnation(world *w, sim_node *n);

@@ -25,6 +25,11 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 BUDGET_S=1500 # the whole script, installs and build included (25 min)
+for ((i = 1; i < $#; i++)); do
+    j=$((i + 1))
+    [ "${!i}" = --budget ] && BUDGET_S=${!j}
+done
+case "$BUDGET_S" in ''|*[!0-9]*) echo "compare: --budget needs seconds" >&2; exit 2 ;; esac
 
 # The hard bound: re-run under timeout once; TERM runs the cleanup trap.
 if [ -z "${FLORET_COMPARE_BOUNDED:-}" ]; then
@@ -55,9 +60,11 @@ COMMAND="bench/compare/run.sh${*:+ $*}"
 
 usage() {
     cat <<EOF
-usage: bench/compare/run.sh [--runs N] [--quick] [--peers "celery gearman dask"]
+usage: bench/compare/run.sh [--runs N] [--budget S] [--quick] [--peers "celery gearman dask"]
                             [--corpus FILE] [--build DIR] [--no-install] [--no-doc]
   --runs        rounds of all workloads on every system, alternating (default $RUNS)
+  --budget      seconds for the whole script (default $BUDGET_S); no round is
+                started that would end past it, and a hard timeout backs it up
   --quick       self-check: 200 tasks, 50 round trips, chord of 100, 5 MiB corpus,
                 1 round, docs/benchmarks.md untouched
   --peers       which peers to run (default: "$PEERS")
@@ -71,6 +78,7 @@ EOF
 while [ $# -gt 0 ]; do
     case "$1" in
     --runs) RUNS=$2; shift 2 ;;
+    --budget) shift 2 ;; # read above, before the re-run under timeout
     --quick) QUICK=1; shift ;;
     --peers) PEERS=$2; shift 2 ;;
     --corpus) CORPUS=$2; shift 2 ;;
@@ -104,6 +112,7 @@ GROUPS_STARTED=()
 # the group takes every child with it (Celery's pool, Dask's workers).
 cleanup() {
     local g alive
+    [ -n "$CURRENT" ] && kill -TERM "$CURRENT" 2>/dev/null
     for g in "${GROUPS_STARTED[@]}"; do kill -TERM -- "-$g" 2>/dev/null || true; done
     for _ in $(seq 1 50); do
         alive=0
@@ -127,6 +136,19 @@ spawn() {
     GROUPS_STARTED+=("$SPAWNED")
 }
 
+# bounded SECONDS CMD...: CMD under a timeout, in the background so that
+# the cleanup can stop it too (timeout puts CMD in a group of its own).
+CURRENT=""
+bounded() {
+    local limit=$1; shift
+    timeout -k 10 "$limit" "$@" &
+    CURRENT=$!
+    local rc=0
+    wait "$CURRENT" || rc=$?
+    CURRENT=""
+    return "$rc"
+}
+
 declare -A STATUS=() # peer -> "ok" or why it has no figures
 for p in floret $PEERS; do STATUS[$p]=ok; done
 fail_peer() { STATUS[$1]=$2; log "$1: $2"; }
@@ -146,12 +168,12 @@ missing_packages() {
 }
 APT_UPDATED=0
 apt_install() {
-    DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y --no-install-recommends "$@" \
+    bounded 600 env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" \
         >>"$TMP/apt.log" 2>&1 && return 0
     [ "$APT_UPDATED" = 1 ] && return 1
     APT_UPDATED=1
-    timeout 300 apt-get update >>"$TMP/apt.log" 2>&1 || true
-    DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y --no-install-recommends "$@" \
+    bounded 300 apt-get update >>"$TMP/apt.log" 2>&1 || true
+    bounded 600 env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" \
         >>"$TMP/apt.log" 2>&1
 }
 ensure_packages() { # ensure_packages WHO PKG...: 0 when all are installed
@@ -180,12 +202,12 @@ fi
 
 # -------------------------------------------------------------------- build
 log "building Release in $BUILD"
-timeout 600 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >"$TMP/cmake.log" 2>&1 ||
+bounded 600 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >"$TMP/cmake.log" 2>&1 ||
     { cat "$TMP/cmake.log" >&2; exit 1; }
 TARGETS="floret pingpong throughput canvas wc_single"
 [ "${STATUS[gearman]:-}" = ok ] && TARGETS+=" gearman_client gearman_worker"
 # shellcheck disable=SC2086
-timeout 1200 cmake --build "$BUILD" -j2 --target $TARGETS >"$TMP/build.log" 2>&1 ||
+bounded 1200 cmake --build "$BUILD" -j2 --target $TARGETS >"$TMP/build.log" 2>&1 ||
     { tail -40 "$TMP/build.log" >&2; exit 1; }
 FLORET="$BUILD/floret"
 BIN="$BUILD/bench"
@@ -195,14 +217,15 @@ if [ -z "$CORPUS" ]; then
     CORPUS="$BUILD/compare-corpus-$CORPUS_SIZE.txt"
     if [ ! -f "$CORPUS" ] || [ "$(stat -c %s "$CORPUS")" != "$CORPUS_SIZE" ]; then
         log "building the corpus ($CORPUS_SIZE bytes)"
-        timeout 300 "$ROOT/bench/corpus.sh" --size "$CORPUS_SIZE" "$CORPUS" >"$TMP/corpus.log" 2>&1 ||
+        bounded 300 "$ROOT/bench/corpus.sh" --size "$CORPUS_SIZE" "$CORPUS" >"$TMP/corpus.log" 2>&1 ||
             { cat "$TMP/corpus.log" >&2; exit 1; }
     fi
 fi
 [ -r "$CORPUS" ] || { log "cannot read the corpus $CORPUS"; exit 1; }
 CORPUS_BYTES=$(stat -c %s "$CORPUS")
 CORPUS_SHA=$(sha256sum "$CORPUS" | awk '{ print $1 }')
-timeout 300 "$BIN/wc_single" --all "$CORPUS" >"$TMP/reference.list"
+bounded 300 "$BIN/wc_single" --all "$CORPUS" >"$TMP/reference.list" ||
+    { log "bench/wc_single failed on the corpus"; exit 1; }
 REF_SHA=$(sha256sum "$TMP/reference.list" | awk '{ print $1 }')
 log "corpus $CORPUS ($CORPUS_BYTES bytes), reference listing sha256 $REF_SHA"
 
@@ -369,7 +392,7 @@ still_up() {
 
 turn_ceiling() {
     local r=$1 out="$TMP/pingpong$1.out"
-    timeout 300 "$BIN/pingpong" --broker "$FLORET_URL" --count "$RAW_COUNT" --rounds "$ROUNDS" \
+    bounded 300 "$BIN/pingpong" --broker "$FLORET_URL" --count "$RAW_COUNT" --rounds "$ROUNDS" \
         >"$out" 2>"$out.err" || { note "run $r: pingpong failed: $(tail -1 "$out.err")"; return 0; }
     record "$r" broker raw_msgs "$(field "$out" raw msgs_per_s)"
     record "$r" broker p50_us "$(field "$out" rtt p50_us)"
@@ -381,13 +404,13 @@ turn_floret() {
     # shellcheck disable=SC2086
     still_up floret $FLORET_ALIVE || return 0
     idle "$r" floret "$FLORET_WORKER" "$FLORET_SERVER"
-    timeout 300 "$BIN/throughput" --broker "$FLORET_URL" --count "$COUNT" --rounds "$ROUNDS" \
+    bounded 300 "$BIN/throughput" --broker "$FLORET_URL" --count "$COUNT" --rounds "$ROUNDS" \
         --warmup "$WARMUP" --nodes 2 --timeout 280 >"$out" 2>"$out.err" ||
         note "run $r: floret: bench/throughput failed: $(tail -1 "$out.err")"
-    timeout 300 "$BIN/canvas" --broker "$FLORET_URL" --chord "$CHORD" --group 0 --timeout 280 \
+    bounded 300 "$BIN/canvas" --broker "$FLORET_URL" --chord "$CHORD" --group 0 --timeout 280 \
         >>"$out" 2>>"$out.err" || note "run $r: floret: bench/canvas failed: $(tail -1 "$out.err")"
     record_driver "$r" floret "$out"
-    if timeout 300 "$FLORET" wordcount --broker "$FLORET_URL" --json --chunk "$FLORET_CHUNK" \
+    if bounded 300 "$FLORET" wordcount --broker "$FLORET_URL" --json --chunk "$FLORET_CHUNK" \
         "$CORPUS" >"$TMP/floret-wc$r.json" 2>>"$out.err"; then
         v=$("$PY" -c 'import json, sys; d = json.load(open(sys.argv[1])); print("%.1f" % (d["bytes"] / 1e6 / d["elapsed_s"]))' "$TMP/floret-wc$r.json")
         record "$r" floret wc_mbps "$v"
@@ -395,14 +418,14 @@ turn_floret() {
         note "run $r: floret: floret wordcount --json failed"
     fi
     # The same through the broker only, as Celery and Gearman must do it.
-    if timeout 300 "$FLORET" wordcount --broker "$FLORET_URL" --json --no-locality \
+    if bounded 300 "$FLORET" wordcount --broker "$FLORET_URL" --json --no-locality \
         --chunk "$FLORET_CHUNK" "$CORPUS" >"$TMP/floret-wcb$r.json" 2>>"$out.err"; then
         v=$("$PY" -c 'import json, sys; d = json.load(open(sys.argv[1])); print("%.1f" % (d["bytes"] / 1e6 / d["elapsed_s"]))' "$TMP/floret-wcb$r.json")
         record "$r" floret wc_bytes_mbps "$v"
     else
         note "run $r: floret: floret wordcount --no-locality failed"
     fi
-    if timeout 300 "$FLORET" wordcount --broker "$FLORET_URL" --all "$CORPUS" \
+    if bounded 300 "$FLORET" wordcount --broker "$FLORET_URL" --all "$CORPUS" \
         >"$TMP/floret$r.list" 2>>"$out.err"; then
         check_listing "$r" floret "$TMP/floret$r.list"
     else
@@ -417,9 +440,9 @@ py_turn() {
     local out="$TMP/$s$r.out"
     still_up "$s" "$@" || return 0
     idle "$r" "$s" "$worker" "$server"
-    (cd "$HERE" && timeout 600 "$PY" "${s}_driver.py" --url "$url" --count "$COUNT" \
+    bounded 600 "$PY" "$HERE/${s}_driver.py" --url "$url" --count "$COUNT" \
         --rounds "$ROUNDS" --warmup "$WARMUP" --chord "$CHORD" --corpus "$CORPUS" \
-        --chunk "$chunk" --listing "$TMP/$s$r.list" --timeout 280 >"$out" 2>"$out.err") ||
+        --chunk "$chunk" --listing "$TMP/$s$r.list" --timeout 280 >"$out" 2>"$out.err" ||
         note "run $r: $s: driver exited with $? ($(grep -m1 -o 'step=[a-z]*' "$out" || echo 'timeout?'))"
     record_driver "$r" "$s" "$out"
     grep -q '^wordcount ' "$out" && check_listing "$r" "$s" "$TMP/$s$r.list"
@@ -445,7 +468,7 @@ turn_gearman() {
     # shellcheck disable=SC2086
     still_up gearman $GEARMAN_ALIVE || return 0
     idle "$r" gearman "$GEARMAN_WORKER" "$GEARMAN_SERVER"
-    timeout 600 "$BIN/compare/gearman_client" --port "$GEARMAN_PORT" --count "$COUNT" \
+    bounded 600 "$BIN/compare/gearman_client" --port "$GEARMAN_PORT" --count "$COUNT" \
         --rounds "$ROUNDS" --warmup "$WARMUP" --chord "$CHORD" --corpus "$CORPUS" \
         --chunk "$GEARMAN_CHUNK" --listing "$TMP/gearman$r.list" >"$out" 2>"$out.err" ||
         note "run $r: gearman: client exited with $?"
@@ -491,6 +514,7 @@ ver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "not installed"; 
 cat >"$TMP/meta.txt" <<EOF
 command=$COMMAND
 date=$(date -u '+%Y-%m-%d %H:%M UTC')
+source=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo "not a git tree")
 machine=$(nproc) CPUs, ${CPU:-unknown CPU}, $(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, Linux $(uname -r)
 runs=$DONE_RUNS
 count=$COUNT
@@ -504,6 +528,10 @@ chunks=floret $FLORET_CHUNK, Celery $CELERY_CHUNK, Dask $DASK_CHUNK, Gearman $GE
 versions=mosquitto $(ver mosquitto), Celery $(ver python3-celery) with redis-server $(ver redis-server), gearmand $(ver gearman-job-server), Dask distributed $(ver python3-distributed), Python $("$PY" -c 'import platform; print(platform.python_version())')
 seconds=$((SECONDS - START_S))
 EOF
+# Kept beside the build, so the table can be looked into after the run.
+mkdir -p "$BUILD/compare-last"
+cp "$RESULTS" "$NOTES" "$TMP/status.tsv" "$TMP/meta.txt" "$TMP"/*.out "$TMP"/*.err \
+    "$BUILD/compare-last/" 2>/dev/null || true
 "$PY" "$HERE/write_table.py" --results "$RESULTS" --status "$TMP/status.tsv" \
     --notes "$NOTES" --meta "$TMP/meta.txt" >"$TMP/section.md"
 cat "$TMP/section.md"

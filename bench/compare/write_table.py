@@ -24,7 +24,7 @@ COLUMNS = [
     ("p99_us", "round trip p99, µs", False),
     ("chord_s", "chord, s", False),
     ("wc_mbps", "word count, MB/s", True),
-    ("rss_worker_mib", "idle worker RSS, MiB", False),
+    ("rss_idle_mib", "idle worker RSS, MiB", False),
 ]
 # (text, peer, metric, "ge"/"le", bound)
 TARGETS = [
@@ -36,8 +36,8 @@ TARGETS = [
     ("chord ≥ 50× faster than Celery's", "celery", "chord_s", "le", 0.02),
     ("word count ≥ 10× Dask bag", "dask", "wc_mbps", "ge", 10),
     ("word count ≥ 10× the Celery version", "celery", "wc_mbps", "ge", 10),
-    ("idle node RSS ≤ 1/10 of a Celery worker process", "celery", "rss_worker_mib", "le", 0.1),
-    ("idle node RSS ≤ Gearman's worker", "gearman", "rss_worker_mib", "le", 1),
+    ("idle node RSS ≤ 1/10 of a Celery worker process", "celery", "rss_idle_mib", "le", 0.1),
+    ("idle node RSS ≤ Gearman's worker", "gearman", "rss_idle_mib", "le", 1),
 ]
 
 
@@ -62,6 +62,15 @@ def read_results(path):
             if metric.endswith("_kib"):
                 metric, value = metric[:-4] + "_mib", value / 1024
             data[system][metric][r] = value
+    # A worker's idle RSS is taken before each of its rounds; only the first
+    # one is before any work. That one is "idle"; later ones are "idle after
+    # the workloads" (allocator caches, buffers kept by the process).
+    for metrics in data.values():
+        rss = metrics.get("rss_worker_mib")
+        if rss:
+            first = min(rss)
+            metrics["rss_idle_mib"] = {first: rss[first]}
+            metrics["rss_after_mib"] = {r: v for r, v in rss.items() if r != first}
     return data
 
 
@@ -112,8 +121,8 @@ def main():
     w("<!-- compare:begin (written by bench/compare/run.sh; edits here are overwritten) -->")
     w("## Side by side: Celery, Gearman, Dask")
     w("")
-    w("- Date: %s. Command: `%s` (%s s in all, installs and build included)."
-      % (meta["date"], meta["command"], meta["seconds"]))
+    w("- Date: %s. Source: commit %s. Command: `%s` (%s s in all, installs and build "
+      "included)." % (meta["date"], meta.get("source", "?"), meta["command"], meta["seconds"]))
     w("- Machine: %s. **Shared** with other builds and tests while it ran, so absolute "
       "figures move between runs; compare the same-round ratios, and re-run if a "
       "figure looks disturbed." % meta["machine"])
@@ -131,7 +140,8 @@ def main():
       "floret and Dask workers read the file themselves, Celery and Gearman get the bytes "
       "through their server); the RSS of one idle worker process (floret: one `floret "
       "node`; Celery: the main worker process; Gearman: one worker; Dask: one worker "
-      "process), taken before each round."
+      "process), taken once the system is up and before its first workload (one "
+      "figure: it barely moves between samples)."
       % (meta["count"], meta["rounds"], meta["warmup"], meta["chord"], meta["corpus"],
          meta["chunks"]))
     w("- %s rounds; in each round every system runs every workload, one system after the "
@@ -212,6 +222,10 @@ def main():
     w("- Server process RSS, MiB: mosquitto %s; redis-server %s; gearmand %s; the Dask "
       "process holding the scheduler and nannies %s. Celery's prefork pool child: %s MiB "
       "(a Celery worker with concurrency 2 is three processes)." % tuple(server + [child]))
+    after = [summary(list(data.get(s, {}).get("rss_after_mib", {}).values()))
+             for s in ("floret", "celery", "gearman", "dask")]
+    w("- The same worker process idle again between rounds, after the workloads (word "
+      "count included), RSS MiB: floret %s; Celery %s; Gearman %s; Dask %s." % tuple(after))
     checks = []
     for key, name in [("floret", "floret")] + PEERS:
         eq = data.get(key, {}).get("wc_equal", {})
@@ -230,7 +244,7 @@ def main():
     # ---- raw
     w("Raw figures, round by round:")
     w("")
-    w("| round | system | tasks/s | p50 µs | p99 µs | chord s | word count MB/s | idle worker RSS MiB |")
+    w("| round | system | tasks/s | p50 µs | p99 µs | chord s | word count MB/s | idle worker RSS MiB (before the round) |")
     w("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     rounds = sorted({r for s in data.values() for m in s.values() for r in m})
     for r in rounds:
@@ -238,7 +252,8 @@ def main():
             d = data.get(key)
             if not d:
                 continue
-            cells = [num(d[m][r]) if r in d[m] else "—" for m, _, _ in COLUMNS]
+            raw = [m for m, _, _ in COLUMNS[:-1]] + ["rss_worker_mib"]
+            cells = [num(d[m][r]) if r in d.get(m, {}) else "—" for m in raw]
             w("| %d | %s | %s |" % (r, name, " | ".join(cells)))
         if "broker" in data:
             b = data["broker"]

@@ -25,6 +25,10 @@ static const struct subcommand commands[] = {
     {"status", cli_status, "list the nodes of the cluster"},
     {"local", cli_local, "run a command inside a private cluster on this machine"},
     {"wordcount", cli_wordcount, "count words in files on the cluster"},
+    {"deploy", cli_deploy, "load a Lua tasks module on every node (signed)"},
+    {"undeploy", cli_undeploy, "remove a deployed Lua module from every node"},
+    {"shutdown", cli_shutdown, "ask a node, or all, to stop (signed)"},
+    {"keygen", cli_keygen, "make a key pair for signing deploys"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

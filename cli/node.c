@@ -73,6 +73,16 @@ static int wait_signal(void)
     }
 }
 
+/* A trusted shutdown message: stop as on SIGTERM. */
+static void on_shutdown_request(void *ud)
+{
+    unsigned char b = (unsigned char)SIGTERM;
+    (void)ud;
+    if (write(sig_pipe[1], &b, 1) < 0) {
+        /* The pipe is only full if a stop is already pending. */
+    }
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -90,15 +100,25 @@ static void usage(FILE *f)
             "                       arch=<machine> and runtime=native are implicit\n"
             "  --max-message BYTES  largest message sent or accepted (default 8 MiB)\n"
             "  --lease-ttl MS       lease deadline when not extended (default 30000)\n"
+            "  --trust FILE.pub     accept deploy, undeploy and shutdown signed by this key\n"
+            "                       (repeatable; keys come from floret keygen)\n"
+            "  --insecure-allow-unsigned\n"
+            "                       accept unsigned control too (tests only: anyone who\n"
+            "                       can publish to the broker can then run code here)\n"
+            "  --lua-mem MB         memory one Lua state may hold (default 64)\n"
+            "  --lua-steps N        Lua instructions per task call (default 100000000)\n"
             "  -v, --verbose        log debug lines too\n"
             "  -q, --quiet          log warnings and errors only\n"
             "  -h, --help           show this help\n");
 }
 
+#define MAX_TRUST 64
+
 struct node_args {
     fl_node_options o;
     long slots;
     char tags[256]; /* --tag values joined with commas */
+    const char *trust[MAX_TRUST];
 };
 
 static int add_tag(struct node_args *a, const char *v)
@@ -169,6 +189,27 @@ static int parse(int argc, char **argv, struct node_args *a)
             if (!cli_parse_long(v, 1024, 256L * 1024 * 1024, &num))
                 return cli_usage_error("node", "--max-message '%s': expected bytes from 1024 to 268435456", v);
             a->o.max_message = (size_t)num;
+        } else if (strcmp(argv[i], "--insecure-allow-unsigned") == 0) {
+            a->o.allow_unsigned = true;
+        } else if ((m = cli_opt(argc, argv, &i, "--trust", &v, "node")) != 0) {
+            if (m < 0)
+                return 2;
+            if (a->o.ntrust_files == MAX_TRUST)
+                return cli_usage_error("node", "--trust: at most %d keys", MAX_TRUST);
+            a->trust[a->o.ntrust_files++] = v;
+            a->o.trust_files = a->trust;
+        } else if ((m = cli_opt(argc, argv, &i, "--lua-mem", &v, "node")) != 0) {
+            if (m < 0)
+                return 2;
+            if (!cli_parse_long(v, 1, 65536, &num))
+                return cli_usage_error("node", "--lua-mem '%s': expected megabytes from 1 to 65536", v);
+            a->o.lua_mem = (size_t)num * 1024 * 1024;
+        } else if ((m = cli_opt(argc, argv, &i, "--lua-steps", &v, "node")) != 0) {
+            if (m < 0)
+                return 2;
+            if (!cli_parse_long(v, 1000, 1000000000000L, &num))
+                return cli_usage_error("node", "--lua-steps '%s': expected a number from 1000 to 10^12", v);
+            a->o.lua_steps = (uint64_t)num;
         } else if ((m = cli_opt(argc, argv, &i, "--lease-ttl", &v, "node")) != 0) {
             if (m < 0)
                 return 2;
@@ -217,6 +258,7 @@ int cli_node(int argc, char **argv)
         return rc;
     if (fl__url_parse(fl__broker_url(a.o.broker_url), &url, err, sizeof err) != FL_OK)
         return cli_usage_error("node", "%s", err);
+    a.o.on_shutdown = on_shutdown_request;
     if (install_signals() != 0) {
         fprintf(stderr, "floret node: cannot install signal handlers: %s\n", strerror(errno));
         return 1;
@@ -251,9 +293,10 @@ int cli_node(int argc, char **argv)
     sig = wait_signal();
     if (a.o.log_level >= FL_LOG_INFO)
         fprintf(stderr,
-                "floret[%s] info: %s received: stopping (up to %u s for running tasks; "
+                "floret[%s] info: %s: stopping (up to %u s for running tasks; "
                 "signal again to exit at once)\n",
-                fl_node_id(node), sig == SIGINT ? "SIGINT" : "SIGTERM", STOP_GRACE_MS / 1000);
+                fl_node_id(node), sig == SIGINT ? "SIGINT received" : "SIGTERM or shutdown received",
+                STOP_GRACE_MS / 1000);
     fl_node_stop(node, STOP_GRACE_MS);
     fl_node_free(node);
     fl_registry_free(reg);

@@ -1,7 +1,8 @@
 /*
  * status.c - `floret status`: join the cluster as a zero-slot node for a
  * moment, collect the retained presence of every node, and print them as
- * an aligned table (or a JSON array with --json). Presence is retained by
+ * an aligned table (or a JSON array with --json), with the deployed Lua
+ * modules (name@version) of each. Presence is retained by
  * the broker, so a short wait sees every node at once.
  * Depends on cli.h, opts.h, hosted.h and the public header.
  */
@@ -130,6 +131,8 @@ static void print_json(const fl_peer *p, size_t n)
         json_str(p[i].version);
         printf(",\"tasks\":");
         json_tasks(p[i].tasks);
+        printf(",\"modules\":");
+        json_tasks(p[i].modules);
         putchar('}');
     }
     printf("]\n");
@@ -143,18 +146,20 @@ static int width(int w, const char *s)
 
 static void print_table(const fl_peer *p, size_t n)
 {
-    int wid = 4, wrt = 7;
+    int wid = 4, wrt = 7, wmod = 7;
     for (size_t i = 0; i < n; i++) {
         wid = width(wid, p[i].id);
         wrt = width(wrt, p[i].runtime);
+        wmod = width(wmod, p[i].modules[0] ? p[i].modules : "-");
     }
-    printf("%-*s  %-7s  %5s  %4s  %-*s  %s\n", wid, "NODE", "STATE", "SLOTS", "LOAD",
-           wrt, "RUNTIME", "TASKS");
+    printf("%-*s  %-7s  %5s  %4s  %-*s  %-*s  %s\n", wid, "NODE", "STATE", "SLOTS", "LOAD",
+           wrt, "RUNTIME", wmod, "MODULES", "TASKS");
     for (size_t i = 0; i < n; i++) {
         int len = (int)strlen(p[i].tasks);
-        printf("%-*s  %-7s  %5d  %4d  %-*s  %.*s%s\n", wid, p[i].id,
+        printf("%-*s  %-7s  %5d  %4d  %-*s  %-*s  %.*s%s\n", wid, p[i].id,
                p[i].online ? "online" : "offline", p[i].slots, p[i].load, wrt,
-               p[i].runtime, TASKS_WIDTH, p[i].tasks, len > TASKS_WIDTH ? "..." : "");
+               p[i].runtime, wmod, p[i].modules[0] ? p[i].modules : "-", TASKS_WIDTH,
+               p[i].tasks, len > TASKS_WIDTH ? "..." : "");
     }
 }
 

@@ -242,6 +242,21 @@ typedef struct fl_node_options {
     fl_log_fn log;         /* NULL means one line per message on stderr */
     void *log_ud;
     int log_level;         /* lines above this level are dropped */
+
+    /* Hot-deployed Lua tasks (docs/tasks.md). A node with slots accepts
+     * deploy, undeploy and shutdown on the cluster's control topics only
+     * when signed by one of these public keys (files written by `floret
+     * keygen`), or unsigned when allow_unsigned is set (tests only). */
+    const char *const *trust_files;
+    size_t ntrust_files;
+    bool allow_unsigned;
+    size_t lua_mem;        /* bytes one Lua state may hold; 0 = 64 MiB */
+    uint64_t lua_steps;    /* Lua instructions per call; 0 = 100,000,000 */
+    /* Called (on the node's own thread) when a trusted shutdown arrives;
+     * the application then stops the node. NULL: shutdowns are logged and
+     * ignored. */
+    void (*on_shutdown)(void *ud);
+    void *shutdown_ud;
 } fl_node_options;
 
 /* Fill o with the defaults described above. */

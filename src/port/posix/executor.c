@@ -4,7 +4,8 @@
  * done callback (the loop's inbox). Cancellation is a per-job flag plus a
  * pool-wide one for shutdown; sleeping tasks wait on one condition
  * variable that any cancel broadcasts, since cancels are rare.
- * Depends on posix.h and core.h (fl_core_run_job).
+ * Depends on posix.h, core.h (fl_core_run_job_or) and lua_runtime.h (one
+ * Lua state per thread for hot-deployed tasks).
  */
 #include "posix.h"
 
@@ -12,11 +13,12 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "lua_runtime.h"
 
 fl_status fl__executor_init(fl_executor *ex, unsigned nthreads,
-                            const fl_registry *reg, const char *node_id,
-                            size_t max_result, fl_xjob_done_fn done,
-                            void *done_ud)
+                            const fl_registry *reg, struct fl_lua_set *lua,
+                            const char *node_id, size_t max_result,
+                            fl_xjob_done_fn done, void *done_ud)
 {
     memset(ex, 0, sizeof *ex);
     if (pthread_mutex_init(&ex->mu, NULL) != 0)
@@ -39,6 +41,7 @@ fl_status fl__executor_init(fl_executor *ex, unsigned nthreads,
     }
     atomic_init(&ex->cancel_all, false);
     ex->reg = reg;
+    ex->lua = lua;
     ex->node_id = node_id;
     ex->max_result = max_result;
     ex->done = done;
@@ -85,7 +88,7 @@ static bool hook_sleep(void *ud, double seconds)
     return !hook_cancelled(xj);
 }
 
-static void run_one(fl_executor *ex, fl_xjob *xj)
+static void run_one(fl_executor *ex, fl_lua_slot *lua, fl_xjob *xj)
 {
     fl_run_hooks hooks = {
         .ud = xj,
@@ -103,7 +106,8 @@ static void run_one(fl_executor *ex, fl_xjob *xj)
         return;
     }
     uint64_t t0 = fl__now_us();
-    fl_core_run_job(ex->reg, xj->job, &hooks, &xj->out);
+    fl_core_run_job_or(ex->reg, lua ? fl__lua_slot_run : NULL, lua, xj->job,
+                       &hooks, &xj->out);
     xj->out.run_us = fl__now_us() - t0; /* the core tunes credit with it */
 }
 
@@ -131,10 +135,14 @@ static void *worker_main(void *arg)
 {
     fl_executor *ex = arg;
     fl_xjob *xj;
+    /* Made lazily and kept: a Lua state per thread, so threads never share
+     * one. Without memory for it, Lua tasks fail as unknown here. */
+    fl_lua_slot *lua = ex->lua ? fl__lua_slot_new(ex->lua) : NULL;
     while ((xj = next_job(ex)) != NULL) {
-        run_one(ex, xj);
+        run_one(ex, lua, xj);
         ex->done(ex->done_ud, xj);
     }
+    fl__lua_slot_free(lua);
     return NULL;
 }
 

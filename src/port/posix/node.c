@@ -3,7 +3,10 @@
  * broker URL, core, transport, pool), start (threads, first connection),
  * stop, free, and the calls application threads make (fl_node_call,
  * fl_node_peers), which only ever talk to the loop through the inbox.
- * Depends on posix.h, core.h, codec.h (id checks) and alloc.h.
+ * Nodes with slots also get the Lua runtime and the handler of signed
+ * control messages (ctl_node.h).
+ * Depends on posix.h, core.h, codec.h (id checks), ctl_node.h,
+ * lua_runtime.h and alloc.h.
  */
 #include "posix.h"
 
@@ -16,6 +19,8 @@
 
 #include "alloc.h"
 #include "codec.h"
+#include "ctl_node.h"
+#include "lua_runtime.h"
 
 #define FREE_GRACE_MS 1000u   /* fl_node_free on a running node */
 #define MIN_MESSAGE 1024u
@@ -111,6 +116,53 @@ static fl_status make_core(fl_node *n, const fl_node_options *o)
     return fl_core_new(&cfg, &io, &n->core);
 }
 
+#define MAX_TRUST 64
+
+/* Trusted keys, the module set and the control handler of a node with
+ * slots. */
+static fl_status make_lua(fl_node *n, const fl_node_options *o)
+{
+    char err[600];
+    fl_lua_limits lim = {.mem_bytes = o->lua_mem, .steps = o->lua_steps};
+    if (o->ntrust_files > MAX_TRUST) {
+        fl__plog(&n->log, FL_LOG_ERROR, "at most %d trusted keys", MAX_TRUST);
+        return FL_EINVAL;
+    }
+    if (o->ntrust_files) {
+        n->trust = fl__calloc(o->ntrust_files, sizeof *n->trust);
+        if (!n->trust)
+            return FL_ENOMEM;
+    }
+    for (size_t i = 0; i < o->ntrust_files; i++, n->ntrust++) {
+        fl_status st = fl__ctl_key_read(o->trust_files[i], &n->trust[i], err, sizeof err);
+        memset(n->trust[i].sk, 0, sizeof n->trust[i].sk); /* a .key given: keep the public half */
+        n->trust[i].has_secret = false;
+        if (st != FL_OK) {
+            fl__plog(&n->log, FL_LOG_ERROR, "trusted key: %s", err);
+            return FL_EINVAL;
+        }
+    }
+    n->lua = fl__lua_set_new(&lim);
+    n->ctl = fl__calloc(1, sizeof *n->ctl);
+    if (!n->lua || !n->ctl)
+        return FL_ENOMEM;
+    fl_ctl_node_config cfg = {
+        .cluster = n->cluster, .node_id = n->id, .keys = n->trust,
+        .nkeys = n->ntrust, .allow_unsigned = o->allow_unsigned, .lua = n->lua,
+        .core = n->core, .log = &n->log, .on_shutdown = o->on_shutdown,
+        .shutdown_ud = o->shutdown_ud,
+    };
+    if (fl__ctl_node_init(n->ctl, &cfg) != FL_OK) {
+        fl__plog(&n->log, FL_LOG_ERROR, "cannot initialise libsodium");
+        return FL_EIO;
+    }
+    fl_core_set_ctl(n->core, fl__ctl_node_on_message, n->ctl);
+    if (o->allow_unsigned)
+        fl__plog(&n->log, FL_LOG_WARN, "accepting UNSIGNED deploy, undeploy and "
+                 "shutdown: anyone who can publish to the broker can run code here");
+    return FL_OK;
+}
+
 static fl_status make_parts(fl_node *n)
 {
     const char *topic;
@@ -132,8 +184,8 @@ static fl_status make_parts(fl_node *n)
     n->inbox_ready = true;
     /* Room for the done entry's envelope around the value. */
     max_result = n->max_message - CALL_OVERHEAD;
-    st = fl__executor_init(&n->ex, n->slots, n->registry, n->id, max_result,
-                           fl__loop_job_finished, n);
+    st = fl__executor_init(&n->ex, n->slots, n->registry, n->lua, n->id,
+                           max_result, fl__loop_job_finished, n);
     n->ex_ready = st == FL_OK;
     return st;
 }
@@ -169,6 +221,8 @@ fl_status fl_node_new(const fl_node_options *o, fl_node **out)
     n->registry = o->registry ? o->registry : n->own_registry;
     if (st == FL_OK)
         st = make_core(n, o);
+    if (st == FL_OK && n->slots > 0)
+        st = make_lua(n, o);
     if (st == FL_OK)
         st = make_parts(n);
     if (st != FL_OK) {
@@ -305,6 +359,11 @@ void fl_node_free(fl_node *node)
         fl_core_free(node->core);
     if (node->ex_ready)
         fl__executor_destroy(&node->ex);
+    if (node->ctl)
+        fl__ctl_node_free(node->ctl);
+    fl__free(node->ctl);
+    fl__lua_set_free(node->lua);
+    fl__free(node->trust);
     fl__tp_free(&node->tp);
     if (node->inbox_ready)
         fl__inbox_destroy(&node->inbox);

@@ -171,16 +171,19 @@ struct fl_executor {
     unsigned want;     /* threads to start */
     unsigned nthreads; /* threads running */
     const fl_registry *reg;
+    struct fl_lua_set *lua; /* hot-deployed tasks, or NULL */
     const char *node_id;
     size_t max_result;
     fl_xjob_done_fn done;
     void *done_ud;
 };
 
+/* lua (may be NULL) runs the tasks reg does not have; each thread keeps
+ * its own Lua state. */
 fl_status fl__executor_init(fl_executor *ex, unsigned nthreads,
-                            const fl_registry *reg, const char *node_id,
-                            size_t max_result, fl_xjob_done_fn done,
-                            void *done_ud);
+                            const fl_registry *reg, struct fl_lua_set *lua,
+                            const char *node_id, size_t max_result,
+                            fl_xjob_done_fn done, void *done_ud);
 /* Start the threads; FL_EIO if one could not be created (the ones that
  * started are stopped by fl__executor_stop). */
 fl_status fl__executor_start(fl_executor *ex);
@@ -316,6 +319,10 @@ struct fl_node {
     fl_logger log;
     fl_registry *own_registry;
     const fl_registry *registry;
+    struct fl_lua_set *lua;       /* deployed modules (nodes with slots) */
+    struct fl_ctl_key *trust;     /* trusted public keys */
+    size_t ntrust;
+    struct fl_ctl_node *ctl;      /* control messages (nodes with slots) */
     fl_core *core;
     fl_transport tp;
     fl_executor ex;

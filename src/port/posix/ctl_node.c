@@ -1,0 +1,205 @@
+/*
+ * ctl_node.c - what a node does with a control message: check it (parsed,
+ * signed by a trusted key or unsigned where allowed, not from the future,
+ * newer than anything accepted for the same module), then deploy or drop a
+ * Lua module, or stop. Every refusal is one log line saying why. Runs on
+ * the loop thread, called by the core for `ctl` and `ctl/<module>`.
+ * Depends on ctl_node.h, ctl_sign.h, lua_runtime.h, core.h, alloc.h.
+ */
+#include "ctl_node.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+
+#define SHUTDOWN_SLOT "!shutdown" /* the replay record of shutdowns */
+
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+fl_status fl__ctl_node_init(fl_ctl_node *cn, const fl_ctl_node_config *cfg)
+{
+    memset(cn, 0, sizeof *cn);
+    cn->cfg = *cfg;
+    return fl__ctl_init();
+}
+
+void fl__ctl_node_free(fl_ctl_node *cn)
+{
+    fl__free(cn->seen);
+    cn->seen = NULL;
+    cn->nseen = 0;
+}
+
+static fl_ctl_seen *seen_slot(fl_ctl_node *cn, const char *target, bool add)
+{
+    for (size_t i = 0; i < cn->nseen; i++)
+        if (strcmp(cn->seen[i].target, target) == 0)
+            return &cn->seen[i];
+    if (!add)
+        return NULL;
+    fl_ctl_seen *grown = fl__realloc(cn->seen, (cn->nseen + 1) * sizeof *grown);
+    if (!grown)
+        return NULL;
+    cn->seen = grown;
+    fl_ctl_seen *s = &cn->seen[cn->nseen++];
+    snprintf(s->target, sizeof s->target, "%s", target);
+    s->ts = 0;
+    return s;
+}
+
+/* Who may send it: NULL when allowed, else why not. */
+static const char *authorise(fl_ctl_node *cn, const fl_ctl_msg *m, char *why,
+                             size_t cap)
+{
+    const fl_ctl_node_config *cfg = &cn->cfg;
+    if (!m->signed_) {
+        if (cfg->allow_unsigned)
+            return NULL;
+        snprintf(why, cap, "it is not signed, and this node accepts only control "
+                 "signed by a trusted key%s", cfg->nkeys ? "" : " (it trusts none: "
+                 "start it with --trust FILE.pub)");
+        return why;
+    }
+    for (size_t i = 0; i < cfg->nkeys; i++) {
+        if (strcmp(cfg->keys[i].id, m->key) != 0)
+            continue;
+        if (fl__ctl_verify(cfg->cluster, m, &cfg->keys[i]))
+            return NULL;
+        snprintf(why, cap, "its signature does not verify under key %s (altered, or "
+                 "signed for another cluster)", m->key);
+        return why;
+    }
+    if (cfg->allow_unsigned)
+        return NULL; /* an unknown signature is no worse than none */
+    snprintf(why, cap, "it is signed by key %s, which this node does not trust", m->key);
+    return why;
+}
+
+/* Is it newer than anything accepted for its target? */
+static const char *fresh(fl_ctl_node *cn, const fl_ctl_msg *m, const char *slot,
+                         char *why, size_t cap)
+{
+    uint64_t now = wall_ms();
+    if (m->ts > now + FL_CTL_MAX_FUTURE_MS) {
+        snprintf(why, cap, "its timestamp %llu is %llu s in the future (clocks apart?)",
+                 (unsigned long long)m->ts, (unsigned long long)((m->ts - now) / 1000));
+        return why;
+    }
+    if (strcmp(slot, SHUTDOWN_SLOT) == 0 && m->ts + FL_CTL_SHUTDOWN_MAX_AGE_MS < now) {
+        snprintf(why, cap, "a shutdown must be less than %u s old; this one is %llu s",
+                 FL_CTL_SHUTDOWN_MAX_AGE_MS / 1000,
+                 (unsigned long long)((now - m->ts) / 1000));
+        return why;
+    }
+    const fl_ctl_seen *s = seen_slot(cn, slot, false);
+    if (s && m->ts <= s->ts) {
+        snprintf(why, cap, "replayed or stale: timestamp %llu is not newer than %llu, "
+                 "already accepted for %s", (unsigned long long)m->ts,
+                 (unsigned long long)s->ts, slot);
+        return why;
+    }
+    return NULL;
+}
+
+/* Presence lists the tasks and module versions now loaded. */
+static void publish_tasks(fl_ctl_node *cn)
+{
+    char *tasks = NULL, *mods = NULL;
+    if (fl__lua_set_describe(cn->cfg.lua, &tasks, &mods) != FL_OK) {
+        fl__plog(cn->cfg.log, FL_LOG_ERROR, "out of memory updating presence");
+        return;
+    }
+    if (fl_core_set_extra_tasks(cn->cfg.core, tasks, mods, 0) != FL_OK)
+        fl__plog(cn->cfg.log, FL_LOG_ERROR, "cannot list modules in presence: %s", mods);
+    fl_free(tasks);
+    fl_free(mods);
+}
+
+static void deploy(fl_ctl_node *cn, const fl_ctl_msg *m)
+{
+    char version[FL_CTL_VERSION_HEX + 1], err[600];
+    fl_lua_module *mod = NULL;
+    fl__ctl_version(m->att, m->att_len, version);
+    if (strcmp(version, m->version) != 0) {
+        fl__plog(cn->cfg.log, FL_LOG_WARN, "refused deploy of module %s: version %s "
+                 "does not match its source (sha256 prefix %s)", m->target, m->version,
+                 version);
+        return;
+    }
+    fl_status st = fl__lua_module_new(m->target, version, (const char *)m->att,
+                                      m->att_len, fl__lua_set_limits(cn->cfg.lua), &mod,
+                                      err, sizeof err);
+    if (st == FL_OK)
+        st = fl__lua_set_put(cn->cfg.lua, mod);
+    if (st != FL_OK) {
+        fl__plog(cn->cfg.log, FL_LOG_ERROR, "deploy of module %s version %s failed: %s",
+                 m->target, version, st == FL_ETOOBIG && mod ? "too many modules" : err);
+        fl__lua_module_unref(mod);
+        return;
+    }
+    fl__plog(cn->cfg.log, FL_LOG_INFO, "deployed module %s version %s (%zu tasks, %s)",
+             m->target, version, fl__lua_module_nfn(mod),
+             m->signed_ ? "signed" : "UNSIGNED");
+    fl__lua_module_unref(mod);
+    publish_tasks(cn);
+}
+
+static void act(fl_ctl_node *cn, const fl_ctl_msg *m)
+{
+    if (strcmp(m->kind, "deploy") == 0) {
+        deploy(cn, m);
+    } else if (strcmp(m->kind, "undeploy") == 0) {
+        bool had = fl__lua_set_remove(cn->cfg.lua, m->target);
+        fl__plog(cn->cfg.log, FL_LOG_INFO, "undeployed module %s%s", m->target,
+                 had ? "" : " (it was not deployed)");
+        publish_tasks(cn);
+    } else {
+        fl__plog(cn->cfg.log, FL_LOG_INFO, "shutdown requested by a %s control message",
+                 m->signed_ ? "signed" : "UNSIGNED");
+        if (cn->cfg.on_shutdown)
+            cn->cfg.on_shutdown(cn->cfg.shutdown_ud);
+        else
+            fl__plog(cn->cfg.log, FL_LOG_WARN, "no shutdown handler: ignored");
+    }
+}
+
+void fl__ctl_node_on_message(void *ud, const char *rest, const void *payload,
+                             size_t len)
+{
+    fl_ctl_node *cn = ud;
+    fl_ctl_msg m;
+    char err[400], why[400];
+    const char *no;
+
+    if (len == 0)
+        return; /* a retained message was cleared: nothing to do */
+    if (fl__ctl_parse(rest, payload, len, &m, err, sizeof err) != FL_OK) {
+        fl__plog(cn->cfg.log, FL_LOG_WARN, "refused control message on %.80s: %s", rest, err);
+        return;
+    }
+    bool shutdown = strcmp(m.kind, "shutdown") == 0;
+    if (shutdown && strcmp(m.target, "*") != 0 && strcmp(m.target, cn->cfg.node_id) != 0)
+        return; /* for another node */
+    const char *slot = shutdown ? SHUTDOWN_SLOT : m.target;
+    if ((no = authorise(cn, &m, why, sizeof why)) == NULL)
+        no = fresh(cn, &m, slot, why, sizeof why);
+    if (no) {
+        fl__plog(cn->cfg.log, FL_LOG_WARN, "refused %s of %s: %s", m.kind, m.target, no);
+        return;
+    }
+    fl_ctl_seen *s = seen_slot(cn, slot, true);
+    if (!s) {
+        fl__plog(cn->cfg.log, FL_LOG_ERROR, "out of memory: %s of %s not applied",
+                 m.kind, m.target);
+        return;
+    }
+    s->ts = m.ts;
+    act(cn, &m);
+}

@@ -1,0 +1,52 @@
+/*
+ * ctl_node.h - a node's handling of control messages (deploy, undeploy,
+ * shutdown): trust, replay protection and the Lua module set it changes.
+ * Loop thread only. Depends on ctl_sign.h, lua_runtime.h, core.h, posix.h
+ * (the logger).
+ */
+#ifndef FL_CTL_NODE_H
+#define FL_CTL_NODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core.h"
+#include "ctl_sign.h"
+#include "lua_runtime.h"
+#include "posix.h"
+
+typedef struct fl_ctl_node_config {
+    const char *cluster;
+    const char *node_id;
+    const fl_ctl_key *keys; /* trusted public keys (borrowed) */
+    size_t nkeys;
+    bool allow_unsigned;
+    fl_lua_set *lua;        /* changed by deploy and undeploy (borrowed) */
+    fl_core *core;          /* presence lists the modules (borrowed) */
+    fl_logger *log;
+    void (*on_shutdown)(void *ud);
+    void *shutdown_ud;
+} fl_ctl_node_config;
+
+/* The highest timestamp accepted for one module (or for shutdowns). */
+typedef struct fl_ctl_seen {
+    char target[72];
+    uint64_t ts;
+} fl_ctl_seen;
+
+typedef struct fl_ctl_node {
+    fl_ctl_node_config cfg;
+    fl_ctl_seen *seen;
+    size_t nseen;
+} fl_ctl_node;
+
+/* FL_OK, or FL_EIO when libsodium cannot start. */
+fl_status fl__ctl_node_init(fl_ctl_node *cn, const fl_ctl_node_config *cfg);
+void fl__ctl_node_free(fl_ctl_node *cn);
+
+/* The core's fl_core_ctl_fn (ud is the fl_ctl_node). */
+void fl__ctl_node_on_message(void *ud, const char *rest, const void *payload,
+                             size_t len);
+
+#endif

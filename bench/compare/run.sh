@@ -249,6 +249,8 @@ wait_port() {
     return 1
 }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || true; }
+# PSS: shared pages (libraries) divided among the processes that map them.
+pss_kib() { awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup" 2>/dev/null || true; }
 alive() { local p; for p in "$@"; do kill -0 "$p" 2>/dev/null || return 1; done; }
 
 start_floret() {
@@ -379,6 +381,7 @@ check_listing() {
 idle() {
     local v
     v=$(rss_kib "$3"); [ -n "$v" ] && record "$1" "$2" rss_worker_kib "$v"
+    v=$(pss_kib "$3"); [ -n "$v" ] && record "$1" "$2" pss_worker_kib "$v"
     v=$(rss_kib "$4"); [ -n "$v" ] && record "$1" "$2" rss_server_kib "$v"
     return 0
 }

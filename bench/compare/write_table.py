@@ -71,6 +71,10 @@ def read_results(path):
             first = min(rss)
             metrics["rss_idle_mib"] = {first: rss[first]}
             metrics["rss_after_mib"] = {r: v for r, v in rss.items() if r != first}
+        pss = metrics.get("pss_worker_mib")
+        if pss:
+            first = min(pss)
+            metrics["pss_idle_mib"] = {first: pss[first]}
     return data
 
 
@@ -226,6 +230,10 @@ def main():
              for s in ("floret", "celery", "gearman", "dask")]
     w("- The same worker process idle again between rounds, after the workloads (word "
       "count included), RSS MiB: floret %s; Celery %s; Gearman %s; Dask %s." % tuple(after))
+    pss = [summary(list(data.get(s, {}).get("pss_idle_mib", {}).values()))
+           for s in ("floret", "celery", "gearman", "dask")]
+    w("- PSS of the same idle worker (its shared library pages divided among the "
+      "processes that map them), MiB: floret %s; Celery %s; Gearman %s; Dask %s." % tuple(pss))
     checks = []
     for key, name in [("floret", "floret")] + PEERS:
         eq = data.get(key, {}).get("wc_equal", {})

@@ -1,7 +1,8 @@
 /*
- * node.c - `floret node`: run a node that executes the built-in tasks and
- * the word count's wc.map and wc.file until SIGINT or SIGTERM, then stop gracefully (30 s for running tasks);
- * a second signal exits at once. Signals reach the main thread through a
+ * node.c - `floret node`: run a node that executes the built-in tasks, the
+ * word count's wc.map and wc.file, and the Lua modules deployed to it
+ * (trusted with --trust), until SIGINT, SIGTERM or a trusted shutdown, then
+ * stop gracefully (30 s for running tasks); a second signal exits at once. Signals reach the main thread through a
  * self-pipe; the library itself installs no handlers.
  * Depends on cli.h, opts.h, hosted.h (URL check, connect error),
  * wordcount_file.h and POSIX.

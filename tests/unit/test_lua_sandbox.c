@@ -136,7 +136,9 @@ static void test_values(void)
     CHECK_EQ(o.att_len, 3);
     CHECK(o.att && memcmp(o.att, "\0\1\2", 3) == 0);
     fl_outcome_clear(&o);
-    CHECK_STR(run_text("m.ctx", "[]"), "{\"task\":\"m.ctx\",\"node\":\"unit\"}");
+    const char *ctx = run_text("m.ctx", "[]");
+    CHECK_CONTAINS(ctx, "\"task\":\"m.ctx\"");
+    CHECK_CONTAINS(ctx, "\"node\":\"unit\"");
 }
 
 static void test_sandbox(void)
@@ -220,7 +222,7 @@ static void test_bad_modules(void)
 static void test_redeploy(void)
 {
     fl_lua_module *v1 = deploy("r", "v1", "return {f = function() return 1 end}");
-    fl__lua_module_ref(v1); /* a task still running on v1 */
+    /* v1's own reference stands for a task still running on it. */
     CHECK_STR(run_text("r.f", "[]"), "1");
     fl_lua_module *v2 = deploy("r", "v2", "return {f = function() return 2 end, "
                                           "g = function() return 'g' end}");

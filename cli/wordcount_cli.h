@@ -80,7 +80,10 @@ struct wc_stats {
     uint64_t bytes;       /* bytes counted */
     uint64_t known_bytes; /* total size of the inputs, when known (progress) */
     bool size_known;
-    uint64_t chunks, by_ref, by_bytes, fallbacks;
+    uint64_t chunks;    /* chunks merged = by_ref + by_bytes */
+    uint64_t by_ref;    /* ... counted by a node from its own copy */
+    uint64_t by_bytes;  /* ... whose bytes crossed the broker */
+    uint64_t fallbacks; /* NotLocal answers, then sent as bytes */
     struct wc_node_tasks *nodes;
     size_t nnodes, cap_nodes;
     double elapsed_s;       /* from the first submit to the last merge */

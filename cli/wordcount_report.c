@@ -118,8 +118,10 @@ static void report_json(const struct wc_opts *o, const fl_wc_table *t,
     printf(",\"cluster\":");
     print_json_string(s->where ? s->where : "");
     printf(",\"chunks\":%" PRIu64 ",\"chunks_read_by_nodes\":%" PRIu64
-           ",\"chunks_sent\":%" PRIu64 ",\"tasks_per_node\":{",
-           s->chunks, s->by_ref - s->fallbacks, s->by_bytes);
+           ",\"chunks_sent\":%" PRIu64,
+           s->chunks, s->by_ref, s->by_bytes);
+    printf(",\"fallbacks\":%" PRIu64, s->fallbacks);
+    printf(",\"tasks_per_node\":{");
     for (size_t i = 0; i < s->nnodes; i++) {
         if (i)
             putchar(',');
@@ -160,7 +162,7 @@ static void report_text(const struct wc_opts *o, const fl_wc_table *t,
     printf("cluster    %s\n", s->where ? s->where : "");
     printf("chunks     %" PRIu64 " (%" PRIu64 " read by the nodes from the file, %" PRIu64
            " sent through the broker)\n",
-           s->chunks, s->by_ref - s->fallbacks, s->by_bytes);
+           s->chunks, s->by_ref, s->by_bytes);
     printf("tasks per node:\n");
     for (size_t i = 0; i < s->nnodes; i++)
         printf("  %-24s %" PRIu64 "\n", s->nodes[i].id, s->nodes[i].tasks);

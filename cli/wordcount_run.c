@@ -9,7 +9,13 @@
  * a node that cannot prove it sees the same file answers NotLocal (an old
  * node: UnknownTask) and that chunk is sent again as wc.map with its
  * bytes. Retries after a lost node are the owner's job (max attempts); a
- * chunk that still fails ends the run with its error, never a wrong count.
+ * chunk whose partial count does not fit in a message (ResultTooBig) is
+ * split in two; a chunk that still fails ends the run with its error,
+ * never a wrong count.
+ *
+ * Unless --chunk is given, chunk sizes shrink as the known input runs out
+ * (remaining / (2 x slots), from 16 MiB by reference or 4 MiB as bytes
+ * down to 1 MiB): few chunks to merge, and no node left idle at the end.
  *
  * Depends on wordcount_cli.h, wordcount_file.h and the public header.
  */
@@ -30,6 +36,12 @@
  * success: no node shares our files. */
 #define LOCALITY_GIVE_UP 8
 #define POLL_MS 20u
+/* Chunks whose bytes travel stay below the default 8 MiB message with
+ * room for the envelope. */
+#define BYTES_MAX (8u * 1024u * 1024u - 256u * 1024u)
+#define ADAPT_MIN (1u * 1024u * 1024u)
+#define ADAPT_MAX_REF (16u * 1024u * 1024u)
+#define ADAPT_MAX_BYTES (4u * 1024u * 1024u)
 #define IDLE_WARN_S 15.0
 #define PROGRESS_EVERY_S 0.1
 
@@ -38,6 +50,7 @@ struct slot {
     struct wc_chunk c;
     uint64_t index; /* chunk number, for messages */
     bool by_ref;
+    bool force_bytes; /* a node could not read it: send the bytes */
 };
 
 struct run {
@@ -50,6 +63,11 @@ struct run {
     bool inputs_done;
     struct slot *slots;
     size_t window, inflight;
+    struct slot *pending;    /* chunks to submit again (split or fallen back) */
+    size_t npending, cap_pending;
+    size_t slots_online;     /* execution slots of the cluster (adaptive size) */
+    uint64_t cut;            /* bytes of known-size inputs cut so far */
+    uint64_t next_index;     /* number of the next fresh chunk */
     bool locality;
     uint64_t not_local, local_ok;
     double t0, last_progress, last_result;
@@ -109,7 +127,6 @@ static int submit_bytes(struct run *r, struct slot *sl)
         return -1;
     }
     sl->by_ref = false;
-    r->s->by_bytes++;
     /* The node copied the bytes; a stream's copy is no longer needed. */
     if (sl->c.owned)
         wc_chunk_release(&sl->c);
@@ -165,14 +182,19 @@ static int submit_ref(struct run *r, struct slot *sl)
     if (st != FL_OK)
         return 1;
     sl->by_ref = true;
-    r->s->by_ref++;
     return 0;
+}
+
+static bool goes_by_ref(const struct run *r, const struct slot *sl)
+{
+    const struct wc_input *in = sl->c.in;
+    return r->locality && !sl->force_bytes && in->path && in->map &&
+           in->st.st_mtim.tv_sec >= 0;
 }
 
 static int submit(struct run *r, struct slot *sl)
 {
-    const struct wc_input *in = sl->c.in;
-    if (r->locality && in->path && in->map && in->st.st_mtim.tv_sec >= 0) {
+    if (goes_by_ref(r, sl)) {
         int rc = submit_ref(r, sl);
         if (rc <= 0)
             return rc;
@@ -180,11 +202,25 @@ static int submit(struct run *r, struct slot *sl)
     return submit_bytes(r, sl);
 }
 
+/* The size to aim at for the next chunk of in. */
+static size_t target_size(const struct run *r, const struct wc_input *in)
+{
+    if (r->o->chunk_set || in->map == NULL || !r->s->size_known)
+        return r->o->chunk;
+    uint64_t left = r->s->known_bytes - r->cut;
+    uint64_t t = left / (2u * (r->slots_online ? r->slots_online : 2u));
+    uint64_t max = r->locality ? ADAPT_MAX_REF : ADAPT_MAX_BYTES;
+    return (size_t)(t < ADAPT_MIN ? ADAPT_MIN : t > max ? max : t);
+}
+
 /* The next chunk of the inputs: 1, 0 when all are cut, -1 on error. */
 static int next_chunk(struct run *r, struct wc_chunk *c)
 {
     while (r->cur < r->ninputs) {
-        int rc = wc_input_next(&r->inputs[r->cur], r->o->chunk, c, r->err, sizeof r->err);
+        struct wc_input *in = &r->inputs[r->cur];
+        int rc = wc_input_next(in, target_size(r, in), c, r->err, sizeof r->err);
+        if (rc > 0 && in->map)
+            r->cut += c->len;
         if (rc != 0)
             return rc;
         r->cur++;
@@ -192,19 +228,69 @@ static int next_chunk(struct run *r, struct wc_chunk *c)
     return 0;
 }
 
+/* Queue c again in pieces of at most max bytes (cut at word boundaries).
+ * Only chunks of mapped files can be cut again. 0, or -1 when c cannot be
+ * cut that small (one word longer than max, or a stream's chunk). */
+static int requeue(struct run *r, const struct slot *from, size_t max, bool force_bytes)
+{
+    const struct wc_chunk *c = &from->c;
+    if (c->owned != NULL || (c->len > max && fl__wc_chunk_end(c->data, c->len, max, true) >= c->len))
+        return -1;
+    for (size_t pos = 0; pos < c->len;) {
+        size_t k = fl__wc_chunk_end(c->data + pos, c->len - pos, max, true);
+        if (r->npending == r->cap_pending) {
+            size_t cap = r->cap_pending ? 2 * r->cap_pending : 16;
+            struct slot *p = realloc(r->pending, cap * sizeof *p);
+            if (!p)
+                return -1;
+            r->pending = p;
+            r->cap_pending = cap;
+        }
+        struct slot *sl = &r->pending[r->npending++];
+        memset(sl, 0, sizeof *sl);
+        sl->c = *c;
+        sl->c.offset = c->offset + pos;
+        sl->c.data = c->data + pos;
+        sl->c.len = k;
+        sl->index = from->index;
+        sl->force_bytes = force_bytes;
+        pos += k;
+    }
+    return 0;
+}
+
+/* The next chunk to submit: a queued piece first, else a fresh chunk. */
+static int take_chunk(struct run *r, struct slot *sl)
+{
+    if (r->npending > 0) {
+        *sl = r->pending[0];
+        memmove(r->pending, r->pending + 1, --r->npending * sizeof *r->pending);
+        return 1;
+    }
+    if (r->inputs_done)
+        return 0;
+    int rc = next_chunk(r, &sl->c);
+    if (rc == 0)
+        r->inputs_done = true;
+    else if (rc > 0)
+        sl->index = r->next_index++;
+    return rc;
+}
+
 static int fill_window(struct run *r)
 {
-    while (!r->inputs_done && r->inflight < r->window) {
+    while (r->inflight < r->window) {
         struct slot *sl = &r->slots[r->inflight];
         memset(sl, 0, sizeof *sl);
-        int rc = next_chunk(r, &sl->c);
+        int rc = take_chunk(r, sl);
         if (rc < 0)
             return -1;
-        if (rc == 0) {
-            r->inputs_done = true;
+        if (rc == 0)
             break;
-        }
-        sl->index = r->s->chunks++;
+        /* Bytes that would not fit in a message travel in pieces. */
+        if (sl->c.len > BYTES_MAX && !goes_by_ref(r, sl) &&
+            requeue(r, sl, BYTES_MAX, sl->force_bytes) == 0)
+            continue;
         if (submit(r, sl) != 0) {
             wc_chunk_release(&sl->c);
             return -1;
@@ -249,8 +335,13 @@ static int merge(struct run *r, struct slot *sl)
         snprintf(r->err, sizeof r->err, "out of memory");
         return -1;
     }
-    if (sl->by_ref)
+    if (sl->by_ref) {
         r->local_ok++;
+        r->s->by_ref++;
+    } else {
+        r->s->by_bytes++;
+    }
+    r->s->chunks++;
     r->s->bytes += sl->c.len;
     return 0;
 }
@@ -272,18 +363,28 @@ static int finish(struct run *r, struct slot *sl)
         wc_chunk_release(&sl->c);
         return rc;
     }
+    const char *type = fl_result_error_type(sl->r);
+    bool too_big = type && strcmp(type, "ResultTooBig") == 0;
     if (falls_back(sl)) {
         if (r->o->verbose)
             fprintf(stderr, "floret wordcount: %s; sending the bytes\n",
                     fl_result_error_message(sl->r));
-        fl_result_free(sl->r);
-        sl->r = NULL;
         r->s->fallbacks++;
         if (++r->not_local >= LOCALITY_GIVE_UP && r->local_ok == 0)
             r->locality = false;
-        return submit_bytes(r, sl) == 0 ? 1 : -1;
+        if (sl->c.len <= BYTES_MAX) {
+            fl_result_free(sl->r);
+            sl->r = NULL;
+            return submit_bytes(r, sl) == 0 ? 1 : -1;
+        }
+        if (requeue(r, sl, BYTES_MAX, true) == 0)
+            return 2;
+    } else if (too_big && requeue(r, sl, (sl->c.len + 1) / 2, !sl->by_ref) == 0) {
+        if (r->o->verbose)
+            fprintf(stderr, "floret wordcount: %s; splitting the chunk\n",
+                    fl_result_error_message(sl->r));
+        return 2;
     }
-    const char *type = fl_result_error_type(sl->r);
     const char *msg = fl_result_error_message(sl->r);
     snprintf(r->err, sizeof r->err, "%s: chunk %" PRIu64 " (bytes %" PRIu64 "..%" PRIu64 ") failed: %s: %s",
              sl->c.in->name, sl->index, sl->c.offset, sl->c.offset + sl->c.len,
@@ -300,14 +401,16 @@ static int collect(struct run *r, size_t *finished)
     for (size_t i = 0; i < r->inflight; i++) {
         struct slot *sl = &r->slots[i];
         if (rc == 0 && fl_result_ready(sl->r)) {
+            /* 0 merged, 1 resubmitted in place, 2 queued again in pieces */
             int f = finish(r, sl);
             if (f < 0)
                 rc = -1;
-            else if (f == 0) {
+            if (f == 0 || f == 2) {
                 (*finished)++;
+                fl_result_free(sl->r);
+                sl->r = NULL;
                 continue;
             }
-            /* f == 1: resubmitted, keep it */
         }
         r->slots[keep++] = *sl;
     }
@@ -372,6 +475,7 @@ static int open_inputs(struct run *r)
 
 static void cleanup(struct run *r)
 {
+    free(r->pending);
     for (size_t i = 0; i < r->inflight; i++) {
         fl_result_free(r->slots[i].r);
         wc_chunk_release(&r->slots[i].c);
@@ -395,6 +499,7 @@ int wc_run(fl_node *node, const struct wc_opts *o, fl_wc_table *t, struct wc_sta
     size_t slots = cluster_slots(node, &file_task);
     r.locality = o->locality && (file_task || slots == 0);
     r.window = pick_window(&r, slots);
+    r.slots_online = slots;
     int rc = open_inputs(&r);
     r.slots = calloc(r.window, sizeof *r.slots);
     if (rc == 0 && !r.slots) {

@@ -92,9 +92,13 @@ void fl__wc_map_bytes(fl_task_ctx *ctx, const char *task, const void *data,
         fail_status(ctx, task, st, "encoding the partial count");
     } else if ((st = return_summary(ctx, t)) != FL_OK) {
         fail_status(ctx, task, st, "returning the summary");
-    } else if ((st = fl_task_return_attachment(ctx, enc, enc_len)) != FL_OK) {
-        fail_status(ctx, task, st,
-                    "returning the partial count (use smaller chunks)");
+    } else if ((st = fl_task_return_attachment(ctx, enc, enc_len)) == FL_ETOOBIG) {
+        /* The protocol's name for it: the client splits the chunk. */
+        (void)fl_task_fail(ctx, "ResultTooBig", false,
+                           "%s: the partial count (%zu bytes) does not fit in a "
+                           "message; use smaller chunks", task, enc_len);
+    } else if (st != FL_OK) {
+        fail_status(ctx, task, st, "returning the partial count");
     }
     fl__free(enc);
     fl__wc_free(t);

@@ -76,7 +76,17 @@ ref "$slice" > "$work/ref"
 cat "$slice" | timeout 60 "$floret" wordcount --all --chunk 256k > "$work/out" 2> "$work/stderr"
 check "corpus slice through a pipe" "$work/ref" "$work/out"
 
+# Random bytes in one 16 MiB chunk: the partial count does not fit in a
+# message (ResultTooBig) and the chunk is split; as bytes, it travels in pieces.
+/usr/bin/python3 -c 'import random, sys; r = random.Random(7); sys.stdout.buffer.write(r.randbytes(12 << 20))' > "$work/in/random12"
+ref "$work/in/random12" > "$work/ref"
+run "$work/out" --all --chunk 16M "$work/in/random12"
+check "random 12 MiB, --chunk 16M (split)" "$work/ref" "$work/out"
+run "$work/out" --all --chunk 16M --no-locality "$work/in/random12"
+check "random 12 MiB, --chunk 16M --no-locality (pieces)" "$work/ref" "$work/out"
+
 # The embedded default: no broker configured, a private cluster per run.
+ref "$slice" > "$work/ref"
 env -u FLORET_BROKER timeout 120 "$floret" wordcount --all "$slice" > "$work/out" 2> "$work/stderr"
 check "corpus slice, embedded local cluster" "$work/ref" "$work/out"
 

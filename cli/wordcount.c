@@ -24,9 +24,10 @@
 #include "wordcount_cli.h"
 
 #define CMD "wordcount"
-/* Chosen by measurement (docs/benchmarks.md): big enough that merging the
- * partial counts costs little, small enough to balance two nodes on a
- * 100 MB file and to fit in one 8 MiB message with room for the envelope. */
+/* The chunk size of standard input and the largest adaptive chunk whose
+ * bytes travel (wordcount_run.c picks file chunk sizes as the input runs
+ * out): it fits in one 8 MiB message with room for the envelope, and its
+ * partial count merges at a fraction of the cost of counting it. */
 #define DEFAULT_CHUNK (4u * 1024u * 1024u)
 #define MAX_CHUNK (64u * 1024u * 1024u)
 
@@ -42,7 +43,8 @@ static void usage(FILE *f)
             "Options:\n"
             "  --top N           list the N most frequent words (default 10; 0: all)\n"
             "  --min-length L    count only words of at least L bytes (Broccoli: 4)\n"
-            "  --chunk SIZE      bytes per map task, suffix k or M (default 4M)\n"
+            "  --chunk SIZE      bytes per map task, suffix k or M (default: from 16M\n"
+            "                    down to 1M as the input runs out; 4M for stdin)\n"
             "  --no-locality     always send the chunks' bytes through the broker, even\n"
             "                    to nodes that could read the file themselves\n"
             "  --json            print one JSON object\n"

@@ -13,6 +13,8 @@
  */
 #include "malloc_tune.h"
 
+#include <stdlib.h> /* defines __GLIBC__ on glibc */
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif

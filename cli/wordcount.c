@@ -15,6 +15,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "cli.h"
 #include "client.h"
@@ -189,6 +192,13 @@ static int count_on(struct cli_client *c, const struct wc_opts *o, struct wc_sta
 
 int cli_wordcount(int argc, char **argv)
 {
+#if defined(__GLIBC__)
+    /* One malloc arena for this client (its threads are the main one and
+     * the node's event loop): a second arena is capped at 64 MiB, so the
+     * window's chunk copies would make it map and unmap whole heaps, one
+     * page fault per 4 KiB each time (docs/wordcount.md, Memory). */
+    (void)mallopt(M_ARENA_MAX, 1);
+#endif
     struct wc_opts o;
     struct wc_stats s;
     struct local_cluster *lc = NULL;

@@ -148,10 +148,10 @@ def main():
       "figure: it barely moves between samples)."
       % (meta["count"], meta["rounds"], meta["warmup"], meta["chord"], meta["corpus"],
          meta["chunks"]))
-    w("- %s rounds; in each round every system runs every workload, one system after the "
+    w("- %s round%s; in each round every system runs every workload, one system after the "
       "other, in an order rotated every round. Cells: median (min–max) over the rounds; "
       "ratios are floret ÷ peer computed within each round, then the median (min–max)."
-      % meta["runs"])
+      % (meta["runs"], "" if meta["runs"] == "1" else "s"))
     w("")
 
     # ---- the main table

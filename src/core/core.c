@@ -423,10 +423,13 @@ uint64_t fl_core_tick(fl_core *c, uint64_t now)
     }
     fl_core_flush(c, now);
     uint64_t next = c->next_presence;
+    uint64_t d = fl__worker_outbox_deadline(c);
     if (a && a < next)
         next = a;
     if (b && b < next)
         next = b;
+    if (d && d < next)
+        next = d;
     return next > now ? next : now + 1000u;
 }
 

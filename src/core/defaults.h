@@ -32,6 +32,17 @@
 
 /* Most tasks in one lease message, results in one done message, ids in one
  * extend or release message. */
+/* Outcomes wait (at most FL_DONE_LINGER_US, at most FL_DONE_BATCH of
+ * them) while more of the worker's queued tasks are about to finish, so
+ * that one `done` carries many: fewer messages through the broker. With
+ * nothing queued they go at once, so a lone task pays no delay. */
+#ifndef FL_DONE_LINGER_US
+#define FL_DONE_LINGER_US 1000u
+#endif
+#ifndef FL_DONE_BATCH
+#define FL_DONE_BATCH 256u
+#endif
+
 #ifndef FL_MAX_BATCH
 #define FL_MAX_BATCH 512
 #endif

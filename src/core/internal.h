@@ -144,6 +144,7 @@ typedef struct fl_worker {
     size_t seen_pos;
     fl_outbox_entry *outbox;
     size_t outbox_n, outbox_cap;
+    uint64_t outbox_since;   /* first flush that saw it non-empty; 0: none */
     double exec_us;          /* EWMA of run time */
     double rtt_us;           /* EWMA of fetch -> lease */
     uint64_t next_fid;
@@ -253,6 +254,8 @@ void fl__worker_on_lease(fl_core *c, fl_msg *m, uint64_t now);
 void fl__worker_owner_gone(fl_core *c, const char *id, uint64_t inc,
                            uint64_t now);
 uint64_t fl__worker_tick(fl_core *c, uint64_t now);
+/* When lingering outcomes must go out at the latest (0: none waiting). */
+uint64_t fl__worker_outbox_deadline(const fl_core *c);
 void fl__worker_flush(fl_core *c, uint64_t now);
 void fl__worker_connected(fl_core *c, uint64_t now);
 void fl__worker_shutdown(fl_core *c, uint64_t now);

@@ -152,6 +152,8 @@ static void drop_jobs_of(fl_core *c, fl_wowner *o)
             w->outbox[k++] = w->outbox[i];
     }
     w->outbox_n = k;
+    if (!k)
+        w->outbox_since = 0;
     o->held = 0;
 }
 
@@ -516,11 +518,33 @@ static void send_fetches(fl_core *c, uint64_t now)
     }
 }
 
+/* Send now, or let the outcomes wait for the next ones (FL_DONE_LINGER_US)? */
+static bool outcomes_due(const fl_core *c, uint64_t now)
+{
+    const fl_worker *w = &c->worker;
+    return w->queue.n == 0 || w->outbox_n >= FL_DONE_BATCH ||
+           c->shutting_down || now - w->outbox_since >= FL_DONE_LINGER_US;
+}
+
 void fl__worker_flush(fl_core *c, uint64_t now)
 {
-    if (c->worker.outbox_n)
-        send_outcomes(c);
+    fl_worker *w = &c->worker;
+    if (w->outbox_n) {
+        if (!w->outbox_since)
+            w->outbox_since = now ? now : 1;
+        if (outcomes_due(c, now)) {
+            send_outcomes(c);
+            w->outbox_since = 0;
+        }
+    }
     send_fetches(c, now);
+}
+
+uint64_t fl__worker_outbox_deadline(const fl_core *c)
+{
+    const fl_worker *w = &c->worker;
+    return w->outbox_n && w->outbox_since ? w->outbox_since + FL_DONE_LINGER_US
+                                          : 0;
 }
 
 /* ------------------------------------------------------------ timers */

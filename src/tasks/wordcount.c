@@ -326,17 +326,32 @@ static fl_status grow_scratch(fl_wc_table *t)
     return FL_OK;
 }
 
-/* Eight bytes at p, lowercased, separators as 0, byte i at bits 8i. */
-static uint64_t fold8(const uint8_t *p)
-{
-    uint64_t x = 0;
-    for (unsigned i = 0; i < 8; i++)
-        x |= (uint64_t)k_fold[p[i]] << (8u * i);
-    return x;
-}
-
 #define WC_LO7 0x7F7F7F7F7F7F7F7Full
 #define WC_HI8 0x8080808080808080ull
+#define WC_ONES 0x0101010101010101ull
+
+/* The high bit of each byte of y (all below 0x80) that lies in [lo, hi]:
+ * y + (0x80 - lo) reaches bit 7 when y >= lo, y + (0x7F - hi) when
+ * y > hi, and neither sum carries into the next byte. */
+static uint64_t bytes_in(uint64_t y, unsigned lo, unsigned hi)
+{
+    return (y + WC_ONES * (0x80u - lo)) & ~(y + WC_ONES * (0x7Fu - hi)) & WC_HI8;
+}
+
+/* Eight bytes at p, lowercased, separators as 0, byte i at bits 8i: the
+ * same as k_fold on each byte, computed in one register (SWAR) because
+ * eight table loads per block measured slower. */
+static uint64_t fold8(const uint8_t *p)
+{
+    uint64_t x = load_le64(p);
+    uint64_t high = x & WC_HI8;           /* bytes >= 0x80: word bytes */
+    uint64_t y = x & WC_LO7;
+    uint64_t alpha = bytes_in(y | (WC_ONES * 0x20u), 'a', 'z') & ~high;
+    uint64_t digit = bytes_in(y, '0', '9') & ~high;
+    uint64_t upper = alpha & ~((y & (WC_ONES * 0x20u)) << 2);
+    uint64_t word = high | alpha | digit;
+    return (x | (upper >> 2)) & ((word >> 7) * 0xFFu);
+}
 
 /* The high bit of every non-zero byte of x (exact: no carry crosses a
  * byte). */

@@ -111,6 +111,12 @@ static void run_one(fl_executor *ex, fl_lua_slot *lua, fl_xjob *xj)
     xj->out.run_us = fl__now_us() - t0; /* the core tunes credit with it */
 }
 
+void fl__executor_run_here(fl_executor *ex, fl_xjob *xj)
+{
+    xj->ex = ex;
+    run_one(ex, NULL, xj);
+}
+
 static fl_xjob *next_job(fl_executor *ex)
 {
     fl_xjob *xj;

@@ -22,6 +22,7 @@
 #define CANCEL_WAIT_US 2000000u    /* after the grace, for cancelled tasks to return */
 #define CLOSE_FLUSH_MS 1000u       /* to write the last messages before DISCONNECT */
 #define MAX_POLL_MS 60000u
+#define INLINE_BATCH 1024          /* quick jobs run on the loop per turn */
 
 /* ---------------------------------------------------------- fl_core_io */
 
@@ -62,6 +63,18 @@ static void io_execute(void *ud, fl_job *job)
 {
     fl_node *n = ud;
     fl_xjob *xj = xjob_get(n);
+    if (xj && fl__fastpath_ok(&n->fast, n->registry, job)) {
+        /* Run on this thread after the core's callback returns. */
+        xj->job = job;
+        xj->ex = &n->ex;
+        job->driver = xj;
+        if (n->inline_tail)
+            n->inline_tail->next = xj;
+        else
+            n->inline_head = xj;
+        n->inline_tail = xj;
+        return;
+    }
     if (!xj) {
         /* Answered on the next turn: the core must not be re-entered from
          * inside its own callback. */
@@ -290,10 +303,49 @@ static void answer_job(fl_node *n, fl_job *job, const char *type, const char *wh
     fl_outcome_clear(&o);
 }
 
+/* Learn how long the task took (not when it was cancelled unrun). */
+static void record_run(fl_node *n, const fl_xjob *xj)
+{
+    if (xj->out.ok || strcmp(xj->out.err_type, "Cancelled") != 0)
+        fl__fastpath_record(&n->fast, xj->job->name, xj->out.run_us);
+}
+
+/* Run up to INLINE_BATCH quick jobs on this thread (fastpath.c); jobs they
+ * make startable join the list and run in the same turn or the next. */
+static void run_inline(fl_node *n)
+{
+    for (int i = 0; i < INLINE_BATCH && n->inline_head; i++) {
+        fl_xjob *xj = n->inline_head;
+        n->inline_head = xj->next;
+        if (!n->inline_head)
+            n->inline_tail = NULL;
+        xj->next = NULL;
+        fl__executor_run_here(&n->ex, xj);
+        record_run(n, xj);
+        n->now = fl__now_us();
+        fl_core_job_done(n->core, xj->job, &xj->out, n->now);
+        fl_outcome_clear(&xj->out);
+        xjob_put(n, xj);
+    }
+}
+
+/* Jobs queued to run inline that never will (the node stops). */
+static void cancel_inline(fl_node *n)
+{
+    while (n->inline_head) {
+        fl_xjob *xj = n->inline_head;
+        n->inline_head = xj->next;
+        answer_job(n, xj->job, "Cancelled", "the node stopped before running the task");
+        xjob_put(n, xj);
+    }
+    n->inline_tail = NULL;
+}
+
 static void run_dones(fl_node *n, fl_xjob *xj)
 {
     while (xj) {
         fl_xjob *next = xj->next;
+        record_run(n, xj);
         fl_core_job_done(n->core, xj->job, &xj->out, n->now);
         fl_outcome_clear(&xj->out);
         xjob_put(n, xj);
@@ -393,6 +445,7 @@ void *fl__loop_main(void *arg)
         take_inbox(n, &quit);
         if (quit)
             break;
+        run_inline(n);
         deadline = fl_core_tick(n->core, n->now);
         fl_core_flush(n->core, n->now);
         if (n->shutting) {
@@ -402,7 +455,7 @@ void *fl__loop_main(void *arg)
             if (d < deadline)
                 deadline = d;
         }
-        if (n->backlog_head)
+        if (n->backlog_head || n->inline_head)
             deadline = n->now;
         fl__tp_prepare(&n->tp, n->now, &fd, &events, &deadline);
 
@@ -451,8 +504,9 @@ static void drain_jobs(fl_node *n, fl_inbox_batch *b)
             left = next;
         }
         fl__inbox_take(&n->inbox, b);
-        any = any || b->dones || n->nstarved;
+        any = any || b->dones || n->nstarved || n->inline_head;
         run_dones(n, b->dones);
+        cancel_inline(n);
         b->dones = NULL;
         answer_peers(n, b->reqs, false);
         b->reqs = NULL;
@@ -476,6 +530,7 @@ void fl__loop_finish_leftovers(fl_node *n)
 
     n->now = fl__now_us();
     fl__executor_cancel_all(&n->ex);
+    cancel_inline(n);
     drain_jobs(n, &b);
     while (b.subs) {
         fl_result *next = b.subs->next;

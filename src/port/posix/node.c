@@ -369,6 +369,7 @@ void fl_node_free(fl_node *node)
         fl__inbox_destroy(&node->inbox);
     fl__idmap_free(&node->results);
     fl_registry_free(node->own_registry);
+    fl__fastpath_free(&node->fast);
     fl__free(node->cluster);
     pthread_cond_destroy(&node->cv);
     pthread_mutex_destroy(&node->mu);

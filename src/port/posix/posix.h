@@ -143,6 +143,27 @@ fl_result *fl__idmap_take(fl_idmap *m, uint64_t id);
 /* Hand every entry to fn, then empty the map. */
 void fl__idmap_drain(fl_idmap *m, void (*fn)(void *ud, fl_result *r), void *ud);
 
+/* --------------------------------------------------------------- fastpath */
+
+/* Run times of the tasks this node ran, by name (fastpath.c). */
+#define FL_FASTPATH_SLOTS 256
+typedef struct fl_taskstat {
+    char name[FL_MAX_ID_BUF]; /* "" = free */
+    double ewma_us;
+    uint32_t runs;
+    bool slow;                /* a run took over the limit: never inline */
+} fl_taskstat;
+
+typedef struct fl_fastpath {
+    fl_taskstat *slots; /* FL_FASTPATH_SLOTS, allocated on first record */
+} fl_fastpath;
+
+/* May job run on the loop thread (a quick native task, no time limit)? */
+bool fl__fastpath_ok(fl_fastpath *fp, const fl_registry *reg, const fl_job *job);
+/* A run of task name took run_us. */
+void fl__fastpath_record(fl_fastpath *fp, const char *name, uint64_t run_us);
+void fl__fastpath_free(fl_fastpath *fp);
+
 /* --------------------------------------------------------------- executor */
 
 typedef struct fl_executor fl_executor;
@@ -193,6 +214,9 @@ void fl__executor_cancel_all(fl_executor *ex);
 /* Stop the threads (after their current job); jobs never started are
  * returned as a list for the caller to answer. */
 fl_xjob *fl__executor_stop(fl_executor *ex);
+/* Run xj here, on the calling thread, with the native registry only (the
+ * fast path: see fastpath.c). */
+void fl__executor_run_here(fl_executor *ex, fl_xjob *xj);
 void fl__executor_destroy(fl_executor *ex);
 
 /* -------------------------------------------------------------- transport */
@@ -345,6 +369,8 @@ struct fl_node {
     fl_result *submitting; /* the one inside fl_core_submit */
     bool submitting_final; /* ...and its final came inside the call */
     fl_xjob *free_xjobs;   /* recycled job wrappers */
+    fl_xjob *inline_head, *inline_tail; /* quick jobs to run on the loop */
+    fl_fastpath fast;
     fl_job *starved[32];   /* jobs that got no wrapper (out of memory) */
     size_t nstarved;
     bool shutting;

@@ -4,7 +4,8 @@
 #
 #   reference   the pipeline of docs/wordcount.md (tr | tr | grep | sort | uniq -c)
 #   wc_single   single-threaded C counter, same tokenizer and table (bench/wc_single.c)
-#   map alone   the wc.map steps on one core, chunk by chunk (bench/wc_map.c; best of runs)
+#   map alone   the wc.map steps on one core, chunk by chunk (bench/wc_map.c),
+#               timed inside the program (counting only), one run per round
 #   floret N    `floret wordcount --quiet FILE` against an already running
 #               `floret local -n N` (N = 1, 2), with locality and with
 #               --no-locality (every chunk's bytes cross the broker)
@@ -108,7 +109,7 @@ check_words() {
   [[ "$got" == "$want_words" ]] || { echo "wrong count: $got, want $want_words"; exit 1; }
 }
 
-configs=(reference single f1_loc f1_bytes f2_loc f2_bytes embedded)
+configs=(reference single f1_loc f1_bytes f2_loc f2_bytes embedded map)
 declare -A label=(
   [reference]="reference pipeline (tr, sort, uniq -c)"
   [single]="wc_single, 1 thread"
@@ -117,6 +118,7 @@ declare -A label=(
   [f2_loc]="floret, 2 nodes, locality"
   [f2_bytes]="floret, 2 nodes, --no-locality"
   [embedded]="floret, embedded default (cluster start included)"
+  [map]="map task alone, 1 core (bench/wc_map, its own timer)"
 )
 for c in "${configs[@]}"; do declare -a "t_$c=()"; done
 
@@ -129,6 +131,7 @@ run_config() {
     f2_loc) timed t_f2_loc env FLORET_BROKER="$BROKER_2" "$FLORET" wordcount --quiet "$corpus"; check_words ;;
     f2_bytes) timed t_f2_bytes env FLORET_BROKER="$BROKER_2" "$FLORET" wordcount --quiet --no-locality "$corpus"; check_words ;;
     embedded) timed t_embedded env -u FLORET_BROKER "$FLORET" wordcount --quiet "$corpus"; check_words ;;
+    map) t_map+=("$("$WC_MAP" --repeat 1 "$corpus" | sed -n 's/^map .*(\([0-9.]*\) s,.*/\1/p')") ;;
   esac
 }
 
@@ -143,7 +146,6 @@ done
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
-map_line=$("$WC_MAP" --repeat "$runs" "$corpus" | grep '^map')
 merge_line=$("$WC_MAP" --repeat "$runs" "$corpus" | grep '^merge')
 
 single_med=$(eval median "\${t_single[@]}")
@@ -158,8 +160,7 @@ for c in "${configs[@]}"; do
     'BEGIN {printf "| %s | %.3f | %.1f | %.2fx |\n", l, m, b / 1e6 / m, s / m}'
 done
 echo
-echo "map task alone (bench/wc_map, best of $runs): ${map_line#map }"
-echo "client merge of the partials (bench/wc_map): ${merge_line#merge }"
+echo "client merge of the partials (bench/wc_map, best of $runs): ${merge_line#merge }"
 echo
 echo "all times (s):"
 for c in "${configs[@]}"; do

@@ -53,6 +53,9 @@ static void usage(FILE *f)
             "  --json            print one JSON object\n"
             "  --quiet           print only the counts (no timings, no progress)\n"
             "  --all             print every word as `sort | uniq -c` would, nothing else\n"
+            "  --map MODULE.FN   map with a deployed Lua task instead of the native one;\n"
+            "                    it gets the chunk as its attachment and returns\n"
+            "                    {word: count} (examples/lua/tasks.lua: tasks.wc_map)\n"
             "  --nodes N         nodes of the embedded local cluster (default: one per core)\n"
             "  --broker URL      use this cluster (default $FLORET_BROKER)\n"
             "  --cluster NAME    default: default\n"
@@ -117,6 +120,13 @@ static int parse_number_opt(int argc, char **argv, int *i, struct wc_opts *o, in
         if (m < 0)
             return 2;
         o->cluster = v;
+    } else if ((m = cli_opt(argc, argv, i, "--map", &v, CMD)) != 0) {
+        if (m < 0)
+            return 2;
+        if (!strchr(v, '.') || v[0] == '.' || v[strlen(v) - 1] == '.')
+            return cli_usage_error(CMD, "--map '%s': expected MODULE.FUNCTION of a deployed "
+                                        "Lua module, e.g. tasks.wc_map", v);
+        o->map = v;
     } else {
         *matched = 0;
     }
@@ -165,7 +175,7 @@ static int parse(int argc, char **argv, struct wc_opts *o)
     }
     if (o->json + o->all + o->quiet > 1)
         return cli_usage_error(CMD, "--json, --quiet and --all exclude one another");
-    o->locality = !no_locality;
+    o->locality = !no_locality && !o->map; /* a Lua mapper gets the bytes */
     o->progress = !o->quiet && !o->all && isatty(STDERR_FILENO);
     return -1;
 }
@@ -208,6 +218,11 @@ int cli_wordcount(int argc, char **argv)
     s.cluster_start_s = -1;
     if (rc >= 0)
         goto out;
+    if (o.map && !broker_configured(&o)) {
+        rc = cli_usage_error(CMD, "--map %s needs the cluster it is deployed on: give "
+                                  "--broker or set FLORET_BROKER", o.map);
+        goto out;
+    }
     if (!broker_configured(&o)) {
         char err[512];
         double t0 = now_s();

@@ -27,6 +27,7 @@ struct wc_opts {
     bool locality;     /* false with --no-locality */
     bool progress;     /* a progress bar on stderr */
     const char *broker, *cluster;
+    const char *map;   /* --map MODULE.FN: a Lua mapper; NULL: wc.map */
     int nodes;         /* nodes of the embedded cluster; 0 = one per core */
     char **files;      /* the inputs ("-" is standard input) */
     int nfiles;

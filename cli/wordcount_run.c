@@ -86,8 +86,18 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Slots of online nodes that can run wc.map, as presence tells. */
-static size_t cluster_slots(fl_node *node, bool *any_file_task)
+/* Is name one of the comma-separated task names of a presence? */
+static bool has_task(const char *tasks, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = tasks; (p = strstr(p, name)) != NULL; p += n)
+        if ((p == tasks || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+            return true;
+    return false;
+}
+
+/* Slots of online nodes that can run the map task, as presence tells. */
+static size_t cluster_slots(fl_node *node, const char *map_task, bool *any_file_task)
 {
     fl_peer peers[64];
     size_t n = 0, slots = 0;
@@ -95,7 +105,7 @@ static size_t cluster_slots(fl_node *node, bool *any_file_task)
     if (fl_node_peers(node, peers, sizeof peers / sizeof peers[0], &n) != FL_OK)
         return 0;
     for (size_t i = 0; i < n; i++) {
-        if (!peers[i].online || peers[i].slots <= 0 || !strstr(peers[i].tasks, "wc.map"))
+        if (!peers[i].online || peers[i].slots <= 0 || !has_task(peers[i].tasks, map_task))
             continue;
         slots += (size_t)peers[i].slots;
         if (strstr(peers[i].tasks, "wc.file"))
@@ -148,7 +158,8 @@ static int submit_bytes(struct run *r, struct slot *sl)
 {
     char kwargs[64];
     snprintf(kwargs, sizeof kwargs, "{\"min_length\":%zu}", r->o->min_length);
-    fl_status st = fl_node_call(r->node, "wc.map", NULL, kwargs, chunk_bytes(r, &sl->c),
+    fl_status st = fl_node_call(r->node, r->o->map ? r->o->map : "wc.map", NULL, kwargs,
+                                chunk_bytes(r, &sl->c),
                                 sl->c.len, NULL, &sl->r);
     if (st != FL_OK) {
         snprintf(r->err, sizeof r->err, "%s: chunk at byte %" PRIu64 " (%zu bytes): cannot submit: %s%s",
@@ -350,12 +361,48 @@ static int count_node(struct wc_stats *s, const char *id)
     return 0;
 }
 
+/* A Lua mapper's result: {word: count}, each count a whole number >= 1. */
+static fl_status merge_object(fl_wc_table *t, const fl_value *v, char *why, size_t cap)
+{
+    if (fl_value_type(v) != FL_TYPE_OBJECT) {
+        snprintf(why, cap, "expected an object {word: count}, got %s",
+                 fl_type_name(fl_value_type(v)));
+        return FL_EPROTO;
+    }
+    for (const fl_value *m = fl_value_first(v); m; m = fl_value_next(m)) {
+        const char *word = fl_value_key(m);
+        double n = fl_value_number(m);
+        if (fl_value_type(m) != FL_TYPE_NUMBER || !(n >= 1) || n != (double)(uint64_t)n) {
+            snprintf(why, cap, "the count of '%.40s' is not a whole number >= 1", word);
+            return FL_EPROTO;
+        }
+        if (!word[0]) {
+            snprintf(why, cap, "an empty word");
+            return FL_EPROTO;
+        }
+        fl_status st = fl__wc_add(t, word, strlen(word), (uint64_t)n);
+        if (st != FL_OK)
+            return st;
+    }
+    return FL_OK;
+}
+
 static int merge(struct run *r, struct slot *sl)
 {
     size_t len = 0;
     const void *att = fl_result_attachment(sl->r, &len);
     uint64_t words = 0;
-    fl_status st = fl__wc_merge(r->t, att, len, &words, NULL);
+    char why[128] = "";
+    fl_status st = r->o->map ? merge_object(r->t, fl_result_value(sl->r), why, sizeof why)
+                             : fl__wc_merge(r->t, att, len, &words, NULL);
+    if (st == FL_EINVAL && !why[0])
+        snprintf(why, sizeof why, "a key that is not a lowercase word");
+    if (st != FL_OK && why[0]) {
+        snprintf(r->err, sizeof r->err,
+                 "%s: chunk at byte %" PRIu64 ": bad result of %s from node %s: %s",
+                 sl->c.in->name, sl->c.offset, r->o->map, fl_result_worker(sl->r), why);
+        return -1;
+    }
     if (st != FL_OK) {
         snprintf(r->err, sizeof r->err,
                  "%s: chunk at byte %" PRIu64 ": bad partial count from node %s: %s",
@@ -456,8 +503,8 @@ static void tick(struct run *r, size_t finished)
         r->last_result = t;
     } else if (!r->warned_idle && t - r->last_result > IDLE_WARN_S) {
         fprintf(stderr, "floret wordcount: no result for %.0f s; is a node that runs "
-                        "wc.map online on cluster '%s'?\n",
-                IDLE_WARN_S, r->o->cluster ? r->o->cluster : "default");
+                        "%s online on cluster '%s'?\n", IDLE_WARN_S,
+                r->o->map ? r->o->map : "wc.map", r->o->cluster ? r->o->cluster : "default");
         r->warned_idle = true;
     }
     if (r->o->progress && t - r->last_progress >= PROGRESS_EVERY_S) {
@@ -528,7 +575,7 @@ int wc_run(fl_node *node, const struct wc_opts *o, fl_wc_table *t, struct wc_sta
     r.s = s;
     r.ninputs = o->nfiles > 0 ? o->nfiles : 1;
     bool file_task = false;
-    size_t slots = cluster_slots(node, &file_task);
+    size_t slots = cluster_slots(node, o->map ? o->map : "wc.map", &file_task);
     r.locality = o->locality && (file_task || slots == 0);
     r.window = pick_window(&r, slots);
     r.slots_online = slots;

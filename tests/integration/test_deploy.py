@@ -104,6 +104,28 @@ class DeployTest(dfx.DeployTest):
         self.assertEqual(r.returncode, 0, r.stderr + self.logs())
         self.assertEqual(json.loads(r.stdout), {"a": 2, "b": 2, "c": 1})
 
+        # floret wordcount --map tasks.wc_map counts exactly like wc.map.
+        text = os.path.join(c.workdir, "words.txt")
+        with open(text, "w", encoding="utf-8") as f:
+            for i in range(3000):
+                f.write("The quick brown fox %d jumps over THE lazy dog, caf\u00e9 n\u00b0%d\r\n"
+                        % (i % 97, i % 13))
+        for extra in ([], ["--min-length", "4"]):
+            want = self.cluster.floret("wordcount", "--all", "--chunk", "16k", text, *extra)
+            got = self.cluster.floret("wordcount", "--all", "--chunk", "16k",
+                                      "--map", "tasks.wc_map", text, *extra)
+            self.assertEqual(want.returncode, 0, want.stderr + self.logs())
+            self.assertEqual(got.returncode, 0, got.stderr + self.logs())
+            self.assertGreater(len(want.stdout.splitlines()), 10)
+            self.assertEqual(got.stdout, want.stdout, extra)
+        r = self.cluster.floret("wordcount", "--map", "tasks.nope", "--chunk", "16k", text,
+                                "--quiet", timeout=120)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("tasks.nope", r.stderr)
+        r = self.cluster.floret("wordcount", "--map", "tasks.add", "--chunk", "16k", text)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("tasks.add", r.stderr)
+
     def test_deploy_refuses_a_bad_module_before_sending(self):
         self.start_trusting(("w1",))
         path = self.write_module("broken", "local M = {}\nfunction M.f( return M\n")

@@ -4,7 +4,7 @@
  * an aligned table (or a JSON array with --json), with the deployed Lua
  * modules (name@version) of each. Presence is retained by
  * the broker, so a short wait sees every node at once.
- * Depends on cli.h, opts.h, hosted.h and the public header.
+ * Depends on cli.h, json_out.h, opts.h, hosted.h and the public header.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "floret/floret.h"
+#include "json_out.h"
 #include "hosted.h"
 #include "opts.h"
 
@@ -77,21 +78,6 @@ static int parse(int argc, char **argv, struct status_args *a)
 
 /* ---------------------------------------------------------------- output */
 
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c < 0x20)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
-    }
-    putchar('"');
-}
-
 static void json_tasks(const char *list)
 {
     const char *p = list;
@@ -104,7 +90,7 @@ static void json_tasks(const char *list)
             snprintf(name, sizeof name, "%.*s", (int)(n < sizeof name ? n : sizeof name - 1), p);
             if (!first)
                 putchar(',');
-            json_str(name);
+            cli_json_string(name);
             first = false;
         }
         p += n;
@@ -121,14 +107,14 @@ static void print_json(const fl_peer *p, size_t n)
         if (i)
             putchar(',');
         printf("{\"id\":");
-        json_str(p[i].id);
+        cli_json_string(p[i].id);
         printf(",\"state\":\"%s\",\"slots\":%d,\"load\":%d,\"runtime\":",
                p[i].online ? "online" : "offline", p[i].slots, p[i].load);
-        json_str(p[i].runtime);
+        cli_json_string(p[i].runtime);
         printf(",\"arch\":");
-        json_str(p[i].arch);
+        cli_json_string(p[i].arch);
         printf(",\"version\":");
-        json_str(p[i].version);
+        cli_json_string(p[i].version);
         printf(",\"tasks\":");
         json_tasks(p[i].tasks);
         printf(",\"modules\":");

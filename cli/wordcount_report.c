@@ -5,13 +5,14 @@
  * stderr. Words are printed as their bytes; in JSON a byte that is not
  * part of valid UTF-8 is written \xNN (a word never holds a backslash,
  * so this cannot be mistaken for text).
- * Depends on wordcount_cli.h and the C library.
+ * Depends on wordcount_cli.h, json_out.h and the C library.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_out.h"
 #include "wordcount_cli.h"
 
 #define BAR_WIDTH 30
@@ -72,31 +73,16 @@ static void print_json_word(const fl_wc_entry *e)
     putchar('"');
 }
 
-static void print_json_string(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c < 0x20)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
-    }
-    putchar('"');
-}
-
 static void print_files_json(const struct wc_opts *o)
 {
     printf("\"files\":[");
     for (int i = 0; i < o->nfiles; i++) {
         if (i)
             putchar(',');
-        print_json_string(o->files[i]);
+        cli_json_string(o->files[i]);
     }
     if (o->nfiles == 0)
-        print_json_string("-");
+        cli_json_string("-");
     putchar(']');
 }
 
@@ -116,7 +102,7 @@ static void report_json(const struct wc_opts *o, const fl_wc_table *t,
     if (s->cluster_start_s >= 0)
         printf(",\"cluster_start_s\":%.6f", s->cluster_start_s);
     printf(",\"cluster\":");
-    print_json_string(s->where ? s->where : "");
+    cli_json_string(s->where ? s->where : "");
     printf(",\"chunks\":%" PRIu64 ",\"chunks_read_by_nodes\":%" PRIu64
            ",\"chunks_sent\":%" PRIu64,
            s->chunks, s->by_ref, s->by_bytes);
@@ -125,7 +111,7 @@ static void report_json(const struct wc_opts *o, const fl_wc_table *t,
     for (size_t i = 0; i < s->nnodes; i++) {
         if (i)
             putchar(',');
-        print_json_string(s->nodes[i].id);
+        cli_json_string(s->nodes[i].id);
         printf(":%" PRIu64, s->nodes[i].tasks);
     }
     printf("}}\n");

@@ -8,26 +8,19 @@
  * a task that can be slow stays on the executors. Tasks with a time limit
  * and tasks not in the native registry (Lua, whose states belong to the
  * executor threads) never qualify. Loop thread only.
- * Depends on posix.h, alloc.h.
+ * Depends on posix.h, alloc.h, map.h (the hash), registry.h.
  */
 #include "posix.h"
 
 #include <string.h>
 
 #include "alloc.h"
+#include "map.h"
 #include "registry.h"
 
 #define FAST_MIN_RUNS 16
 #define FAST_EWMA_US 20.0
 #define FAST_MAX_US 1000u
-
-static uint64_t name_hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211ull;
-    return h;
-}
 
 /* The entry for name, created if absent; NULL when full or out of memory. */
 static fl_taskstat *lookup(fl_fastpath *fp, const char *name, bool create)
@@ -40,7 +33,7 @@ static fl_taskstat *lookup(fl_fastpath *fp, const char *name, bool create)
             return NULL;
     }
     size_t mask = FL_FASTPATH_SLOTS - 1;
-    for (size_t i = (size_t)name_hash(name) & mask, k = 0;
+    for (size_t i = (size_t)fl__hash_bytes(name, strlen(name), 0) & mask, k = 0;
          k < FL_FASTPATH_SLOTS; i = (i + 1) & mask, k++) {
         fl_taskstat *t = &fp->slots[i];
         if (t->name[0] && strcmp(t->name, name) == 0)

@@ -310,6 +310,16 @@ static void record_run(fl_node *n, const fl_xjob *xj)
         fl__fastpath_record(&n->fast, xj->job->name, xj->out.run_us);
 }
 
+/* A job that ran (here or on an executor): learn its time, hand its
+ * outcome to the core, recycle the wrapper. */
+static void job_ran(fl_node *n, fl_xjob *xj)
+{
+    record_run(n, xj);
+    fl_core_job_done(n->core, xj->job, &xj->out, n->now);
+    fl_outcome_clear(&xj->out);
+    xjob_put(n, xj);
+}
+
 /* Run up to INLINE_BATCH quick jobs on this thread (fastpath.c); jobs they
  * make startable join the list and run in the same turn or the next. */
 static void run_inline(fl_node *n)
@@ -321,11 +331,8 @@ static void run_inline(fl_node *n)
             n->inline_tail = NULL;
         xj->next = NULL;
         fl__executor_run_here(&n->ex, xj);
-        record_run(n, xj);
         n->now = fl__now_us();
-        fl_core_job_done(n->core, xj->job, &xj->out, n->now);
-        fl_outcome_clear(&xj->out);
-        xjob_put(n, xj);
+        job_ran(n, xj);
     }
 }
 
@@ -345,10 +352,7 @@ static void run_dones(fl_node *n, fl_xjob *xj)
 {
     while (xj) {
         fl_xjob *next = xj->next;
-        record_run(n, xj);
-        fl_core_job_done(n->core, xj->job, &xj->out, n->now);
-        fl_outcome_clear(&xj->out);
-        xjob_put(n, xj);
+        job_ran(n, xj);
         xj = next;
     }
     while (n->nstarved > 0)

@@ -134,6 +134,14 @@ uint64_t fl__wc_sample_hash(uint64_t file_size, const void *head,
                             size_t head_len, const void *range,
                             size_t range_len);
 
+/* fl__wc_sample_hash from the range's ends alone, for a reader that does
+ * not hold the whole range: first is the whole range when range_len <=
+ * 2 * FL_WC_SAMPLE; otherwise first and last are its first and last
+ * FL_WC_SAMPLE bytes. */
+uint64_t fl__wc_sample_hash_ends(uint64_t file_size, const void *head,
+                                 size_t head_len, const void *first,
+                                 const void *last, size_t range_len);
+
 /*
  * The body of a map task: count data[0..len) keeping words of at least
  * kwargs.min_length bytes and set the task's outcome, {"words": n,
@@ -143,5 +151,18 @@ uint64_t fl__wc_sample_hash(uint64_t file_size, const void *head,
  */
 void fl__wc_map_bytes(fl_task_ctx *ctx, const char *task, const void *data,
                       size_t len);
+
+/*
+ * The same body in two steps, for a reader that counts its bytes piece by
+ * piece (each piece cut at a word boundary) into the table:
+ * fl__wc_map_start reads kwargs.min_length into *min_len and returns a new
+ * table, or NULL after failing the task. fl__wc_map_finish takes the
+ * table (and frees it): with count_status FL_OK it sets the outcome as
+ * fl__wc_map_bytes does; otherwise it fails the task with that status.
+ */
+fl_wc_table *fl__wc_map_start(fl_task_ctx *ctx, const char *task,
+                              size_t *min_len);
+void fl__wc_map_finish(fl_task_ctx *ctx, const char *task, fl_wc_table *t,
+                       fl_status count_status);
 
 #endif

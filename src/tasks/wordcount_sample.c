@@ -28,20 +28,28 @@ static uint64_t mix_bytes(uint64_t h, const uint8_t *p, size_t n)
     return h;
 }
 
+uint64_t fl__wc_sample_hash_ends(uint64_t file_size, const void *head,
+                                 size_t head_len, const void *first,
+                                 const void *last, size_t range_len)
+{
+    uint64_t h = mix(0x6A09E667F3BCC908ull, file_size);
+    h = mix_bytes(h, head, head_len);
+    if (range_len <= 2u * FL_WC_SAMPLE) {
+        h = mix_bytes(h, first, range_len);
+    } else {
+        h = mix_bytes(h, first, FL_WC_SAMPLE);
+        h = mix_bytes(h, last, FL_WC_SAMPLE);
+    }
+    h ^= h >> 29;
+    h *= 0xD6E8FEB86659FD93ull;
+    return h ^ (h >> 32);
+}
+
 uint64_t fl__wc_sample_hash(uint64_t file_size, const void *head,
                             size_t head_len, const void *range,
                             size_t range_len)
 {
     const uint8_t *r = range;
-    uint64_t h = mix(0x6A09E667F3BCC908ull, file_size);
-    h = mix_bytes(h, head, head_len);
-    if (range_len <= 2u * FL_WC_SAMPLE) {
-        h = mix_bytes(h, r, range_len);
-    } else {
-        h = mix_bytes(h, r, FL_WC_SAMPLE);
-        h = mix_bytes(h, r + range_len - FL_WC_SAMPLE, FL_WC_SAMPLE);
-    }
-    h ^= h >> 29;
-    h *= 0xD6E8FEB86659FD93ull;
-    return h ^ (h >> 32);
+    const uint8_t *last = range_len > FL_WC_SAMPLE ? r + range_len - FL_WC_SAMPLE : r;
+    return fl__wc_sample_hash_ends(file_size, head, head_len, r, last, range_len);
 }

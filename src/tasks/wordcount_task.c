@@ -72,20 +72,22 @@ static void fail_status(fl_task_ctx *ctx, const char *task, fl_status st,
                        fl_strerror(st));
 }
 
-void fl__wc_map_bytes(fl_task_ctx *ctx, const char *task, const void *data,
-                      size_t len)
+fl_wc_table *fl__wc_map_start(fl_task_ctx *ctx, const char *task,
+                              size_t *min_len)
 {
-    size_t min_len;
-    if (!read_min_length(ctx, task, &min_len))
-        return;
+    if (!read_min_length(ctx, task, min_len))
+        return NULL;
     fl_wc_table *t = fl__wc_new();
-    if (t == NULL) {
+    if (t == NULL)
         fail_status(ctx, task, FL_ENOMEM, "table");
-        return;
-    }
+    return t;
+}
+
+void fl__wc_map_finish(fl_task_ctx *ctx, const char *task, fl_wc_table *t,
+                       fl_status st)
+{
     uint8_t *enc = NULL;
     size_t enc_len = 0;
-    fl_status st = fl__wc_count(t, data, len, min_len);
     if (st != FL_OK) {
         fail_status(ctx, task, st, "counting the chunk");
     } else if ((st = fl__wc_encode(t, &enc, &enc_len)) != FL_OK) {
@@ -102,6 +104,15 @@ void fl__wc_map_bytes(fl_task_ctx *ctx, const char *task, const void *data,
     }
     fl__free(enc);
     fl__wc_free(t);
+}
+
+void fl__wc_map_bytes(fl_task_ctx *ctx, const char *task, const void *data,
+                      size_t len)
+{
+    size_t min_len;
+    fl_wc_table *t = fl__wc_map_start(ctx, task, &min_len);
+    if (t != NULL)
+        fl__wc_map_finish(ctx, task, t, fl__wc_count(t, data, len, min_len));
 }
 
 static void wc_map(fl_task_ctx *ctx, void *ud)

@@ -27,8 +27,9 @@ make_inputs() {
   printf 'Hello\r\nWorld\r\nhello\r\n\r\nCRLF\r\n' > "$dir/crlf"
   printf 'Gr\303\274\303\237e aus K\303\266ln: na\303\257ve caf\303\251 \303\211COLE \342\200\224 Caf\303\251 CAF\303\211 \346\227\245\346\234\254\n' > "$dir/utf8"
   printf 'a\0b\0\0ABC\0abc\0\0x' > "$dir/nul"
-  # One word longer than any chunk size the tests use (64 KiB), in text.
-  { printf 'before '; head -c 200000 /dev/zero | tr '\0' 'W'; printf ' after\n'; } > "$dir/long-word"
+  # One word longer than any chunk size the tests use (64 KiB) and than
+  # the pieces wc.file reads at a time (256 KiB), in text.
+  { printf 'before '; head -c 600000 /dev/zero | tr '\0' 'W'; printf ' after\n'; } > "$dir/long-word"
   /usr/bin/python3 -c 'import random, sys; r = random.Random(1); sys.stdout.buffer.write(r.randbytes(1 << 20))' > "$dir/random"
   INPUTS=("$dir/empty" "$dir/no-newline" "$dir/crlf" "$dir/utf8" "$dir/nul" "$dir/long-word" "$dir/random")
   if [[ -n "$corpus_sh" ]]; then

@@ -20,6 +20,9 @@
 #include "wordcount.h"
 
 #define TASK "wc.file"
+/* Bytes read and counted at a time: small enough to stay in the L2
+ * cache next to the hot part of the table. */
+#define WC_FILE_PIECE (256u * 1024u)
 /* Offsets travel as JSON numbers: whole and below 2^53. */
 #define MAX_WHOLE 9007199254740991.0
 
@@ -128,47 +131,118 @@ static bool same_meta(fl_task_ctx *ctx, const struct file_ref *r, const struct s
     return true;
 }
 
-static bool read_head(int fd, uint64_t size, uint8_t *head, size_t *len)
+/* Read exactly len bytes at off; false on a short read or an error. */
+static bool read_at(int fd, uint8_t *buf, size_t len, uint64_t off)
 {
-    size_t want = size < FL_WC_SAMPLE ? (size_t)size : FL_WC_SAMPLE, got = 0;
-    while (got < want) {
-        ssize_t n = pread(fd, head + got, want - got, (off_t)got);
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = pread(fd, buf + got, len - got, (off_t)(off + got));
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             return false;
         got += (size_t)n;
     }
-    *len = got;
     return true;
 }
 
-/* Read the range into memory and count it. Read, not mapped: a file cut
- * short while mapped would kill the node with SIGBUS. */
+static bool read_head(int fd, uint64_t size, uint8_t *head, size_t *len)
+{
+    *len = size < FL_WC_SAMPLE ? (size_t)size : FL_WC_SAMPLE;
+    return read_at(fd, head, *len, 0);
+}
+
+/* The range's sample hash matches the client's: its ends are the same. */
+static bool same_sample(int fd, const struct file_ref *r, const uint8_t *head,
+                        size_t head_len)
+{
+    uint8_t ends[2u * FL_WC_SAMPLE];
+    size_t len = (size_t)r->length;
+    const uint8_t *last = ends + FL_WC_SAMPLE;
+    bool ok;
+    if (len <= 2u * FL_WC_SAMPLE)
+        ok = read_at(fd, ends, len, r->offset);
+    else
+        ok = read_at(fd, ends, FL_WC_SAMPLE, r->offset) &&
+             read_at(fd, ends + FL_WC_SAMPLE, FL_WC_SAMPLE,
+                     r->offset + len - FL_WC_SAMPLE);
+    return ok && fl__wc_sample_hash_ends(r->size, head, head_len, ends, last,
+                                         len) == r->sample;
+}
+
+/* Where the counted part of buf[0..n) ends: after its last separator, so
+ * no word is cut; 0 when buf holds no separator. */
+static size_t word_cut(const uint8_t *buf, size_t n)
+{
+    while (n > 0 && fl__wc_is_word_byte(buf[n - 1]))
+        n--;
+    return n;
+}
+
+/*
+ * Count the range piece by piece through a small buffer that stays in the
+ * cache: reading a whole chunk into fresh memory cost a page fault per
+ * 4 KiB and a trip to RAM for every byte (docs/benchmarks.md). Read, not
+ * mapped: a file cut short while mapped would kill the node with SIGBUS.
+ * The buffer grows only for a word longer than itself. FL_OK, FL_EIO when
+ * the file changed under us (*short_read is set), or the table's status.
+ */
+static fl_status count_pieces(int fd, const struct file_ref *r,
+                              fl_wc_table *t, size_t min_len, bool *short_read)
+{
+    size_t cap = WC_FILE_PIECE, have = 0;
+    uint64_t pos = r->offset, end = r->offset + r->length;
+    uint8_t *buf = fl__malloc(cap);
+    fl_status st = buf ? FL_OK : FL_ENOMEM;
+    while (st == FL_OK && (pos < end || have > 0)) {
+        size_t want = cap - have;
+        if (want > end - pos)
+            want = (size_t)(end - pos);
+        if (!read_at(fd, buf + have, want, pos)) {
+            *short_read = true;
+            st = FL_EIO;
+            break;
+        }
+        pos += want;
+        have += want;
+        size_t cut = pos == end ? have : word_cut(buf, have);
+        if (cut == 0 && have == cap) {
+            uint8_t *bigger = cap > SIZE_MAX / 2u ? NULL : fl__realloc(buf, cap * 2u);
+            if (bigger == NULL) {
+                st = FL_ENOMEM;
+                break;
+            }
+            buf = bigger;
+            cap *= 2u;
+            continue;
+        }
+        st = fl__wc_count(t, buf, cut, min_len);
+        memmove(buf, buf + cut, have - cut);
+        have -= cut;
+    }
+    fl__free(buf);
+    return st;
+}
+
 static void count_range(fl_task_ctx *ctx, int fd, const struct file_ref *r,
                         const uint8_t *head, size_t head_len)
 {
-    size_t len = (size_t)r->length, got = 0;
-    uint8_t *buf = fl__malloc(len ? len : 1);
-    if (buf == NULL) {
-        (void)fl_task_fail(ctx, "MemoryError", true, TASK ": no memory for %zu bytes", len);
+    if (!same_sample(fd, r, head, head_len)) {
+        not_local(ctx, r->path, "content differs or cannot be read");
         return;
     }
-    while (got < len) {
-        ssize_t n = pread(fd, buf + got, len - got, (off_t)(r->offset + got));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    if (got < len)
+    size_t min_len;
+    fl_wc_table *t = fl__wc_map_start(ctx, TASK, &min_len);
+    if (t == NULL)
+        return;
+    bool short_read = false;
+    fl_status st = count_pieces(fd, r, t, min_len, &short_read);
+    if (short_read) {
+        fl__wc_free(t);
         not_local(ctx, r->path, "cannot read the range (file changed?)");
-    else if (fl__wc_sample_hash(r->size, head, head_len, buf, len) != r->sample)
-        not_local(ctx, r->path, "content differs");
-    else
-        fl__wc_map_bytes(ctx, TASK, buf, len);
-    fl__free(buf);
+        return;
+    }
+    fl__wc_map_finish(ctx, TASK, t, st);
 }
 
 static void wc_file(fl_task_ctx *ctx, void *ud)

@@ -70,8 +70,6 @@ struct run {
     size_t slots_online;     /* execution slots of the cluster (adaptive size) */
     uint64_t cut;            /* bytes of known-size inputs cut so far */
     uint64_t next_index;     /* number of the next fresh chunk */
-    uint8_t *buf;            /* chunk_bytes' buffer */
-    size_t buf_cap;
     bool locality;
     uint64_t not_local, local_ok;
     double t0, last_progress, last_result;
@@ -127,40 +125,37 @@ static size_t pick_window(const struct run *r, size_t slots)
     return w;
 }
 
-/* The bytes of a mapped file's chunk, read with pread into a buffer that
- * is reused: touching the mapping instead costs a page fault per 4 KiB,
- * which on the benchmark machine cost more than all the copies that follow
- * (docs/benchmarks.md). The mapping is the fallback. */
-static const uint8_t *chunk_bytes(struct run *r, const struct wc_chunk *c)
+/* A mapped file's chunk read with pread into a new buffer from fl_malloc,
+ * which the node then takes without a copy; NULL when it cannot be read
+ * (the mapping is the fallback). Touching the mapping instead costs a page
+ * fault per 4 KiB, which on the benchmark machine cost more than the copy
+ * (docs/benchmarks.md). */
+static uint8_t *read_chunk(const struct wc_chunk *c)
 {
-    if (c->owned != NULL || c->in->map == NULL)
-        return c->data;
-    if (r->buf_cap < c->len) {
-        uint8_t *b = realloc(r->buf, c->len);
-        if (!b)
-            return c->data;
-        r->buf = b;
-        r->buf_cap = c->len;
-    }
+    uint8_t *b = fl_malloc(c->len);
     size_t got = 0;
-    while (got < c->len) {
-        ssize_t n = pread(c->in->fd, r->buf + got, c->len - got, (off_t)(c->offset + got));
+    while (b && got < c->len) {
+        ssize_t n = pread(c->in->fd, b + got, c->len - got, (off_t)(c->offset + got));
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0)
-            return c->data;
+        if (n <= 0) {
+            fl_free(b);
+            return NULL;
+        }
         got += (size_t)n;
     }
-    return r->buf;
+    return b;
 }
 
 static int submit_bytes(struct run *r, struct slot *sl)
 {
     char kwargs[64];
+    const char *task = r->o->map ? r->o->map : "wc.map";
     snprintf(kwargs, sizeof kwargs, "{\"min_length\":%zu}", r->o->min_length);
-    fl_status st = fl_node_call(r->node, r->o->map ? r->o->map : "wc.map", NULL, kwargs,
-                                chunk_bytes(r, &sl->c),
-                                sl->c.len, NULL, &sl->r);
+    uint8_t *own = sl->c.owned == NULL && sl->c.in->map != NULL && sl->c.len > 0
+                       ? read_chunk(&sl->c) : NULL;
+    fl_status st = own ? fl_node_call_take(r->node, task, NULL, kwargs, own, sl->c.len, NULL, &sl->r)
+                       : fl_node_call(r->node, task, NULL, kwargs, sl->c.data, sl->c.len, NULL, &sl->r);
     if (st != FL_OK) {
         snprintf(r->err, sizeof r->err, "%s: chunk at byte %" PRIu64 " (%zu bytes): cannot submit: %s%s",
                  sl->c.in->name, sl->c.offset, sl->c.len, fl_strerror(st),
@@ -554,7 +549,6 @@ static int open_inputs(struct run *r)
 static void cleanup(struct run *r)
 {
     free(r->pending);
-    free(r->buf);
     for (size_t i = 0; i < r->inflight; i++) {
         fl_result_free(r->slots[i].r);
         wc_chunk_release(&r->slots[i].c);

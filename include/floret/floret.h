@@ -59,6 +59,11 @@ void fl_set_allocator(fl_alloc_fn fn, void *ud);
 /* Free memory that a floret call documented as "caller frees with fl_free". */
 void fl_free(void *ptr);
 
+/* size bytes from floret's allocator, for a buffer handed over to a call
+ * that takes it (fl_node_call_take); NULL when out of memory. Free an
+ * unused one with fl_free. */
+void *fl_malloc(size_t size);
+
 /* -------------------------------------------------------------- JSON values */
 
 /* A read-only JSON value (task arguments, results). Opaque. */
@@ -315,6 +320,16 @@ typedef struct fl_result fl_result;
 fl_status fl_node_call(fl_node *node, const char *name, const char *args,
                        const char *kwargs, const void *att, size_t att_len,
                        const fl_call_options *opt, fl_result **out);
+
+/*
+ * fl_node_call for a large attachment, without copying it: att (att_len
+ * bytes) must come from fl_malloc, and the node takes it in every case,
+ * also when the call fails; the caller must not touch it afterwards.
+ * Same statuses as fl_node_call.
+ */
+fl_status fl_node_call_take(fl_node *node, const char *name, const char *args,
+                            const char *kwargs, void *att, size_t att_len,
+                            const fl_call_options *opt, fl_result **out);
 
 /*
  * Wait until r is ready or timeout_ms passes (UINT32_MAX waits forever).

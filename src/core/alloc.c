@@ -41,6 +41,11 @@ void fl_free(void *ptr)
     fl__free(ptr);
 }
 
+void *fl_malloc(size_t size)
+{
+    return fl__malloc(size);
+}
+
 void *fl__malloc(size_t size)
 {
     return alloc_fn(alloc_ud, NULL, size ? size : 1);

@@ -159,6 +159,10 @@ typedef struct fl_submit {
     size_t kwargs_len;
     const void *att;
     size_t att_len;
+    /* When not NULL, *att_take == att, from the core's allocator: the core
+     * keeps it instead of copying it and sets *att_take to NULL once it
+     * has (from then on the core frees it, also on a later error). */
+    uint8_t **att_take;
     fl_call_options opt;
 } fl_submit;
 

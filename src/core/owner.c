@@ -274,7 +274,11 @@ static bool copy_submit(fl_otask *t, const fl_submit *s)
     t->kwargs = s->kwargs_json ? fl__strndup(s->kwargs_json, s->kwargs_len)
                                : fl__strdup("{}");
     t->kwargs_len = s->kwargs_json ? s->kwargs_len : 2;
-    if (s->att_len) {
+    if (s->att_len && s->att_take && *s->att_take == s->att) {
+        t->att = *s->att_take;
+        *s->att_take = NULL;
+        t->att_len = s->att_len;
+    } else if (s->att_len) {
         t->att = fl__malloc(s->att_len);
         if (t->att)
             memcpy(t->att, s->att, s->att_len);

@@ -221,6 +221,7 @@ static void submit_one(fl_node *n, fl_result *r)
         .kwargs_len = r->kwargs_len,
         .att = r->sub_att,
         .att_len = r->sub_att_len,
+        .att_take = &r->sub_att,
         .opt = r->opt,
     };
     s.opt.route = r->route;

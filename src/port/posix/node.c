@@ -426,10 +426,16 @@ static fl_status check_call(fl_node *n, const char *name, const char *args,
     return FL_OK;
 }
 
+/* att is copied, unless take holds it: then the handle takes it. */
 static fl_status copy_call(fl_result *r, const char *name, const char *args,
                            const char *kwargs, const void *att, size_t att_len,
-                           const fl_call_options *opt)
+                           uint8_t **take, const fl_call_options *opt)
 {
+    if (take && *take) {
+        r->sub_att = *take;
+        r->sub_att_len = att_len;
+        *take = NULL;
+    }
     r->name = fl__strdup(name);
     if (!r->name)
         return FL_ENOMEM;
@@ -443,7 +449,7 @@ static fl_status copy_call(fl_result *r, const char *name, const char *args,
         if (!(r->kwargs = fl__strndup(kwargs, r->kwargs_len)))
             return FL_ENOMEM;
     }
-    if (att && att_len > 0) {
+    if (att && att_len > 0 && !r->sub_att) {
         if (!(r->sub_att = fl__malloc(att_len)))
             return FL_ENOMEM;
         memcpy(r->sub_att, att, att_len);
@@ -476,9 +482,12 @@ static fl_status hand_over(fl_node *node, fl_result *r)
     return FL_OK;
 }
 
-fl_status fl_node_call(fl_node *node, const char *name, const char *args,
-                       const char *kwargs, const void *att, size_t att_len,
-                       const fl_call_options *opt, fl_result **out)
+/* fl_node_call and fl_node_call_take: *take, when given, is the
+ * attachment, freed here unless a handle took it. */
+static fl_status call(fl_node *node, const char *name, const char *args,
+                      const char *kwargs, const void *att, size_t att_len,
+                      uint8_t **take, const fl_call_options *opt,
+                      fl_result **out)
 {
     fl_result *r;
     fl_status st;
@@ -495,7 +504,7 @@ fl_status fl_node_call(fl_node *node, const char *name, const char *args,
     if (!r)
         return FL_ENOMEM;
     r->node = node;
-    st = copy_call(r, name, args, kwargs, att, att_len, opt);
+    st = copy_call(r, name, args, kwargs, att, att_len, take, opt);
     if (st != FL_OK) {
         fl__result_unref(r);
         fl__result_unref(r);
@@ -504,6 +513,24 @@ fl_status fl_node_call(fl_node *node, const char *name, const char *args,
     st = hand_over(node, r);
     if (st == FL_OK)
         *out = r;
+    return st;
+}
+
+fl_status fl_node_call(fl_node *node, const char *name, const char *args,
+                       const char *kwargs, const void *att, size_t att_len,
+                       const fl_call_options *opt, fl_result **out)
+{
+    return call(node, name, args, kwargs, att, att_len, NULL, opt, out);
+}
+
+fl_status fl_node_call_take(fl_node *node, const char *name, const char *args,
+                            const char *kwargs, void *att, size_t att_len,
+                            const fl_call_options *opt, fl_result **out)
+{
+    uint8_t *take = att_len > 0 ? att : NULL;
+    fl_status st = call(node, name, args, kwargs, att, att_len,
+                        take ? &take : NULL, opt, out);
+    fl__free(take ? take : (att_len == 0 ? att : NULL));
     return st;
 }
 

@@ -792,6 +792,7 @@ void fl__jw_init(fl_jw *w)
 {
     fl__buf_init(&w->json);
     fl__buf_init(&w->bin);
+    w->bin_len = 0;
     w->depth = 0;
     w->need_comma = 0;
 }
@@ -800,6 +801,7 @@ void fl__jw_free(fl_jw *w)
 {
     fl__buf_free(&w->json);
     fl__buf_free(&w->bin);
+    w->bin_len = 0;
     w->depth = 0;
     w->need_comma = 0;
 }
@@ -808,6 +810,7 @@ void fl__jw_reset(fl_jw *w)
 {
     fl__buf_reset(&w->json);
     fl__buf_reset(&w->bin);
+    w->bin_len = 0;
     w->depth = 0;
     w->need_comma = 0;
 }
@@ -950,12 +953,19 @@ void fl__jw_value(fl_jw *w, const char *key, const fl_value *v)
     put_tree(w, (const cJSON *)v, 1);
 }
 
+typedef struct jw_bin_ref {
+    const void *data;
+    size_t len;
+} jw_bin_ref;
+
 void fl__jw_att(fl_jw *w, const char *key, const void *data, size_t len)
 {
     if (!jw_live(w))
         return;
-    size_t off = w->bin.len;
-    fl__buf_put(&w->bin, data, len);
+    jw_bin_ref ref = {data, len};
+    size_t off = w->bin_len;
+    fl__buf_put(&w->bin, &ref, sizeof ref);
+    w->bin_len += len;
     jw_key(w, key);
     fl__buf_putc(&w->json, '[');
     fl__buf_put_u64(&w->json, off);
@@ -977,8 +987,8 @@ static size_t digits(size_t x)
 size_t fl__jw_size(const fl_jw *w)
 {
     size_t n = w->json.len + (jw_live(w) ? w->depth : 0);
-    if (w->bin.len)
-        n += sizeof ",\"bin\":" - 1 + digits(w->bin.len) + 1 + w->bin.len;
+    if (w->bin_len)
+        n += sizeof ",\"bin\":" - 1 + digits(w->bin_len) + 1 + w->bin_len;
     return n;
 }
 
@@ -988,12 +998,16 @@ fl_status fl__jw_finish(fl_jw *w, const void **payload, size_t *len)
     *len = 0;
     if (!jw_live(w) || w->depth != 1)
         return FL_EINVAL;
-    if (w->bin.len)
-        fl__jw_u64(w, "bin", w->bin.len);
+    if (w->bin_len)
+        fl__jw_u64(w, "bin", w->bin_len);
     fl__jw_end_obj(w);
-    if (w->bin.len) {
+    if (w->bin_len) {
+        const jw_bin_ref *ref = (const jw_bin_ref *)(const void *)w->bin.data;
+        size_t nref = w->bin.len / sizeof *ref;
+        fl__buf_reserve(&w->json, 1u + w->bin_len);
         fl__buf_putc(&w->json, '\0');
-        fl__buf_put(&w->json, w->bin.data, w->bin.len);
+        for (size_t i = 0; i < nref; i++)
+            fl__buf_put(&w->json, ref[i].data, ref[i].len);
     }
     if (!fl__buf_ok(&w->json) || !fl__buf_ok(&w->bin))
         return FL_ENOMEM;

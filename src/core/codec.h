@@ -162,13 +162,15 @@ fl_status fl__json_parse(const char *json, size_t len, size_t max,
 
 /*
  * A JSON writer with automatic commas for building outgoing messages.
- * Keys are trusted literals; string values are escaped. Attachments go to
- * a side buffer and are referenced as [offset, length]. Errors are sticky
- * (see buf.h); fl__jw_finish reports them.
+ * Keys are trusted literals; string values are escaped. Attachments are
+ * referenced as [offset, length] and copied only once, behind the JSON,
+ * when the message is finished: their bytes must stay put until then.
+ * Errors are sticky (see buf.h); fl__jw_finish reports them.
  */
 typedef struct fl_jw {
     fl_buf json;
-    fl_buf bin;
+    fl_buf bin;       /* the attachments: (pointer, length) pairs */
+    size_t bin_len;   /* their total length */
     unsigned depth;
     uint64_t need_comma;  /* bit d: depth d already has a member */
 } fl_jw;
@@ -193,7 +195,9 @@ void fl__jw_strn(fl_jw *w, const char *key, const char *s, size_t n);
 /* json must be valid JSON text (checked by the caller). */
 void fl__jw_raw(fl_jw *w, const char *key, const char *json, size_t n);
 void fl__jw_value(fl_jw *w, const char *key, const fl_value *v);
-/* Appends data to the attachment and writes "key":[offset,len]. */
+/* Writes "key":[offset,len] for data, which is appended to the message's
+ * binary part by fl__jw_finish: data must not change or be freed before
+ * then. */
 void fl__jw_att(fl_jw *w, const char *key, const void *data, size_t len);
 
 /* Bytes the payload would have if finished now (for batch limits). */

@@ -446,12 +446,26 @@ static size_t outcome_size(const fl_outcome *o)
            (o->err_message ? strlen(o->err_message) * 6 : 0) + 160;
 }
 
+/* Sends the done message being written and only then clears the outcomes
+ * it holds (entries [from, upto) already taken, marked by an empty owner):
+ * the writer refers to their attachments until the message is finished.
+ * Clearing an outcome twice is harmless. */
+static void flush_done(fl_core *c, const char *to, size_t from, size_t upto)
+{
+    fl_worker *w = &c->worker;
+    fl__jw_end_arr(&c->jw);
+    fl__send_to(c, to, NULL, 1, false);
+    for (size_t i = from; i < upto; i++)
+        if (w->outbox[i].owner[0] == '\0')
+            fl_outcome_clear(&w->outbox[i].out);
+}
+
 /* Send every outcome for owner `to` in as few done messages as fit. */
 static void send_done_for(fl_core *c, const char *owner)
 {
     fl_worker *w = &c->worker;
-    size_t in_msg = 0;
-    char to[FL_MAX_ID_BUF]; /* owner points into the entries we clear */
+    size_t in_msg = 0, first = 0;
+    char to[FL_MAX_ID_BUF]; /* owner points into the entries we take */
     memcpy(to, owner, sizeof to);
     for (size_t i = 0; i < w->outbox_n; i++) {
         fl_outbox_entry *e = &w->outbox[i];
@@ -460,23 +474,20 @@ static void send_done_for(fl_core *c, const char *owner)
         if (in_msg && (in_msg == FL_MAX_BATCH ||
                        fl__jw_size(&c->jw) + outcome_size(&e->out) >
                            c->max_message)) {
-            fl__jw_end_arr(&c->jw);
-            fl__send_to(c, to, NULL, 1, false);
+            flush_done(c, to, first, i);
             in_msg = 0;
         }
         if (!in_msg) {
             fl__jw_begin_msg(&c->jw, FL_KIND_DONE, c->id, c->inc);
             fl__jw_arr(&c->jw, "results");
+            first = i;
         }
         write_outcome(&c->jw, e);
         in_msg++;
-        fl_outcome_clear(&e->out);
         e->owner[0] = '\0';
     }
-    if (in_msg) {
-        fl__jw_end_arr(&c->jw);
-        fl__send_to(c, to, NULL, 1, false);
-    }
+    if (in_msg)
+        flush_done(c, to, first, w->outbox_n);
 }
 
 static void send_outcomes(fl_core *c)

@@ -23,6 +23,7 @@
 #include "client.h"
 #include "hosted.h"
 #include "local_cluster.h"
+#include "malloc_tune.h"
 #include "opts.h"
 #include "wordcount_cli.h"
 
@@ -209,6 +210,9 @@ int cli_wordcount(int argc, char **argv)
      * page fault per 4 KiB each time (docs/wordcount.md, Memory). */
     (void)mallopt(M_ARENA_MAX, 1);
 #endif
+    /* The window of chunks in flight, each held about three times (read,
+     * encoded, queued in the MQTT library): about 64 MiB at the largest. */
+    cli_prefer_huge_pages(64u << 20);
     struct wc_opts o;
     struct wc_stats s;
     struct local_cluster *lc = NULL;

@@ -138,14 +138,18 @@ fl_status fl__wc_merge(fl_wc_table *t, const void *data, size_t len,
     uint64_t nd, nt;
     if (d == NULL || !check_partial(d, len, &pos, &nd, &nt))
         return FL_EPROTO;
+    fl_wc_entry batch[FL_WC_BATCH];
+    size_t nb = 0;
     for (uint64_t i = 0; i < nd; i++) {
-        fl_wc_entry e;
         /* check_partial walked the same entries: this cannot fail. */
-        if (!get_entry(d, len, &pos, &e, true))
+        if (!get_entry(d, len, &pos, &batch[nb], true))
             return FL_EPROTO;
-        fl_status st = fl__wc_add_checked(t, e.word, e.len, e.count);
-        if (st != FL_OK)
-            return st;
+        if (++nb == FL_WC_BATCH || i + 1 == nd) {
+            fl_status st = fl__wc_add_batch(t, batch, nb);
+            if (st != FL_OK)
+                return st;
+            nb = 0;
+        }
     }
     if (words != NULL)
         *words = nt;

@@ -548,6 +548,56 @@ static void test_add_and_overflow(void)
     fl__wc_free(t);
 }
 
+/* Adding words in batches gives the same table as one by one: words
+ * short and long, repeated inside a batch, and enough new ones that the
+ * index grows in the middle of a batch. */
+static void test_add_batch(void)
+{
+    enum { WORDS = 6000, MAXLEN = 40 };
+    static uint8_t text[WORDS][MAXLEN];
+    fl_wc_entry e[WORDS];
+    uint32_t seed = 7;
+    for (size_t i = 0; i < WORDS; i++) {
+        seed = seed * 1103515245u + 12345u;
+        /* every fourth word repeats one of the last 8, maybe in its batch */
+        if (i >= 8 && (seed >> 16) % 4 == 0) {
+            e[i] = e[i - 1 - (seed >> 8) % 8];
+            continue;
+        }
+        size_t len = 1 + (seed >> 16) % MAXLEN;
+        for (size_t k = 0; k < len; k++) {
+            seed = seed * 1103515245u + 12345u;
+            text[i][k] = (uint8_t)('a' + (seed >> 16) % 26);
+        }
+        e[i] = (fl_wc_entry){.word = text[i], .len = len, .count = 1 + i % 5};
+    }
+    fl_wc_table *one = fl__wc_new(), *many = fl__wc_new();
+    for (size_t i = 0; i < WORDS; i++)
+        CHECK_EQ(fl__wc_add_checked(one, e[i].word, e[i].len, e[i].count), FL_OK);
+    for (size_t i = 0; i < WORDS; i += FL_WC_BATCH) {
+        size_t n = WORDS - i < FL_WC_BATCH ? WORDS - i : FL_WC_BATCH;
+        CHECK_EQ(fl__wc_add_batch(many, e + i, n), FL_OK);
+    }
+    CHECK_EQ(fl__wc_add_batch(many, e, FL_WC_BATCH + 1), FL_EINVAL);
+    CHECK_EQ(fl__wc_total(many), fl__wc_total(one));
+    CHECK_EQ(fl__wc_distinct(many), fl__wc_distinct(one));
+    CHECK(fl__wc_distinct(one) > 2000); /* the index grew several times */
+    fl_wc_entry *a, *b;
+    size_t na, nb;
+    CHECK_EQ(fl__wc_sorted(one, &a, &na), FL_OK);
+    CHECK_EQ(fl__wc_sorted(many, &b, &nb), FL_OK);
+    CHECK_EQ(na, nb);
+    for (size_t i = 0; i < na && i < nb; i++) {
+        CHECK_EQ(a[i].len, b[i].len);
+        CHECK_EQ(a[i].count, b[i].count);
+        CHECK(memcmp(a[i].word, b[i].word, a[i].len) == 0);
+    }
+    fl__free(a);
+    fl__free(b);
+    fl__wc_free(one);
+    fl__wc_free(many);
+}
+
 /* Memory follows the vocabulary: 8 MB of 50 distinct words needs a small
  * table, and a vocabulary of 100000 words a proportionate one. */
 static void test_memory_bound(void)
@@ -651,6 +701,7 @@ int main(void)
     RUN(test_format);
     RUN(test_format_damage);
     RUN(test_add_and_overflow);
+    RUN(test_add_batch);
     RUN(test_memory_bound);
     RUN(test_huge_word);
     RUN(test_oom);

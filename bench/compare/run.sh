@@ -47,7 +47,7 @@ WARMUP=100      # untimed round trips before them
 CHORD=1000      # chord members
 RAW_COUNT=200000
 CORPUS_SIZE=104857600
-FLORET_CHUNK=4194304  # floret wordcount's default
+FLORET_CHUNK="adaptive (floret wordcount's default: at most 16 MiB by reference, 4 MiB as bytes)"
 CELERY_CHUNK=4194304
 DASK_CHUNK=4194304
 GEARMAN_CHUNK=65536   # gearmand slows down sharply with larger jobs (docs/benchmarks.md)
@@ -263,7 +263,10 @@ start_floret() {
         echo "set_tcp_nodelay true"
         [ "$(id -u)" = 0 ] && echo "user root"
     } >"$TMP/mosquitto.conf"
-    spawn "$TMP/mosquitto.log" "$TMP" mosquitto -c "$TMP/mosquitto.conf"
+    # floret local's malloc settings too (cli/malloc_tune.h): without them
+    # every multi-MiB word-count message costs the broker a page fault per page.
+    spawn "$TMP/mosquitto.log" "$TMP" env "$(sed -n 's/^ *"\(GLIBC_TUNABLES=[^"]*\)"$/\1/p' \
+        "$ROOT/cli/malloc_tune.h")" mosquitto -c "$TMP/mosquitto.conf"
     MOSQ_PID=$SPAWNED
     wait_port "$MOSQ_PID" "$port" || { fail_peer floret "could not start (mosquitto)"; return 1; }
     FLORET_URL="mqtt://127.0.0.1:$port"
@@ -413,7 +416,7 @@ turn_floret() {
     bounded 300 "$BIN/canvas" --broker "$FLORET_URL" --chord "$CHORD" --group 0 --timeout 280 \
         >>"$out" 2>>"$out.err" || note "run $r: floret: bench/canvas failed: $(tail -1 "$out.err")"
     record_driver "$r" floret "$out"
-    if bounded 300 "$FLORET" wordcount --broker "$FLORET_URL" --json --chunk "$FLORET_CHUNK" \
+    if bounded 300 "$FLORET" wordcount --broker "$FLORET_URL" --json \
         "$CORPUS" >"$TMP/floret-wc$r.json" 2>>"$out.err"; then
         v=$("$PY" -c 'import json, sys; d = json.load(open(sys.argv[1])); print("%.1f" % (d["bytes"] / 1e6 / d["elapsed_s"]))' "$TMP/floret-wc$r.json")
         record "$r" floret wc_mbps "$v"
@@ -422,7 +425,7 @@ turn_floret() {
     fi
     # The same through the broker only, as Celery and Gearman must do it.
     if bounded 300 "$FLORET" wordcount --broker "$FLORET_URL" --json --no-locality \
-        --chunk "$FLORET_CHUNK" "$CORPUS" >"$TMP/floret-wcb$r.json" 2>>"$out.err"; then
+        "$CORPUS" >"$TMP/floret-wcb$r.json" 2>>"$out.err"; then
         v=$("$PY" -c 'import json, sys; d = json.load(open(sys.argv[1])); print("%.1f" % (d["bytes"] / 1e6 / d["elapsed_s"]))' "$TMP/floret-wcb$r.json")
         record "$r" floret wc_bytes_mbps "$v"
     else

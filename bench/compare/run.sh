@@ -3,7 +3,7 @@
 # Dask on this machine, in one run: installs the peers from Debian's packages
 # when they are missing (as root), starts each on loopback ports of its own,
 # then runs the same workloads against floret and every peer, alternating, for
-# --runs rounds, and writes one table (median, min-max, ratio floret / peer)
+# --runs rounds (the peers not being measured paused with SIGSTOP), and writes one table (median, min-max, ratio floret / peer)
 # into the compare section of docs/benchmarks.md.
 #
 # Workloads: 10,000 add tasks from one client (tasks/s with results); 1,000
@@ -113,6 +113,8 @@ GROUPS_STARTED=()
 cleanup() {
     local g alive
     [ -n "$CURRENT" ] && kill -TERM "$CURRENT" 2>/dev/null
+    # A peer paused for another's turn must run again to hear the TERM.
+    for g in "${GROUPS_STARTED[@]}"; do kill -CONT -- "-$g" 2>/dev/null || true; done
     for g in "${GROUPS_STARTED[@]}"; do kill -TERM -- "-$g" 2>/dev/null || true; done
     for _ in $(seq 1 50); do
         alive=0
@@ -134,6 +136,30 @@ spawn() {
     (cd "$dir" && exec setsid "$@") >"$out" 2>&1 </dev/null &
     SPAWNED=$!
     GROUPS_STARTED+=("$SPAWNED")
+    [ -n "$SPAWN_FOR" ] && SYS_GROUPS[$SPAWN_FOR]+=" $SPAWNED"
+    return 0
+}
+
+# Each peer's process groups, to pause it during the others' turns: an idle
+# Dask cluster alone used about 8 % of a core here (heartbeats, monitors),
+# which fell on whichever system was being measured. floret stays up: its
+# idle processes use no measurable CPU, and a paused MQTT client would miss
+# its keep-alive.
+declare -A SYS_GROUPS=()
+SPAWN_FOR=""
+# quiet_others SYSTEM: SIGSTOP every peer but SYSTEM; wake_peers undoes it.
+quiet_others() {
+    local p g
+    for p in $PEERS; do
+        [ "$p" = "$1" ] && continue
+        for g in ${SYS_GROUPS[$p]:-}; do kill -STOP -- "-$g" 2>/dev/null || true; done
+    done
+}
+wake_peers() {
+    local p g
+    for p in $PEERS; do
+        for g in ${SYS_GROUPS[$p]:-}; do kill -CONT -- "-$g" 2>/dev/null || true; done
+    done
 }
 
 # bounded SECONDS CMD...: CMD under a timeout, in the background so that
@@ -339,8 +365,10 @@ start_dask() {
 for p in floret $PEERS; do
     [ "${STATUS[$p]}" = ok ] || continue
     log "starting $p"
+    SPAWN_FOR=$p
     "start_$p" || { [ "${STATUS[$p]}" = ok ] && fail_peer "$p" "could not start (no free port)"; }
 done
+SPAWN_FOR=""
 [ "${STATUS[floret]}" = ok ] || { log "floret itself did not start"; exit 1; }
 sleep 2 # presence retained, pools forked, workers registered
 
@@ -500,7 +528,9 @@ for r in $(seq 1 "$RUNS"); do
         s=${ORDER[$(((i + r - 1) % n))]}
         [ "$s" = ceiling ] || [ "${STATUS[$s]}" = ok ] || continue
         log "round $r/$RUNS: $s"
+        quiet_others "$s"
         "turn_$s" "$r"
+        wake_peers
     done
     DONE_RUNS=$r
     [ $((SECONDS - t0)) -gt "$LONGEST" ] && LONGEST=$((SECONDS - t0))

@@ -149,7 +149,9 @@ def main():
       % (meta["count"], meta["rounds"], meta["warmup"], meta["chord"], meta["corpus"],
          meta["chunks"]))
     w("- %s round%s; in each round every system runs every workload, one system after the "
-      "other, in an order rotated every round. Cells: median (min–max) over the rounds; "
+      "other, in an order rotated every round; while one peer is measured the other peers "
+      "are paused (SIGSTOP; floret's idle broker and nodes stay up). Cells: median (min–max) "
+      "over the rounds; "
       "ratios are floret ÷ peer computed within each round, then the median (min–max)."
       % (meta["runs"], "" if meta["runs"] == "1" else "s"))
     w("")

@@ -41,7 +41,7 @@ typedef struct fl_ctl_node {
     size_t nseen;
 } fl_ctl_node;
 
-/* FL_OK, or FL_EIO when libsodium cannot start. */
+/* Always FL_OK: libsodium starts with the first control message. */
 fl_status fl__ctl_node_init(fl_ctl_node *cn, const fl_ctl_node_config *cfg);
 void fl__ctl_node_free(fl_ctl_node *cn);
 

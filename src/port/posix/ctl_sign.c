@@ -92,6 +92,10 @@ fl_status fl__ctl_key_read(const char *path, fl_ctl_key *k, char *err,
 {
     char text[512];
     memset(k, 0, sizeof *k);
+    if (fl__ctl_init() != FL_OK) {
+        snprintf(err, errlen, "%s: libsodium could not start", path);
+        return FL_EIO;
+    }
     FILE *f = fopen(path, "re");
     if (!f) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));

@@ -150,7 +150,7 @@ uint64_t fl_core_tick(fl_core *c, uint64_t now);
  * after each burst of input/job_done calls. */
 void fl_core_flush(fl_core *c, uint64_t now);
 
-/* A task to submit. Strings are copied. */
+/* A task to submit. Strings are copied, unless handed over (*_take). */
 typedef struct fl_submit {
     const char *name;
     const char *args_json;    /* NULL = [] */
@@ -163,6 +163,15 @@ typedef struct fl_submit {
      * keeps it instead of copying it and sets *att_take to NULL once it
      * has (from then on the core frees it, also on a later error). */
     uint8_t **att_take;
+    /* The same for the strings: when not NULL, *name_take == name,
+     * *args_take == args_json, *kwargs_take == kwargs_json (each
+     * NUL-terminated, from the core's allocator, or NULL) and the core keeps
+     * the ones it can, setting those pointers to NULL. */
+    char **name_take, **args_take, **kwargs_take;
+    /* args_json and kwargs_json were already checked by the caller with
+     * fl__check_json's rules (the POSIX port checks every fl_node_call
+     * where it is made): the core does not parse them a second time. */
+    bool json_checked;
     fl_call_options opt;
 } fl_submit;
 

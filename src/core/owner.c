@@ -127,11 +127,21 @@ static size_t pending(const fl_owner *o)
     return o->ready.n + o->routed.n;
 }
 
+/* The arguments of a task given none: shared, never freed. */
+static char k_no_args[] = "[]";
+static char k_no_kwargs[] = "{}";
+
+static void free_json(char *json)
+{
+    if (json != k_no_args && json != k_no_kwargs)
+        fl__free(json);
+}
+
 static void task_free(fl_otask *t)
 {
     fl__free(t->name);
-    fl__free(t->args);
-    fl__free(t->kwargs);
+    free_json(t->args);
+    free_json(t->kwargs);
     fl__free(t->att);
     fl__free(t->route);
     fl__free(t);
@@ -236,13 +246,13 @@ static fl_status check_submit(fl_core *c, const fl_submit *s)
                 FL_MAX_ID);
         return FL_EINVAL;
     }
-    if (s->args_json &&
+    if (s->args_json && !s->json_checked &&
         fl__check_json(s->args_json, s->args_len, FL_TYPE_ARRAY, err,
                        sizeof err) != FL_OK) {
         fl__log(c, FL_LOG_WARN, "submit %s: args: %s", s->name, err);
         return FL_EINVAL;
     }
-    if (s->kwargs_json &&
+    if (s->kwargs_json && !s->json_checked &&
         fl__check_json(s->kwargs_json, s->kwargs_len, FL_TYPE_OBJECT, err,
                        sizeof err) != FL_OK) {
         fl__log(c, FL_LOG_WARN, "submit %s: kwargs: %s", s->name, err);
@@ -265,14 +275,28 @@ static fl_status check_submit(fl_core *c, const fl_submit *s)
     return FL_OK;
 }
 
+/* s's string `given` (len bytes): taken from *take when it is the one
+ * handed over, else copied; `none` when there is none. */
+static char *keep_string(const char *given, size_t len, char **take,
+                         char *none)
+{
+    if (!given)
+        return none;
+    if (take && *take == given) {
+        char *kept = *take;
+        *take = NULL;
+        return kept;
+    }
+    return fl__strndup(given, len);
+}
+
 static bool copy_submit(fl_otask *t, const fl_submit *s)
 {
-    t->name = fl__strdup(s->name);
-    t->args = s->args_json ? fl__strndup(s->args_json, s->args_len)
-                           : fl__strdup("[]");
+    t->name = keep_string(s->name, strlen(s->name), s->name_take, NULL);
+    t->args = keep_string(s->args_json, s->args_len, s->args_take, k_no_args);
     t->args_len = s->args_json ? s->args_len : 2;
-    t->kwargs = s->kwargs_json ? fl__strndup(s->kwargs_json, s->kwargs_len)
-                               : fl__strdup("{}");
+    t->kwargs = keep_string(s->kwargs_json, s->kwargs_len, s->kwargs_take,
+                            k_no_kwargs);
     t->kwargs_len = s->kwargs_json ? s->kwargs_len : 2;
     if (s->att_len && s->att_take && *s->att_take == s->att) {
         t->att = *s->att_take;

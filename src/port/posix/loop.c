@@ -222,6 +222,10 @@ static void submit_one(fl_node *n, fl_result *r)
         .att = r->sub_att,
         .att_len = r->sub_att_len,
         .att_take = &r->sub_att,
+        .name_take = &r->name,
+        .args_take = &r->args,
+        .kwargs_take = &r->kwargs,
+        .json_checked = true, /* by check_call, in fl_node_call */
         .opt = r->opt,
     };
     s.opt.route = r->route;

@@ -3,8 +3,9 @@
 # Dask on this machine, in one run: installs the peers from Debian's packages
 # when they are missing (as root), starts each on loopback ports of its own,
 # then runs the same workloads against floret and every peer, alternating, for
-# --runs rounds (the peers not being measured paused with SIGSTOP), and writes one table (median, min-max, ratio floret / peer)
-# into the compare section of docs/benchmarks.md.
+# --runs rounds (the peers not being measured paused with SIGSTOP), and
+# writes one table (median, min-max, ratio floret / peer) into the compare
+# section of docs/benchmarks.md.
 #
 # Workloads: 10,000 add tasks from one client (tasks/s with results); 1,000
 # sequential add round trips (p50/p99); a chord of 1,000 adds into a sum; a

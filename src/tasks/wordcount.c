@@ -505,25 +505,38 @@ fl_status fl__wc_add(fl_wc_table *t, const void *word, size_t len,
     return fl__wc_add_checked(t, w, len, count);
 }
 
-/* The two blocks of a word of at most WC_INLINE bytes. */
-static void short_blocks(const uint8_t *w, size_t len, uint64_t *b0,
-                         uint64_t *b1)
+/* The hash of a lowercase word; for one of at most WC_INLINE bytes also
+ * its two blocks, which its probe compares. */
+static uint64_t word_hash(const uint8_t *w, size_t len, uint64_t *b0,
+                          uint64_t *b1)
 {
+    if (len > WC_INLINE) {
+        *b0 = *b1 = 0; /* unused: long words compare in the arena */
+        return hash_any(w, len);
+    }
     *b0 = len >= 8 ? load_le64(w) : block_at(w, len, 0);
     *b1 = len >= 8 ? block_at(w, len, 8) : 0;
+    return hash_final(hash_head(*b0, *b1, len));
+}
+
+/* Add c to word w (len bytes) whose hash and blocks word_hash gave. */
+static fl_status probe_word(fl_wc_table *t, const uint8_t *w, size_t len,
+                            uint64_t b0, uint64_t b1, uint64_t h, uint64_t c)
+{
+    if (c == 0)
+        return FL_OK;
+    return len > WC_INLINE ? probe_long(t, w, len, h, c)
+                           : probe_short(t, b0, b1, len, h, c);
 }
 
 fl_status fl__wc_add_checked(fl_wc_table *t, const void *word, size_t len,
                              uint64_t count)
 {
-    const uint8_t *w = word;
     uint64_t b0, b1;
     if (count == 0)
         return FL_OK;
-    if (len > WC_INLINE)
-        return bump_long(t, w, len, count);
-    short_blocks(w, len, &b0, &b1);
-    return bump_short(t, b0, b1, len, count);
+    uint64_t h = word_hash(word, len, &b0, &b1);
+    return probe_word(t, word, len, b0, b1, h, count);
 }
 
 /* A hint to the cache; nothing where the compiler has no such builtin. */
@@ -544,12 +557,7 @@ fl_status fl__wc_add_batch(fl_wc_table *t, const fl_wc_entry *e, size_t n)
     if (n > FL_WC_BATCH)
         return FL_EINVAL;
     for (size_t i = 0; i < n; i++) {
-        if (e[i].len > WC_INLINE) {
-            h[i] = hash_any(e[i].word, e[i].len);
-        } else {
-            short_blocks(e[i].word, e[i].len, &b0[i], &b1[i]);
-            h[i] = hash_final(hash_head(b0[i], b1[i], e[i].len));
-        }
+        h[i] = word_hash(e[i].word, e[i].len, &b0[i], &b1[i]);
         WC_PREFETCH(&t->index[(uint32_t)h[i] & t->mask]);
     }
     for (size_t i = 0; i < n; i++) {
@@ -558,13 +566,8 @@ fl_status fl__wc_add_batch(fl_wc_table *t, const fl_wc_entry *e, size_t n)
             WC_PREFETCH(&t->slots[x - 1u]);
     }
     for (size_t i = 0; i < n; i++) {
-        fl_status st = FL_OK;
-        if (e[i].count == 0)
-            continue;
-        if (e[i].len > WC_INLINE)
-            st = probe_long(t, e[i].word, e[i].len, h[i], e[i].count);
-        else
-            st = probe_short(t, b0[i], b1[i], e[i].len, h[i], e[i].count);
+        fl_status st = probe_word(t, e[i].word, e[i].len, b0[i], b1[i], h[i],
+                                  e[i].count);
         if (st != FL_OK)
             return st;
     }

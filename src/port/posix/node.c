@@ -527,10 +527,10 @@ fl_status fl_node_call_take(fl_node *node, const char *name, const char *args,
                             const char *kwargs, void *att, size_t att_len,
                             const fl_call_options *opt, fl_result **out)
 {
-    uint8_t *take = att_len > 0 ? att : NULL;
+    uint8_t *take = att; /* NULL once a handle has taken it */
     fl_status st = call(node, name, args, kwargs, att, att_len,
-                        take ? &take : NULL, opt, out);
-    fl__free(take ? take : (att_len == 0 ? att : NULL));
+                        att_len > 0 ? &take : NULL, opt, out);
+    fl__free(take);
     return st;
 }
 

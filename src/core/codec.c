@@ -4,8 +4,9 @@
  * validators shared with local callers, and the JSON writer for outgoing
  * messages.
  *
- * The decoder parses once (value.c's guarded parser) and walks the tree
- * with cJSON's lookups; args, kwargs and result values are detached from
+ * The decoder tries codec_fast.c's reader first (a lease or a done as
+ * floret writes it); anything else it parses once (value.c's guarded
+ * parser) and walks the tree with cJSON's lookups; args, kwargs and result values are detached from
  * the document and handed over as they are, never re-printed, because a
  * lease of hundreds of small tasks is the hot path. Every failure names the
  * field: "tasks[2].args: expected an array, got string".
@@ -627,21 +628,27 @@ static bool decode_msg(dec *d, cJSON *root, fl_msg *m, bool has_nul)
 
 /* The sender's id, when readable, even if the rest of the message is bad:
  * it is where the error reply goes. */
+static void copy_id(const char *id, char *out, size_t cap)
+{
+    if (!out || cap == 0 || !fl__valid_id(id))
+        return;
+    size_t n = strlen(id);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, id, n);
+    out[n] = '\0';
+}
+
 static void copy_from(cJSON *root, char *from_out, size_t fromlen)
 {
     const cJSON *f = member(root, "from");
-    if (!from_out || fromlen == 0 || !cJSON_IsString(f) || !fl__valid_id(f->valuestring))
-        return;
-    size_t n = strlen(f->valuestring);
-    if (n >= fromlen)
-        n = fromlen - 1;
-    memcpy(from_out, f->valuestring, n);
-    from_out[n] = '\0';
+    if (cJSON_IsString(f))
+        copy_id(f->valuestring, from_out, fromlen);
 }
 
-fl_status fl__decode(const void *payload, size_t len, size_t max_message,
-                     fl_msg **out, char *err, size_t errlen,
-                     char *from_out, size_t fromlen)
+static fl_status decode(const void *payload, size_t len, size_t max_message,
+                        fl_msg **out, char *err, size_t errlen,
+                        char *from_out, size_t fromlen, bool fast)
 {
     dec d = {FL_OK, err, errlen, NULL, 0, NULL, NULL, 0};
     if (err && errlen)
@@ -672,6 +679,18 @@ fl_status fl__decode(const void *payload, size_t len, size_t max_message,
         fail(&d, FL_EPROTO, "payload", "empty");
         return d.st;
     }
+    if (fast) {
+        fl_status st = fl__decode_fast((const char *)p, json_len, d.att,
+                                       d.att_len, nul != NULL, out);
+        if (st == FL_OK) {
+            copy_id((*out)->from, from_out, fromlen);
+            return FL_OK;
+        }
+        if (st == FL_ENOMEM) {
+            oom(&d);
+            return d.st;
+        }
+    }
 
     fl_value *doc;
     const char *why;
@@ -700,6 +719,22 @@ fl_status fl__decode(const void *payload, size_t len, size_t max_message,
     }
     *out = m;
     return FL_OK;
+}
+
+fl_status fl__decode(const void *payload, size_t len, size_t max_message,
+                     fl_msg **out, char *err, size_t errlen,
+                     char *from_out, size_t fromlen)
+{
+    return decode(payload, len, max_message, out, err, errlen, from_out,
+                  fromlen, true);
+}
+
+fl_status fl__decode_tree(const void *payload, size_t len, size_t max_message,
+                          fl_msg **out, char *err, size_t errlen,
+                          char *from_out, size_t fromlen)
+{
+    return decode(payload, len, max_message, out, err, errlen, from_out,
+                  fromlen, false);
 }
 
 void fl__msg_free(fl_msg *m)
@@ -745,6 +780,12 @@ fl_status fl__check_json(const char *json, size_t len, int want, char *err,
 {
     fl_value *v = NULL;
     const char *why = "no JSON text";
+    int plain_type;
+    /* The common case without building a tree to throw away. */
+    if (json && len <= FL_DEFAULT_MAX_MESSAGE &&
+        fl__json_plain(json, len, &plain_type) &&
+        (want < 0 || plain_type == want))
+        return FL_OK;
     fl_status st = json ? fl__json_parse(json, len, 0, &v, &why) : FL_EINVAL;
     if (st != FL_OK) {
         if (err && errlen)

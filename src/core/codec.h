@@ -6,7 +6,8 @@
  * one-line reason naming the field. Encoding is a small JSON writer that
  * appends the optional binary attachment after a NUL byte.
  *
- * The only files that touch cJSON are codec.c and value.c.
+ * The only files that touch cJSON are codec.c and value.c (codec_fast.c
+ * reads the text itself).
  * Depends on buf.h, alloc.h, defaults.h and the public header.
  */
 #ifndef FL_CODEC_H
@@ -127,6 +128,23 @@ fl_status fl__decode(const void *payload, size_t len, size_t max_message,
 
 void fl__msg_free(fl_msg *m);
 
+/* fl__decode without its fast path: always the cJSON tree. For the tests
+ * that hold the two decoders to the same result. */
+fl_status fl__decode_tree(const void *payload, size_t len, size_t max_message,
+                          fl_msg **out, char *err, size_t errlen,
+                          char *from_out, size_t fromlen);
+
+/*
+ * The fast path of fl__decode for a `lease` or `done` as floret writes it
+ * (codec_fast.c): json is the text before the NUL byte (len bytes), att
+ * the attachment after it. FL_OK with a new message in *out (the caller
+ * frees it with fl__msg_free) when the message is in the plain subset it
+ * reads; FL_ENOMEM; FL_EPROTO when the general decoder must read it, which
+ * alone says what is wrong.
+ */
+fl_status fl__decode_fast(const char *json, size_t len, const uint8_t *att,
+                          size_t att_len, bool has_nul, fl_msg **out);
+
 /* True when s is a valid node id / task name / cluster name:
  * 1..FL_MAX_ID bytes of [A-Za-z0-9_.-]. */
 bool fl__valid_id(const char *s);
@@ -157,6 +175,17 @@ void fl__json_hooks_update(void);
  */
 fl_status fl__json_parse(const char *json, size_t len, size_t max,
                          fl_value **out, const char **why);
+
+/* True when json (len bytes) is one JSON value in a plain subset: ASCII
+ * strings without escapes, integers of up to 15 digits, literals, arrays
+ * and objects of those nested at most FL_MAX_DEPTH. Such text is valid for
+ * fl__json_parse too; false says nothing either way. *type gets the
+ * value's fl_type. Allocates nothing (codec_fast.c). */
+bool fl__json_plain(const char *json, size_t len, int *type);
+
+/* fl__json_parse's guard pass alone (nesting, control characters and
+ * UTF-8 in strings): NULL when the text passes, else the reason. */
+const char *fl__json_guard(const char *json, size_t len);
 
 /* ----------------------------------------------------------- the writer */
 

@@ -118,6 +118,11 @@ static bool only_space(const char *p, const char *end)
     return true;
 }
 
+const char *fl__json_guard(const char *json, size_t len)
+{
+    return scan_text((const unsigned char *)json, len).why;
+}
+
 fl_status fl__json_parse(const char *json, size_t len, size_t max,
                          fl_value **out, const char **why)
 {

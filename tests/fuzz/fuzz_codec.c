@@ -1,7 +1,8 @@
 /*
  * fuzz_codec.c - the codec's fuzz harness (libFuzzer entry point).
  *
- * Any bytes are decoded as a payload; whatever decodes is written again
+ * Any bytes are decoded as a payload, by fl__decode and by the cJSON tree
+ * alone, which must agree; whatever decodes is written again
  * with the writer and must decode to the same message (so the writer never
  * produces what the decoder refuses, and nothing is lost in between). Any
  * bytes are also parsed as a JSON value; whatever parses must print, and
@@ -227,12 +228,37 @@ static void require_same(const fl_msg *a, const fl_msg *b)
     REQUIRE(same_str(a->err_message, b->err_message));
 }
 
+/* fl__decode reads lease and done with codec_fast.c when it can; the
+ * cJSON tree alone must come to the same message, or the same refusal in
+ * the same words. */
+static void require_same_as_tree(const uint8_t *data, size_t size,
+                                 fl_status st, const fl_msg *m,
+                                 const char *err, const char *from)
+{
+    char terr[256], tfrom[FL_MAX_ID_BUF];
+    fl_msg *t = NULL;
+    fl_status tst = fl__decode_tree(data, size, FL_DEFAULT_MAX_MESSAGE, &t, terr,
+                                    sizeof terr, tfrom, sizeof tfrom);
+    if (tst != st)
+        fprintf(stderr, "fuzz_codec: fast path %d, tree %d (%s)\n", (int)st,
+                (int)tst, terr);
+    REQUIRE(tst == st);
+    REQUIRE(strcmp(tfrom, from) == 0);
+    if (st != FL_OK) {
+        REQUIRE(strcmp(terr, err) == 0);
+        return;
+    }
+    require_same(m, t);
+    fl__msg_free(t);
+}
+
 static void fuzz_decode(const uint8_t *data, size_t size)
 {
     char err[256], from[FL_MAX_ID_BUF];
     fl_msg *m = NULL;
     fl_status st = fl__decode(data, size, FL_DEFAULT_MAX_MESSAGE, &m, err,
                               sizeof err, from, sizeof from);
+    require_same_as_tree(data, size, st, m, err, from);
     if (st != FL_OK) {
         REQUIRE(m == NULL);
         REQUIRE(st == FL_EPROTO || st == FL_ETOOBIG || st == FL_ENOMEM);

@@ -918,6 +918,188 @@ static void test_oom(void)
     oom_sweep("write lease", op_write_lease, NULL);
 }
 
+/* ------------------------------------------------- the fast path (lease, done) */
+
+static void dump_value(char *out, size_t cap, size_t *n, const fl_value *v)
+{
+    char *s = v ? fl_value_to_json(v, NULL) : NULL;
+    *n += (size_t)snprintf(out + *n, cap - *n, "%s;", s ? s : "-");
+    fl_free(s);
+}
+
+/* Every field of a lease or done, as one comparable line. */
+static void dump(const fl_msg *m, const void *bytes, char *out, size_t cap)
+{
+    size_t n = (size_t)snprintf(out, cap, "%d %s %llu %d %llu %llu %u|",
+                                (int)m->kind, m->from, (unsigned long long)m->inc,
+                                m->has_mid, (unsigned long long)m->mid,
+                                (unsigned long long)m->fid, (unsigned)m->ttl_ms);
+    const uint8_t *base = bytes;
+    for (size_t i = 0; i < m->ntasks && n < cap; i++) {
+        const fl_msg_task *t = &m->tasks[i];
+        n += (size_t)snprintf(out + n, cap - n, "%llu %u %u %s %ld %zu ",
+                              (unsigned long long)t->id, (unsigned)t->attempt,
+                              (unsigned)t->time_limit_ms, t->name,
+                              t->att ? (long)(t->att - base) : -1L, t->att_len);
+        dump_value(out, cap, &n, t->args);
+        dump_value(out, cap, &n, t->kwargs);
+    }
+    for (size_t i = 0; i < m->nresults && n < cap; i++) {
+        const fl_msg_result *r = &m->results[i];
+        n += (size_t)snprintf(out + n, cap - n, "%llu %u %d %ld %zu %s %s %d ",
+                              (unsigned long long)r->id, (unsigned)r->attempt, r->ok,
+                              r->att ? (long)(r->att - base) : -1L, r->att_len,
+                              r->err_type ? r->err_type : "-",
+                              r->err_message ? r->err_message : "-", r->retryable);
+        dump_value(out, cap, &n, r->value);
+    }
+}
+
+/* The fast path takes the message (fast = true) or leaves it to the tree,
+ * and fl__decode ends exactly where the tree alone does. */
+static void check_fast(const char *p, size_t n, bool fast)
+{
+    const char *nul = memchr(p, 0, n);
+    size_t json_len = nul ? (size_t)(nul - p) : n;
+    const uint8_t *att = nul ? (const uint8_t *)nul + 1 : NULL;
+    fl_msg *f = NULL, *m = NULL, *t = NULL;
+    fl_status fst = fl__decode_fast(p, json_len, att, nul ? n - json_len - 1 : 0,
+                                    nul != NULL, &f);
+    if ((fst == FL_OK) != fast)
+        T_FAILED("fast path %s: %.*s", fast ? "declined" : "took", (int)json_len, p);
+    t_checks++;
+    fl__msg_free(f);
+
+    char terr[256], tfrom[FL_MAX_ID_BUF];
+    fl_status st = decode(p, n, &m);
+    fl_status tst = fl__decode_tree(p, n, 0, &t, terr, sizeof terr, tfrom, sizeof tfrom);
+    CHECK_EQ(st, tst);
+    CHECK_STR(from, tfrom);
+    if (st != FL_OK) {
+        CHECK_STR(err, terr);
+    } else {
+        static char a[4096], b[4096];
+        dump(m, p, a, sizeof a);
+        dump(t, p, b, sizeof b);
+        CHECK_STR(a, b);
+    }
+    fl__msg_free(m);
+    fl__msg_free(t);
+}
+
+static void check_fast_str(const char *s, bool fast)
+{
+    check_fast(s, strlen(s), fast);
+}
+
+static void test_fast_path(void)
+{
+    /* As floret writes them, and in other orders and spacing. */
+    check_fast_str(DONE "[{\"id\":1,\"attempt\":1,\"ok\":true,\"value\":8},"
+                   "{\"id\":2,\"attempt\":3,\"ok\":true,\"value\":\"a\\\"]}\\u00e9\"},"
+                   "{\"id\":3,\"attempt\":1,\"ok\":true,\"value\":[1,{\"x\":[]}]},"
+                   "{\"id\":4,\"attempt\":1,\"ok\":true,\"value\":null},"
+                   "{\"id\":5,\"attempt\":1,\"ok\":true}]}", true);
+    check_fast_str(LEASE "[{" TASK ",\"args\":[4,4],\"kwargs\":{\"k\":[1]}},{" TASK "}]}",
+                   true);
+    check_fast_str(" {\"tasks\" : [ { \"attempt\" : 2 , \"name\":\"t\", \"id\" : 9007199254740991,"
+                   "\"time_limit_ms\":4294967295} ] , \"ttl_ms\":0, \"fid\":0,\"inc\":0,"
+                   "\"mid\":5,\"from\":\"a.b-c_d\",\"kind\":\"lease\",\"v\":1}\n", true);
+    static const char with_att[] =
+        "{\"v\":1,\"kind\":\"done\",\"from\":\"w\",\"inc\":2,\"results\":[{\"id\":9,"
+        "\"attempt\":1,\"ok\":true,\"value\":{\"words\":3},\"att\":[1,2]}],\"bin\":3}\0xyz";
+    check_fast(with_att, sizeof with_att - 1, true);
+    static const char lease_att[] = LEASE "[{" TASK ",\"att\":[0,0]},{" TASK
+                                          ",\"att\":[0,4]}],\"bin\":4}\0abcd";
+    check_fast(lease_att, sizeof lease_att - 1, true);
+
+    /* Valid, but outside the plain subset: the tree reads them. */
+    check_fast_str(DONE "[{\"id\":1,\"attempt\":1,\"ok\":false,\"error\":{\"type\":\"E\","
+                   "\"message\":\"m\"}}]}", false);
+    check_fast_str(DONE "[{\"id\":1.0,\"attempt\":1,\"ok\":true}]}", false);
+    check_fast_str(DONE "[{\"id\":01,\"attempt\":1,\"ok\":true}]}", false);
+    check_fast_str(DONE "[{\"id\":1e0,\"attempt\":1,\"ok\":true}]}", false);
+    check_fast_str(DONE "[{\"id\":1,\"id\":2,\"attempt\":1,\"ok\":true}]}", false);
+    check_fast_str(DONE "[{\"\\u0069d\":1,\"attempt\":1,\"ok\":true}]}", false);
+    check_fast_str(DONE "[{\"id\":1,\"attempt\":1,\"ok\":true,\"later\":0}]}", false);
+    check_fast_str("{\"v\":1,\"kind\":\"done\",\"from\":\"w\\u0031\",\"results\":"
+                   "[{\"id\":1,\"attempt\":1,\"ok\":true}]}", false);
+    check_fast_str(HEAD "\"kind\":\"fetch\",\"inc\":1,\"fid\":2,\"credit\":3}", false);
+    check_fast_str(LEASE "[{" TASK ",\"args\":[1]}],\"results\":[]}", false);
+    check_fast_str("\xEF\xBB\xBF" DONE "[{\"id\":1,\"attempt\":1,\"ok\":true}]}", false);
+
+    /* Invalid: the tree says what is wrong, in its own words. */
+    check_fast_str(DONE "[{\"id\":1,\"attempt\":1,\"ok\":true,\"value\":\xEF\xBB\xBF" "8}]}",
+                   false);
+    check_fast_str(DONE "[{\"id\":1,\"attempt\":1,\"ok\":true,\"value\":8x}]}", false);
+    check_fast_str(DONE "[{\"id\":1,\"attempt\":1,\"ok\":true,\"value\":[1,]}]}", false);
+    check_fast_str(DONE "[{\"id\":1,\"attempt\":0,\"ok\":true}]}", false);
+    check_fast_str(DONE "[{\"id\":9007199254740992,\"attempt\":1,\"ok\":true}]}", false);
+    check_fast_str(DONE "[]}", false);
+    check_fast_str(DONE "[{\"id\":1,\"attempt\":1,\"ok\":true}]} x", false);
+    check_fast_str(DONE "[{\"id\":1,\"attempt\":1,\"ok\":true,\"att\":[0,1]}]}", false);
+    check_fast_str(DONE "[{\"id\":1,\"attempt\":1,\"ok\":true}],\"bin\":2}", false);
+    check_fast_str(LEASE "[{" TASK ",\"args\":{}}]}", false);
+    check_fast_str(LEASE "[{\"id\":1,\"name\":\"a b\",\"attempt\":1}]}", false);
+    check_fast_str(HEAD "\"kind\":\"lease\",\"fid\":1,\"ttl_ms\":100,\"tasks\":[{" TASK "}]}",
+                   false);
+    check_fast_str(DONE "[{\"id\":1,\"attempt\":1,\"ok\":true,\"value\":"
+                   "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}]}", false);
+    static const char lied[] = DONE "[{\"id\":1,\"attempt\":1,\"ok\":true}]}\0ab";
+    check_fast(lied, sizeof lied - 1, false);
+    check_fast_str(DONE "[{\"id\":1,\"attempt\":1,\"ok\":true,\"value\":\xEF\xBB\xBF" "88}]}",
+                   false);
+}
+
+/* fl__json_plain vouches only for text every parser takes, and
+ * fl__check_json answers the same with or without it. */
+static void check_plain(const char *s, bool plain, int type)
+{
+    int got = -1;
+    bool is_plain = fl__json_plain(s, strlen(s), &got);
+    if (is_plain != plain)
+        T_FAILED("fl__json_plain(%s) = %d", s, is_plain);
+    t_checks++;
+    if (plain)
+        CHECK_EQ(got, type);
+    fl_value *v = NULL;
+    fl_status parsed = fl__json_parse(s, strlen(s), 0, &v, NULL);
+    if (plain)
+        CHECK_EQ(parsed, FL_OK);
+    CHECK_EQ(fl__check_json(s, strlen(s), -1, err, sizeof err), parsed);
+    fl_value_free(v);
+}
+
+static void test_plain_json(void)
+{
+    check_plain("[1,-2,0,-0,\"a b\",true,false,null,{\"k\":[]},{}]", true, FL_TYPE_ARRAY);
+    check_plain(" {\"a\" : [ 999999999999999 ] }\n", true, FL_TYPE_OBJECT);
+    check_plain("-7", true, FL_TYPE_NUMBER);
+    check_plain("\"\"", true, FL_TYPE_STRING);
+    check_plain("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", true,
+                FL_TYPE_ARRAY);
+    /* Valid, but left to the parser. */
+    check_plain("[1.5]", false, 0);
+    check_plain("[1e3]", false, 0);
+    check_plain("[1000000000000000]", false, 0);
+    check_plain("[\"\\n\"]", false, 0);
+    check_plain("[\"caf\xC3\xA9\"]", false, 0);
+    /* Invalid. */
+    check_plain("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", false, 0);
+    check_plain("[01]", false, 0);
+    check_plain("[-]", false, 0);
+    check_plain("[1,]", false, 0);
+    check_plain("[1] [2]", false, 0);
+    check_plain("{\"a\"}", false, 0);
+    check_plain("{1:2}", false, 0);
+    check_plain("[tru]", false, 0);
+    check_plain("[truex]", false, 0);
+    check_plain("", false, 0);
+    check_plain("[\"a\tb\"]", false, 0);
+    CHECK_EQ(fl__check_json("{\"a\":1}", 7, FL_TYPE_ARRAY, err, sizeof err), FL_EINVAL);
+    CHECK_STR(err, "expected an array, got object");
+}
+
 int main(void)
 {
     RUN(test_valid_id);
@@ -939,5 +1121,7 @@ int main(void)
     RUN(test_writer_output);
     RUN(test_writer_misuse);
     RUN(test_oom);
+    RUN(test_fast_path);
+    RUN(test_plain_json);
     return TEST_DONE();
 }

@@ -3,7 +3,8 @@
 # each in a git worktree of its own under --work), starts one `floret local
 # -n 2` cluster from the AFTER build, and runs the client workload of each
 # build in turn, alternating, --runs times. Per run it prints the wall time,
-# the client's CPU time and its minor page faults, then the median of each.
+# the client's CPU time and its minor page faults (and, for throughput, the
+# burst's tasks/s as bench/throughput reports it), then the median of each.
 # Alternating in one run is what makes the comparison fair on a noisy
 # machine; the cluster is shared, so only the client's code differs.
 #
@@ -11,6 +12,10 @@
 #       floret wordcount --quiet ARGS... (e.g. --no-locality CORPUS)
 #   bench/ab.sh [--runs N] [--work DIR] BEFORE AFTER throughput [ARGS...]
 #       bench/throughput --rounds 0 --nodes 2 ARGS... (e.g. --count 10000)
+#
+# --own-cluster: each run starts a `floret local -n 2` of its own build
+# around its client, so a change to the node or the broker's side counts
+# too (the cluster's start is not in the times).
 #
 # BEFORE and AFTER are commits (anything git rev-parse takes). The worktrees
 # are removed on exit; the builds stay in --work (default /tmp/floret-ab)
@@ -20,15 +25,17 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 runs=7
 work=/tmp/floret-ab
+own=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --runs) runs="$2"; shift 2 ;;
+    --own-cluster) own=1; shift ;;
     --work) work="$2"; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) break ;;
   esac
 done
-[[ $# -ge 3 ]] || { sed -n '2,17p' "$0" >&2; exit 2; }
+[[ $# -ge 3 ]] || { sed -n '2,22p' "$0" >&2; exit 2; }
 before=$(git -C "$ROOT" rev-parse --short "$1")
 after=$(git -C "$ROOT" rev-parse --short "$2")
 what=$3
@@ -65,13 +72,15 @@ cat >"$work/one.sh" <<'EOF'
 set -euo pipefail
 b=$1 what=$2; shift 2
 t0=$EPOCHREALTIME
+rate=-
 if [[ $what == wordcount ]]; then
   /usr/bin/time -f '%U %S %R' -o "$AB_TIME" "$b/floret" wordcount --quiet "$@" >/dev/null
 else
-  /usr/bin/time -f '%U %S %R' -o "$AB_TIME" "$b/bench/throughput" --rounds 0 --nodes 2 "$@" >/dev/null
+  out=$(/usr/bin/time -f '%U %S %R' -o "$AB_TIME" "$b/bench/throughput" --rounds 0 --nodes 2 "$@")
+  rate=$(sed -n 's/.*tasks_per_s=\([0-9]*\).*/\1/p' <<<"$out")
 fi
 t1=$EPOCHREALTIME
-awk -v a="$t0" -v b="$t1" '{printf "%.4f %.2f %d\n", b - a, $1 + $2, $3}' "$AB_TIME"
+awk -v a="$t0" -v b="$t1" -v r="$rate" '{printf "%.4f %.2f %d %s\n", b - a, $1 + $2, $3, r}' "$AB_TIME"
 EOF
 cat >"$work/rounds.sh" <<'EOF'
 #!/usr/bin/env bash
@@ -82,28 +91,47 @@ here=$(dirname "$0")
 for ((i = 0; i < runs; i++)); do
   for side in before after; do
     b=$bb; [[ $side == after ]] && b=$ab
-    echo "$side $(AB_TIME="$here/time.$side" "$here/one.sh" "$b" "$what" "$@")"
+    if [[ ${AB_OWN:-0} == 1 ]]; then
+      echo "$side $(AB_TIME="$here/time.$side" "$b/floret" local -n 2 -- "$here/one.sh" "$b" "$what" "$@")"
+    else
+      echo "$side $(AB_TIME="$here/time.$side" "$here/one.sh" "$b" "$what" "$@")"
+    fi
   done
 done
 EOF
 chmod +x "$work/one.sh" "$work/rounds.sh"
 
-echo "== $runs alternating runs of $what ${*:-} (cluster: floret local -n 2 from $after)"
-timeout 1800 "$work/build-$after/floret" local -n 2 -- \
-  "$work/rounds.sh" "$runs" "$what" "$work/build-$before" "$work/build-$after" "$@" | tee "$work/runs.txt"
+if [[ $own == 1 ]]; then
+  echo "== $runs alternating runs of $what ${*:-} (each on a floret local -n 2 of its own build)"
+  AB_OWN=1 timeout 1800 "$work/rounds.sh" "$runs" "$what" "$work/build-$before" \
+    "$work/build-$after" "$@" | tee "$work/runs.txt"
+else
+  echo "== $runs alternating runs of $what ${*:-} (cluster: floret local -n 2 from $after)"
+  timeout 1800 "$work/build-$after/floret" local -n 2 -- \
+    "$work/rounds.sh" "$runs" "$what" "$work/build-$before" "$work/build-$after" "$@" | tee "$work/runs.txt"
+fi
 
 median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 echo
-echo "| build | wall s, median (min-max) | client CPU s, median (min-max) | client page faults, median (min-max) |"
-echo "| --- | ---: | ---: | ---: |"
+cols="2 3 4"
+head="| build | wall s, median (min-max) | client CPU s, median (min-max) | client page faults, median (min-max) |"
+sep="| --- | ---: | ---: | ---: |"
+if [[ $what == throughput ]]; then
+  cols+=" 5"
+  head+=" burst tasks/s, median (min-max) |"
+  sep+=" ---: |"
+fi
+echo "$head"
+echo "$sep"
 for side in before after; do
   c=$before; [[ $side == after ]] && c=$after
   row="| $side ($c)"
-  for col in 2 3 4; do
+  for col in $cols; do
     vals=$(awk -v s="$side" -v k="$col" '$1 == s {print $k}' "$work/runs.txt")
     row+=" | $(median <<<"$vals") ($(sort -g <<<"$vals" | head -1)-$(sort -g <<<"$vals" | tail -1))"
   done
   echo "$row |"
 done
 echo
-echo "command: bench/ab.sh --runs $runs $before $after $what ${args[*]:-}"
+opt=""; [[ $own == 1 ]] && opt=" --own-cluster"
+echo "command: bench/ab.sh --runs $runs$opt $before $after $what ${args[*]:-}"

@@ -16,8 +16,9 @@
  * decoders to the same result on the same bytes.
  *
  * args, kwargs and result values are still parsed by value.c, each as a
- * small document of its own, after the same guard pass over the whole
- * text that the general decoder's parse makes.
+ * small document of its own; the same guard pass over the whole text that
+ * the general decoder's parse makes decides at the end. The reader itself
+ * is safe on any bytes: bounded loops, no recursion.
  *
  * Also here, in the same spirit: a check that JSON text given to
  * fl_node_call is valid without building its tree, for text in a plain
@@ -451,8 +452,6 @@ fl_status fl__decode_fast(const char *json, size_t len, const uint8_t *att,
                           size_t att_len, bool has_nul, fl_msg **out)
 {
     *out = NULL;
-    if (fl__json_guard(json, len) != NULL)
-        return FL_EPROTO;
     fl_msg *m = fl__calloc(1, sizeof *m);
     if (!m)
         return FL_ENOMEM;
@@ -462,8 +461,9 @@ fl_status fl__decode_fast(const char *json, size_t len, const uint8_t *att,
     bool ok = eat(&r, '{') &&
               members(&r, msg_keys, M_COUNT, &seen, msg_member, &c);
     skip_space(&r);
+    /* The guard pass last: other kinds have given up by now, cheaply. */
     ok = ok && r.p == r.end && members_fit(m->kind, seen) &&
-         c.v == FL_PROTOCOL_VERSION;
+         c.v == FL_PROTOCOL_VERSION && fl__json_guard(json, len) == NULL;
     /* "bin" must agree with what follows the NUL byte. */
     if (ok && (seen & 1u << M_BIN))
         ok = c.bin == att_len;
@@ -471,7 +471,9 @@ fl_status fl__decode_fast(const char *json, size_t len, const uint8_t *att,
         ok = !has_nul;
     if (!ok) {
         fl__msg_free(m);
-        return r.oom ? FL_ENOMEM : FL_EPROTO;
+        /* Out of memory is the answer only for text the tree would take
+         * as far as the guard; the tree words every other refusal. */
+        return r.oom && fl__json_guard(json, len) == NULL ? FL_ENOMEM : FL_EPROTO;
     }
     m->has_mid = (seen & 1u << M_MID) != 0;
     *out = m;

@@ -229,6 +229,8 @@ fi
 
 # -------------------------------------------------------------------- build
 log "building Release in $BUILD"
+# What was built, taken now: the tree may change while the rounds run.
+SOURCE=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo "not a git tree")
 bounded 600 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >"$TMP/cmake.log" 2>&1 ||
     { cat "$TMP/cmake.log" >&2; exit 1; }
 TARGETS="floret pingpong throughput canvas wc_single"
@@ -551,7 +553,7 @@ ver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "not installed"; 
 cat >"$TMP/meta.txt" <<EOF
 command=$COMMAND
 date=$(date -u '+%Y-%m-%d %H:%M UTC')
-source=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo "not a git tree")
+source=$SOURCE
 machine=$(nproc) CPUs, ${CPU:-unknown CPU}, $(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, Linux $(uname -r)
 runs=$DONE_RUNS
 count=$COUNT

@@ -51,8 +51,12 @@ void fl__json_hooks_update(void)
 
 typedef struct scan_result {
     const char *why;   /* NULL when the text passed */
-    bool has_exponent; /* a number may overflow to infinity */
+    bool may_overflow; /* a number may be beyond a double: check them */
 } scan_result;
+
+/* More digits in a row than DBL_MAX has before its point (309): such a
+ * number may overflow to infinity without any exponent. */
+#define OVERFLOW_DIGITS 309
 
 /* One pass over the raw text: nesting, and what cJSON would let through
  * inside strings. Syntax proper is left to cJSON. */
@@ -60,7 +64,7 @@ static scan_result scan_text(const unsigned char *s, size_t n)
 {
     scan_result r = {NULL, false};
     unsigned depth = 0;
-    size_t i = 0;
+    size_t i = 0, digits = 0;
 
     while (i < n) {
         unsigned char c = s[i];
@@ -92,8 +96,11 @@ static scan_result scan_text(const unsigned char *s, size_t n)
                 depth--;
         } else if ((c == 'e' || c == 'E') && i > 0 &&
                    ((s[i - 1] >= '0' && s[i - 1] <= '9') || s[i - 1] == '.')) {
-            r.has_exponent = true;
+            r.may_overflow = true;
         }
+        digits = (c >= '0' && c <= '9') ? digits + 1 : 0;
+        if (digits >= OVERFLOW_DIGITS)
+            r.may_overflow = true;
         i++;
     }
     return r;
@@ -159,7 +166,7 @@ fl_status fl__json_parse(const char *json, size_t len, size_t max,
         *why = "not valid JSON: text after the value";
         return FL_EINVAL;
     }
-    if (sr.has_exponent && !all_finite(root)) {
+    if (sr.may_overflow && !all_finite(root)) {
         cJSON_Delete(root);
         *why = "number out of range";
         return FL_EINVAL;

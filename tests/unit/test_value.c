@@ -169,6 +169,18 @@ static void test_invalid(void)
     CHECK_EQ(parse_status("[1]\n\r\t ", 7), FL_OK);
     CHECK_EQ(parse_status("\"caf\xC3\xA9\"", 7), FL_OK);
     CHECK_EQ(parse_status("[1e308]", 7), FL_OK);
+    /* Beyond a double without an exponent: 309 digits overflow, 308 do not
+     * (found by the fuzzer: a 345-digit number parsed as infinity). */
+    char digits[320] = "[";
+    memset(digits + 1, '9', 309);
+    memcpy(digits + 310, "]", 2);
+    CHECK_EQ(parse_status(digits, strlen(digits)), FL_EINVAL);
+    memcpy(digits + 309, "]", 2);
+    CHECK_EQ(parse_status(digits, strlen(digits)), FL_OK);
+    memcpy(digits + 1, "0.", 2); /* 0.000...9: many digits, small value */
+    memset(digits + 3, '0', 310);
+    memcpy(digits + 313, "9]", 3);
+    CHECK_EQ(parse_status(digits, strlen(digits)), FL_OK);
     fl_value *v = (fl_value *)1;
     CHECK_EQ(fl_value_parse(NULL, 0, &v), FL_EINVAL);
     CHECK(v == NULL);

@@ -1052,6 +1052,16 @@ static void test_fast_path(void)
     check_fast(lied, sizeof lied - 1, false);
     check_fast_str(DONE "[{\"id\":1,\"attempt\":1,\"ok\":true,\"value\":\xEF\xBB\xBF" "88}]}",
                    false);
+    /* A value beyond a double, without an exponent: refused by both. */
+    char huge[512];
+    int n = snprintf(huge, sizeof huge, "%s", DONE "[{\"id\":1,\"attempt\":1,\"ok\":true,\"value\":");
+    memset(huge + n, '9', 320);
+    snprintf(huge + n + 320, sizeof huge - (size_t)n - 320, "}]}");
+    check_fast_str(huge, false);
+    fl_msg *m = NULL;
+    CHECK_EQ(decode(huge, strlen(huge), &m), FL_EPROTO);
+    CHECK(strstr(err, "number out of range") != NULL);
+    fl__msg_free(m);
 }
 
 /* fl__json_plain vouches only for text every parser takes, and

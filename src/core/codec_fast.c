@@ -349,44 +349,57 @@ static bool task_entry(rd *r, fl_msg_task *t, att_ref a)
 
 /* -------------------------------------------------------- the envelope */
 
-/* results or tasks: 1 to FL_MAX_BATCH entries. Every entry started is
- * counted at once, so fl__msg_free frees a half-read one too. */
-static bool entries(rd *r, fl_msg *m, bool tasks, att_ref a)
+/* The array arr of n entries of size bytes, with room for one more. Its
+ * capacity follows from n (16, then doubling, at most FL_MAX_BATCH), so it
+ * grows exactly when n reaches it. NULL when full or out of memory. */
+static void *room_for_one(rd *r, void *arr, size_t n, size_t size)
 {
-    size_t cap = 0;
+    if (n >= FL_MAX_BATCH)
+        return NULL;
+    if (n != 0 && (n < 16 || (n & (n - 1)) != 0))
+        return arr;
+    size_t cap = n ? 2 * n : 16;
+    if (cap > FL_MAX_BATCH)
+        cap = FL_MAX_BATCH;
+    void *grown = fl__realloc(arr, cap * size);
+    if (!grown)
+        r->oom = true;
+    return grown;
+}
+
+/* Each entry is counted as soon as it is started, so fl__msg_free frees a
+ * half-read one too. */
+static bool next_task(rd *r, fl_msg *m, att_ref a)
+{
+    fl_msg_task *tasks = room_for_one(r, m->tasks, m->ntasks, sizeof *tasks);
+    if (!tasks)
+        return false;
+    m->tasks = tasks;
+    fl_msg_task *t = &tasks[m->ntasks++];
+    memset(t, 0, sizeof *t);
+    return task_entry(r, t, a);
+}
+
+static bool next_result(rd *r, fl_msg *m, att_ref a)
+{
+    fl_msg_result *results = room_for_one(r, m->results, m->nresults, sizeof *results);
+    if (!results)
+        return false;
+    m->results = results;
+    fl_msg_result *res = &results[m->nresults++];
+    memset(res, 0, sizeof *res);
+    return result_entry(r, res, a);
+}
+
+/* results or tasks: 1 to FL_MAX_BATCH entries, each read by next. */
+static bool entries(rd *r, fl_msg *m, bool (*next)(rd *, fl_msg *, att_ref),
+                    att_ref a)
+{
     if (!eat(r, '[') || eat(r, ']'))
         return false;
     do {
-        size_t n = tasks ? m->ntasks : m->nresults;
-        if (n == FL_MAX_BATCH)
+        if (!next(r, m, a))
             return false;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            if (cap > FL_MAX_BATCH)
-                cap = FL_MAX_BATCH;
-            size_t size = tasks ? sizeof *m->tasks : sizeof *m->results;
-            void *arr = fl__realloc(tasks ? (void *)m->tasks : (void *)m->results,
-                                    cap * size);
-            if (!arr) {
-                r->oom = true;
-                return false;
-            }
-            if (tasks)
-                m->tasks = arr;
-            else
-                m->results = arr;
-        }
-        if (tasks) {
-            memset(&m->tasks[n], 0, sizeof m->tasks[n]);
-            m->ntasks = n + 1;
-            if (!task_entry(r, &m->tasks[n], a))
-                return false;
-        } else {
-            memset(&m->results[n], 0, sizeof m->results[n]);
-            m->nresults = n + 1;
-            if (!result_entry(r, &m->results[n], a))
-                return false;
-        }
     } while (eat(r, ','));
     return eat(r, ']');
 }
@@ -428,10 +441,10 @@ static bool msg_member(rd *r, int key, void *ctx)
     case M_INC: return plain_uint(r, UINT64_MAX, &m->inc);
     case M_MID: return plain_uint(r, UINT64_MAX, &m->mid);
     case M_BIN: return plain_uint(r, UINT64_MAX, &c->bin);
-    case M_RESULTS: return entries(r, m, false, c->a);
+    case M_RESULTS: return entries(r, m, next_result, c->a);
     case M_FID: return plain_uint(r, UINT64_MAX, &m->fid);
     case M_TTL: return plain_u32(r, 0, &m->ttl_ms);
-    case M_TASKS: return entries(r, m, true, c->a);
+    case M_TASKS: return entries(r, m, next_task, c->a);
     }
     return false;
 }

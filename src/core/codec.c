@@ -6,10 +6,11 @@
  *
  * The decoder tries codec_fast.c's reader first (a lease or a done as
  * floret writes it); anything else it parses once (value.c's guarded
- * parser) and walks the tree with cJSON's lookups; args, kwargs and result values are detached from
- * the document and handed over as they are, never re-printed, because a
- * lease of hundreds of small tasks is the hot path. Every failure names the
- * field: "tasks[2].args: expected an array, got string".
+ * parser) and walks the tree with cJSON's lookups; args, kwargs and result
+ * values are detached from the document and handed over as they are,
+ * never re-printed, because a lease of hundreds of small tasks is the hot
+ * path. Every failure names the field: "tasks[2].args: expected an array,
+ * got string".
  * Depends on codec.h, buf.h, alloc.h, defaults.h and cJSON; snprintf is
  * used only to format reasons.
  */
@@ -626,8 +627,7 @@ static bool decode_msg(dec *d, cJSON *root, fl_msg *m, bool has_nul)
     return fail(d, FL_EPROTO, "kind", "unhandled kind");
 }
 
-/* The sender's id, when readable, even if the rest of the message is bad:
- * it is where the error reply goes. */
+/* id into out (cap bytes, truncated) when it is a valid node id. */
 static void copy_id(const char *id, char *out, size_t cap)
 {
     if (!out || cap == 0 || !fl__valid_id(id))
@@ -639,6 +639,8 @@ static void copy_id(const char *id, char *out, size_t cap)
     out[n] = '\0';
 }
 
+/* The sender's id, when readable, even if the rest of the message is bad:
+ * it is where the error reply goes. */
 static void copy_from(cJSON *root, char *from_out, size_t fromlen)
 {
     const cJSON *f = member(root, "from");

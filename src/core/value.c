@@ -54,7 +54,7 @@ typedef struct scan_result {
     bool may_overflow; /* a number may be beyond a double: check them */
 } scan_result;
 
-/* More digits in a row than DBL_MAX has before its point (309): such a
+/* A run of as many digits as DBL_MAX has before its point (309): such a
  * number may overflow to infinity without any exponent. */
 #define OVERFLOW_DIGITS 309
 

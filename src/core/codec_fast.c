@@ -281,7 +281,7 @@ static bool result_member(rd *r, int key, void *ctx)
 static bool result_entry(rd *r, fl_msg_result *res, att_ref a)
 {
     result_ctx c = {res, a};
-    unsigned seen;
+    unsigned seen = 0;
     const unsigned need = 1u << R_ID | 1u << R_ATTEMPT | 1u << R_OK;
     return eat(r, '{') &&
            members(r, result_keys, R_COUNT, &seen, result_member, &c) &&
@@ -338,7 +338,7 @@ static bool task_member(rd *r, int key, void *ctx)
 static bool task_entry(rd *r, fl_msg_task *t, att_ref a)
 {
     task_ctx c = {t, a};
-    unsigned seen;
+    unsigned seen = 0;
     const unsigned need = 1u << T_ID | 1u << T_NAME | 1u << T_ATTEMPT;
     return eat(r, '{') &&
            members(r, task_keys, T_COUNT, &seen, task_member, &c) &&
@@ -470,7 +470,7 @@ fl_status fl__decode_fast(const char *json, size_t len, const uint8_t *att,
         return FL_ENOMEM;
     msg_ctx c = {m, {att, att_len}, 0, 0};
     rd r = {json, json + len, false};
-    unsigned seen;
+    unsigned seen = 0;
     bool ok = eat(&r, '{') &&
               members(&r, msg_keys, M_COUNT, &seen, msg_member, &c);
     skip_space(&r);

@@ -124,6 +124,8 @@ typedef struct fl_wowner {
     uint32_t ttl_ms;
     uint32_t held;           /* our jobs from this owner */
     bool drained;            /* last answer gave less than asked */
+    bool announced;          /* a work message came since our last fetch */
+    bool fetch_timed;        /* the fetch waiting went where work was ready */
     struct fl_wowner *next;
 } fl_wowner;
 
@@ -133,6 +135,9 @@ typedef struct fl_outbox_entry {
     uint32_t attempt;
     fl_outcome out;
 } fl_outbox_entry;
+
+/* Fetch -> lease times a worker keeps to estimate its round trip. */
+#define FL_RTT_SAMPLES 8
 
 typedef struct fl_worker {
     fl_jlist queue;
@@ -146,7 +151,8 @@ typedef struct fl_worker {
     size_t outbox_n, outbox_cap;
     uint64_t outbox_since;   /* first flush that saw it non-empty; 0: none */
     double exec_us;          /* EWMA of run time */
-    double rtt_us;           /* EWMA of fetch -> lease */
+    uint32_t rtt_us[FL_RTT_SAMPLES]; /* recent fetch -> lease times */
+    size_t rtt_n;            /* samples taken (the ring's next slot) */
     uint64_t next_fid;
 } fl_worker;
 

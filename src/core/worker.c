@@ -15,9 +15,22 @@
 #include "alloc.h"
 #include "internal.h"
 
-/* The round trip the credit covers. A measured value would track the
- * network better; a fixed one cannot be fooled by long polls. */
-#define ASSUMED_RTT_US 1000.0
+/* The round trip the credit covers is measured, because a lease carrying
+ * a chunk of megabytes takes milliseconds to cross the broker and a worker
+ * must ask for its next task before it needs it. The estimate is the
+ * shortest of the last FL_RTT_SAMPLES fetch -> lease times, since a fetch
+ * the owner parked measures how long the owner had no work, not the path;
+ * and only fetches sent when work was likely ready count (right after a
+ * work announcement, or when the owner's last lease gave all we asked). It
+ * stays within 1 ms (what tiny tasks were always given) and 50 ms (so a
+ * parked fetch that slips through cannot make a worker ask for hundreds of
+ * tasks). */
+#define RTT_FLOOR_US 1000.0
+#define RTT_CAP_US 50000.0
+/* Tasks finishing within one round trip that are not worth one more task
+ * held, per slot: waiting under 5% of a task's time is cheaper than
+ * hoarding a long task another worker could start. */
+#define RTT_SLACK 0.05
 
 /* Owners silent this long that hold nothing of ours and show no presence
  * are forgotten (hand-written clients publish none). */
@@ -105,15 +118,34 @@ uint32_t fl__worker_load(const fl_core *c)
     return (uint32_t)(w->queue.n + w->running.n + w->abandoned.n);
 }
 
+static void note_round_trip(fl_worker *w, uint64_t us)
+{
+    w->rtt_us[w->rtt_n++ % FL_RTT_SAMPLES] =
+        us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}
+
+static double round_trip_us(const fl_worker *w)
+{
+    size_t n = w->rtt_n < FL_RTT_SAMPLES ? w->rtt_n : FL_RTT_SAMPLES;
+    double best = RTT_CAP_US;
+    for (size_t i = 0; i < n; i++)
+        if (w->rtt_us[i] < best)
+            best = w->rtt_us[i];
+    return n == 0 || best < RTT_FLOOR_US ? RTT_FLOOR_US : best;
+}
+
+/* Enough tasks to keep the slots busy for one round trip (protocol.md,
+ * worker rules): one per slot running, plus those that finish while the
+ * next lease is on its way, rounded up, since a slot short of a task for
+ * 30% of a task's time idles that long. */
 static uint32_t target_credit(const fl_core *c)
 {
     const fl_worker *w = &c->worker;
-    double per_slot = 1.0;
-    if (w->exec_us > 0)
-        per_slot += ASSUMED_RTT_US / w->exec_us;
-    else
-        per_slot = 2.0;
-    double t = c->slots * per_slot;
+    double slots = (double)c->slots, t = 2.0 * slots;
+    if (w->exec_us > 0) {
+        double extra = slots * (round_trip_us(w) / w->exec_us - RTT_SLACK);
+        t = slots + (extra > 0 ? (double)(uint64_t)extra + 1.0 : 0.0);
+    }
     if (t > FL_MAX_CREDIT)
         t = FL_MAX_CREDIT;
     if (t < c->slots)
@@ -310,6 +342,7 @@ void fl__worker_on_work(fl_core *c, fl_msg *m, uint64_t now)
     /* An announcement means the owner has no credit of ours parked (it
      * lost our fetch, or restarted): ask again. */
     o->outstanding = 0;
+    o->announced = true;
 }
 
 static fl_wjob *make_job(const fl_wowner *o, fl_msg_task *t)
@@ -383,7 +416,13 @@ void fl__worker_on_lease(fl_core *c, fl_msg *m, uint64_t now)
         return;
     o->last_heard = now;
     o->ttl_ms = m->ttl_ms ? m->ttl_ms : FL_DEFAULT_LEASE_TTL_MS;
+    if (o->fetch_sent_at && o->fetch_timed && m->fid == o->fid &&
+        now >= o->fetch_sent_at)
+        note_round_trip(w, now - o->fetch_sent_at);
     o->fetch_sent_at = 0;
+    /* Less than we asked for: the owner has no more ready for now, and our
+     * next fetch will probably wait there for work. */
+    o->drained = m->ntasks < o->outstanding;
     o->outstanding -= m->ntasks < o->outstanding ? (uint32_t)m->ntasks
                                                  : o->outstanding;
     if (!o->next_extend)
@@ -506,6 +545,8 @@ static void send_fetch(fl_core *c, fl_wowner *o, uint32_t credit,
     o->fid = ++w->next_fid;
     o->outstanding = credit;
     o->fetch_sent_at = now ? now : 1;
+    o->fetch_timed = o->announced || !o->drained;
+    o->announced = false;
     fl__jw_begin_msg(&c->jw, FL_KIND_FETCH, c->id, c->inc);
     fl__jw_u64(&c->jw, "fid", o->fid);
     fl__jw_u64(&c->jw, "credit", credit);

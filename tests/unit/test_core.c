@@ -46,6 +46,10 @@ struct harness {
     int qhead, qtail;
     uint64_t now;
     fl_registry *reg;
+    uint64_t run_us;         /* what run_jobs reports (default 10) */
+    uint64_t lease_delay_us; /* time a lease takes to arrive (default 0) */
+    int leased;              /* tasks delivered in leases so far */
+    int ran;                 /* jobs run_jobs finished so far */
 };
 
 static void io_publish(void *ud, const char *topic, const void *payload,
@@ -182,6 +186,13 @@ static void pump(harness *h)
         if (getenv("TEST_CORE_VERBOSE"))
             fprintf(stderr, "%s %.*s\n", m.topic, (int)m.len,
                     (const char *)m.data);
+        if (memmem(m.data, m.len, "\"kind\":\"lease\"", 14)) {
+            h->now += h->lease_delay_us;
+            for (const unsigned char *p = m.data, *end = m.data + m.len;
+                 (p = memmem(p, (size_t)(end - p), "\"attempt\":", 10)) != NULL;
+                 p += 10)
+                h->leased++;
+        }
         deliver(h, &m);
         free(m.data);
     }
@@ -217,7 +228,9 @@ static void run_jobs(node *nd)
         fl_outcome out;
         memset(&out, 0, sizeof out);
         fl_core_run_job(h->reg, batch[i], &hooks, &out);
-        out.run_us = 10;
+        out.run_us = h->run_us ? h->run_us : 10;
+        h->now += out.run_us;
+        h->ran++;
         fl_core_job_done(nd->core, batch[i], &out, h->now);
     }
     pump(h);
@@ -493,6 +506,51 @@ static void test_worker_lost_after_max_attempts(void)
     CHECK_EQ(c->failures, 1);
     CHECK_STR(c->last_err_type, "WorkerLost");
     teardown(&h);
+}
+
+/* How many tasks one worker holds most of the time once it has run a few:
+ * jobs run one at a time, each taking h->run_us, and every lease takes
+ * h->lease_delay_us to arrive. (A work announcement crossing a fetch can
+ * add one for a moment, as the protocol allows: the mode ignores it.) */
+static int usually_held(uint64_t run_us, uint64_t lease_delay_us)
+{
+    static harness h;
+    setup(&h);
+    h.run_us = run_us;
+    h.lease_delay_us = lease_delay_us;
+    node *w = add_node(&h, "w1", 1, 0);
+    node *c = add_node(&h, "client", 0, 0);
+    pump(&h);
+    for (int i = 0; i < 40; i++)
+        submit(c, "add", "[1,2]", NULL);
+    int seen[8] = {0};
+    for (int round = 0; round < 200 && c->finals < 40; round++) {
+        run_jobs(w);
+        int held = h.leased - h.ran;
+        if (h.ran >= 5 && h.ran < 35 && held >= 0 && held < 8)
+            seen[held]++;
+    }
+    CHECK_EQ(c->successes, 40);
+    teardown(&h);
+    int mode = 0;
+    for (int i = 1; i < 8; i++)
+        if (seen[i] > seen[mode])
+            mode = i;
+    return mode;
+}
+
+/* Protocol.md, worker rules 2: the credit covers the measured round trip.
+ * 40 ms tasks whose leases take 8 ms to arrive are held two at a time, so
+ * the next one is there when the current one ends; one at a time when the
+ * leases arrive at once (the 1 ms floor is 2.5% of a task) or when the
+ * tasks take a second (0.8%). */
+static void test_credit_covers_the_round_trip(void)
+{
+    CHECK_EQ(usually_held(40000, 8000), 2);
+    CHECK_EQ(usually_held(40000, 0), 1);
+    CHECK_EQ(usually_held(1000000, 8000), 1);
+    /* Leases slower than the tasks: those that finish on the way, + 1. */
+    CHECK_EQ(usually_held(10000, 25000), 4);
 }
 
 static void test_time_limit(void)
@@ -891,6 +949,7 @@ int main(void)
     RUN(test_extend_keeps_lease);
     RUN(test_retries_with_backoff);
     RUN(test_worker_lost_after_max_attempts);
+    RUN(test_credit_covers_the_round_trip);
     RUN(test_time_limit);
     RUN(test_countdown_and_revoke);
     RUN(test_bad_message_gets_error_reply);

@@ -95,6 +95,8 @@ static void usage(FILE *f)
             "                       (default $FLORET_BROKER, else mqtt://127.0.0.1:1883)\n"
             "  --cluster NAME       cluster to join (default: default)\n"
             "  --slots N            tasks run at once (default: one per core; 0: none)\n"
+            "  --task-nice N        niceness the task threads add to the node's, 0 to 19\n"
+            "                       (default 10: the node's messages go first; Linux)\n"
             "  --name ID            node id (default: <hostname>-<pid>)\n"
             "  --tag KEY=VALUE      a routing tag (repeatable): tasks routed to\n"
             "                       KEY=VALUE run only on nodes that have it;\n"
@@ -184,6 +186,12 @@ static int parse(int argc, char **argv, struct node_args *a)
             if (!cli_parse_long(v, -1, 4096, &a->slots))
                 return cli_usage_error("node", "--slots '%s': expected a number from 0 to 4096 (-1: one per core)", v);
             a->o.slots = (int)a->slots;
+        } else if ((m = cli_opt(argc, argv, &i, "--task-nice", &v, "node")) != 0) {
+            if (m < 0)
+                return 2;
+            if (!cli_parse_long(v, 0, 19, &num))
+                return cli_usage_error("node", "--task-nice '%s': expected a number from 0 to 19", v);
+            a->o.task_nice = (int)num;
         } else if ((m = cli_opt(argc, argv, &i, "--max-message", &v, "node")) != 0) {
             if (m < 0)
                 return 2;

@@ -241,6 +241,11 @@ typedef struct fl_node_options {
     const char *name;      /* node id; NULL means <hostname>-<pid> */
     const char *tags;      /* routing tags "k=v,k2=v2" in presence; NULL: none */
     int slots;             /* executor threads; -1 = one per core, 0 = client */
+    int task_nice;         /* niceness the executor threads add to the
+                            * node's, 0 to 19 (default 10): CPU-bound tasks
+                            * yield to the event loop and to a broker or
+                            * client on the same machine (Linux; elsewhere
+                            * ignored) */
     size_t max_message;    /* largest MQTT payload accepted or sent; 0 = default */
     uint32_t lease_ttl_ms; /* lease deadline when not extended; 0 = default */
     fl_registry *registry; /* tasks this node runs (borrowed); NULL = builtins */

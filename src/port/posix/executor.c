@@ -4,13 +4,21 @@
  * done callback (the loop's inbox). Cancellation is a per-job flag plus a
  * pool-wide one for shutdown; sleeping tasks wait on one condition
  * variable that any cancel broadcasts, since cancels are rare.
- * Depends on posix.h, core.h (fl_core_run_job_or) and lua_runtime.h (one
- * Lua state per thread for hot-deployed tasks).
+ * Threads run nicer than the node (fl_node_options.task_nice).
+ * Depends on posix.h, core.h (fl_core_run_job_or), lua_runtime.h (one
+ * Lua state per thread for hot-deployed tasks) and, on Linux,
+ * setpriority.
  */
 #include "posix.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #include "alloc.h"
 #include "lua_runtime.h"
@@ -137,10 +145,33 @@ static fl_xjob *next_job(fl_executor *ex)
     return xj;
 }
 
+/* CPU-bound tasks must not starve the node's event loop, nor a broker or
+ * client on the same machine: on a small board every slot computes, and a
+ * lease, a result or a keep-alive then waits for a time slice. Linux gives
+ * each thread its own niceness; elsewhere setpriority would renice the
+ * whole process, loop included, so there the threads keep the node's. A
+ * refusal only leaves the priority as it was. */
+static void lower_priority(int nice)
+{
+#if defined(__linux__)
+    if (nice <= 0)
+        return;
+    id_t tid = (id_t)syscall(SYS_gettid);
+    errno = 0;
+    int now = getpriority(PRIO_PROCESS, tid);
+    if (errno != 0)
+        return;
+    (void)setpriority(PRIO_PROCESS, tid, now + nice > 19 ? 19 : now + nice);
+#else
+    (void)nice;
+#endif
+}
+
 static void *worker_main(void *arg)
 {
     fl_executor *ex = arg;
     fl_xjob *xj;
+    lower_priority(ex->task_nice);
     /* Made lazily and kept: a Lua state per thread, so threads never share
      * one. Without memory for it, Lua tasks fail as unknown here. */
     fl_lua_slot *lua = ex->lua ? fl__lua_slot_new(ex->lua) : NULL;

@@ -25,12 +25,16 @@
 #define FREE_GRACE_MS 1000u   /* fl_node_free on a running node */
 #define MIN_MESSAGE 1024u
 #define MAX_SLOTS 4096
+/* Executor threads run this much nicer than the node (docs/architecture.md,
+ * "Threads"). */
+#define FL_DEFAULT_TASK_NICE 10
 #define CALL_OVERHEAD 512u    /* envelope bytes around one task in a lease */
 
 void fl_node_options_init(fl_node_options *o)
 {
     memset(o, 0, sizeof *o);
     o->slots = -1;
+    o->task_nice = FL_DEFAULT_TASK_NICE;
     o->log_level = FL_LOG_INFO;
 }
 
@@ -75,6 +79,11 @@ static fl_status check_options(fl_node *n, const fl_node_options *o)
     } else {
         n->slots = (unsigned)o->slots;
     }
+    if (o->task_nice < 0 || o->task_nice > 19) {
+        fl__plog(&n->log, FL_LOG_ERROR, "task_nice %d: use 0 to 19", o->task_nice);
+        return FL_EINVAL;
+    }
+    n->task_nice = o->task_nice;
     if (o->tags && !fl__valid_tags(o->tags))
         return bad(n, "tags '%s': expected KEY=VALUE[,KEY=VALUE...] of A-Z a-z 0-9 _ . - "
                    "(255 bytes at most)", o->tags);
@@ -186,6 +195,7 @@ static fl_status make_parts(fl_node *n)
     max_result = n->max_message - CALL_OVERHEAD;
     st = fl__executor_init(&n->ex, n->slots, n->registry, n->lua, n->id,
                            max_result, fl__loop_job_finished, n);
+    n->ex.task_nice = n->task_nice;
     n->ex_ready = st == FL_OK;
     return st;
 }

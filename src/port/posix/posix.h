@@ -195,6 +195,7 @@ struct fl_executor {
     struct fl_lua_set *lua; /* hot-deployed tasks, or NULL */
     const char *node_id;
     size_t max_result;
+    int task_nice;     /* niceness each thread adds to its own at start */
     fl_xjob_done_fn done;
     void *done_ud;
 };
@@ -339,6 +340,7 @@ struct fl_node {
     char *cluster;
     fl_url url;
     unsigned slots;
+    int task_nice;                /* added to the executor threads' niceness */
     size_t max_message;
     fl_logger log;
     fl_registry *own_registry;

@@ -13,9 +13,10 @@
 #   bench/ab.sh [--runs N] [--work DIR] BEFORE AFTER throughput [ARGS...]
 #       bench/throughput --rounds 0 --nodes 2 ARGS... (e.g. --count 10000)
 #
-# --own-cluster: each run starts a `floret local -n 2` of its own build
-# around its client, so a change to the node or the broker's side counts
-# too (the cluster's start is not in the times).
+# --own-cluster: each build runs against a `floret local -n 2` of its own
+# build, started once and warmed up with one untimed run (as
+# bench/wordcount.sh's clusters are), so a change to the node or the
+# broker's side counts too. The order of the two alternates every round.
 #
 # BEFORE and AFTER are commits (anything git rev-parse takes). The worktrees
 # are removed on exit; the builds stay in --work (default /tmp/floret-ab)
@@ -88,20 +89,58 @@ cat >"$work/rounds.sh" <<'EOF'
 set -euo pipefail
 runs=$1 what=$2 bb=$3 ab=$4; shift 4
 here=$(dirname "$0")
+# With AB_OWN=1, each side's client goes to its own cluster ($AB_BROKER_before,
+# $AB_BROKER_after), after one untimed run there.
+one_side() { # SIDE BUILD ARGS...
+  local side=$1 b=$2 broker_var="AB_BROKER_$1"
+  shift 2
+  if [[ ${AB_OWN:-0} == 1 ]]; then
+    FLORET_BROKER=${!broker_var} AB_TIME="$here/time.$side" "$here/one.sh" "$b" "$what" "$@"
+  else
+    AB_TIME="$here/time.$side" "$here/one.sh" "$b" "$what" "$@"
+  fi
+}
+if [[ ${AB_OWN:-0} == 1 ]]; then
+  one_side before "$bb" "$@" >/dev/null
+  one_side after "$ab" "$@" >/dev/null
+fi
 for ((i = 0; i < runs; i++)); do
-  for side in before after; do
+  order="before after"; ((i % 2)) && order="after before"
+  for side in $order; do
     b=$bb; [[ $side == after ]] && b=$ab
-    if [[ ${AB_OWN:-0} == 1 ]]; then
-      echo "$side $(AB_TIME="$here/time.$side" "$b/floret" local -n 2 -- "$here/one.sh" "$b" "$what" "$@")"
-    else
-      echo "$side $(AB_TIME="$here/time.$side" "$here/one.sh" "$b" "$what" "$@")"
-    fi
+    echo "$side $(one_side "$side" "$b" "$@")"
   done
 done
 EOF
 chmod +x "$work/one.sh" "$work/rounds.sh"
 
+# start_cluster SIDE BUILD: a floret local -n 2 in the background; sets AB_BROKER_<SIDE>.
+cluster_pids=()
+stop_clusters() {
+  local p
+  for p in "${cluster_pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
+  for p in "${cluster_pids[@]}"; do
+    timeout 20 tail --pid="$p" -f /dev/null 2>/dev/null || kill -KILL "$p" 2>/dev/null || true
+  done
+  cleanup
+}
+start_cluster() {
+  local out="$work/local-$1.out" i url
+  "$2/floret" local -n 2 >"$out" 2>&1 &
+  cluster_pids+=("$!")
+  for ((i = 0; i < 300; i++)); do
+    url=$(sed -n 's/^FLORET_BROKER=//p' "$out")
+    [[ -n "$url" ]] && break
+    sleep 0.05
+  done
+  [[ -n "$url" ]] || { echo "ab.sh: floret local of $1 did not start:"; cat "$out"; exit 1; }
+  export "AB_BROKER_$1=$url"
+}
+
 if [[ $own == 1 ]]; then
+  trap stop_clusters EXIT
+  start_cluster before "$work/build-$before"
+  start_cluster after "$work/build-$after"
   echo "== $runs alternating runs of $what ${*:-} (each on a floret local -n 2 of its own build)"
   AB_OWN=1 timeout 1800 "$work/rounds.sh" "$runs" "$what" "$work/build-$before" \
     "$work/build-$after" "$@" | tee "$work/runs.txt"

@@ -1,7 +1,8 @@
 /*
  * wc_map.c - the word count's map task alone, on one core: the file is cut
  * into chunks exactly as `floret wordcount` cuts it, and each chunk goes
- * through wc.map's steps (fresh table, count, encode the partial count).
+ * through wc.map's steps (the table kept between tasks, count, encode the
+ * partial count).
  * Then the partials are merged as the client merges them. Prints MB/s of
  * the map step (per core) and of the merge, so the benchmark can tell
  * where a distributed run loses time.
@@ -33,25 +34,16 @@ struct partial {
     size_t len;
 };
 
-static int g_reuse;
-
-/* One chunk as wc.map handles it; the encoded partial goes to *p. */
+/* One chunk as wc.map handles it (the table kept between tasks, count,
+ * encode); the encoded partial goes to *p. */
 static int map_chunk(const uint8_t *d, size_t len, struct partial *p)
 {
-    static fl_wc_table *kept;
-    fl_wc_table *t = g_reuse && kept ? kept : fl__wc_new();
-    if (t == NULL || fl__wc_count(t, d, len, 1) != FL_OK ||
-        fl__wc_encode(t, &p->data, &p->len) != FL_OK) {
-        fl__wc_free(t);
-        return -1;
-    }
-    if (g_reuse) {
-        fl__wc_clear(t);
-        kept = t;
-    } else {
-        fl__wc_free(t);
-    }
-    return 0;
+    fl_wc_table *t = fl__wc_task_table();
+    int rc = t != NULL && fl__wc_count(t, d, len, 1) == FL_OK &&
+                     fl__wc_encode(t, &p->data, &p->len) == FL_OK
+                 ? 0 : -1;
+    fl__wc_task_table_done(t);
+    return rc;
 }
 
 static int run(const uint8_t *map, size_t size, size_t chunk, double *map_s,
@@ -93,8 +85,6 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--chunk") == 0 && i + 1 < argc)
             chunk = (size_t)strtoull(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--reuse") == 0)
-            g_reuse = 1;
         else if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc)
             repeat = atoi(argv[++i]);
         else

@@ -42,6 +42,9 @@ static const uint8_t k_fold[256] = {
 #define WC_PAD 16u
 #define WC_MIN_SLOTS 1024u
 #define WC_MAX_SLOTS ((size_t)1 << (sizeof(size_t) >= 8 ? 32 : 26))
+/* fl__wc_reuse keeps the words while they are at most twice those counted
+ * since the last reuse, plus this many. */
+#define WC_REUSE_SLACK 4096u
 
 typedef struct wc_slot {
     uint64_t count;
@@ -61,6 +64,7 @@ struct fl_wc_table {
     uint8_t *arena; /* the bytes of words longer than WC_INLINE */
     size_t arena_len, arena_cap;
     uint64_t total;
+    bool has_zeros; /* fl__wc_reuse left words at count 0 */
     uint8_t *scratch; /* a long word being read, + WC_PAD zero bytes */
     size_t scratch_cap;
 };
@@ -168,6 +172,22 @@ void fl__wc_clear(fl_wc_table *t)
     t->used = 0;
     t->arena_len = 0;
     t->total = 0;
+    t->has_zeros = false;
+}
+
+void fl__wc_reuse(fl_wc_table *t)
+{
+    size_t live = 0;
+    for (size_t i = 0; i < t->used; i++) {
+        live += t->slots[i].count != 0;
+        t->slots[i].count = 0;
+    }
+    if (t->used > 2u * live + WC_REUSE_SLACK) {
+        fl__wc_clear(t);
+        return;
+    }
+    t->total = 0;
+    t->has_zeros = t->used > 0;
 }
 
 /* Double the index; the stored hash gives each word its new home. */
@@ -576,6 +596,8 @@ fl_status fl__wc_add_batch(fl_wc_table *t, const fl_wc_entry *e, size_t n)
 
 bool fl__wc_next(const fl_wc_table *t, size_t *pos, fl_wc_entry *e)
 {
+    while (t->has_zeros && *pos < t->used && t->slots[*pos].count == 0)
+        (*pos)++;
     if (*pos >= t->used)
         return false;
     const wc_slot *s = &t->slots[(*pos)++];
@@ -592,7 +614,12 @@ uint64_t fl__wc_total(const fl_wc_table *t)
 
 size_t fl__wc_distinct(const fl_wc_table *t)
 {
-    return t->used;
+    if (!t->has_zeros)
+        return t->used;
+    size_t n = 0;
+    for (size_t i = 0; i < t->used; i++)
+        n += t->slots[i].count != 0;
+    return n;
 }
 
 size_t fl__wc_memory(const fl_wc_table *t)

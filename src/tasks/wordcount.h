@@ -44,6 +44,15 @@ void fl__wc_free(fl_wc_table *t);
  * chunk neither grows again nor touches fresh pages. */
 void fl__wc_clear(fl_wc_table *t);
 
+/* Zero every count but keep the words and the memory: the next chunk of
+ * the same text finds most of its words already in place, so counting it
+ * neither inserts them again nor grows the table. Words left at 0 are not
+ * seen by fl__wc_next, fl__wc_distinct, the rankings or the encoding. When
+ * the kept words are more than twice those counted since the last reuse
+ * (plus 4096), the text has moved on: the table forgets them all
+ * (fl__wc_clear), so its memory stays near one chunk's vocabulary. */
+void fl__wc_reuse(fl_wc_table *t);
+
 /*
  * Count the words of data[0..len) that are at least min_len bytes long
  * (min_len 0 and 1 both keep every word). The buffer is taken as whole: a
@@ -161,14 +170,27 @@ void fl__wc_map_bytes(fl_task_ctx *ctx, const char *task, const void *data,
 /*
  * The same body in two steps, for a reader that counts its bytes piece by
  * piece (each piece cut at a word boundary) into the table:
- * fl__wc_map_start reads kwargs.min_length into *min_len and returns a new
- * table, or NULL after failing the task. fl__wc_map_finish takes the
- * table (and frees it): with count_status FL_OK it sets the outcome as
- * fl__wc_map_bytes does; otherwise it fails the task with that status.
+ * fl__wc_map_start reads kwargs.min_length into *min_len and returns an
+ * empty table (fl__wc_task_table), or NULL after failing the task.
+ * fl__wc_map_finish takes the table (fl__wc_task_table_done): with
+ * count_status FL_OK it sets the outcome as fl__wc_map_bytes does;
+ * otherwise it fails the task with that status.
  */
 fl_wc_table *fl__wc_map_start(fl_task_ctx *ctx, const char *task,
                               size_t *min_len);
 void fl__wc_map_finish(fl_task_ctx *ctx, const char *task, fl_wc_table *t,
                        fl_status count_status);
+
+/*
+ * The map tasks' tables. fl__wc_task_table returns an empty table, the
+ * one a finished task gave back if there is one (NULL when out of memory);
+ * fl__wc_task_table_done gives it back, reused (fl__wc_reuse), to be
+ * kept for the next task, or frees it when it holds over 8 MiB or 8 are
+ * already kept. So a node's threads keep the words of their last chunk
+ * between tasks, and a node keeps at most 64 MiB for it after a word
+ * count. Safe from any thread.
+ */
+fl_wc_table *fl__wc_task_table(void);
+void fl__wc_task_table_done(fl_wc_table *t);
 
 #endif

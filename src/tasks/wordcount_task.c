@@ -3,8 +3,10 @@
  * attachment and returns {"words": n, "distinct": d} with the partial count
  * (docs/wordcount.md) as the result attachment. The counting body is shared
  * with wc.file, which reads its bytes from a file instead.
- * Portable. Depends on the public header, wordcount.h and alloc.h.
+ * Portable. Depends on the public header, wordcount.h, alloc.h and C11
+ * atomics (the tables kept between tasks are shared by executor threads).
  */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -36,6 +38,40 @@ static bool read_min_length(fl_task_ctx *ctx, const char *task, size_t *out)
     }
     *out = (uint64_t)x > SIZE_MAX ? SIZE_MAX : (size_t)x;
     return true;
+}
+
+/* Tables kept between map tasks: the next chunk of a text finds most of
+ * its words already in place, which a fresh table per chunk would insert
+ * again (docs/benchmarks.md, "Word count"). Each slot holds one or NULL;
+ * an exchange takes a table, a compare-exchange gives one back, so two
+ * threads never hold the same one. */
+#define WC_KEPT 8
+#define WC_KEEP_BYTES ((size_t)8 << 20)
+static _Atomic(fl_wc_table *) kept[WC_KEPT];
+
+fl_wc_table *fl__wc_task_table(void)
+{
+    for (size_t i = 0; i < WC_KEPT; i++) {
+        fl_wc_table *t = atomic_exchange(&kept[i], NULL);
+        if (t != NULL)
+            return t;
+    }
+    return fl__wc_new();
+}
+
+void fl__wc_task_table_done(fl_wc_table *t)
+{
+    if (t == NULL)
+        return;
+    if (fl__wc_memory(t) <= WC_KEEP_BYTES) {
+        fl__wc_reuse(t);
+        for (size_t i = 0; i < WC_KEPT; i++) {
+            fl_wc_table *none = NULL;
+            if (atomic_compare_exchange_strong(&kept[i], &none, t))
+                return;
+        }
+    }
+    fl__wc_free(t);
 }
 
 /* Decimal digits of x at p; returns the end. */
@@ -77,7 +113,7 @@ fl_wc_table *fl__wc_map_start(fl_task_ctx *ctx, const char *task,
 {
     if (!read_min_length(ctx, task, min_len))
         return NULL;
-    fl_wc_table *t = fl__wc_new();
+    fl_wc_table *t = fl__wc_task_table();
     if (t == NULL)
         fail_status(ctx, task, FL_ENOMEM, "table");
     return t;
@@ -103,7 +139,7 @@ void fl__wc_map_finish(fl_task_ctx *ctx, const char *task, fl_wc_table *t,
         fail_status(ctx, task, st, "returning the partial count");
     }
     fl__free(enc);
-    fl__wc_free(t);
+    fl__wc_task_table_done(t);
 }
 
 void fl__wc_map_bytes(fl_task_ctx *ctx, const char *task, const void *data,

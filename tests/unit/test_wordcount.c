@@ -628,6 +628,80 @@ static void test_memory_bound(void)
     free(d);
 }
 
+/* A table reused between chunks counts each chunk exactly as a fresh one
+ * would (its kept words at 0 stay invisible, also to the encoding), and
+ * forgets them once they outnumber the new ones by far. */
+static void test_reuse(void)
+{
+    fl_wc_table *t = fl__wc_new();
+    for (int i = 0; i < N_INPUTS; i++) {
+        int j = (i + 5) % N_INPUTS;
+        CHECK_EQ(fl__wc_count(t, inputs[i].d, inputs[i].n, 1), FL_OK);
+        fl__wc_reuse(t);
+        CHECK_EQ(fl__wc_total(t), 0);
+        CHECK_EQ(fl__wc_distinct(t), 0);
+        CHECK_EQ(fl__wc_count(t, inputs[j].d, inputs[j].n, 3), FL_OK);
+        if (!table_matches(t, inputs[j].d, inputs[j].n, 3))
+            T_FAILED("reused table: counts differ: %s after %s", inputs[j].name,
+                     inputs[i].name);
+        uint8_t *enc = NULL;
+        size_t n = 0;
+        fl_wc_table *m = fl__wc_new();
+        CHECK_EQ(fl__wc_encode(t, &enc, &n), FL_OK);
+        CHECK_EQ(fl__wc_merge(m, enc, n, NULL, NULL), FL_OK);
+        if (!table_matches(m, inputs[j].d, inputs[j].n, 3))
+            T_FAILED("reused table: partial differs: %s after %s", inputs[j].name,
+                     inputs[i].name);
+        fl__free(enc);
+        fl__wc_free(m);
+        fl__wc_reuse(t);
+    }
+    /* 20,000 words kept; then chunks of 2 words: the first reuse keeps them
+     * (the last use counted them all), the next forgets them. */
+    fl__wc_clear(t);
+    for (unsigned k = 0; k < 20000; k++) {
+        char w[16];
+        int len = snprintf(w, sizeof w, "v%u", k);
+        CHECK_EQ(fl__wc_add(t, w, (size_t)len, 1), FL_OK);
+    }
+    size_t pos = 0;
+    fl_wc_entry e;
+    for (int round = 0; round < 2; round++) {
+        fl__wc_reuse(t);
+        CHECK_EQ(fl__wc_count(t, "v7 new", 6, 1), FL_OK);
+        CHECK_EQ(fl__wc_distinct(t), 2);
+        pos = 0;
+        while (fl__wc_next(t, &pos, &e))
+            ;
+    }
+    CHECK_EQ(pos, 2); /* only the 2 words are left to walk over */
+    fl__wc_free(t);
+}
+
+/* The map tasks' tables: given back, one comes out again empty; one over
+ * 8 MiB is not kept. */
+static void test_task_tables(void)
+{
+    fl_wc_table *t = fl__wc_task_table();
+    CHECK(t != NULL);
+    CHECK_EQ(fl__wc_count(t, "a b a", 5, 1), FL_OK);
+    fl__wc_task_table_done(t);
+    fl_wc_table *u = fl__wc_task_table();
+    CHECK(u == t);
+    CHECK_EQ(fl__wc_distinct(u), 0);
+    CHECK_EQ(fl__wc_total(u), 0);
+    for (unsigned k = 0; k < 400000; k++) {
+        char w[32];
+        int len = snprintf(w, sizeof w, "aratherlongword%u", k);
+        CHECK_EQ(fl__wc_add(u, w, (size_t)len, 1), FL_OK);
+    }
+    CHECK(fl__wc_memory(u) > ((size_t)8 << 20));
+    fl__wc_task_table_done(u);
+    fl_wc_table *v = fl__wc_task_table();
+    CHECK(v != NULL && fl__wc_memory(v) < ((size_t)1 << 20));
+    fl__wc_task_table_done(v);
+}
+
 /* A huge word (over the 256-byte scratch, over a chunk) is one word. */
 static void test_huge_word(void)
 {
@@ -703,6 +777,8 @@ int main(void)
     RUN(test_add_and_overflow);
     RUN(test_add_batch);
     RUN(test_memory_bound);
+    RUN(test_reuse);
+    RUN(test_task_tables);
     RUN(test_huge_word);
     RUN(test_oom);
     free_inputs();

@@ -238,7 +238,7 @@ static void count_range(fl_task_ctx *ctx, int fd, const struct file_ref *r,
     bool short_read = false;
     fl_status st = count_pieces(fd, r, t, min_len, &short_read);
     if (short_read) {
-        fl__wc_free(t);
+        fl__wc_task_table_done(t);
         not_local(ctx, r->path, "cannot read the range (file changed?)");
         return;
     }

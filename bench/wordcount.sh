@@ -4,9 +4,11 @@
 #
 #   reference   the pipeline of docs/wordcount.md (tr | tr | grep | sort | uniq -c)
 #   wc_single   single-threaded C counter, same tokenizer and table (bench/wc_single.c)
-#   map alone   the wc.map steps on one core, chunk by chunk (bench/wc_map.c),
-#               timed inside the program (counting only), one run per round, in
-#               16 MiB chunks (by reference) and in 4 MiB chunks (as bytes)
+#   map alone   the map task itself on one core, chunk by chunk, as a node
+#               runs it (bench/wc_map.c), timed inside the program (the task's
+#               runs only), one run per round: wc.file on 16 MiB chunks by
+#               reference (the task reads the file) and wc.map on 4 MiB
+#               chunks held in memory as a received attachment
 #   floret N    `floret wordcount --quiet FILE` against an already running
 #               `floret local -n N` (N = 1, 2), with locality and with
 #               --no-locality (every chunk's bytes cross the broker)
@@ -119,15 +121,16 @@ declare -A label=(
   [f2_loc]="floret, 2 nodes, locality"
   [f2_bytes]="floret, 2 nodes, --no-locality"
   [embedded]="floret, embedded default (cluster start included)"
-  [map16]="map task alone, 1 core, 16 MiB chunks as by reference (bench/wc_map, its own timer)"
-  [map4]="map task alone, 1 core, 4 MiB chunks as bytes (bench/wc_map, its own timer)"
+  [map16]="map task alone, 1 core, wc.file on 16 MiB chunks by reference (bench/wc_map, its own timer)"
+  [map4]="map task alone, 1 core, wc.map on 4 MiB chunks as bytes (bench/wc_map, its own timer)"
 )
 for c in "${configs[@]}"; do declare -a "t_$c=()"; done
 
-# The map step's own time for one pass over the corpus in chunks of $1 bytes
-# (floret wordcount's largest chunks: 16 MiB by reference, 4 MiB as bytes).
+# The map task's own time for one pass over the corpus in chunks of $2
+# bytes, $1 = ref (wc.file) or bytes (wc.map): floret wordcount's largest
+# chunks are 16 MiB by reference and 4 MiB as bytes.
 map_alone() {
-  "$WC_MAP" --chunk "$1" --repeat 1 "$corpus" | sed -n 's/^map .*(\([0-9.]*\) s,.*/\1/p'
+  "$WC_MAP" --as "$1" --chunk "$2" --repeat 1 "$corpus" | sed -n 's/^map .*(\([0-9.]*\) s,.*/\1/p'
 }
 
 run_config() {
@@ -139,8 +142,8 @@ run_config() {
     f2_loc) timed t_f2_loc env FLORET_BROKER="$BROKER_2" "$FLORET" wordcount --quiet "$corpus"; check_words ;;
     f2_bytes) timed t_f2_bytes env FLORET_BROKER="$BROKER_2" "$FLORET" wordcount --quiet --no-locality "$corpus"; check_words ;;
     embedded) timed t_embedded env -u FLORET_BROKER "$FLORET" wordcount --quiet "$corpus"; check_words ;;
-    map16) t_map16+=("$(map_alone 16777216)") ;;
-    map4) t_map4+=("$(map_alone 4194304)") ;;
+    map16) t_map16+=("$(map_alone ref 16777216)") ;;
+    map4) t_map4+=("$(map_alone bytes 4194304)") ;;
   esac
 }
 

@@ -24,6 +24,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "alloc.h"
 #include "core.h"
@@ -147,6 +150,11 @@ static int run(const struct input *in, size_t size, size_t chunk, double *map_s,
 
 int main(int argc, char **argv)
 {
+#if defined(__GLIBC__)
+    /* The malloc settings of a floret node (cli/malloc_tune.c). */
+    (void)mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+    (void)mallopt(M_TRIM_THRESHOLD, 128 * 1024 * 1024);
+#endif
     size_t chunk = 4u << 20;
     int repeat = 3;
     const char *file = NULL;

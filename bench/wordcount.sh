@@ -24,7 +24,7 @@
 #   --build: a build dir with floret, bench/wc_single and bench/wc_map
 #            (default: build/bench, configured Release and built if missing)
 #   --work:  where the corpus goes (default: /tmp/floret-bench-wc)
-# Depends on: bash 5, cmake, coreutils, grep, awk, bench/corpus.sh (Debian
+# Depends on: bash 5, cmake, coreutils, grep, awk, taskset (util-linux), bench/corpus.sh (Debian
 # packages fortunes and base-files for the text).
 set -euo pipefail
 
@@ -92,6 +92,19 @@ start_cluster 2
 
 want_words=$("$WC_SINGLE" "$corpus" | awk '$1 == "words" {print $2}')
 
+# wc_single pinned to each CPU in turn. On a shared host the cores need not
+# be equally fast, and N nodes can reach at most the sum of the cores'
+# speeds over the speed of the one wc_single ran on.
+core_speeds() {
+  command -v taskset >/dev/null || { echo "(taskset missing: not measured)"; return; }
+  local c out=""
+  for ((c = 0; c < $(nproc); c++)); do
+    out+="cpu$c $(taskset -c "$c" "$WC_SINGLE" "$corpus" | awk '$1 == "throughput" {print $2}') MB/s, "
+  done
+  echo "${out%, }"
+}
+speeds_start=$(core_speeds)
+
 # One timed command; appends its wall seconds to the list named $1.
 timed() {
   local list="$1"
@@ -134,6 +147,10 @@ map_alone() {
 }
 
 run_config() {
+  # The page cache again, untimed: a machine may evict cold file pages
+  # between two runs (this one runs DAMON's proactive pageout), and every
+  # configuration is meant to read the corpus from memory.
+  cat "$corpus" > /dev/null
   case "$1" in
     reference) timed t_reference reference ;;
     single) timed t_single "$WC_SINGLE" "$corpus" ;;
@@ -181,5 +198,6 @@ done
 echo
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'),"\
      "$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(uname -sr)"
+echo "wc_single pinned to each core: at the start $speeds_start; at the end $(core_speeds)"
 echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg); $("$FLORET" --version)"
 echo "command: bench/wordcount.sh --runs $runs"

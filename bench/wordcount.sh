@@ -24,8 +24,8 @@
 #   --build: a build dir with floret, bench/wc_single and bench/wc_map
 #            (default: build/bench, configured Release and built if missing)
 #   --work:  where the corpus goes (default: /tmp/floret-bench-wc)
-# Depends on: bash 5, cmake, coreutils, grep, awk, taskset (util-linux), bench/corpus.sh (Debian
-# packages fortunes and base-files for the text).
+# Depends on: bash 5, cmake, coreutils, grep, awk, taskset (util-linux),
+# bench/corpus.sh (Debian packages fortunes and base-files for the text).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -342,6 +342,16 @@ fl_status fl_node_call_take(fl_node *node, const char *name, const char *args,
  */
 fl_status fl_result_wait(fl_result *r, uint32_t timeout_ms);
 
+/*
+ * Wait until one of rs[0..n) is ready or timeout_ms passes (UINT32_MAX
+ * waits forever), like waiting on a set of AsyncResults for the first to
+ * finish; *index gets the first ready one in array order. FL_OK,
+ * FL_ETIMEDOUT, FL_EINVAL (no results, a NULL one, or no index). Each wake-up
+ * scans rs: meant for tens of results, not thousands.
+ */
+fl_status fl_result_wait_any(fl_result *const *rs, size_t n,
+                             uint32_t timeout_ms, size_t *index);
+
 /* True when the task has ended. */
 bool fl_result_ready(const fl_result *r);
 

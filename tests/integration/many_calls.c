@@ -8,12 +8,13 @@
  *   many_calls [--broker URL] [--name ID] [-n N] [--task NAME] [--args JSON]
  *              [--expect JSON] [--timeout S] [--lease-ttl MS]
  *
- * Prints "submitted N", then "progress K" as results arrive, then one
- * "task ..." line per task and a final "summary ..." line. Exit 0 only when
- * every task succeeded with the expected value and nothing was duplicated.
+ * Waits with fl_result_wait_any. Prints "submitted N", then "progress K"
+ * as results arrive, then one "task ..." line per task and a final
+ * "summary ..." line. Exit 0 only when every task succeeded with the
+ * expected value, nothing was duplicated and fl_result_wait_any never named
+ * a result that was not ready.
  * Depends on the public header floret.h and POSIX only.
  */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,13 +47,6 @@ static long now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
 }
 
 static int usage(void)
@@ -139,12 +133,38 @@ static int submit_all(fl_node *node, const struct opts *o, struct outcome *oc)
     return 0;
 }
 
-/* Poll until every result is ready or the deadline passes; returns how many
- * are ready. */
+/* Sleep with fl_result_wait_any until one of the results not seen yet is
+ * ready (or 100 ms pass); -1 when it says a result is ready that is not. */
+static int wait_some(const struct opts *o, const struct outcome *oc,
+                     const char *seen, fl_result **pending)
+{
+    size_t n = 0, idx = 0;
+    for (long i = 0; i < o->n; i++)
+        if (!seen[i])
+            pending[n++] = oc[i].r;
+    if (n == 0)
+        return 0;
+    fl_status st = fl_result_wait_any(pending, n, 100, &idx);
+    if (st == FL_OK && (idx >= n || !fl_result_ready(pending[idx]))) {
+        fprintf(stderr, "many_calls: fl_result_wait_any gave %zu of %zu, not ready\n", idx, n);
+        return -1;
+    }
+    if (st != FL_OK && st != FL_ETIMEDOUT) {
+        fprintf(stderr, "many_calls: fl_result_wait_any: %s\n", fl_strerror(st));
+        return -1;
+    }
+    return 0;
+}
+
+/* Wait until every result is ready or the deadline passes; returns how many
+ * are ready, or -1 when waiting went wrong. */
 static long wait_all(const struct opts *o, struct outcome *oc, char *seen)
 {
     long deadline = now_ms() + (long)(o->timeout_s * 1000);
     long ready = 0, reported = -1, last_report = 0;
+    fl_result **pending = calloc((size_t)o->n, sizeof *pending);
+    if (!pending)
+        return -1;
     while (ready < o->n) {
         for (long i = 0; i < o->n; i++) {
             if (!seen[i] && fl_result_ready(oc[i].r)) {
@@ -161,8 +181,12 @@ static long wait_all(const struct opts *o, struct outcome *oc, char *seen)
         }
         if (ready == o->n || now_ms() >= deadline)
             break;
-        sleep_ms(10);
+        if (wait_some(o, oc, seen, pending) != 0) {
+            ready = -1;
+            break;
+        }
     }
+    free(pending);
     return ready;
 }
 
@@ -261,8 +285,7 @@ int main(int argc, char **argv)
     if (!oc || !seen) {
         fprintf(stderr, "many_calls: out of memory\n");
     } else if (submit_all(node, &o, oc) == 0) {
-        wait_all(&o, oc, seen);
-        rc = report(&o, oc, seen);
+        rc = wait_all(&o, oc, seen) < 0 ? 1 : report(&o, oc, seen);
     }
     fflush(stdout);
     for (long i = 0; oc && i < o.n; i++) {

@@ -80,6 +80,30 @@ void fl__result_set_state(fl_result *r, fl_state st)
         atomic_store_explicit(&r->state, (int)st, memory_order_release);
 }
 
+/* Waiters on several results (fl_result_wait_any) sleep on one process-wide
+ * condition: every result that becomes ready bumps any_seq and wakes them
+ * to scan their own set again. */
+static pthread_mutex_t any_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t any_cv;
+static pthread_once_t any_once = PTHREAD_ONCE_INIT;
+static bool any_cv_ok;
+static uint64_t any_seq;
+
+static void any_init(void)
+{
+    any_cv_ok = fl__cond_init(&any_cv) == 0;
+}
+
+static void any_ready(void)
+{
+    pthread_once(&any_once, any_init);
+    pthread_mutex_lock(&any_mu);
+    any_seq++;
+    if (any_cv_ok)
+        pthread_cond_broadcast(&any_cv);
+    pthread_mutex_unlock(&any_mu);
+}
+
 /* Publish the final fields written by the caller and wake every waiter. */
 static void mark_ready(fl_result *r, fl_state st)
 {
@@ -89,6 +113,7 @@ static void mark_ready(fl_result *r, fl_state st)
     r->id_known = true; /* a task that never got an id keeps id 0 */
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
+    any_ready();
 }
 
 void fl__result_finish(fl_result *r, const fl_final *fin)
@@ -150,6 +175,47 @@ fl_status fl_result_wait(fl_result *r, uint32_t timeout_ms)
     }
     pthread_mutex_unlock(&r->mu);
     return st;
+}
+
+static bool first_ready(fl_result *const *rs, size_t n, size_t *index)
+{
+    for (size_t i = 0; i < n; i++)
+        if (atomic_load_explicit(&rs[i]->ready, memory_order_acquire)) {
+            *index = i;
+            return true;
+        }
+    return false;
+}
+
+fl_status fl_result_wait_any(fl_result *const *rs, size_t n,
+                             uint32_t timeout_ms, size_t *index)
+{
+    if (!rs || n == 0 || !index)
+        return FL_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!rs[i])
+            return FL_EINVAL;
+    pthread_once(&any_once, any_init);
+    if (!any_cv_ok)
+        return FL_ENOMEM;
+    struct timespec dl = fl__deadline_after_ms(timeout_ms);
+    /* any_seq is read before each scan: a result readied after the scan
+     * has moved it, so the wait below returns at once. */
+    pthread_mutex_lock(&any_mu);
+    uint64_t seen = any_seq;
+    pthread_mutex_unlock(&any_mu);
+    while (!first_ready(rs, n, index)) {
+        int rc = 0;
+        pthread_mutex_lock(&any_mu);
+        while (any_seq == seen && rc == 0)
+            rc = timeout_ms == UINT32_MAX ? pthread_cond_wait(&any_cv, &any_mu)
+                                          : pthread_cond_timedwait(&any_cv, &any_mu, &dl);
+        seen = any_seq;
+        pthread_mutex_unlock(&any_mu);
+        if (rc != 0)
+            return first_ready(rs, n, index) ? FL_OK : FL_ETIMEDOUT;
+    }
+    return FL_OK;
 }
 
 bool fl_result_ready(const fl_result *r)

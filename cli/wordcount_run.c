@@ -38,6 +38,8 @@
  * success: no node shares our files. */
 #define LOCALITY_GIVE_UP 8
 #define POLL_MS 20u
+/* How often the window is fitted to the nodes online. */
+#define CENSUS_EVERY_S 0.01
 /* Chunks whose bytes travel stay below the default 8 MiB message with
  * room for the envelope. */
 #define BYTES_MAX (8u * 1024u * 1024u - 256u * 1024u)
@@ -72,7 +74,7 @@ struct run {
     uint64_t next_index;     /* number of the next fresh chunk */
     bool locality;
     uint64_t not_local, local_ok;
-    double t0, last_progress, last_result;
+    double t0, last_progress, last_result, last_census;
     bool warned_idle;
     char err[512];
 };
@@ -508,10 +510,50 @@ static void tick(struct run *r, size_t finished)
     }
 }
 
+/* Sleep until any task in flight ends (or POLL_MS, for the progress bar
+ * and the idle warning): chunks finish out of order across nodes, and a
+ * result left waiting behind a slower one delays both its merge and the
+ * next chunk. */
+static void wait_any(const struct run *r)
+{
+    fl_result *rs[MAX_WINDOW];
+    size_t n = 0, first;
+    for (size_t i = 0; i < r->inflight && n < MAX_WINDOW; i++)
+        rs[n++] = r->slots[i].r;
+    if (n > 0)
+        (void)fl_result_wait_any(rs, n, POLL_MS, &first);
+}
+
+/* The window and the chunk sizes follow the cluster as presence tells:
+ * right after connecting, the nodes' presence may not all be in yet. */
+static int follow_cluster(struct run *r)
+{
+    double t = now_s();
+    if (t - r->last_census < CENSUS_EVERY_S)
+        return 0;
+    r->last_census = t;
+    bool file_task;
+    size_t slots = cluster_slots(r->node, r->o->map ? r->o->map : "wc.map", &file_task);
+    if (slots == r->slots_online)
+        return 0;
+    r->slots_online = slots;
+    size_t w = pick_window(r, slots);
+    if (w > r->window) {
+        struct slot *more = realloc(r->slots, w * sizeof *more);
+        if (!more) {
+            snprintf(r->err, sizeof r->err, "out of memory");
+            return -1;
+        }
+        r->slots = more;
+    }
+    r->window = w;
+    return 0;
+}
+
 static int loop(struct run *r)
 {
     for (;;) {
-        if (fill_window(r) != 0)
+        if (follow_cluster(r) != 0 || fill_window(r) != 0)
             return -1;
         if (r->inflight == 0)
             return 0;
@@ -519,7 +561,7 @@ static int loop(struct run *r)
         if (collect(r, &finished) != 0)
             return -1;
         if (finished == 0 && r->inflight > 0)
-            (void)fl_result_wait(r->slots[0].r, POLL_MS);
+            wait_any(r);
         tick(r, finished);
     }
 }
@@ -579,7 +621,7 @@ int wc_run(fl_node *node, const struct wc_opts *o, fl_wc_table *t, struct wc_sta
         snprintf(r.err, sizeof r.err, "out of memory");
         rc = -1;
     }
-    r.t0 = r.last_result = now_s();
+    r.t0 = r.last_result = r.last_census = now_s();
     if (rc == 0)
         rc = loop(&r);
     s->elapsed_s = now_s() - r.t0;

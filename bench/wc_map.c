@@ -133,12 +133,16 @@ static int run(const struct input *in, size_t size, size_t chunk, double *map_s,
             rc = -1;
         pos += len;
     }
+    /* As the client merges: the partials of one node, with its hint. */
     double t1 = now_s();
     fl_wc_table *all = fl__wc_new();
+    fl_wc_hint hint = {0};
     for (size_t i = 0; rc == 0 && i < k; i++)
-        if (all == NULL || fl__wc_merge(all, ps[i].data, ps[i].len, NULL, NULL) != FL_OK)
+        if (all == NULL ||
+            fl__wc_merge_from(all, &hint, ps[i].data, ps[i].len, NULL, NULL) != FL_OK)
             rc = -1;
     *merge_s = now_s() - t1;
+    fl__wc_hint_free(&hint);
     if (all)
         *words = fl__wc_total(all);
     fl__wc_free(all);

@@ -17,6 +17,10 @@
  * (remaining / (2 x slots), from 16 MiB by reference or 4 MiB as bytes
  * down to 1 MiB): few chunks to merge, and no node left idle at the end.
  *
+ * Each node's partials are merged with a hint of their own
+ * (fl__wc_merge_from): a node keeps its table between tasks, so its words
+ * come in nearly the same order every time.
+ *
  * Depends on wordcount_cli.h, wordcount_file.h and the public header.
  */
 #include <errno.h>
@@ -57,6 +61,12 @@ struct slot {
     bool force_bytes; /* a node could not read it: send the bytes */
 };
 
+/* The merge hint of one node's partials (fl__wc_merge_from). */
+struct node_hint {
+    char id[72];
+    fl_wc_hint h;
+};
+
 struct run {
     fl_node *node;
     const struct wc_opts *o;
@@ -74,6 +84,8 @@ struct run {
     uint64_t next_index;     /* number of the next fresh chunk */
     bool locality;
     uint64_t not_local, local_ok;
+    struct node_hint *hints;
+    size_t nhints, cap_hints;
     double t0, last_progress, last_result, last_census;
     bool warned_idle;
     char err[512];
@@ -384,14 +396,42 @@ static fl_status merge_object(fl_wc_table *t, const fl_value *v, char *why, size
     return FL_OK;
 }
 
-static int merge(struct run *r, struct slot *sl)
+/* The hint for the partials of node id, made on first use; NULL when out
+ * of memory (the merge then goes without). */
+static fl_wc_hint *hint_of(struct run *r, const char *id)
+{
+    for (size_t i = 0; i < r->nhints; i++)
+        if (strcmp(r->hints[i].id, id) == 0)
+            return &r->hints[i].h;
+    if (r->nhints == r->cap_hints) {
+        size_t cap = r->cap_hints ? 2 * r->cap_hints : 8;
+        struct node_hint *h = realloc(r->hints, cap * sizeof *h);
+        if (!h)
+            return NULL;
+        r->hints = h;
+        r->cap_hints = cap;
+    }
+    struct node_hint *n = &r->hints[r->nhints++];
+    memset(n, 0, sizeof *n);
+    snprintf(n->id, sizeof n->id, "%s", id);
+    return &n->h;
+}
+
+static fl_status merge_partial(struct run *r, struct slot *sl, uint64_t *words)
 {
     size_t len = 0;
     const void *att = fl_result_attachment(sl->r, &len);
+    fl_wc_hint *h = hint_of(r, fl_result_worker(sl->r));
+    return h ? fl__wc_merge_from(r->t, h, att, len, words, NULL)
+             : fl__wc_merge(r->t, att, len, words, NULL);
+}
+
+static int merge(struct run *r, struct slot *sl)
+{
     uint64_t words = 0;
     char why[128] = "";
     fl_status st = r->o->map ? merge_object(r->t, fl_result_value(sl->r), why, sizeof why)
-                             : fl__wc_merge(r->t, att, len, &words, NULL);
+                             : merge_partial(r, sl, &words);
     if (st == FL_EINVAL && !why[0])
         snprintf(why, sizeof why, "a key that is not a lowercase word");
     if (st != FL_OK && why[0]) {
@@ -599,6 +639,9 @@ static void cleanup(struct run *r)
         wc_input_close(&r->inputs[i]);
     free(r->inputs);
     free(r->slots);
+    for (size_t i = 0; i < r->nhints; i++)
+        fl__wc_hint_free(&r->hints[i].h);
+    free(r->hints);
 }
 
 int wc_run(fl_node *node, const struct wc_opts *o, fl_wc_table *t, struct wc_stats *s)

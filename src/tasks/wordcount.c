@@ -559,12 +559,44 @@ fl_status fl__wc_add_checked(fl_wc_table *t, const void *word, size_t len,
     return probe_word(t, word, len, b0, b1, h, count);
 }
 
+/* The entry number + 1 of a word already in t, 0 when absent. */
+static uint32_t find_entry(const fl_wc_table *t, const uint8_t *w, size_t len)
+{
+    uint64_t b0, b1;
+    size_t i = (uint32_t)word_hash(w, len, &b0, &b1) & t->mask;
+    for (uint32_t e; (e = t->index[i]) != 0; i = (i + 1u) & t->mask) {
+        const wc_slot *s = &t->slots[e - 1u];
+        if (s->len == len && memcmp(slot_word(t, s), w, len) == 0)
+            return e;
+    }
+    return 0;
+}
+
+fl_status fl__wc_add_at(fl_wc_table *t, const void *word, size_t len,
+                        uint64_t count, uint32_t *e)
+{
+    if (*e != 0 && *e <= t->used) {
+        wc_slot *s = &t->slots[*e - 1u];
+        if (s->len == len && memcmp(slot_word(t, s), word, len) == 0)
+            return count ? add_to(t, s, count) : FL_OK;
+    }
+    fl_status st = fl__wc_add_checked(t, word, len, count);
+    *e = st == FL_OK ? find_entry(t, word, len) : 0;
+    return st;
+}
+
 /* A hint to the cache; nothing where the compiler has no such builtin. */
 #if defined(__GNUC__) || defined(__clang__)
 #define WC_PREFETCH(p) __builtin_prefetch(p)
 #else
 #define WC_PREFETCH(p) ((void)(p))
 #endif
+
+void fl__wc_prefetch_entry(const fl_wc_table *t, uint32_t e)
+{
+    if (e != 0 && e <= t->used)
+        WC_PREFETCH(&t->slots[e - 1u]);
+}
 
 /* A table much larger than the cache spends a merge waiting for memory,
  * one word at a time. Hashing a batch first and asking for the index

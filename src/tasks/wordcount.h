@@ -108,6 +108,36 @@ fl_status fl__wc_merge(fl_wc_table *t, const void *data, size_t len,
                        uint64_t *words, size_t *distinct);
 
 /*
+ * What fl__wc_merge_from remembers of one source of partials: the entry of
+ * t that each position of its last partial went to. A node keeps its
+ * table between tasks (fl__wc_task_table), so its partials list their
+ * words in nearly the same order, and a word found at the remembered
+ * entry is added without hashing or probing. Start zeroed; release with
+ * fl__wc_hint_free. Only for the one table it was used with.
+ */
+typedef struct fl_wc_hint {
+    uint32_t *entry; /* entry number + 1 by position; 0: unknown */
+    size_t n, cap;
+} fl_wc_hint;
+
+void fl__wc_hint_free(fl_wc_hint *h);
+
+/* fl__wc_merge for partials that come from one source, with its hint h:
+ * the same checks, statuses and result. */
+fl_status fl__wc_merge_from(fl_wc_table *t, fl_wc_hint *h, const void *data,
+                            size_t len, uint64_t *words, size_t *distinct);
+
+/* Add count to a checked lowercase word (as fl__wc_add_checked), first
+ * trying entry *e (entry number + 1, 0 for none); *e gets the word's
+ * entry. */
+fl_status fl__wc_add_at(fl_wc_table *t, const void *word, size_t len,
+                        uint64_t count, uint32_t *e);
+
+/* Ask the cache for entry e (number + 1) of t ahead of its use; nothing
+ * for 0 or an entry t does not have. */
+void fl__wc_prefetch_entry(const fl_wc_table *t, uint32_t e);
+
+/*
  * The n most frequent words (count descending, then word ascending
  * bytewise), or all of them when n is 0 or above the vocabulary. *out is
  * an array the caller frees with fl__free (NULL when *count is 0).

@@ -130,6 +130,63 @@ static bool check_partial(const uint8_t *d, size_t len, size_t *body,
     return pos == len && sum == *total;
 }
 
+void fl__wc_hint_free(fl_wc_hint *h)
+{
+    fl__free(h->entry);
+    h->entry = NULL;
+    h->n = h->cap = 0;
+}
+
+/* Room for n positions in h, new ones unknown. */
+static fl_status hint_reserve(fl_wc_hint *h, size_t n)
+{
+    if (n > h->cap) {
+        if (n > SIZE_MAX / sizeof *h->entry)
+            return FL_ENOMEM;
+        uint32_t *e = fl__realloc(h->entry, n * sizeof *e);
+        if (e == NULL)
+            return FL_ENOMEM;
+        h->entry = e;
+        h->cap = n;
+    }
+    for (size_t i = h->n; i < n; i++)
+        h->entry[i] = 0;
+    if (n > h->n)
+        h->n = n;
+    return FL_OK;
+}
+
+/* The entries a hint expects a little ahead, asked for early: the lookups
+ * that follow then find them in the cache. */
+#define HINT_AHEAD 8u
+
+fl_status fl__wc_merge_from(fl_wc_table *t, fl_wc_hint *h, const void *data,
+                            size_t len, uint64_t *words, size_t *distinct)
+{
+    const uint8_t *d = data;
+    size_t pos;
+    uint64_t nd, nt;
+    if (d == NULL || !check_partial(d, len, &pos, &nd, &nt))
+        return FL_EPROTO;
+    fl_status st = hint_reserve(h, (size_t)nd);
+    for (uint64_t i = 0; st == FL_OK && i < nd; i++) {
+        fl_wc_entry e;
+        /* check_partial walked the same entries: this cannot fail. */
+        if (!get_entry(d, len, &pos, &e, true))
+            return FL_EPROTO;
+        if (i + HINT_AHEAD < nd)
+            fl__wc_prefetch_entry(t, h->entry[i + HINT_AHEAD]);
+        st = fl__wc_add_at(t, e.word, e.len, e.count, &h->entry[i]);
+    }
+    if (st != FL_OK)
+        return st;
+    if (words != NULL)
+        *words = nt;
+    if (distinct != NULL)
+        *distinct = (size_t)nd;
+    return FL_OK;
+}
+
 fl_status fl__wc_merge(fl_wc_table *t, const void *data, size_t len,
                        uint64_t *words, size_t *distinct)
 {

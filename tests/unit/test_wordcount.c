@@ -253,10 +253,12 @@ static int chunk_ok(const uint8_t *d, size_t n, size_t start, size_t k,
 
 /* Stream d through a window of at most `window` bytes, as a reader with a
  * bounded buffer would, growing it only when one word fills it. Counts each
- * chunk with wc.map's steps (count, encode) and merges into merged. */
+ * chunk with wc.map's steps (count, encode) and merges into merged; with
+ * hint, as a node and the client do it: the map task's kept table, and the
+ * merge with that node's hint. */
 static int chunk_and_merge(const uint8_t *d, size_t n, size_t target,
                            size_t window, size_t min_len, fl_wc_table *merged,
-                           size_t *chunks)
+                           fl_wc_hint *hint, size_t *chunks)
 {
     size_t pos = 0;
     *chunks = 0;
@@ -274,16 +276,20 @@ static int chunk_and_merge(const uint8_t *d, size_t n, size_t target,
             T_FAILED("bad chunk at %zu+%zu (target %zu)", pos, k, target);
             return 0;
         }
-        fl_wc_table *t = fl__wc_new();
+        fl_wc_table *t = hint ? fl__wc_task_table() : fl__wc_new();
         uint8_t *enc = NULL;
         size_t enc_len = 0, distinct = 0;
         uint64_t words = 0;
         int ok = t && fl__wc_count(t, d + pos, k, min_len) == FL_OK &&
                  fl__wc_encode(t, &enc, &enc_len) == FL_OK &&
-                 fl__wc_merge(merged, enc, enc_len, &words, &distinct) == FL_OK &&
+                 (hint ? fl__wc_merge_from(merged, hint, enc, enc_len, &words, &distinct)
+                       : fl__wc_merge(merged, enc, enc_len, &words, &distinct)) == FL_OK &&
                  words == fl__wc_total(t) && distinct == fl__wc_distinct(t);
         fl__free(enc);
-        fl__wc_free(t);
+        if (hint)
+            fl__wc_task_table_done(t);
+        else
+            fl__wc_free(t);
         if (!ok)
             return 0;
         pos += k;
@@ -297,19 +303,24 @@ static void test_chunk_map_merge(void)
     static const size_t targets[] = {1, 2, 3, 5, 8, 16, 17, 64, 1000, 1 << 20};
     for (int i = 0; i < N_INPUTS; i++)
         for (size_t ti = 0; ti < sizeof targets / sizeof targets[0]; ti++)
-            for (size_t min_len = 1; min_len <= 4; min_len += 3) {
-                size_t target = targets[ti], chunks;
-                fl_wc_table *m = fl__wc_new();
-                int ok = chunk_and_merge(inputs[i].d, inputs[i].n, target,
-                                         target + 1, min_len, m, &chunks) &&
-                         table_matches(m, inputs[i].d, inputs[i].n, min_len);
-                if (!ok)
-                    T_FAILED("chunk+map+merge differs: %s, chunk %zu, min %zu",
-                             inputs[i].name, target, min_len);
-                else
-                    t_checks++;
-                fl__wc_free(m);
-            }
+            for (size_t min_len = 1; min_len <= 4; min_len += 3)
+                for (int hinted = 0; hinted < 2; hinted++) {
+                    size_t target = targets[ti], chunks;
+                    fl_wc_table *m = fl__wc_new();
+                    fl_wc_hint hint = {0};
+                    int ok = chunk_and_merge(inputs[i].d, inputs[i].n, target,
+                                             target + 1, min_len, m,
+                                             hinted ? &hint : NULL, &chunks) &&
+                             table_matches(m, inputs[i].d, inputs[i].n, min_len);
+                    if (!ok)
+                        T_FAILED("chunk+map+merge differs: %s, chunk %zu, min %zu%s",
+                                 inputs[i].name, target, min_len,
+                                 hinted ? ", kept tables and a hint" : "");
+                    else
+                        t_checks++;
+                    fl__wc_hint_free(&hint);
+                    fl__wc_free(m);
+                }
 }
 
 static void test_chunker_edges(void)
@@ -702,6 +713,46 @@ static void test_task_tables(void)
     fl__wc_task_table_done(v);
 }
 
+/* The partial count of text s, encoded; the caller frees it. */
+static uint8_t *partial_of(const char *s, size_t *len)
+{
+    fl_wc_table *t = fl__wc_new();
+    uint8_t *enc = NULL;
+    CHECK_EQ(fl__wc_count(t, s, strlen(s), 1), FL_OK);
+    CHECK_EQ(fl__wc_encode(t, &enc, len), FL_OK);
+    fl__wc_free(t);
+    return enc;
+}
+
+/* A hint only saves work: words in another order than it remembers, a
+ * damaged partial and a hint from another table all merge (or fail) as
+ * without it. */
+static void test_merge_hint(void)
+{
+    fl_wc_table *m = fl__wc_new(), *other = fl__wc_new();
+    fl_wc_hint h = {0};
+    size_t n1, n2, n3;
+    uint8_t *p1 = partial_of("a bb ccc", &n1);
+    uint8_t *p2 = partial_of("ccc x a a", &n2);
+    uint8_t *p3 = partial_of("zz yy ccc", &n3);
+    CHECK_EQ(fl__wc_merge_from(m, &h, p1, n1, NULL, NULL), FL_OK);
+    CHECK_EQ(fl__wc_merge_from(m, &h, p2, n2, NULL, NULL), FL_OK);
+    CHECK_EQ(fl__wc_merge_from(m, &h, p1, n1 - 1, NULL, NULL), FL_EPROTO);
+    CHECK_EQ(fl__wc_merge_from(other, &h, p3, n3, NULL, NULL), FL_OK);
+    CHECK_EQ(fl__wc_merge_from(m, &h, p3, n3, NULL, NULL), FL_OK);
+    static const char all[] = "a bb ccc ccc x a a zz yy ccc";
+    if (!table_matches(m, (const uint8_t *)all, sizeof all - 1, 1))
+        T_FAILED("hinted merges differ from the text's counts");
+    if (!table_matches(other, (const uint8_t *)"zz yy ccc", 9, 1))
+        T_FAILED("a hint from another table changed the counts");
+    fl__free(p1);
+    fl__free(p2);
+    fl__free(p3);
+    fl__wc_hint_free(&h);
+    fl__wc_free(m);
+    fl__wc_free(other);
+}
+
 /* A huge word (over the 256-byte scratch, over a chunk) is one word. */
 static void test_huge_word(void)
 {
@@ -715,7 +766,7 @@ static void test_huge_word(void)
     CHECK_EQ(fl__wc_total(t), 2);
     fl_wc_table *m = fl__wc_new();
     size_t chunks;
-    CHECK(chunk_and_merge(d, n + 3, 4096, 4097, 1, m, &chunks));
+    CHECK(chunk_and_merge(d, n + 3, 4096, 4097, 1, m, NULL, &chunks));
     CHECK_EQ(chunks, 2);
     CHECK_EQ(fl__wc_distinct(m), 2);
     fl_wc_entry *e;
@@ -778,6 +829,7 @@ int main(void)
     RUN(test_add_batch);
     RUN(test_memory_bound);
     RUN(test_reuse);
+    RUN(test_merge_hint);
     RUN(test_task_tables);
     RUN(test_huge_word);
     RUN(test_oom);

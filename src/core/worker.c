@@ -144,7 +144,8 @@ static uint32_t target_credit(const fl_core *c)
     double slots = (double)c->slots, t = 2.0 * slots;
     if (w->exec_us > 0) {
         double extra = slots * (round_trip_us(w) / w->exec_us - RTT_SLACK);
-        t = slots + (extra > 0 ? (double)(uint64_t)extra + 1.0 : 0.0);
+        double whole = extra > 0 ? (double)(uint64_t)extra : 0.0;
+        t = slots + (whole < extra ? whole + 1.0 : whole); /* ceil */
     }
     if (t > FL_MAX_CREDIT)
         t = FL_MAX_CREDIT;

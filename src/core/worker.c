@@ -28,9 +28,9 @@
 #define RTT_FLOOR_US 1000.0
 #define RTT_CAP_US 50000.0
 /* Tasks finishing within one round trip that are not worth one more task
- * held, per slot: waiting under 5% of a task's time is cheaper than
+ * held, per slot: waiting under 1% of a task's time is cheaper than
  * hoarding a long task another worker could start. */
-#define RTT_SLACK 0.05
+#define RTT_SLACK 0.01
 
 /* Owners silent this long that hold nothing of ours and show no presence
  * are forgotten (hand-written clients publish none). */

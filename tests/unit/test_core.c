@@ -541,13 +541,15 @@ static int usually_held(uint64_t run_us, uint64_t lease_delay_us)
 
 /* Protocol.md, worker rules 2: the credit covers the measured round trip.
  * 40 ms tasks whose leases take 8 ms to arrive are held two at a time, so
- * the next one is there when the current one ends; one at a time when the
- * leases arrive at once (the 1 ms floor is 2.5% of a task) or when the
- * tasks take a second (0.8%). */
+ * the next one is there when the current one ends, and so are 40 ms tasks
+ * whose leases arrive at once (the 1 ms floor is 2.5% of a task); 200 ms
+ * tasks with leases at once (0.5%) and 1 s tasks with 8 ms leases (0.8%)
+ * one at a time. */
 static void test_credit_covers_the_round_trip(void)
 {
     CHECK_EQ(usually_held(40000, 8000), 2);
-    CHECK_EQ(usually_held(40000, 0), 1);
+    CHECK_EQ(usually_held(40000, 0), 2);
+    CHECK_EQ(usually_held(200000, 0), 1);
     CHECK_EQ(usually_held(1000000, 8000), 1);
     /* Leases slower than the tasks: those that finish on the way, + 1. */
     CHECK_EQ(usually_held(10000, 25000), 4);

@@ -70,10 +70,12 @@ uint64_t wc_chunk_sample(const struct wc_chunk *c);
 void wc_chunk_release(struct wc_chunk *c);
 void wc_input_close(struct wc_input *in);
 
-/* Tasks done by one node. */
+/* One node of a run: the tasks it did, and the hint its partials are
+ * merged with (fl__wc_merge_from; freed by wc_stats_free). */
 struct wc_node_tasks {
     char id[72];
     uint64_t tasks;
+    fl_wc_hint hint;
 };
 
 /* What a run did, for the report. */

@@ -222,6 +222,8 @@ void wc_progress(const struct wc_stats *s, double elapsed_s, bool done)
 
 void wc_stats_free(struct wc_stats *s)
 {
+    for (size_t i = 0; i < s->nnodes; i++)
+        fl__wc_hint_free(&s->nodes[i].hint);
     free(s->nodes);
     s->nodes = NULL;
     s->nnodes = s->cap_nodes = 0;

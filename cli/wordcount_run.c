@@ -61,12 +61,6 @@ struct slot {
     bool force_bytes; /* a node could not read it: send the bytes */
 };
 
-/* The merge hint of one node's partials (fl__wc_merge_from). */
-struct node_hint {
-    char id[72];
-    fl_wc_hint h;
-};
-
 struct run {
     fl_node *node;
     const struct wc_opts *o;
@@ -84,8 +78,6 @@ struct run {
     uint64_t next_index;     /* number of the next fresh chunk */
     bool locality;
     uint64_t not_local, local_ok;
-    struct node_hint *hints;
-    size_t nhints, cap_hints;
     double t0, last_progress, last_result, last_census;
     bool warned_idle;
     char err[512];
@@ -351,23 +343,25 @@ static int fill_window(struct run *r)
     return 0;
 }
 
-static int count_node(struct wc_stats *s, const char *id)
+/* The record of node id, made (with no tasks yet) on first use; NULL when
+ * out of memory. */
+static struct wc_node_tasks *node_of(struct wc_stats *s, const char *id)
 {
     for (size_t i = 0; i < s->nnodes; i++)
         if (strcmp(s->nodes[i].id, id) == 0)
-            return s->nodes[i].tasks++, 0;
+            return &s->nodes[i];
     if (s->nnodes == s->cap_nodes) {
         size_t cap = s->cap_nodes ? 2 * s->cap_nodes : 8;
         struct wc_node_tasks *n = realloc(s->nodes, cap * sizeof *n);
         if (!n)
-            return -1;
+            return NULL;
         s->nodes = n;
         s->cap_nodes = cap;
     }
     struct wc_node_tasks *n = &s->nodes[s->nnodes++];
+    memset(n, 0, sizeof *n);
     snprintf(n->id, sizeof n->id, "%s", id);
-    n->tasks = 1;
-    return 0;
+    return n;
 }
 
 /* A Lua mapper's result: {word: count}, each count a whole number >= 1. */
@@ -396,42 +390,25 @@ static fl_status merge_object(fl_wc_table *t, const fl_value *v, char *why, size
     return FL_OK;
 }
 
-/* The hint for the partials of node id, made on first use; NULL when out
- * of memory (the merge then goes without). */
-static fl_wc_hint *hint_of(struct run *r, const char *id)
-{
-    for (size_t i = 0; i < r->nhints; i++)
-        if (strcmp(r->hints[i].id, id) == 0)
-            return &r->hints[i].h;
-    if (r->nhints == r->cap_hints) {
-        size_t cap = r->cap_hints ? 2 * r->cap_hints : 8;
-        struct node_hint *h = realloc(r->hints, cap * sizeof *h);
-        if (!h)
-            return NULL;
-        r->hints = h;
-        r->cap_hints = cap;
-    }
-    struct node_hint *n = &r->hints[r->nhints++];
-    memset(n, 0, sizeof *n);
-    snprintf(n->id, sizeof n->id, "%s", id);
-    return &n->h;
-}
-
-static fl_status merge_partial(struct run *r, struct slot *sl, uint64_t *words)
+static fl_status merge_partial(struct run *r, struct slot *sl, fl_wc_hint *hint,
+                               uint64_t *words)
 {
     size_t len = 0;
     const void *att = fl_result_attachment(sl->r, &len);
-    fl_wc_hint *h = hint_of(r, fl_result_worker(sl->r));
-    return h ? fl__wc_merge_from(r->t, h, att, len, words, NULL)
-             : fl__wc_merge(r->t, att, len, words, NULL);
+    return fl__wc_merge_from(r->t, hint, att, len, words, NULL);
 }
 
 static int merge(struct run *r, struct slot *sl)
 {
+    struct wc_node_tasks *node = node_of(r->s, fl_result_worker(sl->r));
+    if (!node) {
+        snprintf(r->err, sizeof r->err, "out of memory");
+        return -1;
+    }
     uint64_t words = 0;
     char why[128] = "";
     fl_status st = r->o->map ? merge_object(r->t, fl_result_value(sl->r), why, sizeof why)
-                             : merge_partial(r, sl, &words);
+                             : merge_partial(r, sl, &node->hint, &words);
     if (st == FL_EINVAL && !why[0])
         snprintf(why, sizeof why, "a key that is not a lowercase word");
     if (st != FL_OK && why[0]) {
@@ -446,10 +423,7 @@ static int merge(struct run *r, struct slot *sl)
                  sl->c.in->name, sl->c.offset, fl_result_worker(sl->r), fl_strerror(st));
         return -1;
     }
-    if (count_node(r->s, fl_result_worker(sl->r)) != 0) {
-        snprintf(r->err, sizeof r->err, "out of memory");
-        return -1;
-    }
+    node->tasks++;
     if (sl->by_ref) {
         r->local_ok++;
         r->s->by_ref++;
@@ -639,9 +613,6 @@ static void cleanup(struct run *r)
         wc_input_close(&r->inputs[i]);
     free(r->inputs);
     free(r->slots);
-    for (size_t i = 0; i < r->nhints; i++)
-        fl__wc_hint_free(&r->hints[i].h);
-    free(r->hints);
 }
 
 int wc_run(fl_node *node, const struct wc_opts *o, fl_wc_table *t, struct wc_stats *s)

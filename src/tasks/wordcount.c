@@ -575,13 +575,18 @@ static uint32_t find_entry(const fl_wc_table *t, const uint8_t *w, size_t len)
 fl_status fl__wc_add_at(fl_wc_table *t, const void *word, size_t len,
                         uint64_t count, uint32_t *e)
 {
-    if (*e != 0 && *e <= t->used) {
-        wc_slot *s = &t->slots[*e - 1u];
-        if (s->len == len && memcmp(slot_word(t, s), word, len) == 0)
-            return count ? add_to(t, s, count) : FL_OK;
-    }
+    bool at_hint = *e != 0 && *e <= t->used &&
+                   t->slots[*e - 1u].len == len &&
+                   memcmp(slot_word(t, &t->slots[*e - 1u]), word, len) == 0;
+    if (!at_hint)
+        *e = find_entry(t, word, len);
+    if (*e != 0)
+        return add_to(t, &t->slots[*e - 1u], count);
+    if (count == 0)
+        return FL_OK; /* nothing to insert; *e stays 0 */
+    /* A new word: inserted as the last entry. */
     fl_status st = fl__wc_add_checked(t, word, len, count);
-    *e = st == FL_OK ? find_entry(t, word, len) : 0;
+    *e = st == FL_OK ? (uint32_t)t->used : 0;
     return st;
 }
 

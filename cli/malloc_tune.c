@@ -17,7 +17,10 @@
  * them 512-fold; the kernel grants them only to memory that asks
  * (madvise), and glibc asks only when told at start-up by GLIBC_TUNABLES,
  * so cli_prefer_huge_pages grows the heap, marks it and gives it back to
- * malloc, which keeps it (the trim threshold above).
+ * malloc, which keeps it (the trim threshold above). malloc writes a
+ * header at the start of each piece before the mark, and a 2 MiB range
+ * with one page in it is filled 4 KiB at a time: 512 faults each, up to
+ * 2,000 per run. So the marked range, free again, drops its pages.
  * Depends on glibc's mallopt and Linux's madvise; elsewhere it does nothing.
  */
 #include "malloc_tune.h"
@@ -28,6 +31,7 @@
 #include <malloc.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #endif
 
 void cli_tune_malloc(void)
@@ -41,6 +45,36 @@ void cli_tune_malloc(void)
 
 #if defined(__GLIBC__) && defined(MADV_HUGEPAGE)
 enum { HEAP_PIECE = 16 << 20, HUGE_PAGE = 2 << 20, MAX_PIECES = 16 };
+
+/* Drop the pages of [lo, hi) that lie inside malloc's free top chunk
+ * (which ends at the program break and is keepcost bytes long): their
+ * contents are garbage to malloc, and an empty 2 MiB range can then be
+ * faulted in as one huge page. Anything else in the range is left alone:
+ * a live block there must keep its bytes. */
+static void drop_free_top(uintptr_t lo, uintptr_t hi)
+{
+#if __GLIBC_PREREQ(2, 33)
+    struct mallinfo2 mi = mallinfo2();
+    void *brk_now = sbrk(0);
+    if (brk_now == (void *)-1)
+        return;
+    uintptr_t top_end = (uintptr_t)brk_now;
+    if (mi.keepcost > top_end)
+        return;
+    /* The top chunk's own header (two words) is the one part in use. */
+    uintptr_t body = top_end - mi.keepcost + 2 * sizeof(size_t);
+    uintptr_t from = (body + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
+    if (from < lo)
+        from = lo;
+    if (hi > top_end)
+        hi = top_end & ~(uintptr_t)(HUGE_PAGE - 1);
+    if (hi > from)
+        (void)madvise((void *)from, hi - from, MADV_DONTNEED);
+#else
+    (void)lo;
+    (void)hi;
+#endif
+}
 
 void cli_prefer_huge_pages(size_t bytes)
 {
@@ -66,6 +100,7 @@ void cli_prefer_huge_pages(size_t bytes)
         (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
     while (n)
         free(piece[--n]);
+    drop_free_top(lo, hi);
 }
 #else
 void cli_prefer_huge_pages(size_t bytes)

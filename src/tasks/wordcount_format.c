@@ -78,25 +78,63 @@ fl_status fl__wc_encode(const fl_wc_table *t, uint8_t **out, size_t *out_len)
     return FL_OK;
 }
 
-/* A byte a partial's word may hold: a word byte, already lowercased. */
-static bool lower_word_byte(uint8_t b)
+#define BYTES_1 UINT64_C(0x0101010101010101)
+#define BYTES_HIGH (BYTES_1 * 0x80u)
+
+/* The high bit of each byte of x set when that byte may be in a partial's
+ * word (a word byte, already lowercased): a-z, 0-9, or >= 0x80. The sums
+ * run on the low 7 bits, so no byte carries into the next. */
+static uint64_t word_bytes8(uint64_t x)
 {
-    return (b >= 'a' && b <= 'z') || (b >= '0' && b <= '9') || b >= 0x80;
+    uint64_t y = x & ~BYTES_HIGH;
+    uint64_t lower = (y + BYTES_1 * (0x80u - 'a')) & ~(y + BYTES_1 * (0x80u - 'z' - 1));
+    uint64_t digit = (y + BYTES_1 * (0x80u - '0')) & ~(y + BYTES_1 * (0x80u - '9' - 1));
+    return (lower | digit | x) & BYTES_HIGH;
 }
 
-/* One entry at *pos: a well-formed word (its bytes checked unless
- * trusted, i.e. checked before) and a non-zero count. */
-static bool get_entry(const uint8_t *d, size_t len, size_t *pos,
-                      fl_wc_entry *e, bool trusted)
+/* Whether the n bytes at w may form a partial's word; room bytes from w
+ * on are readable. Checked 8 bytes at a time where the loads stay inside
+ * the partial (every entry of every partial is checked: a branch per
+ * byte cost more than the rest of the merge). */
+static inline bool lower_word(const uint8_t *w, size_t n, size_t room)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (room >= ((n + 7u) & ~(size_t)7u)) {
+        uint64_t x, bad = 0;
+        size_t i = 0;
+        for (; i + 8u <= n; i += 8u) {
+            memcpy(&x, w + i, 8);
+            bad |= ~word_bytes8(x);
+        }
+        if (i < n) {
+            memcpy(&x, w + i, 8);
+            /* Little-endian: the word's last bytes are the low ones. */
+            bad |= ~word_bytes8(x) & ((UINT64_C(1) << (8u * (n - i))) - 1u);
+        }
+        return (bad & BYTES_HIGH) == 0;
+    }
+#endif
+    (void)room;
+    for (size_t i = 0; i < n; i++) {
+        unsigned b = w[i];
+        if (b - 'a' > 'z' - 'a' && b - '0' > 9u && b < 0x80u)
+            return false;
+    }
+    return true;
+}
+
+/* One entry at *pos, any size: a well-formed word (its bytes checked
+ * unless trusted, i.e. checked before) and a non-zero count. */
+static bool get_entry_any(const uint8_t *d, size_t len, size_t *pos,
+                          fl_wc_entry *e, bool trusted)
 {
     uint64_t wl, c;
     if (!get_varint(d, len, pos, &wl) || wl == 0 || wl > FL_WC_MAX_WORD ||
         wl > len - *pos)
         return false;
     const uint8_t *w = d + *pos;
-    for (size_t i = 0; !trusted && i < (size_t)wl; i++)
-        if (!lower_word_byte(w[i]))
-            return false;
+    if (!trusted && !lower_word(w, (size_t)wl, len - *pos))
+        return false;
     *pos += (size_t)wl;
     if (!get_varint(d, len, pos, &c) || c == 0)
         return false;
@@ -104,6 +142,31 @@ static bool get_entry(const uint8_t *d, size_t len, size_t *pos,
     e->len = (size_t)wl;
     e->count = c;
     return true;
+}
+
+/* get_entry_any, with the common case first: nearly every entry is a
+ * word under 128 bytes counted under 128 times, one byte for each
+ * number. Small enough to be inlined into the loops that decode every
+ * entry of every partial. */
+static inline bool get_entry(const uint8_t *d, size_t len, size_t *pos,
+                             fl_wc_entry *e, bool trusted)
+{
+    size_t p = *pos;
+    if (p < len && d[p] != 0 && d[p] < 0x80u && d[p] < len - p - 1) {
+        size_t n = d[p];
+        const uint8_t *w = d + p + 1;
+        uint8_t count = w[n];
+        if (count < 0x80u) {
+            if (count == 0 || (!trusted && !lower_word(w, n, len - p - 1)))
+                return false;
+            e->word = w;
+            e->len = n;
+            e->count = count;
+            *pos = p + 2 + n;
+            return true;
+        }
+    }
+    return get_entry_any(d, len, pos, e, trusted);
 }
 
 /* Check the whole partial; *body gets where the entries start. */

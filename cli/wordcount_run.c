@@ -21,7 +21,8 @@
  * (fl__wc_merge_from): a node keeps its table between tasks, so its words
  * come in nearly the same order every time.
  *
- * Depends on wordcount_cli.h, wordcount_file.h and the public header.
+ * Depends on wordcount_cli.h, wordcount_file.h, hosted.h (a call that
+ * takes a chunk with room for the lease's header) and the public header.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -31,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hosted.h"
 #include "wordcount_cli.h"
 #include "wordcount_file.h"
 
@@ -131,21 +133,24 @@ static size_t pick_window(const struct run *r, size_t slots)
     return w;
 }
 
-/* A mapped file's chunk read with pread into a new buffer from fl_malloc,
- * which the node then takes without a copy; NULL when it cannot be read
- * (the mapping is the fallback). Touching the mapping instead costs a page
+/* A mapped file's chunk read with pread into a new block from fl_malloc,
+ * room bytes in, which the node then takes without a copy (and writes the
+ * lease's header into the room in front, so the chunk is not copied
+ * behind it either); NULL when it cannot be read (the mapping is the
+ * fallback). Touching the mapping instead costs a page
  * fault per 4 KiB, which on the benchmark machine cost more than the copy
  * (docs/benchmarks.md). */
-static uint8_t *read_chunk(const struct wc_chunk *c)
+static uint8_t *read_chunk(const struct wc_chunk *c, size_t room)
 {
-    uint8_t *b = fl_malloc(c->len);
+    uint8_t *block = fl_malloc(room + c->len);
+    uint8_t *b = block ? block + room : NULL;
     size_t got = 0;
     while (b && got < c->len) {
         ssize_t n = pread(c->in->fd, b + got, c->len - got, (off_t)(c->offset + got));
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            fl_free(b);
+            fl_free(block);
             return NULL;
         }
         got += (size_t)n;
@@ -159,8 +164,9 @@ static int submit_bytes(struct run *r, struct slot *sl)
     const char *task = r->o->map ? r->o->map : "wc.map";
     snprintf(kwargs, sizeof kwargs, "{\"min_length\":%zu}", r->o->min_length);
     uint8_t *own = sl->c.owned == NULL && sl->c.in->map != NULL && sl->c.len > 0
-                       ? read_chunk(&sl->c) : NULL;
-    fl_status st = own ? fl_node_call_take(r->node, task, NULL, kwargs, own, sl->c.len, NULL, &sl->r)
+                       ? read_chunk(&sl->c, fl__att_room()) : NULL;
+    fl_status st = own ? fl__node_call_take_room(r->node, task, NULL, kwargs, own, sl->c.len,
+                                                 fl__att_room(), NULL, &sl->r)
                        : fl_node_call(r->node, task, NULL, kwargs, sl->c.data, sl->c.len, NULL, &sl->r);
     if (st != FL_OK) {
         snprintf(r->err, sizeof r->err, "%s: chunk at byte %" PRIu64 " (%zu bytes): cannot submit: %s%s",

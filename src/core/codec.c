@@ -999,22 +999,36 @@ void fl__jw_value(fl_jw *w, const char *key, const fl_value *v)
 typedef struct jw_bin_ref {
     const void *data;
     size_t len;
+    uint8_t *writable; /* data, when room bytes in front of it are free */
+    size_t room;
 } jw_bin_ref;
 
-void fl__jw_att(fl_jw *w, const char *key, const void *data, size_t len)
+static void jw_att_ref(fl_jw *w, const char *key, const jw_bin_ref *ref)
 {
     if (!jw_live(w))
         return;
-    jw_bin_ref ref = {data, len};
     size_t off = w->bin_len;
-    fl__buf_put(&w->bin, &ref, sizeof ref);
-    w->bin_len += len;
+    fl__buf_put(&w->bin, ref, sizeof *ref);
+    w->bin_len += ref->len;
     jw_key(w, key);
     fl__buf_putc(&w->json, '[');
     fl__buf_put_u64(&w->json, off);
     fl__buf_putc(&w->json, ',');
-    fl__buf_put_u64(&w->json, len);
+    fl__buf_put_u64(&w->json, ref->len);
     fl__buf_putc(&w->json, ']');
+}
+
+void fl__jw_att(fl_jw *w, const char *key, const void *data, size_t len)
+{
+    jw_bin_ref ref = {data, len, NULL, 0};
+    jw_att_ref(w, key, &ref);
+}
+
+void fl__jw_att_room(fl_jw *w, const char *key, uint8_t *data, size_t len,
+                     size_t room)
+{
+    jw_bin_ref ref = {data, len, room ? data : NULL, room};
+    jw_att_ref(w, key, &ref);
 }
 
 static size_t digits(size_t x)
@@ -1035,6 +1049,19 @@ size_t fl__jw_size(const fl_jw *w)
     return n;
 }
 
+/* The JSON text and its NUL byte written just in front of the lone
+ * attachment: the payload is then one run of bytes without a copy. */
+static fl_status finish_in_room(fl_jw *w, const jw_bin_ref *ref,
+                                const void **payload, size_t *len)
+{
+    uint8_t *front = ref->writable - w->json.len - 1u;
+    memcpy(front, w->json.data, w->json.len);
+    front[w->json.len] = '\0';
+    *payload = front;
+    *len = w->json.len + 1u + ref->len;
+    return FL_OK;
+}
+
 fl_status fl__jw_finish(fl_jw *w, const void **payload, size_t *len)
 {
     *payload = NULL;
@@ -1047,6 +1074,9 @@ fl_status fl__jw_finish(fl_jw *w, const void **payload, size_t *len)
     if (w->bin_len) {
         const jw_bin_ref *ref = (const jw_bin_ref *)(const void *)w->bin.data;
         size_t nref = w->bin.len / sizeof *ref;
+        if (nref == 1 && ref->writable && ref->room > w->json.len &&
+            fl__buf_ok(&w->json) && fl__buf_ok(&w->bin))
+            return finish_in_room(w, ref, payload, len);
         fl__buf_reserve(&w->json, 1u + w->bin_len);
         fl__buf_putc(&w->json, '\0');
         for (size_t i = 0; i < nref; i++)

@@ -228,6 +228,12 @@ void fl__jw_value(fl_jw *w, const char *key, const fl_value *v);
  * binary part by fl__jw_finish: data must not change or be freed before
  * then. */
 void fl__jw_att(fl_jw *w, const char *key, const void *data, size_t len);
+/* fl__jw_att for data with room writable bytes in front of it (in the
+ * same block): when it is the message's only attachment and the JSON
+ * text fits there, fl__jw_finish lays the payload out in place, writing
+ * over those bytes, instead of copying data. */
+void fl__jw_att_room(fl_jw *w, const char *key, uint8_t *data, size_t len,
+                     size_t room);
 
 /* Bytes the payload would have if finished now (for batch limits). */
 size_t fl__jw_size(const fl_jw *w);
@@ -236,7 +242,9 @@ size_t fl__jw_size(const fl_jw *w);
  * Close the top-level object (adding "bin":N when there is an attachment)
  * and lay out the payload: JSON text, then, if any attachment, one NUL byte
  * and the attachment. *payload and *len point into w (valid until the next
- * reset). FL_OK, FL_ENOMEM or FL_EINVAL (a NaN or unbalanced writer).
+ * reset), or, for a lone attachment with room (fl__jw_att_room), into the
+ * attachment's block. FL_OK, FL_ENOMEM or FL_EINVAL (a NaN or unbalanced
+ * writer).
  */
 fl_status fl__jw_finish(fl_jw *w, const void **payload, size_t *len);
 

@@ -163,6 +163,9 @@ typedef struct fl_submit {
      * keeps it instead of copying it and sets *att_take to NULL once it
      * has (from then on the core frees it, also on a later error). */
     uint8_t **att_take;
+    /* With att_take: writable bytes in front of att, in the same block
+     * (which starts at att - att_room); 0 when there are none. */
+    size_t att_room;
     /* The same for the strings: when not NULL, *name_take == name,
      * *args_take == args_json, *kwargs_take == kwargs_json (each
      * NUL-terminated, from the core's allocator, or NULL) and the core keeps

@@ -45,6 +45,13 @@
 
 #ifndef FL_MAX_BATCH
 #define FL_MAX_BATCH 512
+
+/* Bytes kept free in front of a task's attachment, in the same block: a
+ * lease that carries the attachment alone is written into them (its JSON
+ * text and the NUL byte) and sent from there, instead of being copied
+ * behind its JSON (word-count chunks are 4 MiB each). A larger header
+ * falls back to the copy. */
+#define FL_ATT_ROOM 1024u
 #endif
 
 /* A lease not extended within this many ms expires (owner side). */

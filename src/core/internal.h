@@ -39,6 +39,7 @@ typedef struct fl_otask {
     size_t kwargs_len;
     uint8_t *att;
     size_t att_len;
+    size_t att_room;     /* writable bytes in front of att (FL_ATT_ROOM) */
     char *route;         /* NULL = any worker */
     uint32_t time_limit_ms;
     uint32_t retries_left;

@@ -142,7 +142,8 @@ static void task_free(fl_otask *t)
     fl__free(t->name);
     free_json(t->args);
     free_json(t->kwargs);
-    fl__free(t->att);
+    if (t->att)
+        fl__free(t->att - t->att_room);
     fl__free(t->route);
     fl__free(t);
 }
@@ -302,10 +303,14 @@ static bool copy_submit(fl_otask *t, const fl_submit *s)
         t->att = *s->att_take;
         *s->att_take = NULL;
         t->att_len = s->att_len;
+        t->att_room = s->att_room;
     } else if (s->att_len) {
-        t->att = fl__malloc(s->att_len);
-        if (t->att)
+        uint8_t *block = fl__malloc(FL_ATT_ROOM + s->att_len);
+        if (block) {
+            t->att = block + FL_ATT_ROOM;
+            t->att_room = FL_ATT_ROOM;
             memcpy(t->att, s->att, s->att_len);
+        }
         t->att_len = s->att_len;
     }
     if (s->opt.route)
@@ -452,7 +457,7 @@ static void write_task(fl_jw *w, const fl_otask *t)
     if (t->time_limit_ms)
         fl__jw_u64(w, "time_limit_ms", t->time_limit_ms);
     if (t->att_len)
-        fl__jw_att(w, "att", t->att, t->att_len);
+        fl__jw_att_room(w, "att", t->att, t->att_len, t->att_room);
     fl__jw_end_obj(w);
 }
 

@@ -783,6 +783,51 @@ static void test_writer_output(void)
     fl__jw_free(&w);
 }
 
+/* A lone attachment with room in front: the payload is laid out in that
+ * room (no copy of the bytes), byte for byte what the copy gives; too
+ * little room, or a second attachment, falls back to the copy. */
+static void test_writer_room(void)
+{
+    const char want[] = "{\"v\":1,\"kind\":\"work\",\"from\":\"a\",\"inc\":0,"
+                        "\"x\":[0,5],\"bin\":5}\0hello";
+    const size_t json_len = strlen(want);
+    uint8_t block[256];
+    fl_jw w;
+    const void *p;
+    size_t n;
+    fl__jw_init(&w);
+    for (size_t room = json_len - 1; room <= json_len + 2; room++) {
+        memset(block, 0xAA, sizeof block);
+        uint8_t *att = block + 100;
+        memcpy(att, "hello", 5);
+        fl__jw_reset(&w);
+        fl__jw_begin_msg(&w, FL_KIND_WORK, "a", 0);
+        fl__jw_att_room(&w, "x", att, 5, room);
+        CHECK_EQ(fl__jw_finish(&w, &p, &n), FL_OK);
+        CHECK_EQ(n, sizeof want - 1);
+        CHECK_MEM(p, want, sizeof want - 1);
+        bool in_room = p == att - json_len - 1;
+        CHECK(in_room == (room > json_len));
+        /* Nothing written in front of the payload, or into the room at
+         * all when the copy was taken. */
+        CHECK(block[100 - json_len - (in_room ? 2 : 1)] == 0xAA);
+    }
+    /* Two attachments, one with room: copied behind the JSON. */
+    uint8_t *att = block + 100;
+    memcpy(att, "ab", 2);
+    fl__jw_reset(&w);
+    fl__jw_begin_msg(&w, FL_KIND_WORK, "a", 0);
+    fl__jw_att_room(&w, "x", att, 2, 100);
+    fl__jw_att(&w, "y", "cde", 3);
+    CHECK_EQ(fl__jw_finish(&w, &p, &n), FL_OK);
+    const char want2[] = "{\"v\":1,\"kind\":\"work\",\"from\":\"a\",\"inc\":0,"
+                         "\"x\":[0,2],\"y\":[2,3],\"bin\":5}\0abcde";
+    CHECK_EQ(n, sizeof want2 - 1);
+    CHECK_MEM(p, want2, sizeof want2 - 1);
+    CHECK(p < (const void *)block || p >= (const void *)(block + sizeof block));
+    fl__jw_free(&w);
+}
+
 static void test_writer_misuse(void)
 {
     fl_jw w;
@@ -1132,6 +1177,7 @@ int main(void)
     RUN(test_attachment_lies);
     RUN(test_batch_limits);
     RUN(test_writer_output);
+    RUN(test_writer_room);
     RUN(test_writer_misuse);
     RUN(test_oom);
     RUN(test_fast_path);

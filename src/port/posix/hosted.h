@@ -34,6 +34,18 @@ const char *fl__broker_url(const char *given);
 /* Parse url. FL_OK, or FL_EINVAL with a one-line reason in err. */
 fl_status fl__url_parse(const char *url, fl_url *out, char *err, size_t errlen);
 
+/* fl_node_call_take for an attachment with room writable bytes in front
+ * of it: the block from fl_malloc starts at att - room and is freed whole.
+ * A lease that carries the attachment alone is then written into that
+ * room and sent from there, not copied, when room >= fl__att_room(). */
+fl_status fl__node_call_take_room(fl_node *node, const char *name, const char *args,
+                                  const char *kwargs, void *att, size_t att_len,
+                                  size_t room, const fl_call_options *opt,
+                                  fl_result **out);
+
+/* The room in front of an attachment that a lease's header fits in. */
+size_t fl__att_room(void);
+
 /* Why the node's last broker connection attempt failed ("" if none). */
 const char *fl__node_last_error(const fl_node *node);
 

@@ -222,6 +222,7 @@ static void submit_one(fl_node *n, fl_result *r)
         .att = r->sub_att,
         .att_len = r->sub_att_len,
         .att_take = &r->sub_att,
+        .att_room = r->sub_att_room,
         .name_take = &r->name,
         .args_take = &r->args,
         .kwargs_take = &r->kwargs,

@@ -436,14 +436,16 @@ static fl_status check_call(fl_node *n, const char *name, const char *args,
     return FL_OK;
 }
 
-/* att is copied, unless take holds it: then the handle takes it. */
+/* att is copied, unless take holds it: then the handle takes it (with
+ * room free bytes in front of it, in the same block). */
 static fl_status copy_call(fl_result *r, const char *name, const char *args,
                            const char *kwargs, const void *att, size_t att_len,
-                           uint8_t **take, const fl_call_options *opt)
+                           uint8_t **take, size_t room, const fl_call_options *opt)
 {
     if (take && *take) {
         r->sub_att = *take;
         r->sub_att_len = att_len;
+        r->sub_att_room = room;
         *take = NULL;
     }
     r->name = fl__strdup(name);
@@ -460,8 +462,11 @@ static fl_status copy_call(fl_result *r, const char *name, const char *args,
             return FL_ENOMEM;
     }
     if (att && att_len > 0 && !r->sub_att) {
-        if (!(r->sub_att = fl__malloc(att_len)))
+        uint8_t *block = fl__malloc(FL_ATT_ROOM + att_len);
+        if (!block)
             return FL_ENOMEM;
+        r->sub_att = block + FL_ATT_ROOM;
+        r->sub_att_room = FL_ATT_ROOM;
         memcpy(r->sub_att, att, att_len);
         r->sub_att_len = att_len;
     }
@@ -493,10 +498,11 @@ static fl_status hand_over(fl_node *node, fl_result *r)
 }
 
 /* fl_node_call and fl_node_call_take: *take, when given, is the
- * attachment, freed here unless a handle took it. */
+ * attachment (room free bytes after the start of its block), freed by
+ * the caller unless a handle took it. */
 static fl_status call(fl_node *node, const char *name, const char *args,
                       const char *kwargs, const void *att, size_t att_len,
-                      uint8_t **take, const fl_call_options *opt,
+                      uint8_t **take, size_t room, const fl_call_options *opt,
                       fl_result **out)
 {
     fl_result *r;
@@ -514,7 +520,7 @@ static fl_status call(fl_node *node, const char *name, const char *args,
     if (!r)
         return FL_ENOMEM;
     r->node = node;
-    st = copy_call(r, name, args, kwargs, att, att_len, take, opt);
+    st = copy_call(r, name, args, kwargs, att, att_len, take, room, opt);
     if (st != FL_OK) {
         fl__result_unref(r);
         fl__result_unref(r);
@@ -530,18 +536,33 @@ fl_status fl_node_call(fl_node *node, const char *name, const char *args,
                        const char *kwargs, const void *att, size_t att_len,
                        const fl_call_options *opt, fl_result **out)
 {
-    return call(node, name, args, kwargs, att, att_len, NULL, opt, out);
+    return call(node, name, args, kwargs, att, att_len, NULL, 0, opt, out);
+}
+
+size_t fl__att_room(void)
+{
+    return FL_ATT_ROOM;
+}
+
+fl_status fl__node_call_take_room(fl_node *node, const char *name, const char *args,
+                                  const char *kwargs, void *att, size_t att_len,
+                                  size_t room, const fl_call_options *opt,
+                                  fl_result **out)
+{
+    uint8_t *take = att; /* NULL once a handle has taken it */
+    fl_status st = call(node, name, args, kwargs, att, att_len,
+                        att_len > 0 ? &take : NULL, room, opt, out);
+    if (take)
+        fl__free(take - room);
+    return st;
 }
 
 fl_status fl_node_call_take(fl_node *node, const char *name, const char *args,
                             const char *kwargs, void *att, size_t att_len,
                             const fl_call_options *opt, fl_result **out)
 {
-    uint8_t *take = att; /* NULL once a handle has taken it */
-    fl_status st = call(node, name, args, kwargs, att, att_len,
-                        att_len > 0 ? &take : NULL, opt, out);
-    fl__free(take);
-    return st;
+    return fl__node_call_take_room(node, name, args, kwargs, att, att_len, 0,
+                                   opt, out);
 }
 
 fl_status fl_node_apply(fl_node *node, const fl_canvas *canvas,

@@ -102,6 +102,7 @@ struct fl_result {
     size_t kwargs_len;
     uint8_t *sub_att;
     size_t sub_att_len;
+    size_t sub_att_room;   /* free bytes in front of sub_att, same block */
     char *route;
     fl_call_options opt;
     char *canvas;          /* a workflow (canvas JSON) instead of a task */

@@ -38,7 +38,8 @@ void fl__result_drop_submission(fl_result *r)
     fl__free(r->name);
     fl__free(r->args);
     fl__free(r->kwargs);
-    fl__free(r->sub_att);
+    if (r->sub_att)
+        fl__free(r->sub_att - r->sub_att_room);
     fl__free(r->route);
     fl__free(r->canvas);
     fl__free(r->remote_owner);

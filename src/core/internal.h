@@ -68,6 +68,7 @@ typedef struct fl_oworker {
     uint64_t fid;
     uint32_t credit;     /* parked: how many more it may be leased */
     uint32_t held;       /* leases it holds */
+    size_t share;        /* left of its share in the serve() under way */
     struct fl_oworker *next;
 } fl_oworker;
 

@@ -504,8 +504,8 @@ static bool still_leasable(fl_core *c, fl_otask *t, uint64_t now)
     return true;
 }
 
-/* Lease up to max tasks to w in as few messages as the limits allow.
- * Returns how many were leased. */
+/* Lease up to max tasks to w in one message, as many as the limits let
+ * it carry. Returns how many were leased. */
 static size_t lease_to(fl_core *c, fl_oworker *w, size_t max, uint64_t now)
 {
     fl_owner *o = &c->owner;
@@ -520,10 +520,8 @@ static size_t lease_to(fl_core *c, fl_oworker *w, size_t max, uint64_t now)
         size_t need = t->args_len + t->kwargs_len + t->att_len +
                       strlen(t->name) + 128;
         if (in_msg && (in_msg == FL_MAX_BATCH ||
-                       fl__jw_size(&c->jw) + need > c->max_message)) {
-            end_lease(c, w);
-            in_msg = 0;
-        }
+                       fl__jw_size(&c->jw) + need > c->max_message))
+            break; /* full: t stays ready for the next message */
         if (!in_msg)
             begin_lease(c, w);
         detach(o, t);
@@ -555,22 +553,45 @@ static void announce(fl_core *c, uint64_t now)
     c->owner.next_announce = now + (uint64_t)FL_ANNOUNCE_MS * 1000u;
 }
 
+/* Lease each parked worker up to its share, one message at a time and in
+ * turn: the first lease of every worker leaves before the second of any
+ * (a word-count chunk is a message of its own, and each takes a while to
+ * cross the broker). Returns how many tasks were leased. */
+static size_t lease_in_turn(fl_core *c, size_t share, uint64_t now)
+{
+    fl_owner *o = &c->owner;
+    size_t given = 0, round;
+    for (fl_oworker *w = o->workers; w; w = w->next)
+        w->share = w->credit > 0 ? share : 0;
+    do {
+        round = 0;
+        for (fl_oworker *w = o->workers; w && pending(o) > 0; w = w->next) {
+            if (w->share == 0 || w->credit == 0)
+                continue;
+            size_t g = lease_to(c, w, w->share, now);
+            w->share = g < w->share ? w->share - g : 0;
+            if (g == 0)
+                w->share = 0; /* nothing it may take (routes) */
+            round += g;
+        }
+        given += round;
+    } while (round > 0 && pending(o) > 0);
+    return given;
+}
+
 /* Hand ready tasks to parked workers in equal shares, then announce if work
  * is left and nobody is parked. Called on every flush. */
 static void serve(fl_core *c, uint64_t now)
 {
     fl_owner *o = &c->owner;
     for (int pass = 0; pass < 8 && pending(o) > 0; pass++) {
-        size_t parked = 0, given = 0;
+        size_t parked = 0;
         for (fl_oworker *w = o->workers; w; w = w->next)
             parked += w->credit > 0;
         if (!parked)
             break;
         size_t share = (pending(o) + parked - 1) / parked;
-        for (fl_oworker *w = o->workers; w && pending(o) > 0; w = w->next)
-            if (w->credit > 0)
-                given += lease_to(c, w, share, now);
-        if (!given)
+        if (lease_in_turn(c, share, now) == 0)
             break;
     }
     if (pending(o) == 0) {

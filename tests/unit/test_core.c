@@ -363,6 +363,52 @@ static void test_many_tasks_are_batched_and_shared(void)
     teardown(&h);
 }
 
+/* Two workers whose fetches arrive together split a burst of tasks too big
+ * to share a message in turn: each one's first lease leaves before either
+ * one's second, instead of one worker's whole share first. */
+static void test_big_tasks_leased_in_turn(void)
+{
+    static harness h;
+    static uint8_t att[5u << 20]; /* two do not fit in one 8 MiB message */
+    setup(&h);
+    add_node(&h, "w1", 1, 0);
+    add_node(&h, "w2", 1, 0);
+    node *c = add_node(&h, "client", 0, 0);
+    pump(&h);
+    for (int i = 0; i < 4; i++) {
+        fl_submit s = {.name = "add", .args_json = "[1,2]", .args_len = 5,
+                       .att = att, .att_len = sizeof att};
+        CHECK_EQ(fl_core_submit(c->core, &s, h.now, NULL), FL_OK);
+    }
+    /* The announcement reaches both workers, and both fetches reach the
+     * owner before it serves either. */
+    fl_core_flush(c->core, h.now);
+    while (h.qhead < h.qtail) {
+        msg m = h.q[h.qhead++];
+        deliver(&h, &m);
+        free(m.data);
+    }
+    fl_core_flush(h.n[0].core, h.now);
+    fl_core_flush(h.n[1].core, h.now);
+    int fetches = 0;
+    while (h.qhead < h.qtail) {
+        msg m = h.q[h.qhead++];
+        fetches += memmem(m.data, m.len, "\"kind\":\"fetch\"", 14) != NULL;
+        deliver(&h, &m);
+        free(m.data);
+    }
+    CHECK_EQ(fetches, 2);
+    fl_core_flush(c->core, h.now);
+    char order[8] = "";
+    size_t n = 0;
+    for (int i = h.qhead; i < h.qtail && n + 1 < sizeof order; i++)
+        if (memmem(h.q[i].data, h.q[i].len, "\"kind\":\"lease\"", 14))
+            order[n++] = strstr(h.q[i].topic, "/w1/") ? '1' : '2';
+    if (strcmp(order, "1212") != 0 && strcmp(order, "2121") != 0)
+        T_FAILED("leases went to %s, not in turn", order);
+    teardown(&h);
+}
+
 static void test_duplicate_lease_runs_once(void)
 {
     static harness h;
@@ -945,6 +991,7 @@ int main(void)
     RUN(test_round_trip);
     RUN(test_errors_reach_the_waiter);
     RUN(test_many_tasks_are_batched_and_shared);
+    RUN(test_big_tasks_leased_in_turn);
     RUN(test_duplicate_lease_runs_once);
     RUN(test_worker_death_requeues);
     RUN(test_lease_expires_without_extend);

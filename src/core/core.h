@@ -150,6 +150,10 @@ uint64_t fl_core_tick(fl_core *c, uint64_t now);
  * after each burst of input/job_done calls. */
 void fl_core_flush(fl_core *c, uint64_t now);
 
+/* The room to keep in front of a copy of an attachment of len bytes:
+ * FL_ATT_ROOM for a large one, 0 for a small one (defaults.h). */
+size_t fl__att_room_for(size_t len);
+
 /* A task to submit. Strings are copied, unless handed over (*_take). */
 typedef struct fl_submit {
     const char *name;

@@ -50,8 +50,11 @@
  * lease that carries the attachment alone is written into them (its JSON
  * text and the NUL byte) and sent from there, instead of being copied
  * behind its JSON (word-count chunks are 4 MiB each). A larger header
- * falls back to the copy. */
+ * falls back to the copy. Only attachments of FL_ATT_ROOM_FROM bytes or
+ * more get the room: copying a small one costs less than 1 KiB more for
+ * every task queued (a small board queues many). */
 #define FL_ATT_ROOM 1024u
+#define FL_ATT_ROOM_FROM (64u * 1024u)
 #endif
 
 /* A lease not extended within this many ms expires (owner side). */

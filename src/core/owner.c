@@ -291,6 +291,11 @@ static char *keep_string(const char *given, size_t len, char **take,
     return fl__strndup(given, len);
 }
 
+size_t fl__att_room_for(size_t len)
+{
+    return len >= FL_ATT_ROOM_FROM ? FL_ATT_ROOM : 0;
+}
+
 static bool copy_submit(fl_otask *t, const fl_submit *s)
 {
     t->name = keep_string(s->name, strlen(s->name), s->name_take, NULL);
@@ -305,10 +310,11 @@ static bool copy_submit(fl_otask *t, const fl_submit *s)
         t->att_len = s->att_len;
         t->att_room = s->att_room;
     } else if (s->att_len) {
-        uint8_t *block = fl__malloc(FL_ATT_ROOM + s->att_len);
+        size_t room = fl__att_room_for(s->att_len);
+        uint8_t *block = fl__malloc(room + s->att_len);
         if (block) {
-            t->att = block + FL_ATT_ROOM;
-            t->att_room = FL_ATT_ROOM;
+            t->att = block + room;
+            t->att_room = room;
             memcpy(t->att, s->att, s->att_len);
         }
         t->att_len = s->att_len;

@@ -365,16 +365,20 @@ static void test_many_tasks_are_batched_and_shared(void)
 
 /* Two workers whose fetches arrive together split a burst of tasks too big
  * to share a message in turn: each one's first lease leaves before either
- * one's second, instead of one worker's whole share first. */
+ * one's second, instead of one worker's whole share first. The leases are
+ * written in the room the owner keeps in front of each attachment, and
+ * every worker gets the bytes it was sent. */
 static void test_big_tasks_leased_in_turn(void)
 {
     static harness h;
     static uint8_t att[5u << 20]; /* two do not fit in one 8 MiB message */
     setup(&h);
-    add_node(&h, "w1", 1, 0);
-    add_node(&h, "w2", 1, 0);
+    node *w1 = add_node(&h, "w1", 1, 0);
+    node *w2 = add_node(&h, "w2", 1, 0);
     node *c = add_node(&h, "client", 0, 0);
     pump(&h);
+    for (size_t i = 0; i < sizeof att; i++)
+        att[i] = (uint8_t)(i * 7u + (i >> 13));
     for (int i = 0; i < 4; i++) {
         fl_submit s = {.name = "add", .args_json = "[1,2]", .args_len = 5,
                        .att = att, .att_len = sizeof att};
@@ -406,6 +410,19 @@ static void test_big_tasks_leased_in_turn(void)
             order[n++] = strstr(h.q[i].topic, "/w1/") ? '1' : '2';
     if (strcmp(order, "1212") != 0 && strcmp(order, "2121") != 0)
         T_FAILED("leases went to %s, not in turn", order);
+    pump(&h);
+    /* One slot each: a job running on each, the second held behind it. */
+    for (int round = 0; round < 2; round++) {
+        CHECK(w1->njobs == 1 && w2->njobs == 1);
+        const fl_job *js[2] = {w1->jobs[0], w2->jobs[0]};
+        for (int i = 0; i < 2; i++)
+            CHECK(js[i]->att_len == sizeof att &&
+                  memcmp(js[i]->att, att, sizeof att) == 0);
+        run_jobs(w1);
+        run_jobs(w2);
+        pump(&h);
+    }
+    CHECK_EQ(c->successes, 4);
     teardown(&h);
 }
 

@@ -462,11 +462,12 @@ static fl_status copy_call(fl_result *r, const char *name, const char *args,
             return FL_ENOMEM;
     }
     if (att && att_len > 0 && !r->sub_att) {
-        uint8_t *block = fl__malloc(FL_ATT_ROOM + att_len);
+        size_t with_room = fl__att_room_for(att_len);
+        uint8_t *block = fl__malloc(with_room + att_len);
         if (!block)
             return FL_ENOMEM;
-        r->sub_att = block + FL_ATT_ROOM;
-        r->sub_att_room = FL_ATT_ROOM;
+        r->sub_att = block + with_room;
+        r->sub_att_room = with_room;
         memcpy(r->sub_att, att, att_len);
         r->sub_att_len = att_len;
     }

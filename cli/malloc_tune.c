@@ -61,15 +61,13 @@ static void drop_free_top(uintptr_t lo, uintptr_t hi)
     uintptr_t top_end = (uintptr_t)brk_now;
     if (mi.keepcost > top_end)
         return;
-    /* The top chunk's own header (two words) is the one part in use. */
+    /* The top chunk's own header (two words) is the one part in use. Any
+     * doubt (a heap that is not one run up to the break, pieces that did
+     * not fall back into the top chunk) and nothing is dropped. */
     uintptr_t body = top_end - mi.keepcost + 2 * sizeof(size_t);
-    uintptr_t from = (body + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
-    if (from < lo)
-        from = lo;
-    if (hi > top_end)
-        hi = top_end & ~(uintptr_t)(HUGE_PAGE - 1);
-    if (hi > from)
-        (void)madvise((void *)from, hi - from, MADV_DONTNEED);
+    if (body > lo || hi > top_end || hi <= lo)
+        return;
+    (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
 #else
     (void)lo;
     (void)hi;

@@ -53,18 +53,23 @@ static bool get_varint(const uint8_t *d, size_t len, size_t *pos, uint64_t *x)
 
 fl_status fl__wc_encode(const fl_wc_table *t, uint8_t **out, size_t *out_len)
 {
-    size_t size = FL_WC_MAGIC_LEN + varint_size(fl__wc_distinct(t)) +
-                  varint_size(fl__wc_total(t));
+    /* The entries are counted as they are sized: a table kept between
+     * tasks holds words at count 0, and fl__wc_distinct would walk it all
+     * to skip them, twice. */
+    size_t size = 0, distinct = 0;
     size_t pos = 0;
     fl_wc_entry e;
-    while (fl__wc_next(t, &pos, &e))
+    while (fl__wc_next(t, &pos, &e)) {
         size += varint_size(e.len) + e.len + varint_size(e.count);
+        distinct++;
+    }
+    size += FL_WC_MAGIC_LEN + varint_size(distinct) + varint_size(fl__wc_total(t));
     uint8_t *buf = fl__malloc(size);
     if (buf == NULL)
         return FL_ENOMEM;
     memcpy(buf, FL_WC_MAGIC, FL_WC_MAGIC_LEN);
     uint8_t *p = buf + FL_WC_MAGIC_LEN;
-    p = put_varint(p, fl__wc_distinct(t));
+    p = put_varint(p, distinct);
     p = put_varint(p, fl__wc_total(t));
     pos = 0;
     while (fl__wc_next(t, &pos, &e)) {

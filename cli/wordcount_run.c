@@ -163,10 +163,11 @@ static int submit_bytes(struct run *r, struct slot *sl)
     char kwargs[64];
     const char *task = r->o->map ? r->o->map : "wc.map";
     snprintf(kwargs, sizeof kwargs, "{\"min_length\":%zu}", r->o->min_length);
+    size_t room = fl__att_room();
     uint8_t *own = sl->c.owned == NULL && sl->c.in->map != NULL && sl->c.len > 0
-                       ? read_chunk(&sl->c, fl__att_room()) : NULL;
+                       ? read_chunk(&sl->c, room) : NULL;
     fl_status st = own ? fl__node_call_take_room(r->node, task, NULL, kwargs, own, sl->c.len,
-                                                 fl__att_room(), NULL, &sl->r)
+                                                 room, NULL, &sl->r)
                        : fl_node_call(r->node, task, NULL, kwargs, sl->c.data, sl->c.len, NULL, &sl->r);
     if (st != FL_OK) {
         snprintf(r->err, sizeof r->err, "%s: chunk at byte %" PRIu64 " (%zu bytes): cannot submit: %s%s",

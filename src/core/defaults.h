@@ -45,6 +45,7 @@
 
 #ifndef FL_MAX_BATCH
 #define FL_MAX_BATCH 512
+#endif
 
 /* Bytes kept free in front of a task's attachment, in the same block: a
  * lease that carries the attachment alone is written into them (its JSON
@@ -53,7 +54,10 @@
  * falls back to the copy. Only attachments of FL_ATT_ROOM_FROM bytes or
  * more get the room: copying a small one costs less than 1 KiB more for
  * every task queued (a small board queues many). */
+#ifndef FL_ATT_ROOM
 #define FL_ATT_ROOM 1024u
+#endif
+#ifndef FL_ATT_ROOM_FROM
 #define FL_ATT_ROOM_FROM (64u * 1024u)
 #endif
 

@@ -346,7 +346,8 @@ fl_status fl_result_wait(fl_result *r, uint32_t timeout_ms);
  * Wait until one of rs[0..n) is ready or timeout_ms passes (UINT32_MAX
  * waits forever), like waiting on a set of AsyncResults for the first to
  * finish; *index gets the first ready one in array order. FL_OK,
- * FL_ETIMEDOUT, FL_EINVAL (no results, a NULL one, or no index). Each wake-up
+ * FL_ETIMEDOUT, FL_EINVAL (no results, a NULL one, or no index), FL_ENOMEM
+ * (the shared condition variable could not be made). Each wake-up
  * scans rs: meant for tens of results, not thousands.
  */
 fl_status fl_result_wait_any(fl_result *const *rs, size_t n,

@@ -20,7 +20,8 @@
 #
 # BEFORE and AFTER are commits (anything git rev-parse takes). The worktrees
 # are removed on exit; the builds stay in --work (default /tmp/floret-ab)
-# to be reused. Depends on bash, git, cmake, GNU time (/usr/bin/time), awk.
+# to be reused. Depends on bash, git, cmake, GNU time (/usr/bin/time), awk,
+# bench/local_clusters.sh.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -114,33 +115,18 @@ done
 EOF
 chmod +x "$work/one.sh" "$work/rounds.sh"
 
-# start_cluster SIDE BUILD: a floret local -n 2 in the background; sets AB_BROKER_<SIDE>.
-cluster_pids=()
+# A floret local -n 2 per side, from that side's build (--own-cluster).
+source "$ROOT/bench/local_clusters.sh"
 stop_clusters() {
-  local p
-  for p in "${cluster_pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
-  for p in "${cluster_pids[@]}"; do
-    timeout 20 tail --pid="$p" -f /dev/null 2>/dev/null || kill -KILL "$p" 2>/dev/null || true
-  done
+  local_clusters_stop
   cleanup
-}
-start_cluster() {
-  local out="$work/local-$1.out" i url
-  "$2/floret" local -n 2 >"$out" 2>&1 &
-  cluster_pids+=("$!")
-  for ((i = 0; i < 300; i++)); do
-    url=$(sed -n 's/^FLORET_BROKER=//p' "$out")
-    [[ -n "$url" ]] && break
-    sleep 0.05
-  done
-  [[ -n "$url" ]] || { echo "ab.sh: floret local of $1 did not start:"; cat "$out"; exit 1; }
-  export "AB_BROKER_$1=$url"
 }
 
 if [[ $own == 1 ]]; then
   trap stop_clusters EXIT
-  start_cluster before "$work/build-$before"
-  start_cluster after "$work/build-$after"
+  local_cluster_start AB_BROKER_before "$work/build-$before/floret" 2 "$work/local-before.out"
+  local_cluster_start AB_BROKER_after "$work/build-$after/floret" 2 "$work/local-after.out"
+  export AB_BROKER_before AB_BROKER_after
   echo "== $runs alternating runs of $what ${*:-} (each on a floret local -n 2 of its own build)"
   AB_OWN=1 timeout 1800 "$work/rounds.sh" "$runs" "$what" "$work/build-$before" \
     "$work/build-$after" "$@" | tee "$work/runs.txt"

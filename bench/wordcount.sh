@@ -25,7 +25,8 @@
 #            (default: build/bench, configured Release and built if missing)
 #   --work:  where the corpus goes (default: /tmp/floret-bench-wc)
 # Depends on: bash 5, cmake, coreutils, grep, awk, taskset (util-linux),
-# bench/corpus.sh (Debian packages fortunes and base-files for the text).
+# bench/corpus.sh (Debian packages fortunes and base-files for the text),
+# bench/local_clusters.sh.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -60,35 +61,10 @@ bytes=$(stat -c %s "$corpus")
 cat "$corpus" > /dev/null # in the page cache for everyone
 
 # Two running clusters, torn down on every exit path.
-cluster_pids=()
-cleanup() {
-  local p
-  for p in "${cluster_pids[@]}"; do
-    kill -INT "$p" 2>/dev/null || true
-  done
-  for p in "${cluster_pids[@]}"; do
-    timeout 20 tail --pid="$p" -f /dev/null 2>/dev/null || kill -KILL "$p" 2>/dev/null || true
-  done
-}
-trap cleanup EXIT
-
-start_cluster() { # nodes -> sets BROKER_<nodes>
-  local n="$1" out="$work/local-$1.out"
-  : > "$out"
-  "$FLORET" local -n "$n" > "$out" 2>&1 &
-  cluster_pids+=("$!")
-  local i
-  for ((i = 0; i < 300; i++)); do
-    grep -q '^FLORET_BROKER=' "$out" && break
-    sleep 0.05
-  done
-  local url
-  url=$(sed -n 's/^FLORET_BROKER=//p' "$out")
-  [[ -n "$url" ]] || { echo "floret local -n $n did not start:"; cat "$out"; exit 1; }
-  printf -v "BROKER_$n" '%s' "$url"
-}
-start_cluster 1
-start_cluster 2
+source "$ROOT/bench/local_clusters.sh"
+trap local_clusters_stop EXIT
+local_cluster_start BROKER_1 "$FLORET" 1 "$work/local-1.out"
+local_cluster_start BROKER_2 "$FLORET" 2 "$work/local-2.out"
 
 want_words=$("$WC_SINGLE" "$corpus" | awk '$1 == "words" {print $2}')
 

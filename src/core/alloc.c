@@ -6,11 +6,13 @@
  * ask it for 0 bytes, so a zero-size request can never be mistaken for a
  * free. cJSON keeps its own hook pointers; value.c re-points them whenever
  * the hook changes (fl__json_hooks_update), so this file needs no cJSON.
- * Depends on alloc.h, codec.h (for that one call) and the C library.
+ * Depends on alloc.h, codec.h (for that one call) and the C library
+ * (vsnprintf only to size and write a formatted message).
  */
 #include "alloc.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,4 +87,29 @@ char *fl__strndup(const char *s, size_t n)
 char *fl__strdup(const char *s)
 {
     return fl__strndup(s, strlen(s));
+}
+
+char *fl__strdup_vprintf(size_t max, const char *fmt, va_list ap)
+{
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    char *s = NULL;
+    if (n >= 0) {
+        size_t len = (size_t)n < max ? (size_t)n : max;
+        s = fl__malloc(len + 1);
+        if (s)
+            vsnprintf(s, len + 1, fmt, again);
+    }
+    va_end(again);
+    return s;
+}
+
+char *fl__strdup_printf(size_t max, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = fl__strdup_vprintf(max, fmt, ap);
+    va_end(ap);
+    return s;
 }

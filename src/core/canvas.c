@@ -542,12 +542,11 @@ static void group_member_ended(fl_core *c, struct fl_wf *g, size_t i, bool ok,
     if (ok) {
         g->results[i] = value;
     } else if (!g->failed) {
-        char msg[FL_MAX_ERROR_MESSAGE + 1];
-        snprintf(msg, sizeof msg, "group member %zu (%s) failed: %s", i,
-                 describe(g->kids[i]), err_message ? err_message : "");
         g->failed = true;
         g->err_type = fl__strdup(err_type ? err_type : "TaskError");
-        g->err_message = fl__strdup(msg);
+        g->err_message = fl__strdup_printf(
+            FL_MAX_ERROR_MESSAGE, "group member %zu (%s) failed: %s", i,
+            describe(g->kids[i]), err_message ? err_message : "");
     }
     if (g->ended < g->nkids)
         return;
@@ -571,10 +570,12 @@ static void chain_step_ended(fl_core *c, struct fl_wf *ch, size_t i, bool ok,
                              const char *err_message, uint64_t now)
 {
     if (!ok) {
-        char msg[FL_MAX_ERROR_MESSAGE + 1];
-        snprintf(msg, sizeof msg, "chain step %zu (%s) failed: %s", i + 1,
-                 describe(ch->kids[i]), err_message ? err_message : "");
-        node_ended(c, ch, false, NULL, err_type, msg, now);
+        char *msg = fl__strdup_printf(
+            FL_MAX_ERROR_MESSAGE, "chain step %zu (%s) failed: %s", i + 1,
+            describe(ch->kids[i]), err_message ? err_message : "");
+        node_ended(c, ch, false, NULL, err_type,
+                   msg ? msg : "out of memory", now);
+        fl__free(msg);
         return;
     }
     if (ch->next < ch->nkids && !ch->root->revoked) {

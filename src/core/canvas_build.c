@@ -151,20 +151,28 @@ fl_canvas *fl_group_of(fl_canvas **items, size_t n)
     return list_of("group", items, n);
 }
 
-/* Collect a NULL-terminated argument list; a NULL member cannot be told
- * from the terminator, so it simply ends the list early. */
+/* Collect a NULL-terminated argument list (counted first, so no array of
+ * them sits on the stack); a NULL member cannot be told from the
+ * terminator, so it simply ends the list early. Takes the members. */
 static fl_canvas *variadic(const char *kind, fl_canvas *first, va_list ap)
 {
-    fl_canvas *items[256];
+    va_list again;
+    va_copy(again, ap);
     size_t n = 0;
+    for (fl_canvas *c = first; c; c = va_arg(again, fl_canvas *))
+        n++;
+    va_end(again);
+    fl_canvas **items = n ? fl__malloc(n * sizeof *items) : NULL;
+    size_t k = 0;
     for (fl_canvas *c = first; c; c = va_arg(ap, fl_canvas *)) {
-        if (n == sizeof items / sizeof items[0]) {
+        if (items)
+            items[k++] = c;
+        else
             fl_canvas_free(c);
-            continue;
-        }
-        items[n++] = c;
     }
-    return list_of(kind, items, n);
+    fl_canvas *c = n && !items ? NULL : list_of(kind, items, k);
+    fl__free(items);
+    return c;
 }
 
 fl_canvas *fl_chain(fl_canvas *first, ...)

@@ -6,6 +6,20 @@
 #ifndef FL_DEFAULTS_H
 #define FL_DEFAULTS_H
 
+/* 1: the core is entered from several threads at once (the POSIX port
+ * runs tasks on an executor pool, and tasks parse JSON and share the word
+ * count tables kept between them), so that state is thread-local or
+ * atomic. 0: one thread, as on a board's single loop; the core then needs
+ * neither _Thread_local nor C11 atomics (which pull in libatomic on some
+ * targets). */
+#ifndef FL_THREADS
+#ifdef FL_PROFILE_SMALL
+#define FL_THREADS 0
+#else
+#define FL_THREADS 1
+#endif
+#endif
+
 /* Largest MQTT payload a node accepts or sends (bytes). */
 #ifndef FL_DEFAULT_MAX_MESSAGE
 #define FL_DEFAULT_MAX_MESSAGE (8u * 1024u * 1024u)
@@ -113,6 +127,15 @@
 #endif
 #ifndef FL_KEEP_RESULTS_MAX
 #define FL_KEEP_RESULTS_MAX 1000u
+#endif
+
+/* Word count tables (src/tasks) kept between map tasks, and the largest
+ * kept: the next chunk finds most of its words in place. At least 1. */
+#ifndef FL_WC_KEPT
+#define FL_WC_KEPT 8
+#endif
+#ifndef FL_WC_KEEP_BYTES
+#define FL_WC_KEEP_BYTES ((size_t)8 << 20)
 #endif
 
 /* Room for a node's routing tags, "k=v,k2=v2" (fl_peer.tags). */

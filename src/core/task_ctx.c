@@ -30,8 +30,10 @@ void fl_outcome_clear(fl_outcome *o)
     memset(o, 0, sizeof *o);
 }
 
-static void set_error(fl_outcome *o, const char *type, bool retryable,
-                      const char *msg)
+/* The outcome becomes a failure carrying msg (taken; NULL when it could
+ * not be made, which fl_task_fail reports). */
+static void set_error_taken(fl_outcome *o, const char *type, bool retryable,
+                            char *msg)
 {
     fl__free(o->value_json);
     o->value_json = NULL;
@@ -47,9 +49,29 @@ static void set_error(fl_outcome *o, const char *type, bool retryable,
     memcpy(o->err_type, type, tl);
     o->err_type[tl] = '\0';
     fl__free(o->err_message);
+    o->err_message = msg;
+}
+
+static void set_error(fl_outcome *o, const char *type, bool retryable,
+                      const char *msg)
+{
     size_t ml = strlen(msg);
-    o->err_message = fl__strndup(msg, ml < FL_MAX_ERROR_MESSAGE
-                                          ? ml : FL_MAX_ERROR_MESSAGE);
+    set_error_taken(o, type, retryable,
+                    fl__strndup(msg, ml < FL_MAX_ERROR_MESSAGE
+                                         ? ml : FL_MAX_ERROR_MESSAGE));
+}
+
+static void set_errorf(fl_outcome *o, const char *type, bool retryable,
+                       const char *fmt, ...) FL__PRINTF(4, 5);
+
+static void set_errorf(fl_outcome *o, const char *type, bool retryable,
+                       const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = fl__strdup_vprintf(FL_MAX_ERROR_MESSAGE, fmt, ap);
+    va_end(ap);
+    set_error_taken(o, type, retryable, msg);
 }
 
 const fl_value *fl_task_args(const fl_task_ctx *ctx) { return ctx->job->args; }
@@ -167,13 +189,13 @@ fl_status fl_task_return_attachment(fl_task_ctx *ctx, const void *data,
 fl_status fl_task_fail(fl_task_ctx *ctx, const char *type, bool retryable,
                        const char *fmt, ...)
 {
-    char msg[FL_MAX_ERROR_MESSAGE + 1];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    char *msg = fl__strdup_vprintf(FL_MAX_ERROR_MESSAGE, fmt, ap);
     va_end(ap);
-    set_error(ctx->out, type && *type ? type : "TaskError", retryable, msg);
-    return ctx->out->err_message ? FL_OK : FL_ENOMEM;
+    set_error_taken(ctx->out, type && *type ? type : "TaskError", retryable,
+                    msg);
+    return msg ? FL_OK : FL_ENOMEM;
 }
 
 static void run_entry(const fl_registry_entry *e, const fl_job *job,
@@ -194,7 +216,6 @@ static void run_starmap(const fl_registry *reg, const fl_registry_entry *other,
                         const fl_job *job, const fl_run_hooks *hooks,
                         fl_outcome *out)
 {
-    char msg[FL_MAX_ERROR_MESSAGE + 1];
     const char *name = fl_value_string(fl_value_at(job->args, 0), NULL);
     const fl_value *items = fl_value_at(job->args, 1);
     const fl_registry_entry *e = name ? fl__registry_find(reg, name) : NULL;
@@ -207,9 +228,9 @@ static void run_starmap(const fl_registry *reg, const fl_registry_entry *other,
         return;
     }
     if (!e) {
-        snprintf(msg, sizeof msg, "no task named '%.64s' on node %s", name,
-                 hooks->node_id ? hooks->node_id : "?");
-        set_error(out, "UnknownTask", false, msg);
+        set_errorf(out, "UnknownTask", false,
+                   "no task named '%.64s' on node %s", name,
+                   hooks->node_id ? hooks->node_id : "?");
         return;
     }
     fl_buf list;
@@ -219,9 +240,9 @@ static void run_starmap(const fl_registry *reg, const fl_registry_entry *other,
     for (const fl_value *a = fl_value_first(items); a;
          a = fl_value_next(a), i++) {
         if (fl_value_type(a) != FL_TYPE_ARRAY) {
-            snprintf(msg, sizeof msg, "chunk element %zu: expected an array "
-                     "of arguments, not %s", i, fl_type_name(fl_value_type(a)));
-            set_error(out, "TypeError", false, msg);
+            set_errorf(out, "TypeError", false, "chunk element %zu: expected "
+                       "an array of arguments, not %s", i,
+                       fl_type_name(fl_value_type(a)));
             fl__buf_free(&list);
             return;
         }
@@ -232,9 +253,9 @@ static void run_starmap(const fl_registry *reg, const fl_registry_entry *other,
         memset(&one, 0, sizeof one);
         run_entry(e, &sub, hooks, &one);
         if (!one.ok) {
-            snprintf(msg, sizeof msg, "chunk element %zu (%s): %s", i, name,
-                     one.err_message ? one.err_message : "");
-            set_error(out, one.err_type, one.retryable, msg);
+            set_errorf(out, one.err_type, one.retryable,
+                       "chunk element %zu (%s): %s", i, name,
+                       one.err_message ? one.err_message : "");
             fl_outcome_clear(&one);
             fl__buf_free(&list);
             return;

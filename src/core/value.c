@@ -8,8 +8,9 @@
  * big, nested too deep, carry raw control characters or invalid UTF-8
  * inside strings, so cJSON's own (deeper) nesting limit never matters and
  * everything accepted can be re-encoded byte-faithfully.
- * cJSON allocates through the fl_set_allocator hook; a thread-local flag
- * set by the hook's wrapper tells an allocation failure from bad text.
+ * cJSON allocates through the fl_set_allocator hook; a flag set by the
+ * hook's wrapper (thread-local when FL_THREADS) tells an allocation
+ * failure from bad text.
  * Depends on codec.h (declarations), buf.h, alloc.h, defaults.h and cJSON.
  */
 #include <cjson/cJSON.h>
@@ -26,7 +27,11 @@
 
 /* -------------------------------------------------------- cJSON hooks */
 
+#if FL_THREADS
 static _Thread_local bool json_oom;
+#else
+static bool json_oom;
+#endif
 
 static void *json_malloc(size_t size)
 {

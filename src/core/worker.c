@@ -391,17 +391,32 @@ static fl_wowner *owner_for_lease(fl_core *c, const fl_msg *m, uint64_t now)
     return o;
 }
 
-static void release_ids(fl_core *c, const char *to, const uint64_t *ids,
-                        size_t n)
+/* A release to one owner, written while its ids are found (no array of
+ * them on the stack): FL_MAX_BATCH ids to a message. */
+typedef struct fl_releaser {
+    fl_core *c;
+    const char *to;
+    size_t n;           /* ids in the message being written */
+} fl_releaser;
+
+static void release_flush(fl_releaser *r)
 {
-    for (size_t i = 0; i < n; i += FL_MAX_BATCH) {
-        fl__jw_begin_msg(&c->jw, FL_KIND_RELEASE, c->id, c->inc);
-        fl__jw_arr(&c->jw, "ids");
-        for (size_t k = i; k < n && k < i + FL_MAX_BATCH; k++)
-            fl__jw_u64(&c->jw, NULL, ids[k]);
-        fl__jw_end_arr(&c->jw);
-        fl__send_to(c, to, NULL, 1, false);
+    if (!r->n)
+        return;
+    fl__jw_end_arr(&r->c->jw);
+    fl__send_to(r->c, r->to, NULL, 1, false);
+    r->n = 0;
+}
+
+static void release_add(fl_releaser *r, uint64_t id)
+{
+    if (!r->n) {
+        fl__jw_begin_msg(&r->c->jw, FL_KIND_RELEASE, r->c->id, r->c->inc);
+        fl__jw_arr(&r->c->jw, "ids");
     }
+    fl__jw_u64(&r->c->jw, NULL, id);
+    if (++r->n == FL_MAX_BATCH)
+        release_flush(r);
 }
 
 void fl__worker_on_lease(fl_core *c, fl_msg *m, uint64_t now)
@@ -429,10 +444,10 @@ void fl__worker_on_lease(fl_core *c, fl_msg *m, uint64_t now)
     if (!o->next_extend)
         o->next_extend = now + (uint64_t)o->ttl_ms * 1000u / FL_EXTEND_DIVISOR;
     if (c->shutting_down) {
-        uint64_t ids[FL_MAX_BATCH];
+        fl_releaser r = {c, o->id, 0};
         for (size_t i = 0; i < m->ntasks; i++)
-            ids[i] = m->tasks[i].id;
-        release_ids(c, o->id, ids, m->ntasks);
+            release_add(&r, m->tasks[i].id);
+        release_flush(&r);
         return;
     }
     for (size_t i = 0; i < m->ntasks; i++) {
@@ -724,24 +739,18 @@ void fl__worker_shutdown(fl_core *c, uint64_t now)
     fl_worker *w = &c->worker;
     (void)now;
     for (fl_wowner *o = w->owners; o; o = o->next) {
-        uint64_t ids[FL_MAX_BATCH];
-        size_t n = 0;
+        fl_releaser r = {c, o->id, 0};
         for (fl_wjob *j = w->queue.head, *nx; j; j = nx) {
             nx = j->next;
             if (!job_of(j, o))
                 continue;
-            ids[n++] = j->job.id;
+            release_add(&r, j->job.id);
             jl_remove(&w->queue, j);
             job_free(j);
             if (o->held)
                 o->held--;
-            if (n == FL_MAX_BATCH) {
-                release_ids(c, o->id, ids, n);
-                n = 0;
-            }
         }
-        if (n)
-            release_ids(c, o->id, ids, n);
+        release_flush(&r);
         if (o->outstanding) {
             fl__jw_begin_msg(&c->jw, FL_KIND_FETCH, c->id, c->inc);
             fl__jw_u64(&c->jw, "fid", ++w->next_fid);

@@ -3,14 +3,19 @@
  * attachment and returns {"words": n, "distinct": d} with the partial count
  * (docs/wordcount.md) as the result attachment. The counting body is shared
  * with wc.file, which reads its bytes from a file instead.
- * Portable. Depends on the public header, wordcount.h, alloc.h and C11
- * atomics (the tables kept between tasks are shared by executor threads).
+ * Portable. Depends on the public header, wordcount.h, alloc.h,
+ * defaults.h and, when FL_THREADS, C11 atomics (the tables kept between
+ * tasks are shared by executor threads).
  */
-#include <stdatomic.h>
 #include <string.h>
 
 #include "alloc.h"
+#include "defaults.h"
 #include "wordcount.h"
+
+#if FL_THREADS
+#include <stdatomic.h>
+#endif
 
 /* Largest accepted min_length: longer than any chunk a message can carry,
  * so nothing is lost by refusing more. */
@@ -45,14 +50,45 @@ static bool read_min_length(fl_task_ctx *ctx, const char *task, size_t *out)
  * again (docs/benchmarks.md, "Word count"). Each slot holds one or NULL;
  * an exchange takes a table, a compare-exchange gives one back, so two
  * threads never hold the same one. */
-#define WC_KEPT 8
-#define WC_KEEP_BYTES ((size_t)8 << 20)
+#define WC_KEPT FL_WC_KEPT
+#define WC_KEEP_BYTES FL_WC_KEEP_BYTES
+
+#if FL_THREADS
 static _Atomic(fl_wc_table *) kept[WC_KEPT];
+
+static fl_wc_table *take_kept(size_t i)
+{
+    return atomic_exchange(&kept[i], NULL);
+}
+
+static bool give_kept(size_t i, fl_wc_table *t)
+{
+    fl_wc_table *none = NULL;
+    return atomic_compare_exchange_strong(&kept[i], &none, t);
+}
+#else
+static fl_wc_table *kept[WC_KEPT];
+
+static fl_wc_table *take_kept(size_t i)
+{
+    fl_wc_table *t = kept[i];
+    kept[i] = NULL;
+    return t;
+}
+
+static bool give_kept(size_t i, fl_wc_table *t)
+{
+    if (kept[i] != NULL)
+        return false;
+    kept[i] = t;
+    return true;
+}
+#endif
 
 fl_wc_table *fl__wc_task_table(void)
 {
     for (size_t i = 0; i < WC_KEPT; i++) {
-        fl_wc_table *t = atomic_exchange(&kept[i], NULL);
+        fl_wc_table *t = take_kept(i);
         if (t != NULL)
             return t;
     }
@@ -65,11 +101,9 @@ void fl__wc_task_table_done(fl_wc_table *t)
         return;
     if (fl__wc_memory(t) <= WC_KEEP_BYTES) {
         fl__wc_reuse(t);
-        for (size_t i = 0; i < WC_KEPT; i++) {
-            fl_wc_table *none = NULL;
-            if (atomic_compare_exchange_strong(&kept[i], &none, t))
+        for (size_t i = 0; i < WC_KEPT; i++)
+            if (give_kept(i, t))
                 return;
-        }
     }
     fl__wc_free(t);
 }

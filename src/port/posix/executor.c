@@ -21,7 +21,12 @@
 #endif
 
 #include "alloc.h"
+#include "defaults.h"
 #include "lua_runtime.h"
+
+#if !FL_THREADS
+#error "the POSIX port runs tasks on threads: build the core with FL_THREADS=1"
+#endif
 
 fl_status fl__executor_init(fl_executor *ex, unsigned nthreads,
                             const fl_registry *reg, struct fl_lua_set *lua,

@@ -99,6 +99,7 @@ typedef struct dec {
     const char *sub;
     const uint8_t *att; /* the attachment after the NUL byte, if any */
     size_t att_len;
+    fl_msg_head *head;  /* where a failed decode says what it could read */
 } dec;
 
 #if defined(__GNUC__)
@@ -547,6 +548,8 @@ static bool decode_kind(dec *d, cJSON *root, fl_kind *kind)
             return true;
         }
     }
+    if (d->head)
+        d->head->unknown_kind = true;
     return fail(d, FL_EPROTO, "kind", "unknown kind '%s'",
                 printable(k->valuestring, tmp, sizeof tmp));
 }
@@ -639,24 +642,35 @@ static void copy_id(const char *id, char *out, size_t cap)
     out[n] = '\0';
 }
 
-/* The sender's id, when readable, even if the rest of the message is bad:
- * it is where the error reply goes. */
-static void copy_from(cJSON *root, char *from_out, size_t fromlen)
+/* What an error reply needs, read from a parsed payload even when the rest
+ * of it is bad: the sender (where the reply goes), the message id (echoed
+ * as re) and whether it is an error itself (never answered). */
+static void copy_head(cJSON *root, fl_msg_head *head)
 {
+    if (!head)
+        return;
     const cJSON *f = member(root, "from");
     if (cJSON_IsString(f))
-        copy_id(f->valuestring, from_out, fromlen);
+        copy_id(f->valuestring, head->from, sizeof head->from);
+    const cJSON *mid = member(root, "mid");
+    double x = cJSON_IsNumber(mid) ? mid->valuedouble : -1;
+    if (x >= 0 && x < 9007199254740992.0 && x == (double)(uint64_t)x) {
+        head->has_mid = true;
+        head->mid = (uint64_t)x;
+    }
+    const cJSON *k = member(root, "kind");
+    head->is_error = cJSON_IsString(k) && strcmp(k->valuestring, "error") == 0;
 }
 
 static fl_status decode(const void *payload, size_t len, size_t max_message,
                         fl_msg **out, char *err, size_t errlen,
-                        char *from_out, size_t fromlen, bool fast)
+                        fl_msg_head *head, bool fast)
 {
-    dec d = {FL_OK, err, errlen, NULL, 0, NULL, NULL, 0};
+    dec d = {FL_OK, err, errlen, NULL, 0, NULL, NULL, 0, head};
     if (err && errlen)
         err[0] = '\0';
-    if (from_out && fromlen)
-        from_out[0] = '\0';
+    if (head)
+        memset(head, 0, sizeof *head);
     if (!out)
         return FL_EINVAL;
     *out = NULL;
@@ -685,7 +699,8 @@ static fl_status decode(const void *payload, size_t len, size_t max_message,
         fl_status st = fl__decode_fast((const char *)p, json_len, d.att,
                                        d.att_len, nul != NULL, out);
         if (st == FL_OK) {
-            copy_id((*out)->from, from_out, fromlen);
+            if (head)
+                copy_id((*out)->from, head->from, sizeof head->from);
             return FL_OK;
         }
         if (st == FL_ENOMEM) {
@@ -710,7 +725,7 @@ static fl_status decode(const void *payload, size_t len, size_t max_message,
         cJSON_Delete(root);
         return d.st;
     }
-    copy_from(root, from_out, fromlen);
+    copy_head(root, head);
 
     fl_msg *m = fl__calloc(1, sizeof *m);
     bool ok = m ? decode_msg(&d, root, m, nul != NULL) : oom(&d);
@@ -723,20 +738,45 @@ static fl_status decode(const void *payload, size_t len, size_t max_message,
     return FL_OK;
 }
 
+fl_status fl__decode_msg(const void *payload, size_t len, size_t max_message,
+                         fl_msg **out, char *err, size_t errlen,
+                         fl_msg_head *head)
+{
+    return decode(payload, len, max_message, out, err, errlen, head, true);
+}
+
+/* The sender's id alone, for callers that need no more of the head. */
+static void copy_sender(const fl_msg_head *head, char *from_out, size_t fromlen)
+{
+    if (!from_out || fromlen == 0)
+        return;
+    size_t n = strlen(head->from);
+    if (n >= fromlen)
+        n = fromlen - 1;
+    memcpy(from_out, head->from, n);
+    from_out[n] = '\0';
+}
+
 fl_status fl__decode(const void *payload, size_t len, size_t max_message,
                      fl_msg **out, char *err, size_t errlen,
                      char *from_out, size_t fromlen)
 {
-    return decode(payload, len, max_message, out, err, errlen, from_out,
-                  fromlen, true);
+    fl_msg_head head;
+    fl_status st = decode(payload, len, max_message, out, err, errlen, &head,
+                          true);
+    copy_sender(&head, from_out, fromlen);
+    return st;
 }
 
 fl_status fl__decode_tree(const void *payload, size_t len, size_t max_message,
                           fl_msg **out, char *err, size_t errlen,
                           char *from_out, size_t fromlen)
 {
-    return decode(payload, len, max_message, out, err, errlen, from_out,
-                  fromlen, false);
+    fl_msg_head head;
+    fl_status st = decode(payload, len, max_message, out, err, errlen, &head,
+                          false);
+    copy_sender(&head, from_out, fromlen);
+    return st;
 }
 
 void fl__msg_free(fl_msg *m)

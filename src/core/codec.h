@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "defaults.h"
 #include "floret/floret.h"
 
 typedef enum fl_kind {
@@ -115,6 +116,16 @@ typedef struct fl_msg {
     char *err_message;
 } fl_msg;
 
+/* What can be read of a payload that does not decode: where an error reply
+ * goes and what it carries. */
+typedef struct fl_msg_head {
+    char from[FL_MAX_ID_BUF]; /* the sender's id; "" when unreadable */
+    bool has_mid;
+    uint64_t mid;             /* echoed as "re" */
+    bool is_error;            /* kind "error": never answered */
+    bool unknown_kind;        /* a kind that names no kind: UnknownKind */
+} fl_msg_head;
+
 /*
  * Decode payload (len bytes, at most max_message) into a new message the
  * caller frees with fl__msg_free. On failure returns FL_EPROTO (malformed),
@@ -127,6 +138,22 @@ fl_status fl__decode(const void *payload, size_t len, size_t max_message,
                      char *from_out, size_t fromlen);
 
 void fl__msg_free(fl_msg *m);
+
+/* fl__decode that also fills *head (never NULL), on failure too: the
+ * sender, the mid and the kind's class when the payload parsed as JSON. */
+fl_status fl__decode_msg(const void *payload, size_t len, size_t max_message,
+                         fl_msg **out, char *err, size_t errlen,
+                         fl_msg_head *head);
+
+/*
+ * The head of a payload too big to decode (codec_head.c): the top-level
+ * "from", "mid" and "kind" of its JSON text, found by skipping over the
+ * other members without building anything, within its first
+ * FL_HEAD_SCAN_BYTES. Fills what it finds (a from that is not a valid id
+ * stays ""), and sets is_error unless a "kind" other than "error" was read,
+ * so that a reply goes only where it cannot start a loop of errors.
+ */
+void fl__scan_head(const void *payload, size_t len, fl_msg_head *head);
 
 /* fl__decode without its fast path: always the cJSON tree. For the tests
  * that hold the two decoders to the same result. */

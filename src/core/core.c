@@ -47,17 +47,23 @@ void fl__send_to(fl_core *c, const char *to, const char *suffix, int qos,
     fl__jw_reset(&c->jw);
 }
 
-void fl__send_error(fl_core *c, const char *to, const fl_msg *re,
-                    const char *type, const char *message)
+static void send_error_re(fl_core *c, const char *to, bool has_re, uint64_t re,
+                          const char *type, const char *message)
 {
     fl__jw_begin_msg(&c->jw, FL_KIND_ERROR, c->id, c->inc);
-    if (re && re->has_mid)
-        fl__jw_u64(&c->jw, "re", re->mid);
+    if (has_re)
+        fl__jw_u64(&c->jw, "re", re);
     fl__jw_obj(&c->jw, "error");
     fl__jw_str(&c->jw, "type", type);
     fl__jw_str(&c->jw, "message", message);
     fl__jw_end_obj(&c->jw);
     fl__send_to(c, to, NULL, 1, false);
+}
+
+void fl__send_error(fl_core *c, const char *to, const fl_msg *re,
+                    const char *type, const char *message)
+{
+    send_error_re(c, to, re && re->has_mid, re ? re->mid : 0, type, message);
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -243,27 +249,22 @@ void fl_core_disconnected(fl_core *c, uint64_t now)
 /* ------------------------------------------------------------ input */
 
 /* A payload whose kind is "error" is never answered with an error, even
- * when it is malformed, so two nodes cannot bounce errors forever. */
-static bool looks_like_error(const void *payload, size_t len)
-{
-    static const char pat[] = "\"error\"";
-    const char *p = payload;
-    for (size_t i = 0; i + sizeof pat - 1 <= len; i++)
-        if (p[i] == '"' && memcmp(p + i, pat, sizeof pat - 1) == 0)
-            return true;
-    return false;
-}
-
-static void reject(fl_core *c, const char *where, const char *from,
-                   const void *payload, size_t len, fl_status st,
-                   const char *why)
+ * when it is malformed, so two nodes cannot bounce errors forever; nor is
+ * one whose sender could not be read, or one we sent ourselves. The reply
+ * echoes the payload's mid as re, and its type says what kind of wrong it
+ * was: TooBig, UnknownKind or BadMessage. */
+static void reject(fl_core *c, const char *where, const fl_msg_head *h,
+                   fl_status st, const char *why)
 {
     c->stats.bad_messages++;
     fl__log(c, FL_LOG_WARN, "dropped message on %s from %s: %s", where,
-            from[0] ? from : "an unknown sender", why);
-    if (from[0] && strcmp(from, c->id) != 0 && !looks_like_error(payload, len))
-        fl__send_error(c, from, NULL, st == FL_ETOOBIG ? "TooBig" : "BadMessage",
-                       why);
+            h->from[0] ? h->from : "an unknown sender", why);
+    if (!h->from[0] || strcmp(h->from, c->id) == 0 || h->is_error)
+        return;
+    const char *type = st == FL_ETOOBIG    ? "TooBig"
+                       : h->unknown_kind ? "UnknownKind"
+                                         : "BadMessage";
+    send_error_re(c, h->from, h->has_mid, h->mid, type, why);
 }
 
 static void wrong_kind(fl_core *c, const char *where, fl_msg *m)
@@ -350,7 +351,7 @@ static topic_t classify(const fl_core *c, const char *topic,
 void fl_core_input(fl_core *c, const char *topic, const void *payload,
                    size_t len, uint64_t now)
 {
-    char id[FL_MAX_ID_BUF], from[FL_MAX_ID_BUF], why[256];
+    char id[FL_MAX_ID_BUF], why[256];
     size_t pl = strlen(c->prefix);
     if (c->ctl && c->slots && strncmp(topic, c->prefix, pl) == 0 &&
         strncmp(topic + pl, "ctl", 3) == 0 &&
@@ -371,11 +372,14 @@ void fl_core_input(fl_core *c, const char *topic, const void *payload,
     const char *where = kind == TOPIC_WORK ? "work"
                         : kind == TOPIC_INBOX ? "the inbox" : topic + strlen(c->prefix);
     fl_msg *m = NULL;
-    from[0] = '\0';
-    fl_status st = fl__decode(payload, len, c->max_message, &m, why,
-                              sizeof why, from, sizeof from);
+    fl_msg_head head;
+    fl_status st = fl__decode_msg(payload, len, c->max_message, &m, why,
+                                  sizeof why, &head);
     if (st != FL_OK) {
-        reject(c, where, from, payload, len, st, why);
+        /* Too big to parse: its head is read without parsing. */
+        if (st == FL_ETOOBIG && !head.from[0])
+            fl__scan_head(payload, len, &head);
+        reject(c, where, &head, st, why);
         return;
     }
     if (kind == TOPIC_PRESENCE && m->kind == FL_KIND_PRESENCE)

@@ -259,6 +259,10 @@ static void fuzz_decode(const uint8_t *data, size_t size)
     fl_status st = fl__decode(data, size, FL_DEFAULT_MAX_MESSAGE, &m, err,
                               sizeof err, from, sizeof from);
     require_same_as_tree(data, size, st, m, err, from);
+    /* The head scanner reads any bytes, and only ever a valid id. */
+    fl_msg_head head;
+    fl__scan_head(data, size, &head);
+    REQUIRE(head.from[0] == '\0' || fl__valid_id(head.from));
     if (st != FL_OK) {
         REQUIRE(m == NULL);
         REQUIRE(st == FL_EPROTO || st == FL_ETOOBIG || st == FL_ENOMEM);

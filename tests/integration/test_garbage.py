@@ -4,11 +4,14 @@ bytes, truncated JSON, wrong types, a payload over --max-message, deep
 nesting, an attachment length that lies, unknown and misplaced kinds. For
 each, the node logs exactly one line saying why, replies with an error to
 node/<sender>/in when the sender could be read, and afterwards still serves
-`floret call add 1 2`. Depends on floret_fixture."""
+`floret call add 1 2`. The reply's type says what was wrong (TooBig,
+UnknownKind, BadMessage) and its `re` echoes the message's `mid`.
+Depends on floret_fixture."""
 
 import json
 import os
 import random
+import re
 import time
 
 import floret_fixture as fx
@@ -41,6 +44,8 @@ CASES = [
     ("not an object", "node/w1/in", b'[1,2,3]', [], None),
     ("wrong type: inc is a string", "node/w1/in",
      env(kind="fetch", inc="one", fid=1, credit=4), ["inc"], ("BadMessage",)),
+    ("wrong type, with a mid to echo", "node/w1/in",
+     env(kind="fetch", mid=42, inc=1, fid="one", credit=4), ["fid"], ("BadMessage",)),
     ("wrong type: credit over the limit", "node/w1/in",
      env(kind="fetch", inc=1, fid=1, credit=999999), ["credit"], ("BadMessage",)),
     ("wrong type: args not an array", "node/w1/in",
@@ -52,7 +57,10 @@ CASES = [
      json.dumps({"v": 1, "kind": "fetch", "from": "bad id!", "inc": 1, "fid": 1,
                  "credit": 1}).encode(), [], None),
     ("over the size limit", "node/w1/in",
-     env(kind="fetch", inc=1, fid=1, credit=1, pad="x" * (MAX_MESSAGE + 100)),
+     env(kind="fetch", mid=43, inc=1, fid=1, credit=1, pad="x" * (MAX_MESSAGE + 100)),
+     [str(MAX_MESSAGE)], ("TooBig",)),
+    ("an error over the size limit (never answered)", "node/w1/in",
+     env(kind="error", error={"type": "X", "message": "x" * (MAX_MESSAGE + 100)}),
      [str(MAX_MESSAGE)], None),
     ("deep nesting", "node/w1/in",
      b'{"v":1,"kind":"fetch","from":"g","inc":1,"fid":1,"credit":1,"x":' +
@@ -64,11 +72,11 @@ CASES = [
      env(kind="lease", inc=1, fid=1, ttl_ms=30000,
          tasks=[dict(LEASE_TASK, att=[2, 50])], bin=4) + b"\x00abcd",
      ["att"], ("BadMessage",)),
-    ("unknown kind", "node/w1/in", env(kind="bogus"), ["bogus"],
-     ("UnknownKind", "BadMessage")),
+    ("unknown kind", "node/w1/in", env(kind="bogus", mid=44), ["bogus"],
+     ("UnknownKind",)),
     ("a lease on the work topic", "work",
      env(kind="lease", inc=1, fid=1, ttl_ms=30000, tasks=[LEASE_TASK]), ["work"],
-     ("BadMessage", "UnknownKind")),
+     ("BadMessage",)),
 ]
 
 
@@ -101,6 +109,11 @@ class GarbageTest(fx.ClusterTest):
                     self.assertIn(reply["error"]["type"], reply_types, reply)
                     for w in words:
                         self.assertIn(w, reply["error"]["message"], reply)
+                    mid = re.search(rb'"mid": (\d+)', payload[:200])
+                    if mid:
+                        self.assertEqual(reply.get("re"), int(mid.group(1)), reply)
+                    else:
+                        self.assertNotIn("re", reply)
                 # Exactly one line for this message, and no reply when the
                 # sender could not be known.
                 extra = g.drain(0.3)

@@ -1,0 +1,211 @@
+/*
+ * test_core_protocol.c - the details of docs/protocol.md a client written
+ * in another language relies on, checked on one core driven by hand with
+ * raw JSON, the way such a client sees it: an error reply's type (TooBig,
+ * UnknownKind, BadMessage) and its re echoing the mid. Every message the
+ * core publishes is recorded and read back with the codec. Also the head
+ * scanner behind TooBig replies.
+ * Depends on core.h, codec.h and test.h.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "core.h"
+#include "test.h"
+
+#define P "floret/v1/default/"
+#define MAXOUT 64
+
+typedef struct out {
+    char topic[160];
+    unsigned char *data;
+    size_t len;
+} out;
+
+typedef struct rec {
+    out q[MAXOUT];
+    int n;
+    uint64_t now;
+} rec;
+
+static void io_publish(void *ud, const char *topic, const void *payload,
+                       size_t len, int qos, bool retain)
+{
+    rec *r = ud;
+    (void)qos;
+    (void)retain;
+    if (r->n >= MAXOUT)
+        return;
+    out *o = &r->q[r->n++];
+    snprintf(o->topic, sizeof o->topic, "%s", topic);
+    o->data = malloc(len ? len : 1);
+    memcpy(o->data, payload, len);
+    o->len = len;
+}
+
+static void io_nothing(void *ud, const char *f, int qos)
+{
+    (void)ud;
+    (void)f;
+    (void)qos;
+}
+
+static void clear(rec *r)
+{
+    for (int i = 0; i < r->n; i++)
+        free(r->q[i].data);
+    r->n = 0;
+}
+
+static fl_core *make_core(rec *r, const char *id, uint32_t slots,
+                          size_t max_message, fl_registry *reg)
+{
+    memset(r, 0, sizeof *r);
+    r->now = 1000000;
+    fl_core_config cfg = {.node_id = id, .incarnation = 77, .slots = slots,
+                          .max_message = max_message, .seed = 3,
+                          .registry = reg, .log_level = 0};
+    fl_core_io io = {.ud = r, .publish = io_publish, .subscribe = io_nothing};
+    fl_core *c = NULL;
+    CHECK_EQ(fl_core_new(&cfg, &io, &c), FL_OK);
+    fl_core_connected(c, r->now);
+    clear(r);
+    return c;
+}
+
+static void feed(fl_core *c, rec *r, const char *topic, const char *json)
+{
+    fl_core_input(c, topic, json, strlen(json), r->now);
+    fl_core_flush(c, r->now);
+}
+
+/* The i-th recorded message, decoded (the caller frees it). */
+static fl_msg *got(rec *r, int i)
+{
+    fl_msg *m = NULL;
+    char err[200];
+    if (i >= r->n)
+        return NULL;
+    CHECK_EQ(fl__decode(r->q[i].data, r->q[i].len, 0, &m, err, sizeof err,
+                        NULL, 0), FL_OK);
+    return m;
+}
+
+/* The one error reply c sent to node `to` after a bad payload. */
+static void expect_error(rec *r, const char *to, const char *type,
+                         bool has_re, uint64_t re)
+{
+    char topic[128];
+    snprintf(topic, sizeof topic, P "node/%s/in", to);
+    CHECK_EQ(r->n, 1);
+    if (r->n != 1)
+        return;
+    CHECK_STR(r->q[0].topic, topic);
+    fl_msg *m = got(r, 0);
+    CHECK(m && m->kind == FL_KIND_ERROR);
+    if (m && m->kind == FL_KIND_ERROR) {
+        CHECK_STR(m->err_type, type);
+        CHECK_EQ(m->has_re, has_re);
+        if (has_re)
+            CHECK_EQ(m->re, re);
+    }
+    fl__msg_free(m);
+}
+
+static void test_error_reply_types_and_re(void)
+{
+    rec r;
+    fl_core *c = make_core(&r, "w1", 0, 4096, NULL);
+    const char *in = P "node/w1/in";
+
+    feed(c, &r, in, "{\"v\":1,\"kind\":\"fetch\",\"from\":\"me\",\"inc\":1,"
+                    "\"mid\":42,\"fid\":\"x\",\"credit\":1}");
+    expect_error(&r, "me", "BadMessage", true, 42);
+    clear(&r);
+
+    feed(c, &r, in, "{\"v\":1,\"kind\":\"fetch\",\"from\":\"me\",\"inc\":1,"
+                    "\"fid\":\"x\",\"credit\":1}");
+    expect_error(&r, "me", "BadMessage", false, 0);
+    clear(&r);
+
+    feed(c, &r, in, "{\"v\":1,\"kind\":\"bogus\",\"from\":\"me\",\"mid\":7}");
+    expect_error(&r, "me", "UnknownKind", true, 7);
+    clear(&r);
+
+    /* A known kind where it does not belong is malformed, not unknown. */
+    feed(c, &r, P "work", "{\"v\":1,\"kind\":\"done\",\"from\":\"me\","
+                          "\"mid\":8,\"results\":[]}");
+    expect_error(&r, "me", "BadMessage", true, 8);
+    clear(&r);
+
+    /* Over --max-message: answered TooBig, the sender read from the head. */
+    size_t big = 6000;
+    char *p = malloc(big + 1);
+    int k = snprintf(p, big, "{\"v\":1,\"kind\":\"fetch\",\"mid\":9,"
+                             "\"from\":\"me\",\"pad\":\"");
+    memset(p + k, 'x', big - (size_t)k - 2);
+    memcpy(p + big - 2, "\"}", 3);
+    feed(c, &r, in, p);
+    expect_error(&r, "me", "TooBig", true, 9);
+    clear(&r);
+
+    /* ... but never an error answering an error, even a too big one. */
+    memcpy(p + 15, "error", 5); /* "kind":"fetch" -> "kind":"error" */
+    CHECK(memcmp(p, "{\"v\":1,\"kind\":\"error\"", 21) == 0);
+    feed(c, &r, in, p);
+    CHECK_EQ(r.n, 0);
+    feed(c, &r, in, "{\"v\":1,\"kind\":\"error\",\"from\":\"me\",\"mid\":3,"
+                    "\"error\":17}");
+    CHECK_EQ(r.n, 0);
+    free(p);
+    clear(&r);
+    fl_core_free(c);
+}
+
+static void test_scan_head(void)
+{
+    fl_msg_head h;
+    const char *s = "{\"v\":1,\"pad\":[\"}\\\"from\\\":\\\"x\",{\"a\":[1,2]}],"
+                    " \"kind\" : \"lease\", \"mid\":12, \"from\":\"pi-1\", \"z\":";
+    fl__scan_head(s, strlen(s), &h);
+    CHECK_STR(h.from, "pi-1");
+    CHECK(h.has_mid);
+    CHECK_EQ(h.mid, 12);
+    CHECK(!h.is_error);
+
+    /* No kind read: treated as an error (not answered). */
+    s = "{\"from\":\"pi-1\",\"mid\":1}";
+    fl__scan_head(s, strlen(s), &h);
+    CHECK_STR(h.from, "pi-1");
+    CHECK(h.is_error);
+
+    /* A from that is no id, a mid that is no count. */
+    s = "{\"kind\":\"fetch\",\"from\":\"a b\",\"mid\":1.5}";
+    fl__scan_head(s, strlen(s), &h);
+    CHECK_STR(h.from, "");
+    CHECK(!h.has_mid);
+
+    /* Only the first FL_HEAD_SCAN_BYTES are read, and never past a NUL. */
+    size_t n = 10000;
+    char *p = malloc(n);
+    memset(p, ' ', n);
+    memcpy(p, "{\"kind\":\"fetch\",", 16);
+    memcpy(p + 8000, "\"from\":\"late\"}", 14);
+    fl__scan_head(p, n, &h);
+    CHECK_STR(h.from, "");
+    memcpy(p + 100, "\"from\":\"soon\"}", 14);
+    p[50] = '\0';
+    fl__scan_head(p, n, &h);
+    CHECK_STR(h.from, "");
+    free(p);
+    fl__scan_head(NULL, 5, &h);
+    CHECK_STR(h.from, "");
+}
+
+int main(void)
+{
+    RUN(test_error_reply_types_and_re);
+    RUN(test_scan_head);
+    return TEST_DONE();
+}

@@ -746,6 +746,8 @@ void fl__worker_shutdown(fl_core *c, uint64_t now)
                 continue;
             release_add(&r, j->job.id);
             jl_remove(&w->queue, j);
+            /* Released, not held: if it comes back (same attempt), run it. */
+            fl__map_del(&w->seen, j->dedupe_key);
             job_free(j);
             if (o->held)
                 o->held--;

@@ -2,9 +2,10 @@
  * test_core_protocol.c - the details of docs/protocol.md a client written
  * in another language relies on, checked on one core driven by hand with
  * raw JSON, the way such a client sees it: an error reply's type (TooBig,
- * UnknownKind, BadMessage) and its re echoing the mid. Every message the
- * core publishes is recorded and read back with the codec. Also the head
- * scanner behind TooBig replies.
+ * UnknownKind, BadMessage) and its re echoing the mid; which fid a pushed
+ * lease carries; what credit counts; a released task coming back with the
+ * same attempt. Every message the core publishes is recorded and read back
+ * with the codec. Also the head scanner behind TooBig replies.
  * Depends on core.h, codec.h and test.h.
  */
 #include <stdlib.h>
@@ -203,9 +204,108 @@ static void test_scan_head(void)
     CHECK_STR(h.from, "");
 }
 
+static void submit_adds(fl_core *c, rec *r, int n)
+{
+    for (int i = 0; i < n; i++) {
+        fl_submit s = {.name = "add", .args_json = "[1,2]", .args_len = 5};
+        uint64_t id;
+        CHECK_EQ(fl_core_submit(c, &s, r->now, &id), FL_OK);
+    }
+    fl_core_flush(c, r->now);
+}
+
+/* The leases among the recorded messages, in order (at most 8). */
+static int leases(rec *r, fl_msg **ls)
+{
+    int n = 0;
+    for (int i = 0; i < r->n && n < 8; i++) {
+        fl_msg *m = got(r, i);
+        if (m && m->kind == FL_KIND_LEASE)
+            ls[n++] = m;
+        else
+            fl__msg_free(m);
+    }
+    return n;
+}
+
+static void free_all(fl_msg **ls, int n)
+{
+    for (int i = 0; i < n; i++)
+        fl__msg_free(ls[i]);
+}
+
+#define W_PRESENCE "{\"v\":1,\"kind\":\"presence\",\"from\":\"pyw\",\"inc\":5," \
+                   "\"state\":\"online\",\"slots\":2,\"tasks\":[\"add\"]}"
+
+static void test_fid_credit_release(void)
+{
+    rec r;
+    fl_msg *ls[8];
+    fl_core *c = make_core(&r, "client", 0, 0, NULL);
+    feed(c, &r, P "node/pyw", W_PRESENCE);
+    const char *in = P "node/client/in";
+    submit_adds(c, &r, 3);
+    clear(&r);
+
+    /* credit 2: two of the three ready tasks, in a lease with the fid. */
+    feed(c, &r, in, "{\"v\":1,\"kind\":\"fetch\",\"from\":\"pyw\",\"inc\":5,"
+                    "\"fid\":1,\"credit\":2}");
+    int n = leases(&r, ls);
+    CHECK_EQ(n, 1);
+    uint64_t first = 0;
+    if (n == 1) {
+        CHECK_EQ(ls[0]->fid, 1);
+        CHECK_EQ(ls[0]->ntasks, 2);
+        CHECK_EQ(ls[0]->tasks[0].attempt, 1);
+        first = ls[0]->tasks[0].id;
+    }
+    free_all(ls, n);
+    clear(&r);
+
+    /* Released: back at the front of the queue, with the same attempt. A
+     * new fetch's credit counts tasks beyond the one still held. */
+    char rel[160];
+    snprintf(rel, sizeof rel, "{\"v\":1,\"kind\":\"release\",\"from\":\"pyw\","
+             "\"ids\":[%llu]}", (unsigned long long)first);
+    feed(c, &r, in, rel);
+    feed(c, &r, in, "{\"v\":1,\"kind\":\"fetch\",\"from\":\"pyw\",\"inc\":5,"
+                    "\"fid\":2,\"credit\":2}");
+    n = leases(&r, ls);
+    CHECK_EQ(n, 1);
+    if (n == 1) {
+        CHECK_EQ(ls[0]->fid, 2);
+        CHECK_EQ(ls[0]->ntasks, 2);
+        CHECK_EQ(ls[0]->tasks[0].id, first);
+        CHECK_EQ(ls[0]->tasks[0].attempt, 1);
+    }
+    free_all(ls, n);
+    clear(&r);
+
+    /* Nothing ready: the credit parks. Work that comes later is pushed
+     * in a lease carrying the parked fetch's fid, up to the credit left;
+     * a later fetch replaces the parked credit. */
+    feed(c, &r, in, "{\"v\":1,\"kind\":\"fetch\",\"from\":\"pyw\",\"inc\":5,"
+                    "\"fid\":3,\"credit\":5}");
+    feed(c, &r, in, "{\"v\":1,\"kind\":\"fetch\",\"from\":\"pyw\",\"inc\":5,"
+                    "\"fid\":4,\"credit\":1}");
+    CHECK_EQ(leases(&r, ls), 0);
+    clear(&r);
+    submit_adds(c, &r, 3);
+    n = leases(&r, ls);
+    CHECK_EQ(n, 1);
+    if (n == 1) {
+        CHECK_EQ(ls[0]->fid, 4);
+        CHECK_EQ(ls[0]->ntasks, 1);
+    }
+    free_all(ls, n);
+    clear(&r);
+    fl_core_free(c);
+}
+
 int main(void)
 {
     RUN(test_error_reply_types_and_re);
     RUN(test_scan_head);
+    RUN(test_fid_credit_release);
     return TEST_DONE();
 }

@@ -2,7 +2,8 @@
 """test_protocol_replay - plays the exchange of docs/protocol.md section 9
 with a hand-written MQTT client (paho, no floret code) against a real node:
 announce work, receive the node's fetch, lease it `add 4 4`, receive the
-done with {"ok":true,"value":8}. Depends on floret_fixture."""
+done with {"ok":true,"value":8}. Also that a node's MQTT client id is its
+node id (protocol.md section 1). Depends on floret_fixture."""
 
 import json
 
@@ -46,6 +47,11 @@ class ProtocolReplayTest(fx.ClusterTest):
         self.assertEqual(res["id"], 1)
         self.assertEqual(res["attempt"], 1)
         self.assertEqual({"ok": res["ok"], "value": res["value"]}, {"ok": True, "value": 8})
+
+    def test_client_id_is_the_node_id(self):
+        c = self.start_cluster(("w1",))
+        log = fx.read_text(c.broker.log)
+        self.assertRegex(log, r"New client connected from \S+ as w1 ", log)
 
 
 if __name__ == "__main__":

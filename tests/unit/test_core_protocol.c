@@ -4,7 +4,7 @@
  * raw JSON, the way such a client sees it: an error reply's type (TooBig,
  * UnknownKind, BadMessage) and its re echoing the mid; which fid a pushed
  * lease carries; what credit counts; a released task coming back with the
- * same attempt. Every message the core publishes is recorded and read back
+ * same attempt; how long a worker re-sends a fetch nobody answers. Every message the core publishes is recorded and read back
  * with the codec. Also the head scanner behind TooBig replies.
  * Depends on core.h, codec.h and test.h.
  */
@@ -302,10 +302,50 @@ static void test_fid_credit_release(void)
     fl_core_free(c);
 }
 
+static int count_fetches(rec *r)
+{
+    int n = 0;
+    for (int i = 0; i < r->n; i++) {
+        fl_msg *m = got(r, i);
+        n += m && m->kind == FL_KIND_FETCH;
+        fl__msg_free(m);
+    }
+    return n;
+}
+
+/* An owner without presence that announces work and then stays silent
+ * (parks the fetch, or is gone) gets the fetch re-sent every 5 s until it
+ * has been silent for 60 s: 12 fetches, then none until it speaks again. */
+static void test_fetch_resent_twelve_times(void)
+{
+    rec r;
+    fl_registry *reg = fl_registry_new();
+    fl_core *w = make_core(&r, "w1", 2, 0, reg);
+    const char *work = "{\"v\":1,\"kind\":\"work\",\"from\":\"me\",\"pending\":1}";
+    feed(w, &r, P "work", work);
+    int fetches = count_fetches(&r);
+    clear(&r);
+    for (int s = 0; s < 120; s++) {
+        r.now += 1000000;
+        fl_core_tick(w, r.now);
+        fetches += count_fetches(&r);
+        clear(&r);
+        if (s == 58)
+            CHECK_EQ(fetches, 12);
+    }
+    CHECK_EQ(fetches, 12);
+    feed(w, &r, P "work", work);
+    CHECK_EQ(count_fetches(&r), 1);
+    clear(&r);
+    fl_core_free(w);
+    fl_registry_free(reg);
+}
+
 int main(void)
 {
     RUN(test_error_reply_types_and_re);
     RUN(test_scan_head);
     RUN(test_fid_credit_release);
+    RUN(test_fetch_resent_twelve_times);
     return TEST_DONE();
 }

@@ -261,6 +261,8 @@ bool fl_core_stopped(const fl_core *c);
 typedef struct fl_core_stats {
     uint64_t submitted, finished, leased, requeued, expired;
     uint64_t executed, duplicates_dropped, bad_messages;
+    uint64_t not_holder_dropped;  /* done/extend/release entries from a
+                                   * worker that does not hold the lease */
     uint32_t queued_local, running, owned_pending;
 } fl_core_stats;
 void fl_core_stats_get(const fl_core *c, fl_core_stats *st);

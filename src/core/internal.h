@@ -52,6 +52,11 @@ typedef struct fl_otask {
     size_t heap_idx;
     struct fl_oworker *holder; /* LEASED */
     char last_worker[FL_MAX_ID_BUF];
+    /* The last lease that ended without an outcome (expired, or its worker
+     * went away): its late outcome is still taken (section 5 rule 6). */
+    uint32_t lost_attempt;     /* 0 = none */
+    uint64_t lost_inc;
+    uint64_t lost_who;         /* fl__id_hash of the worker's id */
     struct fl_wf *wf;          /* the workflow leaf it runs, or NULL */
     struct fl_otask *prev, *next;
 } fl_otask;
@@ -88,6 +93,8 @@ typedef struct fl_owner {
     uint64_t next_expiry_scan;
     fl_u64map tasks_roots;      /* workflow id -> fl_wfroot */
     fl_wfroot *roots;        /* every live workflow */
+    uint64_t not_holder_logged_at;  /* rate limit of the warning below */
+    uint64_t not_holder_unlogged;   /* dropped since the last warning */
 } fl_owner;
 
 /* ------------------------------------------------------------ worker side */

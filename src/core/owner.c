@@ -418,6 +418,67 @@ static void remove_worker(fl_owner *o, fl_oworker *w)
     fl__free(w);
 }
 
+/* FNV-1a: a worker id in 8 bytes, to remember who held a lost lease. */
+static uint64_t id_hash(const char *id)
+{
+    uint64_t h = 1469598103934665603u;
+    for (; *id; id++)
+        h = (h ^ (uint8_t)*id) * 1099511628211u;
+    return h;
+}
+
+/* Remember who held t's lease, which ends now without an outcome. */
+static void note_lost(fl_otask *t)
+{
+    if (!t->holder)
+        return;
+    t->lost_attempt = t->attempts;
+    t->lost_inc = t->holder->inc;
+    t->lost_who = id_hash(t->holder->id);
+}
+
+/* An incarnation in a message matches the holder's; a message without one
+ * (0) is matched by id alone, as older workers send none. */
+static bool inc_matches(uint64_t held, uint64_t sent)
+{
+    return sent == 0 || held == 0 || sent == held;
+}
+
+/* Whether (from, inc) holds t's lease now. */
+static bool is_holder(const fl_otask *t, const char *from, uint64_t inc)
+{
+    return t->st == FL_T_LEASED && t->holder &&
+           strcmp(t->holder->id, from) == 0 && inc_matches(t->holder->inc, inc);
+}
+
+/* Whether (from, inc) held the lease of attempt that was lost last. */
+static bool was_holder(const fl_otask *t, const char *from, uint64_t inc,
+                       uint32_t attempt)
+{
+    return t->lost_attempt && attempt == t->lost_attempt &&
+           t->lost_who == id_hash(from) && inc_matches(t->lost_inc, inc);
+}
+
+/* Count an entry from a worker that does not hold the lease; warn at most
+ * every 10 s, with how many were dropped since the last warning. */
+static void drop_not_holder(fl_core *c, const char *what, const char *from,
+                            uint64_t id, uint64_t now)
+{
+    fl_owner *o = &c->owner;
+    c->stats.not_holder_dropped++;
+    o->not_holder_unlogged++;
+    if (o->not_holder_logged_at && now < o->not_holder_logged_at + 10000000u)
+        return;
+    fl__log(c, FL_LOG_WARN,
+            "dropped %llu %s not from the worker holding the lease "
+            "(latest: from %s for task %llu; %llu in all)",
+            (unsigned long long)o->not_holder_unlogged, what, from,
+            (unsigned long long)id,
+            (unsigned long long)c->stats.not_holder_dropped);
+    o->not_holder_unlogged = 0;
+    o->not_holder_logged_at = now ? now : 1;
+}
+
 /* Put every lease w holds back in the ready queue (front: they waited). */
 static void requeue_leases_of(fl_core *c, fl_oworker *w)
 {
@@ -427,6 +488,7 @@ static void requeue_leases_of(fl_core *c, fl_oworker *w)
         next = t->next;
         if (t->holder != w)
             continue;
+        note_lost(t);
         detach(o, t);
         make_ready(o, t, true);
         c->stats.requeued++;
@@ -669,12 +731,17 @@ static void retry_later(fl_core *c, fl_otask *t, uint32_t attempt,
         c->io.state(c->io.ud, t->id, FL_RETRY);
 }
 
-static void on_result(fl_core *c, const char *from, fl_msg_result *r,
-                      uint64_t now)
+static void on_result(fl_core *c, const char *from, uint64_t inc,
+                      fl_msg_result *r, uint64_t now)
 {
     fl_otask *t = fl__map_get(&c->owner.tasks, r->id);
     if (!t || r->attempt <= t->failed_attempt || r->attempt > t->attempts) {
         c->stats.duplicates_dropped++;
+        return;
+    }
+    bool current = is_holder(t, from, inc) && r->attempt == t->attempts;
+    if (!current && !was_holder(t, from, inc, r->attempt)) {
+        drop_not_holder(c, "outcome(s)", from, r->id, now);
         return;
     }
     if (r->ok) {
@@ -697,17 +764,23 @@ static void on_result(fl_core *c, const char *from, fl_msg_result *r,
 void fl__owner_on_done(fl_core *c, fl_msg *m, uint64_t now)
 {
     for (size_t i = 0; i < m->nresults; i++)
-        on_result(c, m->from, &m->results[i], now);
+        on_result(c, m->from, m->inc, &m->results[i], now);
 }
 
-/* The task id if it is leased to worker `from`, else NULL. */
-static fl_otask *leased_to(fl_core *c, uint64_t id, const char *from)
+/* The task id if it is leased to the sender of m, else NULL; a task that
+ * is still here but not held by it (never was, or was re-leased after its
+ * lease was lost) is counted. */
+static fl_otask *leased_to(fl_core *c, uint64_t id, const fl_msg *m,
+                           const char *what, uint64_t now)
 {
     fl_otask *t = fl__map_get(&c->owner.tasks, id);
-    if (!t || t->st != FL_T_LEASED || !t->holder ||
-        strcmp(t->holder->id, from) != 0)
-        return NULL;
-    return t;
+    if (!t)
+        return NULL;  /* finished: a late extend or release, harmless */
+    if (is_holder(t, m->from, m->inc))
+        return t;
+    if (!t->lost_attempt || t->lost_who != id_hash(m->from))
+        drop_not_holder(c, what, m->from, id, now);
+    return NULL;
 }
 
 void fl__owner_on_extend(fl_core *c, fl_msg *m, uint64_t now)
@@ -715,7 +788,7 @@ void fl__owner_on_extend(fl_core *c, fl_msg *m, uint64_t now)
     fl_owner *o = &c->owner;
     uint64_t deadline = now + (uint64_t)c->ttl_ms * 1000u;
     for (size_t i = 0; i < m->nids; i++) {
-        fl_otask *t = leased_to(c, m->ids[i], m->from);
+        fl_otask *t = leased_to(c, m->ids[i], m, "extend(s)", now);
         if (!t)
             continue;
         t->when = deadline;
@@ -726,10 +799,9 @@ void fl__owner_on_extend(fl_core *c, fl_msg *m, uint64_t now)
 
 void fl__owner_on_release(fl_core *c, fl_msg *m, uint64_t now)
 {
-    (void)now;
     fl_owner *o = &c->owner;
     for (size_t i = 0; i < m->nids; i++) {
-        fl_otask *t = leased_to(c, m->ids[i], m->from);
+        fl_otask *t = leased_to(c, m->ids[i], m, "release(s)", now);
         if (!t)
             continue;
         detach(o, t);
@@ -748,6 +820,7 @@ static void expire_leases(fl_core *c, uint64_t now)
         fl__log(c, FL_LOG_INFO, "lease of task %llu (%s) on %s expired",
                 (unsigned long long)t->id, t->name,
                 t->holder ? t->holder->id : "?");
+        note_lost(t);
         detach(o, t);
         make_ready(o, t, true);
         c->stats.expired++;

@@ -521,6 +521,145 @@ static void test_extend_keeps_lease(void)
     teardown(&h);
 }
 
+/* Hand a message written by the test to node nd's inbox (or, with a NULL
+ * inbox, to the topic given), then deliver what it causes. */
+static void inject(node *nd, const char *topic, const char *json)
+{
+    char t[160];
+    if (!topic) {
+        snprintf(t, sizeof t, "floret/v1/default/node/%s/in", nd->id);
+        topic = t;
+    }
+    fl_core_input(nd->core, topic, json, strlen(json), nd->h->now);
+    pump(nd->h);
+}
+
+static void fake_worker(node *owner, const char *id, int inc)
+{
+    char topic[128], json[512];
+    snprintf(topic, sizeof topic, "floret/v1/default/node/%s", id);
+    snprintf(json, sizeof json,
+             "{\"v\":1,\"kind\":\"presence\",\"from\":\"%s\",\"inc\":%d,"
+             "\"state\":\"online\",\"slots\":1,\"tasks\":[\"add\"]}", id, inc);
+    inject(owner, topic, json);
+    snprintf(json, sizeof json,
+             "{\"v\":1,\"kind\":\"fetch\",\"from\":\"%s\",\"inc\":%d,"
+             "\"fid\":1,\"credit\":1}", id, inc);
+    inject(owner, NULL, json);
+}
+
+static uint64_t not_holder(node *nd)
+{
+    fl_core_stats st;
+    fl_core_stats_get(nd->core, &st);
+    return st.not_holder_dropped;
+}
+
+/* A peer that was never leased a task cannot finish, extend or release it:
+ * not under its own name, nor under the holder's name with another
+ * incarnation. */
+static void test_outcome_only_from_holder(void)
+{
+    static harness h;
+    setup(&h);
+    node *w = add_node(&h, "w1", 1, 300);
+    node *c = add_node(&h, "client", 0, 300);
+    pump(&h);
+    uint64_t id = submit(c, "add", "[4,4]", NULL);
+    CHECK_EQ(w->njobs, 1);
+    char json[512];
+    snprintf(json, sizeof json,
+             "{\"v\":1,\"kind\":\"done\",\"from\":\"evil\",\"results\":"
+             "[{\"id\":%llu,\"attempt\":1,\"ok\":true,\"value\":\"FORGED\"}]}",
+             (unsigned long long)id);
+    inject(c, NULL, json);
+    snprintf(json, sizeof json,
+             "{\"v\":1,\"kind\":\"done\",\"from\":\"w1\",\"inc\":77,\"results\":"
+             "[{\"id\":%llu,\"attempt\":1,\"ok\":true,\"value\":\"FORGED\"}]}",
+             (unsigned long long)id);
+    inject(c, NULL, json);
+    snprintf(json, sizeof json,
+             "{\"v\":1,\"kind\":\"release\",\"from\":\"evil\",\"ids\":[%llu]}",
+             (unsigned long long)id);
+    inject(c, NULL, json);
+    snprintf(json, sizeof json,
+             "{\"v\":1,\"kind\":\"extend\",\"from\":\"evil\",\"ids\":[%llu]}",
+             (unsigned long long)id);
+    inject(c, NULL, json);
+    CHECK_EQ(c->finals, 0);
+    CHECK_EQ(not_holder(c), 4);
+    fl_core_stats st;
+    fl_core_stats_get(c->core, &st);
+    CHECK_EQ(st.owned_pending, 1);
+    /* The forged release did not put it back for another lease. */
+    CHECK_EQ(st.leased, 1);
+    run_jobs(w);
+    CHECK_EQ(c->finals, 1);
+    CHECK_STR(c->last_value, "8");
+    CHECK_STR(c->last_worker, "w1");
+    CHECK_EQ(not_holder(c), 4);
+    teardown(&h);
+}
+
+/* A lease lost (expired) and granted again: the first holder's late outcome
+ * still wins, the second holder's is then a duplicate, and nobody else's
+ * counts. */
+static void test_late_outcome_from_lost_holder(void)
+{
+    static harness h;
+    setup(&h);
+    node *c = add_node(&h, "client", 0, 300);
+    pump(&h);
+    fake_worker(c, "a", 5);
+    uint64_t id = submit(c, "add", "[1,2]", NULL);
+    h.now += 400000;
+    fl_core_tick(c->core, h.now);
+    pump(&h);
+    fake_worker(c, "b", 6);
+    fl_core_stats st;
+    fl_core_stats_get(c->core, &st);
+    CHECK_EQ(st.expired, 1);
+    CHECK_EQ(st.leased, 2);
+    char json[512];
+    /* b holds attempt 2; a, with attempt 2 or another incarnation, does
+     * not. */
+    snprintf(json, sizeof json,
+             "{\"v\":1,\"kind\":\"done\",\"from\":\"a\",\"inc\":5,\"results\":"
+             "[{\"id\":%llu,\"attempt\":2,\"ok\":true,\"value\":\"x\"}]}",
+             (unsigned long long)id);
+    inject(c, NULL, json);
+    snprintf(json, sizeof json,
+             "{\"v\":1,\"kind\":\"done\",\"from\":\"a\",\"inc\":9,\"results\":"
+             "[{\"id\":%llu,\"attempt\":1,\"ok\":true,\"value\":\"x\"}]}",
+             (unsigned long long)id);
+    inject(c, NULL, json);
+    /* a's extend after losing the lease is stale, not foreign. */
+    snprintf(json, sizeof json,
+             "{\"v\":1,\"kind\":\"extend\",\"from\":\"a\",\"inc\":5,"
+             "\"ids\":[%llu]}", (unsigned long long)id);
+    inject(c, NULL, json);
+    CHECK_EQ(c->finals, 0);
+    CHECK_EQ(not_holder(c), 2);
+    snprintf(json, sizeof json,
+             "{\"v\":1,\"kind\":\"done\",\"from\":\"a\",\"inc\":5,\"results\":"
+             "[{\"id\":%llu,\"attempt\":1,\"ok\":true,\"value\":\"late\"}]}",
+             (unsigned long long)id);
+    inject(c, NULL, json);
+    CHECK_EQ(c->finals, 1);
+    CHECK_STR(c->last_value, "\"late\"");
+    CHECK_STR(c->last_worker, "a");
+    snprintf(json, sizeof json,
+             "{\"v\":1,\"kind\":\"done\",\"from\":\"b\",\"inc\":6,\"results\":"
+             "[{\"id\":%llu,\"attempt\":2,\"ok\":true,\"value\":\"b\"}]}",
+             (unsigned long long)id);
+    inject(c, NULL, json);
+    CHECK_EQ(c->finals, 1);
+    fl_core_stats_get(c->core, &st);
+    CHECK_EQ(st.duplicates_dropped, 1);
+    CHECK_EQ(st.not_holder_dropped, 2);
+    teardown(&h);
+}
+
 static void test_retries_with_backoff(void)
 {
     static harness h;
@@ -1013,6 +1152,8 @@ int main(void)
     RUN(test_worker_death_requeues);
     RUN(test_lease_expires_without_extend);
     RUN(test_extend_keeps_lease);
+    RUN(test_outcome_only_from_holder);
+    RUN(test_late_outcome_from_lost_holder);
     RUN(test_retries_with_backoff);
     RUN(test_worker_lost_after_max_attempts);
     RUN(test_credit_covers_the_round_trip);

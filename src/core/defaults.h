@@ -1,17 +1,34 @@
 /*
  * defaults.h - every limit and timing of the core, each overridable at build
- * time (-DFL_...=value). Documented in docs/protocol.md ("Limits").
+ * time (-DFL_...=value). Documented in docs/protocol.md ("Limits") and, for
+ * the small profile, docs/architecture.md ("Small profile").
+ *
+ * Two profiles: the default one is for hosted nodes (a Pi, a server); with
+ * FL_PROFILE_SMALL defined, every limit that sizes memory gets a value for
+ * a one-slot worker accepting 8 KiB messages on a board with 64 KiB of RAM
+ * to spare. Each limit below says "default / small". A limit that is part
+ * of the wire contract (ids, error sizes, entries per message, credit a
+ * fetch may ask) is the same in both, so a board stays a conforming peer;
+ * what a board needs less of is its own: the message size it accepts and
+ * advertises, what it holds and what it remembers.
  * Depends on nothing.
  */
 #ifndef FL_DEFAULTS_H
 #define FL_DEFAULTS_H
+
+/* FL__PICK(default, small): the value of the profile being built. */
+#ifdef FL_PROFILE_SMALL
+#define FL__PICK(big, small) (small)
+#else
+#define FL__PICK(big, small) (big)
+#endif
 
 /* 1: the core is entered from several threads at once (the POSIX port
  * runs tasks on an executor pool, and tasks parse JSON and share the word
  * count tables kept between them), so that state is thread-local or
  * atomic. 0: one thread, as on a board's single loop; the core then needs
  * neither _Thread_local nor C11 atomics (which pull in libatomic on some
- * targets). */
+ * targets). 1 / 0. */
 #ifndef FL_THREADS
 #ifdef FL_PROFILE_SMALL
 #define FL_THREADS 0
@@ -20,23 +37,32 @@
 #endif
 #endif
 
-/* Largest MQTT payload a node accepts or sends (bytes). */
+/* Largest MQTT payload a node accepts or sends (bytes); a node's
+ * max_message setting overrides it at run time. 8 MiB / 8 KiB. */
 #ifndef FL_DEFAULT_MAX_MESSAGE
-#define FL_DEFAULT_MAX_MESSAGE (8u * 1024u * 1024u)
+#define FL_DEFAULT_MAX_MESSAGE FL__PICK(8u * 1024u * 1024u, 8u * 1024u)
 #endif
 
-/* Deepest JSON nesting accepted anywhere in a message. */
+/* Deepest JSON nesting accepted anywhere in a message: it bounds the
+ * recursion of the parser and writers, so the stack. A plain number (it
+ * is spelled in error messages). 32 / 16. */
 #ifndef FL_MAX_DEPTH
+#ifdef FL_PROFILE_SMALL
+#define FL_MAX_DEPTH 16
+#else
 #define FL_MAX_DEPTH 32
 #endif
+#endif
 
-/* Longest node id, task name and cluster name (bytes). */
+/* Longest node id, task name and cluster name (bytes). Wire limit: 64. */
 #ifndef FL_MAX_ID
 #define FL_MAX_ID 64
 #endif
 #define FL_MAX_ID_BUF (FL_MAX_ID + 1)
 
-/* Longest error type / error message carried in a result (bytes). */
+/* Longest error type / error message carried in a result (bytes). Wire
+ * limits: 64 / 1024 in both profiles (a message is allocated at its own
+ * length, so the limit costs nothing until used). */
 #ifndef FL_MAX_ERROR_TYPE
 #define FL_MAX_ERROR_TYPE 64
 #endif
@@ -44,19 +70,28 @@
 #define FL_MAX_ERROR_MESSAGE 1024
 #endif
 
-/* Most tasks in one lease message, results in one done message, ids in one
- * extend or release message. */
 /* Outcomes wait (at most FL_DONE_LINGER_US, at most FL_DONE_BATCH of
  * them) while more of the worker's queued tasks are about to finish, so
  * that one `done` carries many: fewer messages through the broker. With
- * nothing queued they go at once, so a lone task pays no delay. */
+ * nothing queued they go at once, so a lone task pays no delay.
+ * 1000 us in both; 256 / 8 outcomes. */
 #ifndef FL_DONE_LINGER_US
 #define FL_DONE_LINGER_US 1000u
 #endif
 #ifndef FL_DONE_BATCH
-#define FL_DONE_BATCH 256u
+#define FL_DONE_BATCH FL__PICK(256u, 8u)
 #endif
 
+/* Room for outcomes the worker's outbox starts with (it doubles when
+ * full; one entry is about 200 bytes). 64 / 4. */
+#ifndef FL_OUTBOX_START
+#define FL_OUTBOX_START FL__PICK(64u, 4u)
+#endif
+
+/* Most tasks in one lease message, results in one done message, ids in one
+ * extend or release message. Wire limit: 512 in both profiles; what a
+ * message holds is bounded by the message size first, and decoded arrays
+ * grow with the entries really there. */
 #ifndef FL_MAX_BATCH
 #define FL_MAX_BATCH 512
 #endif
@@ -67,9 +102,11 @@
  * behind its JSON (word-count chunks are 4 MiB each). A larger header
  * falls back to the copy. Only attachments of FL_ATT_ROOM_FROM bytes or
  * more get the room: copying a small one costs less than 1 KiB more for
- * every task queued (a small board queues many). */
+ * every task queued (a small board queues many). 1024 / 256 bytes of room,
+ * from 64 KiB / 64 KiB (so never under the small profile's 8 KiB
+ * messages). */
 #ifndef FL_ATT_ROOM
-#define FL_ATT_ROOM 1024u
+#define FL_ATT_ROOM FL__PICK(1024u, 256u)
 #endif
 #ifndef FL_ATT_ROOM_FROM
 #define FL_ATT_ROOM_FROM (64u * 1024u)
@@ -107,40 +144,61 @@
 #define FL_RETRY_CAP_MS 60000u
 #endif
 
-/* Adaptive credit: a worker asks for enough tasks to cover a round trip,
- * never more than this many held at once. */
+/* Most credit a fetch may carry (an owner refuses more). Wire limit: 1024
+ * in both profiles. */
 #ifndef FL_MAX_CREDIT
 #define FL_MAX_CREDIT 1024u
 #endif
 
-/* How many finished (owner, incarnation, id, attempt) a worker remembers to
- * drop duplicated leases. */
-#ifndef FL_DEDUPE_WINDOW
-#define FL_DEDUPE_WINDOW 8192u
+/* Adaptive credit: a worker asks for enough tasks to cover a round trip,
+ * never more than this many held at once (each held task keeps its
+ * decoded arguments). At most FL_MAX_CREDIT. 1024 / 8. */
+#ifndef FL_WORKER_MAX_CREDIT
+#define FL_WORKER_MAX_CREDIT FL__PICK(FL_MAX_CREDIT, 8u)
 #endif
 
-/* Presence (load) is republished at most this often. */
+/* How many finished (owner, incarnation, id, attempt) a worker remembers to
+ * drop duplicated leases; the filter takes 16 bytes per entry, allocated
+ * once at the first lease and never grown. 8192 / 256. */
+#ifndef FL_DEDUPE_WINDOW
+#define FL_DEDUPE_WINDOW FL__PICK(8192u, 256u)
+#endif
+
 /* How long, and how many, ended workflows a node keeps for the clients
- * that handed them over with `submit` (docs/protocol.md). */
+ * that handed them over with `submit` (docs/protocol.md). 3600 s in both;
+ * 1000 / 16 workflows. */
 #ifndef FL_KEEP_RESULTS_S
 #define FL_KEEP_RESULTS_S 3600u
 #endif
 #ifndef FL_KEEP_RESULTS_MAX
-#define FL_KEEP_RESULTS_MAX 1000u
+#define FL_KEEP_RESULTS_MAX FL__PICK(1000u, 16u)
 #endif
 
 /* Word count tables (src/tasks) kept between map tasks, and the largest
- * kept: the next chunk finds most of its words in place. At least 1. */
+ * kept: the next chunk finds most of its words in place. At least 1.
+ * 8 / 1 tables, 8 MiB / 16 KiB. */
 #ifndef FL_WC_KEPT
-#define FL_WC_KEPT 8
+#define FL_WC_KEPT FL__PICK(8, 1)
 #endif
 #ifndef FL_WC_KEEP_BYTES
-#define FL_WC_KEEP_BYTES ((size_t)8 << 20)
+#define FL_WC_KEEP_BYTES FL__PICK((size_t)8 << 20, (size_t)16 << 10)
 #endif
 
-/* Room for a node's routing tags, "k=v,k2=v2" (fl_peer.tags). */
+/* A new word count table's first index slots (4 bytes each) and entries
+ * (32 bytes each); both double as words come. Powers of two.
+ * 1024 / 128 slots, 256 / 32 entries. */
+#ifndef FL_WC_MIN_SLOTS
+#define FL_WC_MIN_SLOTS FL__PICK(1024u, 128u)
+#endif
+#ifndef FL_WC_MIN_ENTRIES
+#define FL_WC_MIN_ENTRIES FL__PICK(256u, 32u)
+#endif
+
+/* Room for a node's routing tags, "k=v,k2=v2" (fl_peer.tags in the public
+ * header, which fixes it). */
 #define FL_TAGS_BUF 256
 
+/* Presence (load) is republished at most this often. */
 #ifndef FL_PRESENCE_MS
 #define FL_PRESENCE_MS 2000u
 #endif

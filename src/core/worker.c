@@ -147,8 +147,8 @@ static uint32_t target_credit(const fl_core *c)
         double whole = extra > 0 ? (double)(uint64_t)extra : 0.0;
         t = slots + (whole < extra ? whole + 1.0 : whole); /* ceil */
     }
-    if (t > FL_MAX_CREDIT)
-        t = FL_MAX_CREDIT;
+    if (t > FL_WORKER_MAX_CREDIT)
+        t = FL_WORKER_MAX_CREDIT;
     if (t < c->slots)
         t = c->slots;
     return (uint32_t)t;
@@ -268,7 +268,7 @@ static void start_jobs(fl_core *c, uint64_t now)
 static bool outbox_add(fl_worker *w, const fl_wjob *j, fl_outcome *out)
 {
     if (w->outbox_n == w->outbox_cap) {
-        size_t ncap = w->outbox_cap ? w->outbox_cap * 2 : 64;
+        size_t ncap = w->outbox_cap ? w->outbox_cap * 2 : FL_OUTBOX_START;
         fl_outbox_entry *nb = fl__realloc(w->outbox, ncap * sizeof *nb);
         if (!nb)
             return false;

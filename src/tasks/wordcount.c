@@ -3,11 +3,13 @@
  * the hot path of word count. Open addressing with linear probing; each
  * distinct word is stored once (in its slot, or in an arena when long), so
  * memory follows the vocabulary, not the input.
- * Portable, no OS headers. Depends on wordcount.h and alloc.h.
+ * Portable, no OS headers. Depends on wordcount.h, alloc.h and defaults.h
+ * (the first sizes).
  */
 #include <string.h>
 
 #include "alloc.h"
+#include "defaults.h"
 #include "wordcount.h"
 
 /* The lowercase form of each word byte; 0 for separators (what
@@ -40,7 +42,7 @@ static const uint8_t k_fold[256] = {
  * live in the arena. */
 #define WC_INLINE 16u
 #define WC_PAD 16u
-#define WC_MIN_SLOTS 1024u
+#define WC_MIN_SLOTS FL_WC_MIN_SLOTS
 #define WC_MAX_SLOTS ((size_t)1 << (sizeof(size_t) >= 8 ? 32 : 26))
 /* fl__wc_reuse keeps the words while they are at most twice those counted
  * since the last reuse, plus this many. */
@@ -221,7 +223,7 @@ static fl_status reserve_entry(fl_wc_table *t)
         return st;
     if (t->used < t->cap)
         return FL_OK;
-    size_t cap = t->cap ? t->cap * 2u : 256u;
+    size_t cap = t->cap ? t->cap * 2u : FL_WC_MIN_ENTRIES;
     if (cap > SIZE_MAX / sizeof *t->slots)
         return FL_ENOMEM;
     wc_slot *s = fl__realloc(t->slots, cap * sizeof *s);

@@ -158,8 +158,9 @@
 #endif
 
 /* How many finished (owner, incarnation, id, attempt) a worker remembers to
- * drop duplicated leases; the filter takes 16 bytes per entry, allocated
- * once at the first lease and never grown. 8192 / 256. */
+ * drop duplicated leases; the filter takes 16 bytes per entry (for a power
+ * of two), allocated once at the first lease and never grown: 128 KiB / 4
+ * KiB. 8192 / 256. */
 #ifndef FL_DEDUPE_WINDOW
 #define FL_DEDUPE_WINDOW FL__PICK(8192u, 256u)
 #endif

@@ -13,6 +13,7 @@
 
 #include "codec.h"
 #include "core.h"
+#include "dedupe.h"
 #include "defaults.h"
 #include "map.h"
 #include "rng.h"
@@ -153,9 +154,7 @@ typedef struct fl_worker {
     fl_jlist running;
     fl_jlist abandoned;      /* answered, still occupying a slot */
     fl_wowner *owners;
-    fl_u64map seen;             /* dedupe keys -> (void*)1 */
-    uint64_t *seen_ring;
-    size_t seen_pos;
+    fl_dedupe seen;          /* leases already taken (dedupe keys) */
     fl_outbox_entry *outbox;
     size_t outbox_n, outbox_cap;
     uint64_t outbox_since;   /* first flush that saw it non-empty; 0: none */

@@ -1,6 +1,6 @@
 /*
  * map.h - an open-addressing hash map from uint64 keys to pointers, used for
- * the owner's task table and the worker's duplicate filter. Keys 0 and
+ * the owner's task table and the workflows kept for others. Keys 0 and
  * UINT64_MAX are reserved. Depends on alloc.h.
  */
 #ifndef FL_MAP_H

@@ -214,25 +214,6 @@ static uint64_t dedupe_key(const char *owner, uint64_t inc, uint64_t id,
     return fl__hash_bytes(tail, sizeof tail, h);
 }
 
-/* True if key was seen already; remembers it otherwise. */
-static bool seen_before(fl_worker *w, uint64_t key)
-{
-    if (fl__map_get(&w->seen, key))
-        return true;
-    if (!w->seen_ring) {
-        w->seen_ring = fl__calloc(FL_DEDUPE_WINDOW, sizeof *w->seen_ring);
-        if (!w->seen_ring)
-            return false;  /* no memory to remember: run it (at-least-once) */
-    }
-    uint64_t old = w->seen_ring[w->seen_pos];
-    if (old)
-        fl__map_del(&w->seen, old);
-    w->seen_ring[w->seen_pos] = key;
-    w->seen_pos = (w->seen_pos + 1) % FL_DEDUPE_WINDOW;
-    fl__map_put(&w->seen, key, (void *)1);  /* failure only forgets */
-    return false;
-}
-
 /* ------------------------------------------------------------ running */
 
 /* How many jobs the driver may hold at once: exactly the slots for tasks of
@@ -453,7 +434,7 @@ void fl__worker_on_lease(fl_core *c, fl_msg *m, uint64_t now)
     for (size_t i = 0; i < m->ntasks; i++) {
         fl_msg_task *t = &m->tasks[i];
         uint64_t key = dedupe_key(o->id, o->inc, t->id, t->attempt);
-        if (seen_before(w, key)) {
+        if (fl__dedupe_seen(&w->seen, key)) {
             c->stats.duplicates_dropped++;
             continue;
         }
@@ -747,7 +728,7 @@ void fl__worker_shutdown(fl_core *c, uint64_t now)
             release_add(&r, j->job.id);
             jl_remove(&w->queue, j);
             /* Released, not held: if it comes back (same attempt), run it. */
-            fl__map_del(&w->seen, j->dedupe_key);
+            fl__dedupe_forget(&w->seen, j->dedupe_key);
             job_free(j);
             if (o->held)
                 o->held--;
@@ -772,7 +753,7 @@ bool fl__worker_idle(const fl_core *c)
 void fl__worker_init(fl_core *c)
 {
     memset(&c->worker, 0, sizeof c->worker);
-    fl__map_init(&c->worker.seen);
+    fl__dedupe_init(&c->worker.seen, FL_DEDUPE_WINDOW);
 }
 
 void fl__worker_free(fl_core *c)
@@ -789,6 +770,5 @@ void fl__worker_free(fl_core *c)
     fl__free(w->outbox);
     while (w->owners)
         remove_owner(w, w->owners);
-    fl__map_free(&w->seen);
-    fl__free(w->seen_ring);
+    fl__dedupe_free(&w->seen);
 }

@@ -30,7 +30,7 @@
 
 static const char *const kind_names[] = {
     "presence", "work", "fetch", "lease", "done", "extend", "release", "error",
-    "submit", "submitted", "query", "result",
+    "submit", "submitted", "query", "result", "check", "holding",
 };
 #define NKINDS (sizeof kind_names / sizeof kind_names[0])
 
@@ -489,25 +489,49 @@ static bool decode_done(dec *d, cJSON *root, fl_msg *m)
     return true;
 }
 
-static bool decode_ids(dec *d, cJSON *root, fl_msg *m)
+/* An array of task ids under key, min..FL_MAX_BATCH entries. */
+static bool decode_id_list(dec *d, cJSON *root, const char *key,
+                           bool required, size_t min, uint64_t **out,
+                           size_t *count)
 {
     cJSON *ids;
     size_t n;
-    if (!get_array(d, root, "ids", true, 1, FL_MAX_BATCH, &ids, &n))
+    if (!get_array(d, root, key, required, min, FL_MAX_BATCH, &ids, &n))
         return false;
-    m->ids = fl__calloc(n, sizeof *m->ids);
-    if (!m->ids)
+    if (!ids || n == 0)
+        return true;
+    *out = fl__calloc(n, sizeof **out);
+    if (!*out)
         return oom(d);
-    m->nids = n;
-    d->list = "ids";
+    *count = n;
+    d->list = key;
     size_t i = 0;
     for (const cJSON *v = ids->child; v; v = v->next, i++) {
         d->idx = i;
-        if (!uint_value(d, v, NULL, NO_LIMIT, &m->ids[i]))
+        if (!uint_value(d, v, NULL, NO_LIMIT, &(*out)[i]))
             return false;
     }
     d->list = NULL;
     return true;
+}
+
+static bool decode_ids(dec *d, cJSON *root, fl_msg *m)
+{
+    return decode_id_list(d, root, "ids", true, 1, &m->ids, &m->nids);
+}
+
+/* check: cid and 1..512 ids. holding: 0..512 ids held, and when it
+ * answers a check (cid present) 0..512 missing. */
+static bool decode_check(dec *d, cJSON *root, fl_msg *m)
+{
+    m->has_cid = member(root, "cid") != NULL;
+    if (m->kind == FL_KIND_CHECK)
+        return get_u64(d, root, "cid", true, NO_LIMIT, &m->cid) &&
+               decode_ids(d, root, m);
+    return get_u64(d, root, "cid", false, NO_LIMIT, &m->cid) &&
+           decode_id_list(d, root, "ids", true, 0, &m->ids, &m->nids) &&
+           decode_id_list(d, root, "missing", false, 0, &m->missing,
+                          &m->nmissing);
 }
 
 /* "bin" must agree with what follows the NUL byte (section 3). */
@@ -585,7 +609,8 @@ static bool decode_msg(dec *d, cJSON *root, fl_msg *m, bool has_nul)
     if (!decode_kind(d, root, &m->kind))
         return false;
     bool need_inc = m->kind == FL_KIND_PRESENCE || m->kind == FL_KIND_FETCH ||
-                    m->kind == FL_KIND_LEASE;
+                    m->kind == FL_KIND_LEASE || m->kind == FL_KIND_CHECK ||
+                    m->kind == FL_KIND_HOLDING;
     m->has_mid = member(root, "mid") != NULL;
     if (!get_str(d, root, "from", true, ANY_ID, &m->from) ||
         !get_u64(d, root, "inc", need_inc, NO_LIMIT, &m->inc) ||
@@ -626,6 +651,9 @@ static bool decode_msg(dec *d, cJSON *root, fl_msg *m, bool has_nul)
                get_u64(d, root, "id", true, NO_LIMIT, &m->wid);
     case FL_KIND_RESULT:
         return decode_workflow_result(d, root, m);
+    case FL_KIND_CHECK:
+    case FL_KIND_HOLDING:
+        return decode_check(d, root, m);
     }
     return fail(d, FL_EPROTO, "kind", "unhandled kind");
 }
@@ -798,6 +826,7 @@ void fl__msg_free(fl_msg *m)
     fl__free(m->tasks);
     fl__free(m->results);
     fl__free(m->ids);
+    fl__free(m->missing);
     fl__free(m->task_names);
     fl__free(m->from);
     fl__free(m->runtime);

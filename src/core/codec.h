@@ -33,7 +33,9 @@ typedef enum fl_kind {
     FL_KIND_SUBMIT,
     FL_KIND_SUBMITTED,
     FL_KIND_QUERY,
-    FL_KIND_RESULT
+    FL_KIND_RESULT,
+    FL_KIND_CHECK,
+    FL_KIND_HOLDING
 } fl_kind;
 
 /* The protocol's name of a kind ("fetch", ...). */
@@ -84,9 +86,15 @@ typedef struct fl_msg {
     /* done */
     fl_msg_result *results;
     size_t nresults;
-    /* extend, release */
+    /* extend, release, check, holding */
     uint64_t *ids;
     size_t nids;
+    /* check, holding (the check answered; has_cid false on a reconnect) */
+    bool has_cid;
+    uint64_t cid;
+    /* holding: checked ids the worker does not hold */
+    uint64_t *missing;
+    size_t nmissing;
     /* work */
     uint64_t pending;
     /* presence */

@@ -309,6 +309,12 @@ static void on_inbox(fl_core *c, fl_msg *m, uint64_t now)
     case FL_KIND_RESULT:
         fl__remote_on_result(c, m, now);
         break;
+    case FL_KIND_CHECK:
+        fl__worker_on_check(c, m, now);
+        break;
+    case FL_KIND_HOLDING:
+        fl__owner_on_holding(c, m, now);
+        break;
     case FL_KIND_ERROR:
         fl__log(c, FL_LOG_WARN, "error from %s: %s: %s", m->from,
                 m->err_type ? m->err_type : "?",

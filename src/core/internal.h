@@ -52,6 +52,7 @@ typedef struct fl_otask {
     uint64_t when;             /* DELAYED: ready time; LEASED: deadline */
     size_t heap_idx;
     struct fl_oworker *holder; /* LEASED */
+    uint64_t check_cid;        /* the check that last asked its holder */
     char last_worker[FL_MAX_ID_BUF];
     /* The last lease that ended without an outcome (expired, or its worker
      * went away): its late outcome is still taken (section 5 rule 6). */
@@ -75,6 +76,7 @@ typedef struct fl_oworker {
     uint32_t credit;     /* parked: how many more it may be leased */
     uint32_t held;       /* leases it holds */
     size_t share;        /* left of its share in the serve() under way */
+    bool check_due;      /* ask it which of its leases it holds */
     struct fl_oworker *next;
 } fl_oworker;
 
@@ -96,6 +98,7 @@ typedef struct fl_owner {
     fl_wfroot *roots;        /* every live workflow */
     uint64_t not_holder_logged_at;  /* rate limit of the warning below */
     uint64_t not_holder_unlogged;   /* dropped since the last warning */
+    uint64_t next_cid;       /* numbers the check messages */
 } fl_owner;
 
 /* ------------------------------------------------------------ worker side */
@@ -251,6 +254,26 @@ void fl__owner_flush(fl_core *c, uint64_t now);
 fl_status fl__owner_submit(fl_core *c, const fl_submit *s, uint64_t now,
                            struct fl_wf *wf, uint64_t *id);
 
+/* owner.c, for reconcile.c */
+fl_oworker *fl__owner_find_worker(fl_core *c, const char *id);
+/* Task id if worker (from, inc) holds its lease, else NULL (not counted
+ * as a message from a non-holder). */
+fl_otask *fl__owner_held_by(fl_core *c, uint64_t id, const char *from,
+                            uint64_t inc);
+/* Its holder still holds t: a new deadline of now + ttl. */
+void fl__owner_extend_task(fl_core *c, fl_otask *t, uint64_t now);
+/* Its holder says it does not hold t: back at the head of the queue, the
+ * attempt counted (the lease or its outcome was lost). */
+void fl__owner_lease_lost(fl_core *c, fl_otask *t);
+
+/* reconcile.c: after a reconnection, owner and worker agree on what is
+ * leased (docs/protocol.md, check and holding). */
+void fl__owner_on_holding(fl_core *c, fl_msg *m, uint64_t now);
+void fl__owner_send_checks(fl_core *c);
+void fl__owner_check_all(fl_core *c);
+void fl__worker_on_check(fl_core *c, fl_msg *m, uint64_t now);
+void fl__worker_send_holdings(fl_core *c);
+
 /* canvas.c */
 void fl__canvas_task_ended(fl_core *c, struct fl_wf *w, fl_state st,
                            fl_value *value, const char *err_type,
@@ -261,6 +284,9 @@ uint32_t fl__owner_pending(const fl_core *c);
 void fl__owner_connected(fl_core *c, uint64_t now);
 
 /* worker.c */
+fl_wowner *fl__worker_find_owner(fl_core *c, const char *id);
+/* Send every outcome waiting in the outbox now. */
+void fl__worker_send_outcomes(fl_core *c);
 void fl__worker_init(fl_core *c);
 void fl__worker_free(fl_core *c);
 void fl__worker_on_work(fl_core *c, fl_msg *m, uint64_t now);

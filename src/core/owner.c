@@ -394,6 +394,11 @@ static fl_oworker *find_worker(fl_owner *o, const char *id)
     return NULL;
 }
 
+fl_oworker *fl__owner_find_worker(fl_core *c, const char *id)
+{
+    return find_worker(&c->owner, id);
+}
+
 static fl_oworker *add_worker(fl_owner *o, const char *id)
 {
     fl_oworker *w = fl__calloc(1, sizeof *w);
@@ -596,6 +601,7 @@ static size_t lease_to(fl_core *c, fl_oworker *w, size_t max, uint64_t now)
         t->attempts++;
         t->st = FL_T_LEASED;
         t->holder = w;
+        t->check_cid = 0;
         t->when = deadline;
         memcpy(t->last_worker, w->id, sizeof t->last_worker);
         tl_push_back(&o->leased, t);
@@ -652,6 +658,10 @@ static size_t lease_in_turn(fl_core *c, size_t share, uint64_t now)
 static void serve(fl_core *c, uint64_t now)
 {
     fl_owner *o = &c->owner;
+    /* A lease written while disconnected would go nowhere and hold its
+     * task until the lease expires: wait for the connection. */
+    if (!c->connected)
+        return;
     for (int pass = 0; pass < 8 && pending(o) > 0; pass++) {
         size_t parked = 0;
         for (fl_oworker *w = o->workers; w; w = w->next)
@@ -679,6 +689,7 @@ static void serve(fl_core *c, uint64_t now)
 void fl__owner_flush(fl_core *c, uint64_t now)
 {
     serve(c, now);
+    fl__owner_send_checks(c);
 }
 
 /* ------------------------------------------------------------ input */
@@ -783,18 +794,36 @@ static fl_otask *leased_to(fl_core *c, uint64_t id, const fl_msg *m,
     return NULL;
 }
 
-void fl__owner_on_extend(fl_core *c, fl_msg *m, uint64_t now)
+void fl__owner_extend_task(fl_core *c, fl_otask *t, uint64_t now)
 {
     fl_owner *o = &c->owner;
-    uint64_t deadline = now + (uint64_t)c->ttl_ms * 1000u;
+    t->when = now + (uint64_t)c->ttl_ms * 1000u;
+    tl_remove(&o->leased, t);
+    tl_push_back(&o->leased, t);
+}
+
+void fl__owner_on_extend(fl_core *c, fl_msg *m, uint64_t now)
+{
     for (size_t i = 0; i < m->nids; i++) {
         fl_otask *t = leased_to(c, m->ids[i], m, "extend(s)", now);
-        if (!t)
-            continue;
-        t->when = deadline;
-        tl_remove(&o->leased, t);
-        tl_push_back(&o->leased, t);
+        if (t)
+            fl__owner_extend_task(c, t, now);
     }
+}
+
+fl_otask *fl__owner_held_by(fl_core *c, uint64_t id, const char *from,
+                            uint64_t inc)
+{
+    fl_otask *t = fl__map_get(&c->owner.tasks, id);
+    return t && is_holder(t, from, inc) ? t : NULL;
+}
+
+void fl__owner_lease_lost(fl_core *c, fl_otask *t)
+{
+    note_lost(t);
+    detach(&c->owner, t);
+    make_ready(&c->owner, t, true);
+    c->stats.requeued++;
 }
 
 void fl__owner_on_release(fl_core *c, fl_msg *m, uint64_t now)
@@ -882,7 +911,7 @@ uint64_t fl__owner_tick(fl_core *c, uint64_t now)
         next = min_time(next, o->leased.head->when);
     if (o->heap_n)
         next = min_time(next, o->heap[0]->when);
-    if (pending(o) && o->next_announce)
+    if (pending(o) && o->next_announce && c->connected)
         next = min_time(next, o->next_announce);
     if (o->with_expiry)
         next = min_time(next, o->next_expiry_scan);
@@ -893,6 +922,8 @@ void fl__owner_connected(fl_core *c, uint64_t now)
 {
     (void)now;
     c->owner.next_announce = 0;
+    /* Leases and outcomes may have been lost with the connection. */
+    fl__owner_check_all(c);
 }
 
 void fl__owner_init(fl_core *c)

@@ -83,6 +83,11 @@ static fl_wowner *find_owner(fl_worker *w, const char *id)
     return NULL;
 }
 
+fl_wowner *fl__worker_find_owner(fl_core *c, const char *id)
+{
+    return find_owner(&c->worker, id);
+}
+
 static fl_wowner *add_owner(fl_worker *w, const char *id, uint64_t now)
 {
     fl_wowner *o = fl__calloc(1, sizeof *o);
@@ -535,6 +540,14 @@ static void send_outcomes(fl_core *c)
     w->outbox_n = 0;
 }
 
+void fl__worker_send_outcomes(fl_core *c)
+{
+    if (c->worker.outbox_n) {
+        send_outcomes(c);
+        c->worker.outbox_since = 0;
+    }
+}
+
 static void send_fetch(fl_core *c, fl_wowner *o, uint32_t credit,
                        uint64_t now)
 {
@@ -578,7 +591,9 @@ static bool outcomes_due(const fl_core *c, uint64_t now)
 void fl__worker_flush(fl_core *c, uint64_t now)
 {
     fl_worker *w = &c->worker;
-    if (w->outbox_n) {
+    /* Outcomes finished while disconnected wait for the connection: sent
+     * now they would be lost, and their tasks run again. */
+    if (w->outbox_n && (c->connected || c->shutting_down)) {
         if (!w->outbox_since)
             w->outbox_since = now ? now : 1;
         if (outcomes_due(c, now)) {
@@ -592,8 +607,9 @@ void fl__worker_flush(fl_core *c, uint64_t now)
 uint64_t fl__worker_outbox_deadline(const fl_core *c)
 {
     const fl_worker *w = &c->worker;
-    return w->outbox_n && w->outbox_since ? w->outbox_since + FL_DONE_LINGER_US
-                                          : 0;
+    return w->outbox_n && w->outbox_since && c->connected
+               ? w->outbox_since + FL_DONE_LINGER_US
+               : 0;
 }
 
 /* ------------------------------------------------------------ timers */
@@ -713,6 +729,8 @@ void fl__worker_connected(fl_core *c, uint64_t now)
         o->fetch_sent_at = 0;
         o->next_extend = now;
     }
+    /* ... and leases or outcomes: tell every owner what we hold. */
+    fl__worker_send_holdings(c);
 }
 
 void fl__worker_shutdown(fl_core *c, uint64_t now)

@@ -128,6 +128,21 @@ static void encode(fl_jw *w, const fl_msg *m)
             fl__jw_u64(w, NULL, m->ids[i]);
         fl__jw_end_arr(w);
         break;
+    case FL_KIND_CHECK:
+    case FL_KIND_HOLDING:
+        if (m->has_cid)
+            fl__jw_u64(w, "cid", m->cid);
+        fl__jw_arr(w, "ids");
+        for (size_t i = 0; i < m->nids; i++)
+            fl__jw_u64(w, NULL, m->ids[i]);
+        fl__jw_end_arr(w);
+        if (m->kind == FL_KIND_HOLDING && m->nmissing) {
+            fl__jw_arr(w, "missing");
+            for (size_t i = 0; i < m->nmissing; i++)
+                fl__jw_u64(w, NULL, m->missing[i]);
+            fl__jw_end_arr(w);
+        }
+        break;
     case FL_KIND_ERROR:
         if (m->has_re)
             fl__jw_u64(w, "re", m->re);
@@ -214,6 +229,10 @@ static void require_same(const fl_msg *a, const fl_msg *b)
     REQUIRE(a->nids == b->nids);
     for (size_t i = 0; i < a->nids; i++)
         REQUIRE(a->ids[i] == b->ids[i]);
+    REQUIRE(a->has_cid == b->has_cid && a->cid == b->cid);
+    REQUIRE(a->nmissing == b->nmissing);
+    for (size_t i = 0; i < a->nmissing; i++)
+        REQUIRE(a->missing[i] == b->missing[i]);
     REQUIRE(a->ntags == b->ntags);
     for (size_t i = 0; i < a->ntags; i++)
         REQUIRE(same_str(a->tags[i], b->tags[i]));

@@ -312,6 +312,26 @@ void sim_broker_disconnect(sim_broker *b, int i, sim_will_mode mode,
     }
 }
 
+void sim_broker_restart(sim_broker *b, uint64_t now)
+{
+    (void)now;
+    for (int i = 0; i < b->n; i++) {
+        sim_session *s = &b->s[i];
+        if (s->connected || s->will_armed)
+            s->epoch++; /* stale deliveries and keep-alive timers */
+        s->connected = false;
+        s->will_armed = false;
+        sim_msg_unref(s->will);
+        s->will = NULL;
+        clear_queue(s);
+        clear_filters(s);
+    }
+    for (size_t i = 0; i < b->nret; i++)
+        sim_msg_unref(b->retained[i]);
+    b->nret = 0;
+    b->st.restarts++;
+}
+
 bool sim_broker_connected(const sim_broker *b, int s)
 {
     return b->s[s].connected;

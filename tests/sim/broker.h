@@ -40,6 +40,7 @@ typedef struct sim_broker_stats {
     uint64_t published, delivered, lost, duplicated, reordered;
     uint64_t dropped_offline; /* published by a node that was not connected */
     uint64_t wills;
+    uint64_t restarts;
 } sim_broker_stats;
 
 sim_broker *sim_broker_new(sim_events *ev, fl_rng *rng, const sim_faults *f,
@@ -56,6 +57,12 @@ void sim_broker_connect(sim_broker *b, int s, const char *will_topic,
  * go; the will is handled per mode (keepalive: delay for SIM_WILL_LATER). */
 void sim_broker_disconnect(sim_broker *b, int s, sim_will_mode mode,
                            uint64_t keepalive, uint64_t now);
+
+/* The broker process dies and comes back empty, as a Mosquitto without
+ * persistence does: every connection drops without its will (a dead
+ * broker publishes none, and the new one never heard of them), every
+ * queued delivery and every retained message is gone. */
+void sim_broker_restart(sim_broker *b, uint64_t now);
 
 bool sim_broker_connected(const sim_broker *b, int s);
 uint64_t sim_broker_epoch(const sim_broker *b, int s);

@@ -114,6 +114,12 @@ static void check_client(world *w, sim_node *n)
     if (st.leased < runs)
         sim_fail(w, "%s: %llu tasks leased but %llu runs seen", n->id,
                  (unsigned long long)st.leased, (unsigned long long)runs);
+    /* What a broker restart loses is found by the owner's check and the
+     * workers' holding right after the reconnection, not 30 s later. */
+    if (sim_only_restarts(&w->p) && st.expired)
+        sim_fail(w, "%s: %llu leases expired after broker restarts that "
+                 "reconciliation should have recovered", n->id,
+                 (unsigned long long)st.expired);
 }
 
 void sim_check_end_of_run(world *w)
@@ -156,12 +162,13 @@ void sim_print_summary(world *w)
         sim_broker_stats_get(w->br, &bs);
     printf("seed %llu: %d tasks, %d finals, %d workflows, %d finals (%llu "
            "failed by a lost member), all in at %.3f s, %llu events, "
-           "%llu crashes, %llu disconnects\n",
+           "%llu crashes, %llu disconnects, %llu broker restarts\n",
            (unsigned long long)w->p.seed, w->nsubmitted, w->nfinals,
            w->nwf_applied, w->nwf_finals, (unsigned long long)w->wf_lost,
            (double)w->finished_at / (double)SIM_S,
            (unsigned long long)w->events, (unsigned long long)w->crashes,
-           (unsigned long long)w->disconnects);
+           (unsigned long long)w->disconnects,
+           (unsigned long long)bs.restarts);
     printf("events: %llu deliver, %llu will, %llu tick, %llu job done, "
            "%llu submit, %llu apply, %llu revoke, %llu fault, %llu restart, "
            "%llu reconnect\n",

@@ -43,6 +43,8 @@ static void usage(FILE *f)
         "  --delay A:B       one-way delay range in ms (default 0.1:5)\n"
         "  --crash P         crash rate per worker per virtual second\n"
         "  --disconnect P    disconnect rate per node per virtual second\n"
+        "  --broker-restarts N  times the broker dies (0.5 to 5 s each) and\n"
+        "                    comes back empty, from 0.5 s on (default 0)\n"
         "  --max-time S      virtual seconds before a task counts as lost "
         "(default 1800)\n"
         "  --allow-spin      do not fail a core that asks for more than 500\n"
@@ -112,7 +114,8 @@ static void print_replay(const char *argv0, const sim_params *p)
 {
     printf("  replay: %s --seed %llu --nodes %d --clients %d "
            "--tasks %d --workflows %d --loss %g --dup %g --reorder %g --reorder-max %g "
-           "--delay %g:%g --crash %g --disconnect %g --max-time %llu%s "
+           "--delay %g:%g --crash %g --disconnect %g --broker-restarts %d "
+           "--max-time %llu%s "
            "(add --verbose to trace)\n",
            argv0, (unsigned long long)p->seed, p->workers, p->clients, p->tasks,
            p->workflows,
@@ -120,6 +123,7 @@ static void print_replay(const char *argv0, const sim_params *p)
            (double)p->net.reorder_max / 1000.0,
            (double)p->net.delay_min / 1000.0,
            (double)p->net.delay_max / 1000.0, p->crash, p->disconnect,
+           p->broker_restarts,
            (unsigned long long)(p->max_time / SIM_S),
            p->allow_spin ? " --allow-spin" : "");
 }
@@ -186,6 +190,8 @@ static int parse_args(int argc, char **argv, cli *c)
             ok = parse_prob(v, &p->crash);
         } else if (!strcmp(a, "--disconnect")) {
             ok = parse_prob(v, &p->disconnect);
+        } else if (!strcmp(a, "--broker-restarts")) {
+            ok = parse_int(v, 0, 1000, &p->broker_restarts);
         } else if (!strcmp(a, "--max-time")) {
             ok = parse_u64(v, &secs) && secs > 0 && secs < 1000000;
             p->max_time = secs * SIM_S;

@@ -27,7 +27,9 @@ enum {
     SIM_EV_FAULT,      /* periodic chance of crashes and disconnects */
     SIM_EV_RESTART,    /* a crashed node comes back with a new incarnation */
     SIM_EV_RECONNECT,  /* a disconnected node gets its connection back */
-    SIM_EV_APPLY       /* a client applies a workflow (ptr: the workflow) */
+    SIM_EV_APPLY,      /* a client applies a workflow (ptr: the workflow) */
+    SIM_EV_BROKER_DOWN, /* the broker dies (and is restarted) */
+    SIM_EV_BROKER_UP   /* the restarted broker accepts connections */
 };
 
 /* Network faults applied by the broker to every delivery. */
@@ -49,6 +51,7 @@ typedef struct sim_params {
     sim_faults net;
     double crash;         /* per worker per virtual second */
     double disconnect;    /* per node per virtual second */
+    int broker_restarts;  /* times the broker dies, 0.5 to 5 s each */
     uint64_t max_time;    /* all finals must arrive before this (us) */
     bool allow_spin;      /* do not fail a core that ticks in a busy loop */
     bool verbose;

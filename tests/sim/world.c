@@ -73,7 +73,14 @@ bool sim_lossy(const sim_params *p)
     uint64_t extend_every =
         (uint64_t)FL_DEFAULT_LEASE_TTL_MS * SIM_MS / FL_EXTEND_DIVISOR;
     return p->net.loss > 0 || p->crash > 0 || p->disconnect > 0 ||
-           latest >= extend_every;
+           p->broker_restarts > 0 || latest >= extend_every;
+}
+
+bool sim_only_restarts(const sim_params *p)
+{
+    sim_params q = *p;
+    q.broker_restarts = 0;
+    return p->broker_restarts > 0 && !sim_lossy(&q);
 }
 
 /* ------------------------------------------------------------ task index */
@@ -370,6 +377,12 @@ static void connect_node(world *w, sim_node *n)
     const char *topic;
     const void *will;
     size_t len;
+    if (w->broker_down) {
+        n->reconnect_due = true;
+        trace(w, "%s cannot connect: the broker is down", n->id);
+        return;
+    }
+    n->reconnect_due = false;
     fl_core_will(n->core, &topic, &will, &len);
     sim_broker_connect(w->br, n->index, topic, will, len, w->ev.now);
     n->connected = true;
@@ -609,6 +622,45 @@ static void on_fault(world *w, const sim_event *e)
     push(w, w->ev.now + FAULT_PERIOD, SIM_EV_FAULT, -1, 0, NULL);
 }
 
+/* The broker dies: every node loses its connection at once, and with it
+ * every message on its way. */
+static void on_broker_down(world *w)
+{
+    if (w->phase != SIM_PHASE_RUN || w->broker_down)
+        return;
+    uint64_t outage = between(w, SIM_S / 2, 5 * SIM_S);
+    trace(w, "broker dies for %.3f s", (double)outage / (double)SIM_S);
+    sim_broker_restart(w->br, w->ev.now);
+    w->broker_down = true;
+    for (int i = 0; i < w->nnodes && !w->failed; i++) {
+        sim_node *n = &w->nodes[i];
+        if (!n->core || !n->connected)
+            continue;
+        n->connected = false;
+        n->reconnect_due = true;
+        fl_core_disconnected(n->core, w->ev.now);
+        touch(w, n);
+    }
+    push(w, w->ev.now + outage, SIM_EV_BROKER_UP, -1, 0, NULL);
+}
+
+/* The broker is back: each node finds out at its next connection attempt
+ * (the POSIX port's backoff: within about 1.6 s). */
+static void on_broker_up(world *w)
+{
+    trace(w, "broker is back");
+    w->broker_down = false;
+    for (int i = 0; i < w->nnodes; i++) {
+        sim_node *n = &w->nodes[i];
+        if (n->core && !n->connected && n->reconnect_due)
+            push(w, w->ev.now + between(w, 0, 1600 * SIM_MS),
+                 SIM_EV_RECONNECT, n->index, n->gen, NULL);
+    }
+    if (--w->restarts_left > 0)
+        push(w, w->ev.now + between(w, SIM_S, 10 * SIM_S),
+             SIM_EV_BROKER_DOWN, -1, 0, NULL);
+}
+
 static void count_tick(world *w, sim_node *n)
 {
     if (w->ev.now >= n->tick_window + SIM_S) {
@@ -662,6 +714,12 @@ static void on_event(world *w, const sim_event *e)
     case SIM_EV_RECONNECT:
         if (n->core && !n->connected && e->gen == n->gen)
             connect_node(w, n);
+        break;
+    case SIM_EV_BROKER_DOWN:
+        on_broker_down(w);
+        break;
+    case SIM_EV_BROKER_UP:
+        on_broker_up(w);
         break;
     }
 }
@@ -734,6 +792,11 @@ static void start_all(world *w)
     }
     if (w->p.crash > 0 || w->p.disconnect > 0)
         push(w, FAULT_PERIOD, SIM_EV_FAULT, -1, 0, NULL);
+    /* The first restart falls while the tasks are being submitted. */
+    w->restarts_left = w->p.broker_restarts;
+    if (w->restarts_left > 0)
+        push(w, between(w, SIM_S / 2, 4 * SIM_S), SIM_EV_BROKER_DOWN, -1, 0,
+             NULL);
 }
 
 static bool workers_idle(world *w)

@@ -56,6 +56,7 @@ typedef struct sim_node {
     uint64_t started, done; /* jobs of this incarnation */
     uint64_t done_cancelled; /* answered after the core cancelled them */
     uint32_t busy;          /* slots running a job */
+    bool reconnect_due;     /* wants its connection once the broker is up */
     sim_job *wait_head, *wait_tail; /* jobs handed over beyond the slots */
 } sim_node;
 
@@ -95,6 +96,8 @@ struct world {
     uint64_t wf_lost;     /* workflows failed by a member lost to faults */
     int alive_workers;
     uint64_t crashes, disconnects, events;
+    bool broker_down;     /* between a broker restart's down and up */
+    int restarts_left;
     uint64_t by_type[16];  /* events handled, per SIM_EV_ kind */
     sim_phase phase;
     uint64_t phase_at, finished_at;
@@ -115,6 +118,10 @@ sim_task *sim_find_task(world *w, int client, uint64_t id);
  * crashes, disconnects, or deliveries so late that leases expire. Only then
  * are WorkerLost and extra runs legal. */
 bool sim_lossy(const sim_params *p);
+
+/* True when the only loss is broker restarts: every lease and outcome they
+ * lose must then be recovered by reconciliation, none by a lease expiring. */
+bool sim_only_restarts(const sim_params *p);
 
 /* canvas_check.c */
 bool sim_workflows_setup(world *w);

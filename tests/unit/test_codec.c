@@ -72,6 +72,8 @@ static void test_kind_names(void)
     CHECK_STR(fl__kind_name(FL_KIND_EXTEND), "extend");
     CHECK_STR(fl__kind_name(FL_KIND_RELEASE), "release");
     CHECK_STR(fl__kind_name(FL_KIND_ERROR), "error");
+    CHECK_STR(fl__kind_name(FL_KIND_CHECK), "check");
+    CHECK_STR(fl__kind_name(FL_KIND_HOLDING), "holding");
     CHECK_STR(fl__kind_name((fl_kind)99), "unknown");
 }
 
@@ -347,10 +349,15 @@ static void test_protocol_examples(void)
         " \"error\":{\"type\":\"BadMessage\",\"message\":\"tasks[0].args: expected an array\"}}",
         "{\"v\":1,\"kind\":\"lease\",\"from\":\"me\",\"inc\":1,\"fid\":1,\"ttl_ms\":30000,\"tasks\":"
         "[{\"id\":1,\"name\":\"add\",\"args\":[4,4],\"attempt\":1}]}",
+        "{\"v\":1,\"kind\":\"holding\",\"from\":\"pi-1\",\"inc\":55,\"ids\":[1,2,3]}",
+        "{\"v\":1,\"kind\":\"check\",\"from\":\"client-7\",\"inc\":99,\"cid\":4,\"ids\":[1,2,3,9]}",
+        "{\"v\":1,\"kind\":\"holding\",\"from\":\"pi-1\",\"inc\":55,\"cid\":4,\"ids\":[1,2],"
+        "\"missing\":[3,9]}",
     };
     static const fl_kind kinds[] = {FL_KIND_PRESENCE, FL_KIND_WORK, FL_KIND_FETCH,
                                     FL_KIND_LEASE, FL_KIND_DONE, FL_KIND_EXTEND,
-                                    FL_KIND_RELEASE, FL_KIND_ERROR, FL_KIND_LEASE};
+                                    FL_KIND_RELEASE, FL_KIND_ERROR, FL_KIND_LEASE,
+                                    FL_KIND_HOLDING, FL_KIND_CHECK, FL_KIND_HOLDING};
     for (size_t i = 0; i < sizeof ex / sizeof ex[0]; i++) {
         fl_msg *m = decode_str(ex[i]);
         CHECK(m && m->kind == kinds[i]);
@@ -486,6 +493,15 @@ static const bad_case bad[] = {
     {HEAD "\"kind\":\"extend\",\"ids\":[1,\"2\"]}", FL_EPROTO, "ids[1]: expected an integer, got string", "w1"},
     {HEAD "\"kind\":\"release\",\"ids\":[]}", FL_EPROTO, "ids: expected 1 to 512 entries, got 0", "w1"},
     {HEAD "\"kind\":\"release\"}", FL_EPROTO, "ids: missing", "w1"},
+    {HEAD "\"kind\":\"check\",\"cid\":1,\"ids\":[1]}", FL_EPROTO, "inc: missing", "w1"},
+    {HEAD "\"kind\":\"check\",\"inc\":1,\"ids\":[1]}", FL_EPROTO, "cid: missing", "w1"},
+    {HEAD "\"kind\":\"check\",\"inc\":1,\"cid\":1,\"ids\":[]}", FL_EPROTO,
+     "ids: expected 1 to 512 entries, got 0", "w1"},
+    {HEAD "\"kind\":\"holding\",\"inc\":1}", FL_EPROTO, "ids: missing", "w1"},
+    {HEAD "\"kind\":\"holding\",\"inc\":1,\"ids\":[],\"missing\":[\"x\"]}", FL_EPROTO,
+     "missing[0]: expected an integer, got string", "w1"},
+    {HEAD "\"kind\":\"holding\",\"inc\":1,\"cid\":\"7\",\"ids\":[]}", FL_EPROTO,
+     "cid: expected an integer, got string", "w1"},
     {HEAD "\"kind\":\"error\",\"re\":1}", FL_EPROTO, "error: missing", "w1"},
     {HEAD "\"kind\":\"error\",\"error\":{\"message\":\"m\"}}", FL_EPROTO, "error.type: missing", "w1"},
     {HEAD "\"kind\":\"error\",\"re\":-1,\"error\":{\"type\":\"E\",\"message\":\"m\"}}", FL_EPROTO,

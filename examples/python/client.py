@@ -86,7 +86,7 @@ class Client:
 
     def on_result(self, frm, r):
         t = self.tasks.get(r["id"])
-        if t and t["state"] != "finished" and 1 <= r["attempt"] <= t["attempt"]:
+        if t and t["state"] != "finished" and t["by"].get(r["attempt"]) == frm:
             self.finish(t, r["ok"], r.get("value"), r.get("error"))  # first one wins
 
     def finish(self, t, ok, value=None, error=None):
@@ -105,7 +105,7 @@ class Client:
 
     def submit(self, name, args):
         with self.lock:
-            t = {"id": len(self.tasks) + 1, "name": name, "args": args, "attempt": 0}
+            t = {"id": len(self.tasks) + 1, "name": name, "args": args, "attempt": 0, "by": {}}
             self.tasks[t["id"]] = t
             self.requeue(t)
             self.serve()
@@ -127,6 +127,7 @@ class Client:
                         continue
                     t.update(state="leased", holder=wid, attempt=t["attempt"] + 1,
                              deadline=time.monotonic() + TTL_MS / 1000)
+                    t["by"][t["attempt"]] = wid  # only its holder's outcome counts
                     w["credit"] -= 1
                     leases[wid].append(t)
                     progress = True
@@ -187,8 +188,7 @@ def main():
     else:
         results = [cl.wait(t, a.timeout) for t in [cl.submit(n, g) for n, g in calls]]
     for t in results:
-        print(json.dumps(t["value"]) if t["ok"] else
-              "%s: %s" % (t["error"]["type"], t["error"]["message"]))
+        print(json.dumps(t["value"]) if t["ok"] else "%(type)s: %(message)s" % t["error"])
     cl.c.publish(cl.p + "node/" + cl.id, cl.presence("offline"), 1, False).wait_for_publish()
     cl.c.disconnect()
     cl.c.loop_stop()

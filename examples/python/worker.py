@@ -102,7 +102,7 @@ class Worker:
         o.update(inc=msg["inc"], fid_at=None, heard=time.monotonic(),
                  ttl=msg.get("ttl_ms", 30000))
         if self.stopping:
-            return self.send(oid, "release", ids=[t["id"] for t in msg["tasks"]])
+            return self.send(oid, "release", inc=self.inc, ids=[t["id"] for t in msg["tasks"]])
         for t in msg["tasks"]:
             key = (oid, msg["inc"], t["id"], t["attempt"])
             if key in self.seen or (oid, t["id"]) in self.held:
@@ -135,7 +135,7 @@ class Worker:
             if t["dropped"] or self.held.pop((t["owner"], t["id"]), None) is None:
                 return  # its owner is gone: the result is discarded
             r.update(id=t["id"], attempt=t["attempt"])
-            self.send(t["owner"], "done", results=[r])
+            self.send(t["owner"], "done", inc=self.inc, results=[r])
             self.fetch(t["owner"])
 
     def tick(self):
@@ -151,7 +151,7 @@ class Worker:
                     if ids and now - last_extend.get(oid, 0) >= o["ttl"] / 3000:
                         last_extend[oid] = now
                         for i in range(0, len(ids), 512):
-                            self.send(oid, "extend", ids=ids[i:i + 512])
+                            self.send(oid, "extend", inc=self.inc, ids=ids[i:i + 512])
                     if not ids and now - o["heard"] > 60:
                         self.owners.pop(oid)
                     elif o["fid_at"] is not None and now - o["fid_at"] >= 5:
@@ -166,7 +166,7 @@ class Worker:
                     t["dropped"] = True
                     self.held.pop((oid, tid))
                     self.seen.pop(t["key"], None)  # released: may come back
-                    self.send(oid, "release", ids=[tid])
+                    self.send(oid, "release", inc=self.inc, ids=[tid])
             for oid in self.owners:
                 self.next_fid += 1
                 self.send(oid, "fetch", inc=self.inc, fid=self.next_fid, credit=0)

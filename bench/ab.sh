@@ -116,6 +116,8 @@ EOF
 chmod +x "$work/one.sh" "$work/rounds.sh"
 
 # A floret local -n 2 per side, from that side's build (--own-cluster).
+# Its nodes read files by reference (wc.file) only below FLORET_DATA_DIRS:
+# set it to the corpus's directory to measure the word count with locality.
 source "$ROOT/bench/local_clusters.sh"
 stop_clusters() {
   local_clusters_stop

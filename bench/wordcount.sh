@@ -60,7 +60,9 @@ bash "$ROOT/bench/corpus.sh" --size "$size" "$corpus"
 bytes=$(stat -c %s "$corpus")
 cat "$corpus" > /dev/null # in the page cache for everyone
 
-# Two running clusters, torn down on every exit path.
+# Two running clusters, torn down on every exit path; their nodes may read
+# the corpus by reference (wc.file reads only below FLORET_DATA_DIRS).
+export FLORET_DATA_DIRS="$work"
 source "$ROOT/bench/local_clusters.sh"
 trap local_clusters_stop EXIT
 local_cluster_start BROKER_1 "$FLORET" 1 "$work/local-1.out"

@@ -4,8 +4,10 @@
  * FLORET_BROKER set to its broker, and returns COMMAND's exit status. With no
  * COMMAND it prints the broker URL and keeps the cluster up until Ctrl-C.
  * A COMMAND named plain "floret" runs this very binary, so the command always
- * matches the nodes.
- * Depends on cli.h, local_cluster.h and POSIX.
+ * matches the nodes. The nodes may read files by reference (wc.file) below
+ * the directories given with --data-dir and those of the regular files
+ * COMMAND names, so `floret local -- floret wordcount FILE` keeps locality.
+ * Depends on cli.h, data_dirs.h, local_cluster.h and POSIX.
  */
 #include <errno.h>
 #include <limits.h>
@@ -14,10 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "data_dirs.h"
 #include "local_cluster.h"
 
 struct local_args {
@@ -30,11 +34,14 @@ struct local_args {
 static void local_usage(FILE *f)
 {
     fprintf(f,
-            "usage: floret local [-n NODES] [-s SLOTS] [-v] [--] [COMMAND [ARG...]]\n"
+            "usage: floret local [-n NODES] [-s SLOTS] [-v] [--data-dir DIR]... [--]\n"
+            "                    [COMMAND [ARG...]]\n"
             "  Start a private broker and NODES local nodes (default: one per core,\n"
             "  SLOTS execution slots each, default 1), run COMMAND with FLORET_BROKER\n"
             "  set, then tear everything down. Without COMMAND, run until Ctrl-C.\n"
-            "  -v shows the broker's and the nodes' logs.\n");
+            "  -v shows the broker's and the nodes' logs. The nodes read files by\n"
+            "  reference only below each --data-dir DIR and the directory of each\n"
+            "  file COMMAND names (also $FLORET_DATA_DIRS, colon-separated).\n");
 }
 
 static int parse_count(const char *flag, const char *s, int max, int *out)
@@ -70,6 +77,16 @@ static int parse_local_args(int argc, char **argv, struct local_args *a, int *st
                 return *status = 2, -1;
         } else if (strcmp(s, "-v") == 0 || strcmp(s, "--verbose") == 0) {
             a->verbose = 1;
+        } else if (strcmp(s, "--data-dir") == 0) {
+            struct stat st;
+            const char *d = i + 1 < argc ? argv[++i] : NULL;
+            if (!d || stat(d, &st) != 0 || !S_ISDIR(st.st_mode)) {
+                fprintf(stderr, "floret local: --data-dir expects a directory, got '%s'\n",
+                        d ? d : "");
+                return *status = 2, -1;
+            }
+            if (!cli_data_dir_add(d, false))
+                return *status = 1, -1;
         } else if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
             local_usage(stdout);
             return *status = 0, -1;
@@ -82,6 +99,9 @@ static int parse_local_args(int argc, char **argv, struct local_args *a, int *st
         }
     }
     a->command = i < argc ? &argv[i] : NULL;
+    for (int k = i + 1; k < argc; k++)
+        if (!cli_data_dir_add(argv[k], true))
+            return *status = 1, -1;
     return 0;
 }
 

@@ -110,19 +110,54 @@ static void usage(FILE *f)
             "                       can publish to the broker can then run code here)\n"
             "  --lua-mem MB         memory one Lua state may hold (default 64)\n"
             "  --lua-steps N        Lua instructions per task call (default 100000000)\n"
+            "  --data-dir DIR       the word count's wc.file may read files below DIR\n"
+            "                       (repeatable; also $FLORET_DATA_DIRS, colon-separated);\n"
+            "                       without one, this node reads no file by reference\n"
             "  -v, --verbose        log debug lines too\n"
             "  -q, --quiet          log warnings and errors only\n"
             "  -h, --help           show this help\n");
 }
 
 #define MAX_TRUST 64
+#define MAX_DATA_DIRS 64
 
 struct node_args {
     fl_node_options o;
     long slots;
     char tags[256]; /* --tag values joined with commas */
     const char *trust[MAX_TRUST];
+    const char *data_dirs[MAX_DATA_DIRS];
+    size_t ndata_dirs;
+    char *env_dirs; /* a copy of $FLORET_DATA_DIRS, cut at the colons */
 };
+
+static int add_data_dir(struct node_args *a, const char *v)
+{
+    if (a->ndata_dirs == MAX_DATA_DIRS)
+        return cli_usage_error("node", "--data-dir: at most %d directories", MAX_DATA_DIRS);
+    a->data_dirs[a->ndata_dirs++] = v;
+    return -1;
+}
+
+/* $FLORET_DATA_DIRS: more data directories (what `floret local` passes). */
+static int add_env_data_dirs(struct node_args *a)
+{
+    const char *env = getenv("FLORET_DATA_DIRS");
+    int rc = -1;
+    if (env == NULL || *env == '\0')
+        return -1;
+    a->env_dirs = strdup(env);
+    if (a->env_dirs == NULL)
+        return cli_usage_error("node", "out of memory");
+    for (char *p = a->env_dirs, *next; p && rc < 0; p = next) {
+        next = strchr(p, ':');
+        if (next)
+            *next++ = '\0';
+        if (*p)
+            rc = add_data_dir(a, p);
+    }
+    return rc;
+}
 
 static int add_tag(struct node_args *a, const char *v)
 {
@@ -146,6 +181,8 @@ static int parse(int argc, char **argv, struct node_args *a)
     fl_node_options_init(&a->o);
     a->slots = -1;
     a->tags[0] = '\0';
+    a->ndata_dirs = 0;
+    a->env_dirs = NULL;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         long num;
@@ -207,6 +244,12 @@ static int parse(int argc, char **argv, struct node_args *a)
                 return cli_usage_error("node", "--trust: at most %d keys", MAX_TRUST);
             a->trust[a->o.ntrust_files++] = v;
             a->o.trust_files = a->trust;
+        } else if ((m = cli_opt(argc, argv, &i, "--data-dir", &v, "node")) != 0) {
+            int rc;
+            if (m < 0)
+                return 2;
+            if ((rc = add_data_dir(a, v)) >= 0)
+                return rc;
         } else if ((m = cli_opt(argc, argv, &i, "--lua-mem", &v, "node")) != 0) {
             if (m < 0)
                 return 2;
@@ -229,7 +272,7 @@ static int parse(int argc, char **argv, struct node_args *a)
             return cli_usage_error("node", "unknown argument '%s'", argv[i]);
         }
     }
-    return -1;
+    return add_env_data_dirs(a);
 }
 
 static unsigned slots_of(long slots)
@@ -241,12 +284,13 @@ static unsigned slots_of(long slots)
     return k > 0 ? (unsigned)k : 1u;
 }
 
-/* The built-in tasks plus the word count's map and locality tasks. */
-static fl_registry *node_registry(void)
+/* The built-in tasks plus the word count's map task, and its locality task
+ * when the node may read files (roots not NULL). */
+static fl_registry *node_registry(const fl__wc_roots *roots)
 {
     fl_registry *reg = fl_registry_new();
     if (reg && (fl_register_builtins(reg) != FL_OK || fl_register_wordcount(reg) != FL_OK ||
-                fl__register_wordcount_file(reg) != FL_OK)) {
+                (roots && fl__register_wordcount_file(reg, roots) != FL_OK))) {
         fl_registry_free(reg);
         reg = NULL;
     }
@@ -272,8 +316,16 @@ int cli_node(int argc, char **argv)
         fprintf(stderr, "floret node: cannot install signal handlers: %s\n", strerror(errno));
         return 1;
     }
-    fl_registry *reg = node_registry();
+    fl__wc_roots *roots = NULL;
+    if (a.ndata_dirs) {
+        roots = fl__wc_roots_new(a.data_dirs, a.ndata_dirs, err, sizeof err);
+        free(a.env_dirs); /* roots holds resolved copies */
+        if (!roots)
+            return cli_usage_error("node", "%s", err);
+    }
+    fl_registry *reg = node_registry(roots);
     if (!reg) {
+        fl__wc_roots_free(roots);
         fprintf(stderr, "floret node: out of memory\n");
         return 1;
     }
@@ -281,6 +333,7 @@ int cli_node(int argc, char **argv)
     st = fl_node_new(&a.o, &node);
     if (st != FL_OK) {
         fl_registry_free(reg);
+        fl__wc_roots_free(roots);
         /* The library logged which option was wrong. */
         fprintf(stderr, "floret node: %s\n", fl_strerror(st));
         return st == FL_EINVAL ? 2 : 1;
@@ -294,6 +347,7 @@ int cli_node(int argc, char **argv)
             fprintf(stderr, "error: cannot start the node: %s\n", fl_strerror(st));
         fl_node_free(node);
         fl_registry_free(reg);
+        fl__wc_roots_free(roots);
         return st == FL_ECONN ? 3 : 1;
     }
     if (a.o.log_level >= FL_LOG_INFO)
@@ -309,5 +363,6 @@ int cli_node(int argc, char **argv)
     fl_node_stop(node, STOP_GRACE_MS);
     fl_node_free(node);
     fl_registry_free(reg);
+    fl__wc_roots_free(roots);
     return 0;
 }

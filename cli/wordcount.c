@@ -6,7 +6,7 @@
  * prints the result (wordcount_report.c).
  * Exit status: 0 success, 1 the count failed (an input could not be read,
  * a chunk failed), 2 usage error, 3 cluster unreachable or not started.
- * Depends on cli.h, client.h, hosted.h, opts.h, local_cluster.h and
+ * Depends on cli.h, client.h, data_dirs.h, hosted.h, opts.h, local_cluster.h and
  * wordcount_cli.h.
  */
 #include <errno.h>
@@ -20,6 +20,7 @@
 #endif
 
 #include "cli.h"
+#include "data_dirs.h"
 #include "client.h"
 #include "hosted.h"
 #include "local_cluster.h"
@@ -230,6 +231,10 @@ int cli_wordcount(int argc, char **argv)
     if (!broker_configured(&o)) {
         char err[512];
         double t0 = now_s();
+        /* The embedded nodes may read the inputs by reference. */
+        for (int i = 0; i < o.nfiles; i++)
+            if (strcmp(o.files[i], "-") != 0)
+                (void)cli_data_dir_add(o.files[i], true);
         rc = local_cluster_start(o.nodes, &lc, err, sizeof err);
         if (rc != 0) {
             fprintf(stderr, "floret wordcount: cannot start the local cluster: %s\n", err);

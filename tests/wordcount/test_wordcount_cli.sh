@@ -17,7 +17,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 if [[ -z "${FLORET_WC_INSIDE:-}" ]]; then
   rm -rf "$work" && mkdir -p "$work"
   export FLORET_WC_INSIDE=1
-  exec timeout 300 "$floret" local -n 2 -- bash "$0" "$@"
+  # The nodes may read the inputs by reference: they are all below $work.
+  exec timeout 300 "$floret" local -n 2 --data-dir "$work" -- bash "$0" "$@"
 fi
 
 source "$here/inputs.sh"
@@ -89,6 +90,11 @@ check "random 12 MiB, --chunk 16M --no-locality (pieces)" "$work/ref" "$work/out
 ref "$slice" > "$work/ref"
 env -u FLORET_BROKER timeout 120 "$floret" wordcount --all "$slice" > "$work/out" 2> "$work/stderr"
 check "corpus slice, embedded local cluster" "$work/ref" "$work/out"
+# It passes the input's directory to its nodes, which read it themselves.
+env -u FLORET_BROKER timeout 120 "$floret" wordcount --json "$slice" 2> "$work/stderr" |
+  /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["chunks_read_by_nodes"] > 0)' > "$work/got-embedded-loc"
+echo True > "$work/want-embedded-loc"
+check "embedded local cluster reads by reference" "$work/want-embedded-loc" "$work/got-embedded-loc"
 
 # The reports: totals and the top words agree with the reference.
 awk '{s += $1} END {print s + 0}' "$work/ref" > "$work/want-words"
@@ -102,7 +108,8 @@ w = sys.argv[2]
 open(w + "/got-words", "w").write("%d\n" % r["words"])
 open(w + "/got-distinct", "w").write("%d\n" % r["distinct"])
 open(w + "/got-top", "w").write("".join("%d %s\n" % (t["count"], t["word"]) for t in r["top"]))
-ok = r["bytes"] > 0 and r["chunks"] >= 1 and sum(r["tasks_per_node"].values()) == r["chunks"]
+ok = (r["bytes"] > 0 and r["chunks"] >= 1 and sum(r["tasks_per_node"].values()) == r["chunks"]
+      and r["chunks_read_by_nodes"] > 0)
 open(w + "/got-json-ok", "w").write("%s\n" % ok)
 EOF
 check "json words" "$work/want-words" "$work/got-words"

@@ -8,12 +8,17 @@ brokers and real nodes (tests/integration/floret_fixture.py):
 - a node that cannot see the input file (its own mount namespace, as on
   another machine) answers NotLocal and the client sends those chunks'
   bytes instead: the count is exact either way;
-- wc.file refuses a stale or foreign reference with a clear error.
+- wc.file refuses a stale or foreign reference with a clear error;
+- wc.file reads only regular files below the node's --data-dir, never
+  through a symbolic link out of it, never opens a FIFO, and says the same
+  "not readable here" whatever the reason: given the exact size, mtime and
+  sample of a file outside its directories, it still counts nothing.
 
 The reference counts come from the pipeline of docs/wordcount.md.
 Depends on floret_fixture, bash, coreutils, util-linux (unshare, setpriv).
 """
 
+import ctypes
 import json
 import os
 import shutil
@@ -155,9 +160,10 @@ class WordcountClusterTest(fx.ClusterTest):
     def test_node_without_the_file_gets_the_bytes(self):
         # "far" sees an empty tmpfs over the input's directory, like a node
         # on another machine; "near" sees the file.
-        c = self.start_cluster(("near",), ["--slots", "1"])
+        c = self.start_cluster(("near",), ["--slots", "1", "--data-dir", self.dir])
         far_log = os.path.join(c.workdir, "node-far.log")
-        script = 'mount -t tmpfs none "$1" && exec "$2" node --broker "$3" --name far --slots 1'
+        script = ('mount -t tmpfs none "$1" && exec "$2" node --broker "$3" --name far '
+                  '--slots 1 --data-dir "$1"')
         far = fx.spawn(["unshare", "--mount", "--map-root-user", "--propagation", "private",
                         "sh", "-c", script, "far", self.dir, fx.FLORET_BIN, c.url], far_log)
         try:
@@ -183,17 +189,17 @@ class WordcountClusterTest(fx.ClusterTest):
         fx.stop_process(far)
 
     def test_wc_file_refuses_what_it_cannot_prove(self):
-        c = self.start_cluster(("w1",), ["--slots", "1"])
+        c = self.start_cluster(("w1",), ["--slots", "1", "--data-dir", self.dir])
         st = os.stat(self.slice)
         good = {"path": self.slice, "offset": 0, "length": 100, "size": st.st_size,
                 "mtime_s": st.st_mtime_ns // 10**9, "mtime_ns": st.st_mtime_ns % 10**9,
                 "sample": "0" * 16}
         cases = [
-            ({}, "NotLocal", "content differs"),  # the sample is wrong
-            ({"size": st.st_size + 1}, "NotLocal", "size differs"),
-            ({"mtime_ns": (st.st_mtime_ns + 1) % 10**9}, "NotLocal", "modification time"),
-            ({"path": self.slice + ".gone"}, "NotLocal", "No such file"),
-            ({"path": self.dir}, "NotLocal", "not a regular file"),
+            ({}, "NotLocal", "not readable here"),  # the sample is wrong
+            ({"size": st.st_size + 1}, "NotLocal", "not readable here"),
+            ({"mtime_ns": (st.st_mtime_ns + 1) % 10**9}, "NotLocal", "not readable here"),
+            ({"path": self.slice + ".gone"}, "NotLocal", "not readable here"),
+            ({"path": self.dir}, "NotLocal", "not readable here"),
             ({"path": "slice"}, "ValueError", "absolute path"),
             ({"offset": st.st_size}, "ValueError", "outside a file"),
             ({"sample": "xyz"}, "ValueError", "hex digits"),
@@ -207,6 +213,105 @@ class WordcountClusterTest(fx.ClusterTest):
             self.assertIn("error: %s:" % etype, r.stderr, change)
             self.assertIn(words, r.stderr, change)
 
+    def captured_reference(self, c, path):
+        """The kwargs of a wc.file task the real client sends to w1 for path."""
+        watch = fx.Mqtt(c.broker.port, "wc-watch")
+        self.addCleanup(watch.close)
+        watch.subscribe(fx.PREFIX + "node/w1/in")
+        r = c.floret("wordcount", "--all", "--chunk", "1M", path)
+        self.assertEqual(r.returncode, 0, r.stderr + self.logs())
+        self.assertTrue(r.stdout.encode() == self.ref_slice, "counts differ")
+
+        def has_ref(t, p, _r):
+            env = fx.parse_envelope(p)
+            return env.get("kind") == "lease" and any(
+                x.get("name") == "wc.file" for x in env.get("tasks", []))
+        _, p, _ = watch.expect(has_ref, 10, "a wc.file lease")
+        task = [x for x in fx.parse_envelope(p)["tasks"] if x["name"] == "wc.file"][0]
+        return task["kwargs"]
+
+    def call_ref(self, c, kw, path):
+        kw = dict(kw, path=path)
+        return c.floret("call", "wc.file", "--kwargs", json.dumps(kw), "--timeout", "20")
+
+    def test_wc_file_reads_only_below_its_data_dirs(self):
+        root = tempfile.mkdtemp(prefix="root-", dir=self.dir)
+        out = tempfile.mkdtemp(prefix="out-", dir=self.dir)
+        inside = os.path.join(root, "in.txt")
+        shutil.copyfile(self.slice, inside)
+        # Outside the data dir: the same bytes and the same mtime, so that a
+        # reference good for `inside` is good for it too, but for the root.
+        outside = os.path.join(out, "secret.txt")
+        shutil.copyfile(inside, outside)
+        st = os.stat(inside)
+        os.utime(outside, ns=(st.st_atime_ns, st.st_mtime_ns))
+        os.symlink(outside, os.path.join(root, "link.txt"))
+        os.symlink(out, os.path.join(root, "dirlink"))
+        fifo = os.path.join(root, "fifo")
+        os.mkfifo(fifo)
+        c = self.start_cluster(("w1",), ["--slots", "1", "--data-dir", root])
+        kw = self.captured_reference(c, inside)
+        # The reference is good: replayed as is, it counts.
+        r = self.call_ref(c, kw, inside)
+        self.assertEqual(r.returncode, 0, r.stderr + self.logs())
+        self.assertIn("\"words\"", r.stdout)
+        refusals = {}
+        for path in (outside, os.path.join(root, "link.txt"),
+                     os.path.join(root, "dirlink", "secret.txt"),
+                     os.path.join(root, "..", os.path.basename(out), "secret.txt"),
+                     os.path.join(root, "nothing"), os.path.join(root, "in.txt", "x"),
+                     fifo, root, "/dev/zero", "/etc/shadow"):
+            r = self.call_ref(c, kw, path)
+            self.assertEqual(r.returncode, 1, (path, r.stdout, r.stderr))
+            self.assertNotIn("words", r.stdout, path)
+            refusals[path] = r.stderr.replace(path, "PATH")
+        # One and the same answer, whatever the reason: no oracle.
+        self.assertEqual(len(set(refusals.values())), 1, refusals)
+        self.assertIn("error: NotLocal: wc.file: PATH is not readable here",
+                      refusals[outside])
+        # The chunks of a file outside still count through the bytes.
+        r = c.floret("wordcount", "--json", outside)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["chunks_read_by_nodes"], 0, r.stdout)
+
+    def test_wc_file_never_opens_a_fifo(self):
+        root = tempfile.mkdtemp(prefix="root-", dir=self.dir)
+        inside = os.path.join(root, "in.txt")
+        shutil.copyfile(self.slice, inside)
+        fifo = os.path.join(root, "fifo")
+        os.mkfifo(fifo)
+        c = self.start_cluster(("w1",), ["--slots", "1", "--data-dir", root])
+        kw = self.captured_reference(c, inside)
+        libc = ctypes.CDLL(None, use_errno=True)
+        in_open = 0x20
+        ino = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.assertGreaterEqual(ino, 0)
+        self.addCleanup(os.close, ino)
+
+        def opened(path, why):
+            wd = libc.inotify_add_watch(ino, path.encode(), in_open)
+            self.assertGreaterEqual(wd, 0)
+            r = self.call_ref(c, kw, path)
+            time.sleep(0.1)
+            try:
+                events = os.read(ino, 4096)
+            except BlockingIOError:
+                events = b""
+            libc.inotify_rm_watch(ino, wd)
+            try:
+                os.read(ino, 4096)  # the IN_IGNORED of the removed watch
+            except BlockingIOError:
+                pass
+            return r, len(events) > 0
+        # The watch sees wc.file open the regular file it counts...
+        r, seen = opened(inside, "control")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(seen, "inotify saw no open of the file counted")
+        # ...and no open of the FIFO, with a reference otherwise good.
+        r, seen = opened(fifo, "fifo")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("not readable here", r.stderr)
+        self.assertFalse(seen, "wc.file opened a FIFO")
 
 if __name__ == "__main__":
     fx.main()

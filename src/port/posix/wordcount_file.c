@@ -1,16 +1,24 @@
 /*
  * wordcount_file.c - the locality task "wc.file" (wordcount_file.h). It
- * trusts nothing it was sent: the path must be absolute and name a regular
- * file whose size, modification time and sample hash match what the client
- * saw; anything else is NotLocal, and the client sends the bytes instead.
- * Depends on POSIX (open, fstat, pread), wordcount.h and the public
- * header.
+ * trusts nothing it was sent: the path must be absolute, canonical and
+ * under one of the directories the node's operator allowed (--data-dir),
+ * reached without following a symbolic link below that directory, and name
+ * a regular file whose size, modification time and sample hash match what
+ * the client saw. Nothing but directories and that regular file is ever
+ * opened, so a device or a FIFO is never touched. Every refusal is the
+ * same NotLocal "not readable here", so a caller learns nothing about a
+ * file it could not have counted (whether it exists, its type, size or
+ * mtime); the client then sends the bytes instead.
+ * Depends on POSIX (openat, fstatat, pread, realpath), wordcount.h and the
+ * public header.
  */
 #include "wordcount_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -106,29 +114,144 @@ static bool read_ref(fl_task_ctx *ctx, struct file_ref *r)
     return true;
 }
 
-static void not_local(fl_task_ctx *ctx, const char *path, const char *why)
+/* The one refusal: whatever the reason, the caller sees the same words. */
+static void not_local(fl_task_ctx *ctx, const char *path)
 {
-    (void)fl_task_fail(ctx, FL_WC_NOT_LOCAL, false, TASK ": %s on node %s: %s",
-                       path, fl_task_node(ctx), why);
+    (void)fl_task_fail(ctx, FL_WC_NOT_LOCAL, false,
+                       TASK ": %s is not readable here (node %s)", path,
+                       fl_task_node(ctx));
 }
 
 /* Same file as the client's, as far as metadata tells. */
-static bool same_meta(fl_task_ctx *ctx, const struct file_ref *r, const struct stat *st)
+static bool same_meta(const struct file_ref *r, const struct stat *st)
 {
-    if (!S_ISREG(st->st_mode)) {
-        not_local(ctx, r->path, "not a regular file");
-        return false;
+    return S_ISREG(st->st_mode) && (uint64_t)st->st_size == r->size &&
+           (uint64_t)st->st_mtim.tv_sec == r->mtime_s &&
+           (uint64_t)st->st_mtim.tv_nsec == r->mtime_ns;
+}
+
+/* ------------------------------------------------ allowed directories */
+
+struct fl__wc_roots {
+    size_t n;
+    char **dir;  /* canonical (realpath), no trailing slash except "/" */
+};
+
+void fl__wc_roots_free(fl__wc_roots *r)
+{
+    if (r == NULL)
+        return;
+    for (size_t i = 0; i < r->n; i++)
+        free(r->dir[i]);
+    free(r->dir);
+    free(r);
+}
+
+fl__wc_roots *fl__wc_roots_new(const char *const *dirs, size_t n, char *err,
+                               size_t errlen)
+{
+    fl__wc_roots *r = calloc(1, sizeof *r);
+    if (r == NULL || (n && (r->dir = calloc(n, sizeof *r->dir)) == NULL)) {
+        snprintf(err, errlen, "out of memory");
+        fl__wc_roots_free(r);
+        return NULL;
     }
-    if ((uint64_t)st->st_size != r->size) {
-        not_local(ctx, r->path, "size differs");
-        return false;
+    for (size_t i = 0; i < n; i++) {
+        struct stat st;
+        char *real = realpath(dirs[i], NULL);
+        if (real == NULL || stat(real, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            snprintf(err, errlen, "data directory '%s': %s", dirs[i],
+                     real == NULL ? strerror(errno) : "not a directory");
+            free(real);
+            fl__wc_roots_free(r);
+            return NULL;
+        }
+        r->dir[r->n++] = real;
     }
-    if ((uint64_t)st->st_mtim.tv_sec != r->mtime_s ||
-        (uint64_t)st->st_mtim.tv_nsec != r->mtime_ns) {
-        not_local(ctx, r->path, "modification time differs");
-        return false;
+    return r;
+}
+
+/* The part of path below an allowed directory (at least one byte), or
+ * NULL; *root is that directory. */
+static const char *below_root(const fl__wc_roots *r, const char *path,
+                              const char **root)
+{
+    for (size_t i = 0; r && i < r->n; i++) {
+        const char *d = r->dir[i];
+        size_t len = strcmp(d, "/") == 0 ? 0 : strlen(d);
+        if (strncmp(path, d, len) == 0 && path[len] == '/' && path[len + 1]) {
+            *root = len ? d : "/";
+            return path + len + 1;
+        }
     }
-    return true;
+    return NULL;
+}
+
+/* Canonical: no empty, "." or ".." component, no trailing slash. */
+static bool canonical(const char *rel)
+{
+    const char *p = rel;
+    while (*p) {
+        const char *slash = strchr(p, '/');
+        size_t len = slash ? (size_t)(slash - p) : strlen(p);
+        if (len == 0 || len > NAME_MAX || (len == 1 && p[0] == '.') ||
+            (len == 2 && p[0] == '.' && p[1] == '.'))
+            return false;
+        if (!slash)
+            return true;
+        p = slash + 1;
+    }
+    return false; /* ended with a slash */
+}
+
+/*
+ * Open path for reading if it is a regular file below an allowed directory,
+ * walking one component at a time from that directory without following a
+ * symbolic link: each component is looked at (fstatat, which opens
+ * nothing) before it is opened, and only directories and the final regular
+ * file are ever opened (the latter O_NONBLOCK | O_NOCTTY and checked to be
+ * the very inode looked at, in case it was swapped in between). Returns the
+ * descriptor with *st filled, or -1.
+ */
+static int open_allowed(const fl__wc_roots *roots, const char *path,
+                        struct stat *st)
+{
+    const char *root = NULL;
+    const char *rel = below_root(roots, path, &root);
+    if (rel == NULL || !canonical(rel) || strlen(path) >= PATH_MAX)
+        return -1;
+    int dir = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = -1;
+    char name[NAME_MAX + 1];
+    while (dir >= 0) {
+        const char *slash = strchr(rel, '/');
+        size_t len = slash ? (size_t)(slash - rel) : strlen(rel);
+        struct stat look;
+        memcpy(name, rel, len);
+        name[len] = '\0';
+        if (fstatat(dir, name, &look, AT_SYMLINK_NOFOLLOW) != 0)
+            break;
+        if (slash == NULL) {
+            if (S_ISREG(look.st_mode))
+                fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+                                           O_NOCTTY | O_CLOEXEC);
+            if (fd >= 0 && (fstat(fd, st) != 0 || !S_ISREG(st->st_mode) ||
+                            st->st_dev != look.st_dev || st->st_ino != look.st_ino)) {
+                close(fd);
+                fd = -1;
+            }
+            break;
+        }
+        if (!S_ISDIR(look.st_mode))
+            break;
+        int next = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        close(dir);
+        dir = next;
+        rel = slash + 1;
+    }
+    if (dir >= 0)
+        close(dir);
+    return fd;
 }
 
 /* Read exactly len bytes at off; false on a short read or an error. */
@@ -228,7 +351,7 @@ static void count_range(fl_task_ctx *ctx, int fd, const struct file_ref *r,
                         const uint8_t *head, size_t head_len)
 {
     if (!same_sample(fd, r, head, head_len)) {
-        not_local(ctx, r->path, "content differs or cannot be read");
+        not_local(ctx, r->path);
         return;
     }
     size_t min_len;
@@ -239,7 +362,7 @@ static void count_range(fl_task_ctx *ctx, int fd, const struct file_ref *r,
     fl_status st = count_pieces(fd, r, t, min_len, &short_read);
     if (short_read) {
         fl__wc_task_table_done(t);
-        not_local(ctx, r->path, "cannot read the range (file changed?)");
+        not_local(ctx, r->path);
         return;
     }
     fl__wc_map_finish(ctx, TASK, t, st);
@@ -247,30 +370,26 @@ static void count_range(fl_task_ctx *ctx, int fd, const struct file_ref *r,
 
 static void wc_file(fl_task_ctx *ctx, void *ud)
 {
-    (void)ud;
+    const fl__wc_roots *roots = ud;
     struct file_ref r;
     struct stat st;
     uint8_t head[FL_WC_SAMPLE];
     size_t head_len = 0;
     if (!read_ref(ctx, &r))
         return;
-    int fd = open(r.path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    int fd = open_allowed(roots, r.path, &st);
     if (fd < 0) {
-        not_local(ctx, r.path, strerror(errno));
+        not_local(ctx, r.path);
         return;
     }
-    if (fstat(fd, &st) != 0)
-        not_local(ctx, r.path, strerror(errno));
-    else if (!same_meta(ctx, &r, &st))
-        ; /* not_local said why */
-    else if (!read_head(fd, r.size, head, &head_len))
-        not_local(ctx, r.path, "cannot read its first bytes");
+    if (!same_meta(&r, &st) || !read_head(fd, r.size, head, &head_len))
+        not_local(ctx, r.path);
     else
         count_range(ctx, fd, &r, head, head_len);
     close(fd);
 }
 
-fl_status fl__register_wordcount_file(fl_registry *reg)
+fl_status fl__register_wordcount_file(fl_registry *reg, const fl__wc_roots *roots)
 {
-    return fl_registry_add(reg, "wc.file", wc_file, NULL);
+    return fl_registry_add(reg, "wc.file", wc_file, (void *)roots);
 }

@@ -174,6 +174,12 @@ class Broker:
             stop_process(self.proc, grace=5.0)
             self.proc = None
 
+    def kill(self):
+        """SIGKILL: the broker dies with every message it held."""
+        if self.proc:
+            stop_process(self.proc, sig=signal.SIGKILL, grace=5.0)
+            self.proc = None
+
 
 class Node:
     """A real `floret node` process."""

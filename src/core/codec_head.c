@@ -152,7 +152,8 @@ void fl__scan_head(const void *payload, size_t len, fl_msg_head *h)
         len = 0;
     size_t n = len < FL_HEAD_SCAN_BYTES ? len : FL_HEAD_SCAN_BYTES;
     const char *nul = n ? memchr(p, 0, n) : NULL;
-    scan s = {p, nul ? nul : p + n};
+    /* p + 0 on a NULL payload is undefined, so an empty scan is spelled out. */
+    scan s = {p, nul ? nul : (p ? p + n : p)};
     bool kind_seen = false;
     skip_ws(&s);
     if (s.p < s.end && *s.p == '{') {

@@ -32,7 +32,7 @@ static void usage(FILE *f)
             "  --countdown SECONDS   do not start before this delay\n"
             "  --route NODE|K=V      run only on this node, or on nodes tagged K=V\n"
             "  --kwargs JSON         keyword arguments (a JSON object)\n"
-            "  --broker URL          default $FLORET_BROKER, else mqtt://127.0.0.1:1883\n"
+            CLI_CONN_HELP
             "  --cluster NAME        default: default\n"
             "  -v, --verbose         show the node's log lines\n"
             "  -h, --help            show this help\n\n"
@@ -46,7 +46,7 @@ struct call_args {
     size_t args_len;
     size_t nargs;
     const char *kwargs;
-    const char *broker;
+    struct cli_conn conn;
     const char *cluster;
     double timeout_s;
     bool timeout_set;
@@ -138,10 +138,9 @@ static int parse_option(int argc, char **argv, int *i, struct call_args *a)
         if (fl__json_check(v, strlen(v), FL_TYPE_OBJECT, err, sizeof err) != FL_OK)
             return cli_usage_error("call", "--kwargs '%s': %s", v, err);
         a->kwargs = v;
-    } else if ((m = cli_opt(argc, argv, i, "--broker", &v, "call")) != 0) {
+    } else if ((m = cli_conn_opt(argc, argv, i, &a->conn, "call")) != 0) {
         if (m < 0)
             return 2;
-        a->broker = v;
     } else if ((m = cli_opt(argc, argv, i, "--cluster", &v, "call")) != 0) {
         if (m < 0)
             return 2;
@@ -223,7 +222,7 @@ int cli_call(int argc, char **argv)
 
     rc = parse(argc, argv, &a);
     if (rc < 0) {
-        c.broker = a.broker;
+        c.conn = a.conn;
         c.cluster = a.cluster;
         c.verbose = a.verbose;
         rc = cli_client_start(&c);

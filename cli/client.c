@@ -31,15 +31,15 @@ int cli_client_start(struct cli_client *c)
 {
     fl_node_options o;
     fl_url url;
-    char err[400];
+    char err[FL_PATH_BUF + 400];
     fl_status st;
 
     c->node = NULL;
-    if (fl__url_parse(fl__broker_url(c->broker), &url, err, sizeof err) != FL_OK)
+    if (cli_conn_resolve(&c->conn, &url, err, sizeof err) != FL_OK)
         return cli_usage_error(c->cmd, "%s", err);
     atomic_init(&c->starting, true);
     fl_node_options_init(&o);
-    o.broker_url = c->broker;
+    cli_conn_apply(&c->conn, &o);
     o.cluster = c->cluster;
     o.slots = 0;
     o.log = on_log;

@@ -2,7 +2,7 @@
  * client.h - what the one-shot client subcommands (call, run, result)
  * share: a zero-slot node connected to the broker with one clear error line
  * when it cannot be, and the wait-then-print of a result handle.
- * Depends on the public header only.
+ * Depends on the public header and conn.h.
  */
 #ifndef FLORET_CLI_CLIENT_H
 #define FLORET_CLI_CLIENT_H
@@ -10,12 +10,13 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "conn.h"
 #include "floret/floret.h"
 
 /* Where and how a client connects. */
 struct cli_client {
     const char *cmd;     /* "call", "run": prefixes log lines */
-    const char *broker;  /* NULL: $FLORET_BROKER, then the default */
+    struct cli_conn conn; /* broker and credentials */
     const char *cluster; /* NULL: default */
     bool verbose;
     atomic_bool starting; /* read by the node's loop thread */

@@ -2,7 +2,8 @@
  * ctl_publish.c - one QoS 1 publish and its acknowledgement, with
  * libmosquitto's blocking loop (see ctl_publish.h). Control messages are
  * not tasks, so they do not go through a node.
- * Depends on ctl_publish.h, opts.h, hosted.h (broker URL), libmosquitto.
+ * Depends on ctl_publish.h, opts.h, hosted.h (broker URL), mqtt_conf.h
+ * (credentials and TLS, as a node sets them up), libmosquitto.
  */
 #include "ctl_publish.h"
 
@@ -13,13 +14,15 @@
 #include <mosquitto.h>
 
 #include "hosted.h"
+#include "mqtt_conf.h"
 #include "opts.h"
 
 #define CONNECT_TIMEOUT_S 5
 #define ACK_TIMEOUT_S 10.0
-#define CA_DIR "/etc/ssl/certs"
 
 struct pub_state {
+    char tls_reason[256];
+    const char *host; /* the broker's, for the TLS reason */
     int mid;
     bool acked;
     bool connected;
@@ -49,16 +52,24 @@ static double mono_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static void on_lib_log(struct mosquitto *m, void *ud, int level, const char *line)
+{
+    struct pub_state *s = ud;
+    if ((level & MOSQ_LOG_ERR) && !s->tls_reason[0])
+        fl__mqtt_tls_reason(m, s->host, line, s->tls_reason, sizeof s->tls_reason);
+}
+
 static int setup(struct mosquitto *m, const fl_url *url)
 {
-    int rc = MOSQ_ERR_SUCCESS;
+    char err[FL_PATH_BUF + 200];
+    int rc;
     mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
     mosquitto_connect_callback_set(m, on_connect);
     mosquitto_publish_callback_set(m, on_publish);
-    if (url->has_user)
-        rc = mosquitto_username_pw_set(m, url->user, url->pass[0] ? url->pass : NULL);
-    if (rc == MOSQ_ERR_SUCCESS && url->tls)
-        rc = mosquitto_tls_set(m, NULL, CA_DIR, NULL, NULL, NULL);
+    mosquitto_log_callback_set(m, on_lib_log);
+    rc = fl__mqtt_configure(m, url, err, sizeof err);
+    if (rc != MOSQ_ERR_SUCCESS)
+        fprintf(stderr, "error: %s\n", err);
     return rc;
 }
 
@@ -82,12 +93,13 @@ static int publish(const char *cmd, struct mosquitto *m, const fl_url *url,
         rc = mosquitto_connect(m, url->host, url->port, 10);
     if (rc != MOSQ_ERR_SUCCESS) {
         fprintf(stderr, "error: cannot connect to broker %s: %s\n", url->text,
-                mosquitto_strerror(rc));
+                s->tls_reason[0] ? s->tls_reason : mosquitto_strerror(rc));
         return 3;
     }
     if (!loop_until(m, &s->connected, &s->connack, CONNECT_TIMEOUT_S)) {
         fprintf(stderr, "error: broker %s did not accept the connection: %s\n", url->text,
-                s->connack > 0 ? mosquitto_connack_string(s->connack) : "no answer");
+                s->tls_reason[0] ? s->tls_reason
+                : s->connack > 0 ? mosquitto_connack_string(s->connack) : "no answer");
         return 3;
     }
     rc = mosquitto_publish(m, &s->mid, topic, (int)len, payload, 1, retain);
@@ -104,19 +116,20 @@ static int publish(const char *cmd, struct mosquitto *m, const fl_url *url,
     return 0;
 }
 
-int cli_ctl_publish(const char *cmd, const char *broker, const char *topic,
+int cli_ctl_publish(const char *cmd, const struct cli_conn *conn, const char *topic,
                     const void *payload, size_t len, bool retain)
 {
     fl_url url;
-    char err[400], id[64];
+    char err[FL_PATH_BUF + 400], id[64];
     struct pub_state s = {.mid = -1, .connack = -1};
-    if (fl__url_parse(fl__broker_url(broker), &url, err, sizeof err) != FL_OK)
+    if (cli_conn_resolve(conn, &url, err, sizeof err) != FL_OK)
         return cli_usage_error(cmd, "%s", err);
     if (len > 256u * 1024 * 1024)
         return cli_usage_error(cmd, "message too big");
     mosquitto_lib_init();
     snprintf(id, sizeof id, "floret-%s-%ld", cmd, (long)getpid());
     struct mosquitto *m = mosquitto_new(id, true, &s);
+    s.host = url.host;
     int rc = m ? publish(cmd, m, &url, &s, topic, payload, len, retain) : 1;
     if (!m)
         fprintf(stderr, "floret %s: out of memory\n", cmd);

@@ -19,6 +19,7 @@
 #include "ctl_publish.h"
 #include "ctl_sign.h"
 #include "lua_runtime.h"
+#include "conn.h"
 #include "opts.h"
 
 struct ctl_args {
@@ -26,7 +27,7 @@ struct ctl_args {
     const char *name;    /* --name */
     const char *key;     /* --key or $FLORET_KEY */
     bool unsigned_;
-    const char *broker;
+    struct cli_conn conn;
     const char *cluster;
 };
 
@@ -48,7 +49,7 @@ static void usage(const char *cmd, FILE *f)
                "  --key FILE.key  sign with this key from floret keygen (default $FLORET_KEY)\n"
                "  --unsigned      send unsigned (only nodes started with\n"
                "                  --insecure-allow-unsigned accept it)\n"
-               "  --broker URL    default $FLORET_BROKER, else mqtt://127.0.0.1:1883\n"
+               CLI_CONN_HELP
                "  --cluster NAME  default: default\n"
                "  -h, --help      show this help\n");
 }
@@ -76,10 +77,9 @@ static int parse(const char *cmd, int argc, char **argv, struct ctl_args *a)
             if (m < 0)
                 return 2;
             a->key = v;
-        } else if ((m = cli_opt(argc, argv, &i, "--broker", &v, cmd)) != 0) {
+        } else if ((m = cli_conn_opt(argc, argv, &i, &a->conn, cmd)) != 0) {
             if (m < 0)
                 return 2;
-            a->broker = v;
         } else if ((m = cli_opt(argc, argv, &i, "--cluster", &v, cmd)) != 0) {
             if (m < 0)
                 return 2;
@@ -206,7 +206,7 @@ static int send_ctl(const char *cmd, const struct ctl_args *a, fl_ctl_msg *msg,
         snprintf(topic, sizeof topic, "floret/v1/%s/ctl", cluster);
     else
         snprintf(topic, sizeof topic, "floret/v1/%s/ctl/%s", cluster, msg->target);
-    int rc = cli_ctl_publish(cmd, a->broker, topic, payload, plen, !shutdown);
+    int rc = cli_ctl_publish(cmd, &a->conn, topic, payload, plen, !shutdown);
     fl_free(payload);
     if (rc == 0)
         printf("%s %s%s%s sent to cluster %s (%s)\n", cmd, msg->target,

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "conn.h"
 #include "floret/floret.h"
 #include "hosted.h"
 #include "opts.h"
@@ -91,8 +92,7 @@ static void usage(FILE *f)
             "Run a node that executes tasks, until SIGINT or SIGTERM (running tasks get\n"
             "30 s to finish; a second signal exits at once).\n\n"
             "Options:\n"
-            "  --broker URL         mqtt://[user:pass@]host[:port] or mqtts://...\n"
-            "                       (default $FLORET_BROKER, else mqtt://127.0.0.1:1883)\n"
+            CLI_CONN_HELP
             "  --cluster NAME       cluster to join (default: default)\n"
             "  --slots N            tasks run at once (default: one per core; 0: none)\n"
             "  --task-nice N        niceness the task threads add to the node's, 0 to 19\n"
@@ -123,6 +123,7 @@ static void usage(FILE *f)
 
 struct node_args {
     fl_node_options o;
+    struct cli_conn conn;
     long slots;
     char tags[256]; /* --tag values joined with commas */
     const char *trust[MAX_TRUST];
@@ -179,6 +180,7 @@ static int add_tag(struct node_args *a, const char *v)
 static int parse(int argc, char **argv, struct node_args *a)
 {
     fl_node_options_init(&a->o);
+    memset(&a->conn, 0, sizeof a->conn);
     a->slots = -1;
     a->tags[0] = '\0';
     a->ndata_dirs = 0;
@@ -199,10 +201,9 @@ static int parse(int argc, char **argv, struct node_args *a)
             a->o.log_level = FL_LOG_WARN;
             continue;
         }
-        if ((m = cli_opt(argc, argv, &i, "--broker", &v, "node")) != 0) {
+        if ((m = cli_conn_opt(argc, argv, &i, &a->conn, "node")) != 0) {
             if (m < 0)
                 return 2;
-            a->o.broker_url = v;
         } else if ((m = cli_opt(argc, argv, &i, "--cluster", &v, "node")) != 0) {
             if (m < 0)
                 return 2;
@@ -303,14 +304,15 @@ int cli_node(int argc, char **argv)
     fl_node *node = NULL;
     fl_status st;
     fl_url url;
-    char err[400];
+    char err[FL_PATH_BUF + 400];
     int rc, sig;
 
     rc = parse(argc, argv, &a);
     if (rc >= 0)
         return rc;
-    if (fl__url_parse(fl__broker_url(a.o.broker_url), &url, err, sizeof err) != FL_OK)
+    if (cli_conn_resolve(&a.conn, &url, err, sizeof err) != FL_OK)
         return cli_usage_error("node", "%s", err);
+    cli_conn_apply(&a.conn, &a.o);
     a.o.on_shutdown = on_shutdown_request;
     if (install_signals() != 0) {
         fprintf(stderr, "floret node: cannot install signal handlers: %s\n", strerror(errno));

@@ -47,7 +47,7 @@ static void usage(FILE *f)
             "an hour (the last 1000).\n\n"
             "Options:\n"
             "  --timeout SECONDS  wait at most this long (default 60)\n"
-            "  --broker URL       default $FLORET_BROKER, else mqtt://127.0.0.1:1883\n"
+            CLI_CONN_HELP
             "  --cluster NAME     default: default\n"
             "  -v, --verbose      show the node's log lines\n"
             "  -h, --help         show this help\n");
@@ -73,10 +73,9 @@ int cli_result(int argc, char **argv)
                 return 2;
             if (!cli_parse_seconds(v, CLI_MAX_SECONDS, &timeout_s) || timeout_s <= 0)
                 return cli_usage_error("result", "--timeout '%s': expected a positive number of seconds", v);
-        } else if ((m = cli_opt(argc, argv, &i, "--broker", &v, "result")) != 0) {
+        } else if ((m = cli_conn_opt(argc, argv, &i, &c.conn, "result")) != 0) {
             if (m < 0)
                 return 2;
-            c.broker = v;
         } else if ((m = cli_opt(argc, argv, &i, "--cluster", &v, "result")) != 0) {
             if (m < 0)
                 return 2;

@@ -42,7 +42,7 @@ static void usage(FILE *f)
             "  --owner NODE       with --async: the node that keeps the workflow\n"
             "                     (default: the first online node with slots)\n"
             "  --show             print the workflow as canvas JSON and exit\n"
-            "  --broker URL       default $FLORET_BROKER, else mqtt://127.0.0.1:1883\n"
+            CLI_CONN_HELP
             "  --cluster NAME     default: default\n"
             "  -v, --verbose      show the node's log lines\n"
             "  -h, --help         show this help\n\n"
@@ -74,10 +74,9 @@ static int parse_option(int argc, char **argv, int *i, struct run_args *a)
         if (m < 0)
             return 2;
         a->owner = v;
-    } else if ((m = cli_opt(argc, argv, i, "--broker", &v, "run")) != 0) {
+    } else if ((m = cli_conn_opt(argc, argv, i, &a->client.conn, "run")) != 0) {
         if (m < 0)
             return 2;
-        a->client.broker = v;
     } else if ((m = cli_opt(argc, argv, i, "--cluster", &v, "run")) != 0) {
         if (m < 0)
             return 2;

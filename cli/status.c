@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "conn.h"
 #include "floret/floret.h"
 #include "json_out.h"
 #include "hosted.h"
@@ -31,7 +32,7 @@ static void usage(FILE *f)
             "Options:\n"
             "  --json         print a JSON array instead of a table\n"
             "  --wait MS      listen this long before printing (default 500)\n"
-            "  --broker URL   default $FLORET_BROKER, else mqtt://127.0.0.1:1883\n"
+            CLI_CONN_HELP
             "  --cluster NAME default: default\n"
             "  -h, --help     show this help\n");
 }
@@ -39,7 +40,7 @@ static void usage(FILE *f)
 struct status_args {
     bool json;
     long wait_ms;
-    const char *broker;
+    struct cli_conn conn;
     const char *cluster;
 };
 
@@ -61,10 +62,9 @@ static int parse(int argc, char **argv, struct status_args *a)
                 return 2;
             if (!cli_parse_long(v, 0, 600000, &a->wait_ms))
                 return cli_usage_error("status", "--wait '%s': expected milliseconds from 0 to 600000", v);
-        } else if ((m = cli_opt(argc, argv, &i, "--broker", &v, "status")) != 0) {
+        } else if ((m = cli_conn_opt(argc, argv, &i, &a->conn, "status")) != 0) {
             if (m < 0)
                 return 2;
-            a->broker = v;
         } else if ((m = cli_opt(argc, argv, &i, "--cluster", &v, "status")) != 0) {
             if (m < 0)
                 return 2;
@@ -190,17 +190,17 @@ int cli_status(int argc, char **argv)
     fl_node *node = NULL;
     fl_peer *peers;
     fl_url url;
-    char err[400];
+    char err[FL_PATH_BUF + 400];
     fl_status st;
     size_t n;
     int rc = parse(argc, argv, &a);
 
     if (rc >= 0)
         return rc;
-    if (fl__url_parse(fl__broker_url(a.broker), &url, err, sizeof err) != FL_OK)
+    if (cli_conn_resolve(&a.conn, &url, err, sizeof err) != FL_OK)
         return cli_usage_error("status", "%s", err);
     fl_node_options_init(&o);
-    o.broker_url = a.broker;
+    cli_conn_apply(&a.conn, &o);
     o.cluster = a.cluster;
     o.slots = 0;
     o.log = quiet_log;

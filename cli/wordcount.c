@@ -59,7 +59,7 @@ static void usage(FILE *f)
             "                    it gets the chunk as its attachment and returns\n"
             "                    {word: count} (examples/lua/tasks.lua: tasks.wc_map)\n"
             "  --nodes N         nodes of the embedded local cluster (default: one per core)\n"
-            "  --broker URL      use this cluster (default $FLORET_BROKER)\n"
+            CLI_CONN_HELP
             "  --cluster NAME    default: default\n"
             "  -v, --verbose     show the client node's log and locality fallbacks\n"
             "  -h, --help        show this help\n\n"
@@ -114,10 +114,9 @@ static int parse_number_opt(int argc, char **argv, int *i, struct wc_opts *o, in
         if (m < 0 || !cli_parse_long(v, 1, 256, &num))
             return m < 0 ? 2 : cli_usage_error(CMD, "--nodes '%s': expected a number from 1 to 256", v);
         o->nodes = (int)num;
-    } else if ((m = cli_opt(argc, argv, i, "--broker", &v, CMD)) != 0) {
+    } else if ((m = cli_conn_opt(argc, argv, i, &o->conn, CMD)) != 0) {
         if (m < 0)
             return 2;
-        o->broker = v;
     } else if ((m = cli_opt(argc, argv, i, "--cluster", &v, CMD)) != 0) {
         if (m < 0)
             return 2;
@@ -185,7 +184,7 @@ static int parse(int argc, char **argv, struct wc_opts *o)
 static bool broker_configured(const struct wc_opts *o)
 {
     const char *env = getenv("FLORET_BROKER");
-    return o->broker || (env && *env);
+    return o->conn.broker || (env && *env);
 }
 
 static int count_on(struct cli_client *c, const struct wc_opts *o, struct wc_stats *s)
@@ -242,15 +241,15 @@ int cli_wordcount(int argc, char **argv)
         }
         s.cluster_start_s = now_s() - t0;
         s.where = "embedded local cluster";
-        o.broker = local_cluster_url(lc);
+        o.conn.broker = local_cluster_url(lc);
     } else {
         /* The URL without its password, for the report. */
         static fl_url url;
-        char err[400];
-        if (fl__url_parse(fl__broker_url(o.broker), &url, err, sizeof err) == FL_OK)
+        char err[FL_PATH_BUF + 400];
+        if (cli_conn_resolve(&o.conn, &url, err, sizeof err) == FL_OK)
             s.where = url.text;
     }
-    c.broker = o.broker;
+    c.conn = o.conn;
     c.cluster = o.cluster;
     c.verbose = o.verbose;
     rc = cli_client_start(&c);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include "conn.h"
 #include "floret/floret.h"
 #include "wordcount.h"
 
@@ -26,7 +27,8 @@ struct wc_opts {
     bool json, quiet, all, verbose;
     bool locality;     /* false with --no-locality */
     bool progress;     /* a progress bar on stderr */
-    const char *broker, *cluster;
+    struct cli_conn conn; /* the cluster's broker and credentials */
+    const char *cluster;
     const char *map;   /* --map MODULE.FN: a Lua mapper; NULL: wc.map */
     int nodes;         /* nodes of the embedded cluster; 0 = one per core */
     char **files;      /* the inputs ("-" is standard input) */

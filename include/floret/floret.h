@@ -237,6 +237,23 @@ typedef struct fl_node_options {
     /* mqtt://[user:pass@]host[:port] or mqtts://...; NULL means the
      * FLORET_BROKER environment variable, then mqtt://127.0.0.1:1883. */
     const char *broker_url;
+    /* TLS for mqtts:// URLs (docs/security.md). The broker's certificate
+     * and host name are always verified. Each NULL falls back on the
+     * environment variable named. */
+    const char *tls_ca_file;   /* PEM file of the CAs to trust
+                                * ($FLORET_TLS_CA_FILE); none: the system's
+                                * CAs in /etc/ssl/certs */
+    const char *tls_cert_file; /* PEM client certificate for mutual TLS
+                                * ($FLORET_TLS_CERT_FILE); needs tls_key_file */
+    const char *tls_key_file;  /* its unencrypted PEM private key
+                                * ($FLORET_TLS_KEY_FILE) */
+    /* The broker password, so that it need not sit in the URL (and a
+     * command line, which every local user can read in /proc): password,
+     * else the first line of password_file, else the URL's, else the first
+     * line of $FLORET_PASSWORD_FILE, else $FLORET_PASSWORD. It needs a
+     * user name in the URL (mqtt://USER@host). */
+    const char *password;
+    const char *password_file;
     const char *cluster;   /* NULL means "default" */
     const char *name;      /* node id; NULL means <hostname>-<pid> */
     const char *tags;      /* routing tags "k=v,k2=v2" in presence; NULL: none */
@@ -275,8 +292,9 @@ void fl_node_options_init(fl_node_options *o);
 typedef struct fl_node fl_node;
 
 /*
- * Create a node (not yet connected). Returns FL_OK, FL_EINVAL (bad option;
- * the log says which) or FL_ENOMEM.
+ * Create a node (not yet connected). Returns FL_OK, FL_EINVAL (bad option,
+ * e.g. a TLS file that cannot be read or given with an mqtt:// URL; the
+ * log says which) or FL_ENOMEM.
  */
 fl_status fl_node_new(const fl_node_options *o, fl_node **out);
 

@@ -124,11 +124,15 @@ def wait_until(pred, timeout, interval=0.02, what="condition"):
 
 
 class Broker:
-    """A private mosquitto on a free loopback port; restartable on that port."""
+    """A private mosquitto on a free loopback port; restartable on that port.
+    extra_conf lines go after the listener line (TLS files, password and ACL
+    files); anonymous=False refuses clients without a user."""
 
-    def __init__(self, workdir, port=None):
+    def __init__(self, workdir, port=None, extra_conf=(), anonymous=True):
         self.workdir = workdir
         self.port = port
+        self.extra_conf = list(extra_conf)
+        self.anonymous = anonymous
         self.proc = None
         self.conf = os.path.join(workdir, "mosquitto.conf")
         self.log = os.path.join(workdir, "mosquitto.log")
@@ -140,7 +144,8 @@ class Broker:
     def _write_conf(self):
         lines = [
             "listener %d 127.0.0.1" % self.port,
-            "allow_anonymous true",
+        ] + self.extra_conf + [
+            "allow_anonymous %s" % ("true" if self.anonymous else "false"),
             "persistence false",
             "max_queued_messages 100000",
             "set_tcp_nodelay true",

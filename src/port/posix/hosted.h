@@ -16,7 +16,12 @@
 /* Where the broker given when none is configured lives. */
 #define FL_DEFAULT_BROKER "mqtt://127.0.0.1:1883"
 
-/* A parsed broker URL: mqtt://[user:pass@]host[:port] or mqtts://... */
+/* Longest TLS file path accepted. */
+#define FL_PATH_BUF 1024
+
+/* A parsed broker URL: mqtt://[user:pass@]host[:port] or mqtts://...,
+ * and, once fl__broker_resolve has run, the TLS files and the password
+ * that came from options, files or the environment. */
 typedef struct fl_url {
     bool tls;
     char host[256];
@@ -25,7 +30,30 @@ typedef struct fl_url {
     char user[256];
     char pass[256];
     char text[600]; /* the URL for logs: scheme://[user@]host:port, no password */
+    char ca_file[FL_PATH_BUF];   /* "" = the system's CAs */
+    char cert_file[FL_PATH_BUF]; /* "" = no client certificate */
+    char key_file[FL_PATH_BUF];
 } fl_url;
+
+/* Where a connection's URL, TLS files and password come from; NULL fields
+ * fall back on the environment (FLORET_BROKER, FLORET_TLS_CA_FILE,
+ * FLORET_TLS_CERT_FILE, FLORET_TLS_KEY_FILE, FLORET_PASSWORD_FILE, FLORET_PASSWORD). */
+typedef struct fl_broker_opts {
+    const char *url;
+    const char *ca_file;
+    const char *cert_file;
+    const char *key_file;
+    const char *password;
+    const char *password_file;
+} fl_broker_opts;
+
+/* The URL and credentials a connection uses, checked: files readable, a
+ * certificate with its key, TLS files only with mqtts://, a password only
+ * with a user name. The password is, first found: in->password, the first
+ * line of in->password_file, the URL's, $FLORET_PASSWORD_FILE's first line,
+ * $FLORET_PASSWORD. FL_OK, or FL_EINVAL with a one-line reason in err. */
+fl_status fl__broker_resolve(const fl_broker_opts *in, fl_url *out, char *err,
+                             size_t errlen);
 
 /* The URL a node uses: given (not NULL), else $FLORET_BROKER, else the
  * default. Never NULL. */

@@ -161,11 +161,17 @@ static void tp_down(void *ud)
     fl_core_disconnected(n->core, n->now);
 }
 
-static void tp_failed(void *ud, const char *reason)
+/* A lasting refusal before the first connection ends fl_node_start at
+ * once: waiting out its timeout would only repeat it. */
+static void tp_failed(void *ud, const char *reason, bool lasting)
 {
     fl_node *n = ud;
     pthread_mutex_lock(&n->mu);
     snprintf(n->last_error, sizeof n->last_error, "%s", reason);
+    if (lasting && !n->connected) {
+        n->refused = true;
+        pthread_cond_broadcast(&n->cv);
+    }
     pthread_mutex_unlock(&n->mu);
 }
 

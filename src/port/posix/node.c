@@ -48,9 +48,16 @@ static fl_status bad(fl_node *n, const char *fmt, const char *what)
 
 static fl_status check_options(fl_node *n, const fl_node_options *o)
 {
-    char err[400];
+    char err[FL_PATH_BUF + 400];
     const char *cluster = o->cluster ? o->cluster : "default";
+    fl_broker_opts bo = {
+        .url = o->broker_url, .ca_file = o->tls_ca_file, .cert_file = o->tls_cert_file,
+        .key_file = o->tls_key_file, .password = o->password,
+        .password_file = o->password_file,
+    };
 
+    if (fl__broker_resolve(&bo, &n->url, err, sizeof err) != FL_OK)
+        return bad(n, "%s", err);
     if (o->name) {
         if (!fl__valid_id(o->name))
             return bad(n, "node name '%s' is not valid: use 1 to 64 of A-Z a-z 0-9 _ . -",
@@ -66,8 +73,6 @@ static fl_status check_options(fl_node *n, const fl_node_options *o)
     n->cluster = fl__strdup(cluster);
     if (!n->cluster)
         return FL_ENOMEM;
-    if (fl__url_parse(fl__broker_url(o->broker_url), &n->url, err, sizeof err) != FL_OK)
-        return bad(n, "%s", err);
     if (o->slots < -1 || o->slots > MAX_SLOTS) {
         fl__plog(&n->log, FL_LOG_ERROR, "slots %d: use -1 (one per core), 0 (client) or up to %d",
                 o->slots, MAX_SLOTS);
@@ -259,7 +264,7 @@ static bool wait_connected(fl_node *n, uint32_t timeout_ms)
     struct timespec dl = fl__deadline_after_ms(timeout_ms);
     bool ok;
     pthread_mutex_lock(&n->mu);
-    while (!n->connected && !atomic_load(&n->stop_called)) {
+    while (!n->connected && !n->refused && !atomic_load(&n->stop_called)) {
         if (pthread_cond_timedwait(&n->cv, &n->mu, &dl) != 0)
             break;
     }
@@ -294,6 +299,9 @@ fl_status fl_node_start(fl_node *node, uint32_t timeout_ms)
         return FL_EINVAL;
     if (!atomic_compare_exchange_strong(&node->phase, &expect, FL_NODE_STARTING))
         return FL_ESTATE;
+    pthread_mutex_lock(&node->mu);
+    node->refused = false;
+    pthread_mutex_unlock(&node->mu);
     st = fl__executor_start(&node->ex);
     if (st == FL_OK) {
         if (pthread_create(&node->loop_thread, NULL, fl__loop_main, node) == 0)

@@ -227,7 +227,9 @@ typedef struct fl_transport_cb {
     void *ud;
     void (*up)(void *ud);
     void (*down)(void *ud);
-    void (*failed)(void *ud, const char *reason); /* an attempt failed */
+    /* An attempt failed; lasting when retrying cannot help (the broker's
+     * certificate or our credentials were refused). */
+    void (*failed)(void *ud, const char *reason, bool lasting);
     void (*message)(void *ud, const char *topic, const void *payload,
                     size_t len);
 } fl_transport_cb;
@@ -253,6 +255,8 @@ typedef struct fl_transport {
     unsigned failures;   /* since the last success */
     bool ever_up;
     bool reason_set;     /* this attempt's failure reason is recorded */
+    bool tls_reason_set; /* ...and it is the TLS handshake's, which wins */
+    bool lasting;        /* ...and retrying will not help */
     char last_error[256];
     uint64_t now;        /* set by the loop before each step */
 } fl_transport;
@@ -363,6 +367,7 @@ struct fl_node {
     atomic_int phase;   /* fl_node_phase */
     atomic_bool stop_called; /* written under mu */
     bool connected;     /* under mu: the first CONNACK came */
+    bool refused;       /* under mu: a lasting refusal ended the first attempt */
     char last_error[256]; /* under mu */
 
     /* Loop thread only. */

@@ -4,9 +4,10 @@
  * blocking on TCP, read and write when poll says so, keep-alive, reconnect
  * with backoff 0.1 s doubling to 5 s, forever. It logs one line per change
  * of state, and each failed attempt only for the first few.
- * Depends on posix.h and libmosquitto.
+ * Depends on posix.h, mqtt_conf.h (credentials, TLS) and libmosquitto.
  */
 #include "posix.h"
+#include "mqtt_conf.h"
 
 #include <errno.h>
 #include <mosquitto.h>
@@ -22,7 +23,6 @@
 #define BACKOFF_MAX_US 5000000u
 #define MISC_EVERY_US 1000000u /* keep-alive bookkeeping */
 #define LOUD_FAILURES 3        /* attempts logged one by one */
-#define CA_DIR "/etc/ssl/certs"
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
 
@@ -63,6 +63,8 @@ static void on_connect(struct mosquitto *m, void *ud, int rc)
         return;
     if (rc != 0) {
         set_reason(tp, mosquitto_connack_string(rc));
+        /* 3.1.1's and MQTT 5's codes for bad credentials, not authorised */
+        tp->lasting = rc == 4 || rc == 5 || rc == 134 || rc == 135;
         return; /* libmosquitto closes the socket; step() notices */
     }
     if (tp->ever_up)
@@ -97,13 +99,21 @@ static void on_message(struct mosquitto *m, void *ud,
     tp->cb.message(tp->cb.ud, msg->topic, msg->payload, (size_t)msg->payloadlen);
 }
 
-/* libmosquitto's own error lines explain TLS failures; keep them at debug. */
+/* libmosquitto's own error lines stay at debug; a TLS one becomes the
+ * attempt's reason, which "connection closed" would otherwise hide. */
 static void on_lib_log(struct mosquitto *m, void *ud, int level, const char *s)
 {
     fl_transport *tp = ud;
-    (void)m;
-    if (level & MOSQ_LOG_ERR)
-        fl__plog(tp->log, FL_LOG_DEBUG, "mqtt: %s", s);
+    char why[sizeof tp->last_error];
+    if (!(level & MOSQ_LOG_ERR))
+        return;
+    fl__plog(tp->log, FL_LOG_DEBUG, "mqtt: %s", s);
+    if (!tp->tls_reason_set && fl__mqtt_tls_reason(m, tp->url->host, s, why, sizeof why)) {
+        tp->reason_set = false;
+        set_reason(tp, why);
+        tp->tls_reason_set = true;
+        tp->lasting = true;
+    }
 }
 
 /* ----------------------------------------------------------------- setup */
@@ -138,14 +148,11 @@ fl_status fl__tp_init(fl_transport *tp, const char *client_id, const fl_url *url
     if (will_len > (size_t)INT32_MAX)
         return FL_ETOOBIG;
     rc = mosquitto_will_set(tp->mosq, will_topic, (int)will_len, will, 1, will_retain);
-    if (rc == MOSQ_ERR_SUCCESS && url->has_user)
-        rc = mosquitto_username_pw_set(tp->mosq, url->user,
-                                       url->pass[0] ? url->pass : NULL);
-    if (rc == MOSQ_ERR_SUCCESS && url->tls) {
-        rc = mosquitto_tls_set(tp->mosq, NULL, CA_DIR, NULL, NULL, NULL);
+    if (rc == MOSQ_ERR_SUCCESS) {
+        char err[FL_PATH_BUF + 200];
+        rc = fl__mqtt_configure(tp->mosq, url, err, sizeof err);
         if (rc != MOSQ_ERR_SUCCESS)
-            fl__plog(log, FL_LOG_ERROR, "cannot set up TLS for %s: %s", url->text,
-                    mosquitto_strerror(rc));
+            fl__plog(log, FL_LOG_ERROR, "%s", err);
     }
     if (rc == MOSQ_ERR_NOMEM)
         return FL_ENOMEM;
@@ -178,7 +185,7 @@ static void attempt_failed(fl_transport *tp, uint64_t now)
 {
     double delay = (double)tp->backoff_us / 1e6;
     tp->failures++;
-    tp->cb.failed(tp->cb.ud, tp->last_error);
+    tp->cb.failed(tp->cb.ud, tp->last_error, tp->lasting);
     if (tp->failures <= LOUD_FAILURES)
         fl__plog(tp->log, FL_LOG_WARN, "cannot connect to broker %s: %s; retrying in %.1f s",
                 tp->url->text, tp->last_error, delay);
@@ -214,6 +221,8 @@ static void attempt(fl_transport *tp, uint64_t now)
 {
     int rc;
     tp->reason_set = false;
+    tp->tls_reason_set = false;
+    tp->lasting = false;
     tp->pollout_done = false;
     tp->attempt_at = now;
     errno = 0;

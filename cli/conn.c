@@ -1,0 +1,54 @@
+/*
+ * conn.c - the broker connection options shared by every subcommand that
+ * connects (see conn.h).
+ * Depends on conn.h, opts.h and hosted.h.
+ */
+#include "conn.h"
+
+#include <stddef.h>
+
+#include "opts.h"
+
+int cli_conn_opt(int argc, char **argv, int *i, struct cli_conn *c, const char *cmd)
+{
+    static const struct {
+        const char *name;
+        size_t off;
+    } opts[] = {
+        {"--broker", offsetof(struct cli_conn, broker)},
+        {"--password-file", offsetof(struct cli_conn, password_file)},
+        {"--tls-ca", offsetof(struct cli_conn, ca_file)},
+        {"--tls-cert", offsetof(struct cli_conn, cert_file)},
+        {"--tls-key", offsetof(struct cli_conn, key_file)},
+    };
+    for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {
+        const char *v = NULL;
+        int m = cli_opt(argc, argv, i, opts[k].name, &v, cmd);
+        if (m < 0)
+            return -1;
+        if (m > 0) {
+            *(const char **)((char *)c + opts[k].off) = v;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void cli_conn_apply(const struct cli_conn *c, fl_node_options *o)
+{
+    o->broker_url = c->broker;
+    o->password_file = c->password_file;
+    o->tls_ca_file = c->ca_file;
+    o->tls_cert_file = c->cert_file;
+    o->tls_key_file = c->key_file;
+}
+
+fl_status cli_conn_resolve(const struct cli_conn *c, fl_url *u, char *err,
+                           size_t errlen)
+{
+    fl_broker_opts bo = {
+        .url = c->broker, .ca_file = c->ca_file, .cert_file = c->cert_file,
+        .key_file = c->key_file, .password_file = c->password_file,
+    };
+    return fl__broker_resolve(&bo, u, err, errlen);
+}

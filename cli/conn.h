@@ -1,0 +1,51 @@
+/*
+ * conn.h - the options of every subcommand that connects to a broker:
+ * --broker, --password-file, --tls-ca, --tls-cert and --tls-key, their help
+ * text,
+ * and how they reach a node's options or a plain MQTT connection. Each one
+ * left out falls back on its FLORET_* environment variable (hosted.h).
+ * Depends on the public header and hosted.h.
+ */
+#ifndef FLORET_CLI_CONN_H
+#define FLORET_CLI_CONN_H
+
+#include "floret/floret.h"
+#include "hosted.h"
+
+struct cli_conn {
+    const char *broker; /* NULL: $FLORET_BROKER, then the default */
+    const char *password_file;
+    const char *ca_file;
+    const char *cert_file;
+    const char *key_file;
+};
+
+/* The help lines of these options, indented like every usage text. */
+#define CLI_CONN_HELP \
+    "  --broker URL         mqtt://[user@]host[:port] or mqtts://... (TLS); default\n" \
+    "                       $FLORET_BROKER, else mqtt://127.0.0.1:1883. A password\n" \
+    "                       written in the URL shows in ps: use --password-file\n" \
+    "  --password-file F    the broker password is F's first line (default\n" \
+    "                       $FLORET_PASSWORD_FILE, else $FLORET_PASSWORD)\n" \
+    "  --tls-ca F           trust the CAs in PEM file F for mqtts:// (default\n" \
+    "                       $FLORET_TLS_CA_FILE, else the system's CAs)\n" \
+    "  --tls-cert F         client certificate (PEM) for mutual TLS, with\n" \
+    "  --tls-key F          its private key (default $FLORET_TLS_CERT_FILE,\n" \
+    "                       $FLORET_TLS_KEY_FILE)\n"
+
+/*
+ * If argv[*i] is one of these options, take its value (advancing *i):
+ * returns 1, or -1 when the value is missing (a usage error was printed
+ * for subcommand cmd); 0 when argv[*i] is another argument.
+ */
+int cli_conn_opt(int argc, char **argv, int *i, struct cli_conn *c, const char *cmd);
+
+/* Put c into a node's options. */
+void cli_conn_apply(const struct cli_conn *c, fl_node_options *o);
+
+/* Resolve c (and the environment) into a checked URL with credentials;
+ * FL_OK or FL_EINVAL with a one-line reason in err. */
+fl_status cli_conn_resolve(const struct cli_conn *c, fl_url *u, char *err,
+                           size_t errlen);
+
+#endif

@@ -106,9 +106,10 @@ static void print_stats(fl_mcu *m)
     /* Integers only: the line must not need printf's float support. It is
      * printed at every log level: benchmarks read it. */
     snprintf(line, sizeof line,
-          "stats: executed=%lu arena_size=%lu arena_used=%lu arena_peak=%lu "
+          "stats: executed=%lu held=%lu arena_size=%lu arena_used=%lu arena_peak=%lu "
           "arena_failures=%lu stack_peak=%lu too_big=%lu bad=%lu connects=%lu",
-          (unsigned long)m->executed, (unsigned long)as.size,
+          (unsigned long)m->executed,
+          (unsigned long)(cs.queued_local + cs.running), (unsigned long)as.size,
           (unsigned long)as.used, (unsigned long)as.peak,
           (unsigned long)as.failures, (unsigned long)fl_board_stack_peak(),
           (unsigned long)m->link.stats.too_big,

@@ -34,5 +34,6 @@ __attribute__((noreturn)) void fl__mps2_exit(int code);
 /* lan9118.c: the netif init function for netif_add, and its poll. */
 err_t fl__lan9118_init(struct netif *netif);
 void fl__lan9118_poll(struct netif *netif);
+void fl__lan9118_irq(void);
 
 #endif

@@ -39,7 +39,9 @@ static void (*const vectors[16 + 32])(void) = {
     [3 ... 6] = fault,       /* HardFault, MemManage, BusFault, UsageFault */
     [7 ... 14] = unexpected, /* reserved, SVCall, DebugMonitor, PendSV */
     [15] = fl__mps2_systick,
-    [16 ... 47] = unexpected, /* IRQs: all off, the loop polls */
+    [16 ... 28] = unexpected, /* IRQs: all off but the Ethernet's (13) */
+    [29] = fl__lan9118_irq,
+    [30 ... 47] = unexpected,
 };
 
 __attribute__((noreturn, used))

@@ -9,7 +9,6 @@ import argparse, collections, json, platform, random, signal, threading, time
 from concurrent.futures import ThreadPoolExecutor
 import paho.mqtt.client as mqtt
 
-
 TASKS = {  # name -> function of the positional args
     "py.upper": lambda s: s.upper(),
     "py.reverse": lambda s: s[::-1],
@@ -28,8 +27,7 @@ class Worker:
         self.owners = {}   # owner id -> {"inc", "fid_at", "heard", "ttl"}
         self.held = {}     # (owner, id) -> task (queued or running)
         self.seen = collections.OrderedDict()  # (owner, inc, id, attempt)
-        self.next_fid, self.stopping = 0, False
-        self.stopped = threading.Event()
+        self.next_fid, self.stopping, self.stopped = 0, False, threading.Event()
         self.pool = ThreadPoolExecutor(self.slots)
         v1 = (mqtt.CallbackAPIVersion.VERSION1,) if hasattr(mqtt, "CallbackAPIVersion") else ()
         self.c = mqtt.Client(*v1, client_id=self.id, clean_session=True)  # paho 1 or 2
@@ -49,8 +47,9 @@ class Worker:
     def on_connect(self, c, ud, flags, rc):
         c.subscribe([(self.p + t, 1) for t in ("node/+", "node/%s/in" % self.id, "work")])
         c.publish(self.p + "node/" + self.id, self.presence(True), 1, True)
-        with self.lock:  # the broker may have lost our fetches: ask again
+        with self.lock:  # the broker may have lost our fetches: ask again (3.10)
             for o in self.owners:
+                self.send(o, "holding", inc=self.inc, ids=[i for k, i in self.held if k == o])
                 self.fetch(o)
 
     def on_message(self, c, ud, m):
@@ -67,12 +66,16 @@ class Worker:
         if topic == "work" and kind == "work" and not self.stopping:
             self.owner(frm)["heard"] = time.monotonic()
             self.fetch(frm)
-        elif topic.startswith("node/") and kind == "presence" and frm in self.owners:
-            inc = self.owners[frm]["inc"]
-            if msg.get("state") != "online" or inc not in (None, msg.get("inc")):
-                self.forget(frm)  # the owner died or restarted
+        elif kind == "presence" and frm in self.owners and (
+                msg.get("state") != "online" or self.owners[frm]["inc"] not in (None, msg["inc"])):
+            self.forget(frm)  # the owner died or restarted
         elif topic == "node/%s/in" % self.id and kind == "lease":
             self.on_lease(msg)
+        elif topic == "node/%s/in" % self.id and kind == "check":  # 3.10; outcomes went
+            o = self.owners.get(frm)  # out at once, so they precede this answer
+            held = {i for k, i in self.held if k == frm} if o and o["inc"] == msg["inc"] else ()
+            self.send(frm, "holding", inc=self.inc, cid=msg["cid"], ids=[i for i in msg["ids"]
+                      if i in held], missing=[i for i in msg["ids"] if i not in held])
         elif kind == "error":
             print("%s: error from %s: %s" % (self.id, frm, msg.get("error")), flush=True)
 
@@ -139,8 +142,7 @@ class Worker:
             self.fetch(t["owner"])
 
     def tick(self):
-        """Every second: extend held leases every ttl/3, re-send a fetch
-        unanswered for 5 s, forget owners silent for 60 s."""
+        """Extend leases every ttl/3, re-send fetches after 5 s, forget silent owners."""
         last_extend = {}
         while not self.stopping:
             time.sleep(1)
@@ -163,8 +165,7 @@ class Worker:
             self.stopping = True
             for (oid, tid), t in list(self.held.items()):
                 if not t["started"]:
-                    t["dropped"] = True
-                    self.held.pop((oid, tid))
+                    self.held.pop((oid, tid))["dropped"] = True
                     self.seen.pop(t["key"], None)  # released: may come back
                     self.send(oid, "release", inc=self.inc, ids=[tid])
             for oid in self.owners:

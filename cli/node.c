@@ -113,6 +113,8 @@ static void usage(FILE *f)
             "  --data-dir DIR       the word count's wc.file may read files below DIR\n"
             "                       (repeatable; also $FLORET_DATA_DIRS, colon-separated);\n"
             "                       without one, this node reads no file by reference\n"
+            "  -E, --events         publish an event for every step of every task\n"
+            "                       (otherwise only while a monitor asks for them)\n"
             "  -v, --verbose        log debug lines too\n"
             "  -q, --quiet          log warnings and errors only\n"
             "  -h, --help           show this help\n");
@@ -195,6 +197,10 @@ static int parse(int argc, char **argv, struct node_args *a)
         }
         if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0) {
             a->o.log_level = FL_LOG_DEBUG;
+            continue;
+        }
+        if (strcmp(argv[i], "-E") == 0 || strcmp(argv[i], "--events") == 0) {
+            a->o.events = true;
             continue;
         }
         if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0) {

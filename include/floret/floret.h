@@ -233,6 +233,16 @@ enum { FL_LOG_ERROR = 0, FL_LOG_WARN = 1, FL_LOG_INFO = 2, FL_LOG_DEBUG = 3 };
 
 typedef void (*fl_log_fn)(void *ud, int level, const char *line);
 
+/*
+ * Another node's report (docs/protocol.md 3.10): kind "stats" (its counters,
+ * every 2 s) or "events" (a batch of task events). msg is the message's
+ * JSON object, valid during the call; it comes from the network, so read
+ * it with the fl_value calls, which never fail on a wrong type. Called on
+ * the node's own thread: copy what you need and return.
+ */
+typedef void (*fl_observe_fn)(void *ud, const char *node, const char *kind,
+                              const fl_value *msg);
+
 typedef struct fl_node_options {
     /* mqtt://[user:pass@]host[:port] or mqtts://...; NULL means the
      * FLORET_BROKER environment variable, then mqtt://127.0.0.1:1883. */
@@ -284,6 +294,18 @@ typedef struct fl_node_options {
      * ignored. */
     void (*on_shutdown)(void *ud);
     void *shutdown_ud;
+
+    /* Watching the cluster (docs/protocol.md 3.10). Every node publishes
+     * its counters every 2 s; with events set it also publishes an event
+     * for every step of every task it runs (like `celery worker -E`),
+     * otherwise only while a monitor asks for them. observe (NULL: none)
+     * receives every other node's counters and events; with watch_events
+     * the node also asks every node for its events, for as long as it
+     * runs. */
+    bool events;
+    fl_observe_fn observe;
+    void *observe_ud;
+    bool watch_events;
 } fl_node_options;
 
 /* Fill o with the defaults described above. */

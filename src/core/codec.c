@@ -30,7 +30,8 @@
 
 static const char *const kind_names[] = {
     "presence", "work", "fetch", "lease", "done", "extend", "release", "error",
-    "submit", "submitted", "query", "result", "check", "holding",
+    "submit", "submitted", "query", "result", "check", "holding", "watch",
+    "stats", "events",
 };
 #define NKINDS (sizeof kind_names / sizeof kind_names[0])
 
@@ -654,6 +655,14 @@ static bool decode_msg(dec *d, cJSON *root, fl_msg *m, bool has_nul)
     case FL_KIND_CHECK:
     case FL_KIND_HOLDING:
         return decode_check(d, root, m);
+    case FL_KIND_WATCH:
+        return get_u32(d, root, "ttl_ms", true, 0, &m->ttl_ms) &&
+               (m->ttl_ms <= FL_WATCH_MAX_MS ||
+                fail(d, FL_EPROTO, "ttl_ms", "%u is over the limit of %u",
+                     (unsigned)m->ttl_ms, (unsigned)FL_WATCH_MAX_MS));
+    case FL_KIND_STATS:
+    case FL_KIND_EVENTS:
+        return true; /* read by monitors as plain JSON (observe.c) */
     }
     return fail(d, FL_EPROTO, "kind", "unhandled kind");
 }

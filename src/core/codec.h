@@ -35,7 +35,10 @@ typedef enum fl_kind {
     FL_KIND_QUERY,
     FL_KIND_RESULT,
     FL_KIND_CHECK,
-    FL_KIND_HOLDING
+    FL_KIND_HOLDING,
+    FL_KIND_WATCH,  /* a monitor asks for task events (observe.c) */
+    FL_KIND_STATS,  /* written only: a node's counters */
+    FL_KIND_EVENTS  /* written only: a batch of task events */
 } fl_kind;
 
 /* The protocol's name of a kind ("fetch", ...). */
@@ -79,7 +82,7 @@ typedef struct fl_msg {
     uint64_t fid;
     /* fetch */
     uint32_t credit;
-    /* lease */
+    /* lease; watch: how long to send events */
     uint32_t ttl_ms;
     fl_msg_task *tasks;
     size_t ntasks;

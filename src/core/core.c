@@ -123,6 +123,7 @@ fl_status fl_core_new(const fl_core_config *cfg, const fl_core_io *io,
     fl__buf_init(&c->will);
     fl__owner_init(c);
     fl__worker_init(c);
+    fl__obs_init(c, cfg->events);
     if (build_will(c) != FL_OK) {
         fl_core_free(c);
         return FL_ENOMEM;
@@ -139,6 +140,7 @@ void fl_core_free(fl_core *c)
     fl__worker_free(c);
     fl__remote_free(c);
     fl__peers_free(c);
+    fl__obs_free(c);
     fl__jw_free(&c->jw);
     fl__buf_free(&c->will);
     fl__free(c->extra_tasks);
@@ -237,6 +239,7 @@ void fl_core_connected(fl_core *c, uint64_t now)
     fl__owner_connected(c, now);
     fl__worker_connected(c, now);
     fl__remote_connected(c);
+    fl__obs_connected(c, now);
     fl_core_flush(c, now);
 }
 
@@ -315,6 +318,9 @@ static void on_inbox(fl_core *c, fl_msg *m, uint64_t now)
     case FL_KIND_HOLDING:
         fl__owner_on_holding(c, m, now);
         break;
+    case FL_KIND_WATCH:
+        fl__obs_on_watch(c, m, now);
+        break;
     case FL_KIND_ERROR:
         fl__log(c, FL_LOG_WARN, "error from %s: %s: %s", m->from,
                 m->err_type ? m->err_type : "?",
@@ -326,7 +332,10 @@ static void on_inbox(fl_core *c, fl_msg *m, uint64_t now)
 }
 
 /* Which of our subscriptions topic belongs to. */
-typedef enum { TOPIC_OTHER, TOPIC_WORK, TOPIC_PRESENCE, TOPIC_INBOX } topic_t;
+typedef enum {
+    TOPIC_OTHER, TOPIC_WORK, TOPIC_PRESENCE, TOPIC_INBOX, TOPIC_STATS,
+    TOPIC_EVENTS
+} topic_t;
 
 static topic_t classify(const fl_core *c, const char *topic,
                         char id[FL_MAX_ID_BUF])
@@ -351,6 +360,10 @@ static topic_t classify(const fl_core *c, const char *topic,
         return fl__valid_id(id) ? TOPIC_PRESENCE : TOPIC_OTHER;
     if (strcmp(slash, "/in") == 0 && strcmp(id, c->id) == 0)
         return TOPIC_INBOX;
+    if (fl__valid_id(id) && strcmp(slash, "/stats") == 0)
+        return TOPIC_STATS;
+    if (fl__valid_id(id) && strcmp(slash, "/events") == 0)
+        return TOPIC_EVENTS;
     return TOPIC_OTHER;
 }
 
@@ -369,6 +382,12 @@ void fl_core_input(fl_core *c, const char *topic, const void *payload,
     if (kind == TOPIC_OTHER) {
         fl__log(c, FL_LOG_DEBUG, "ignored message on unexpected topic %.200s",
                 topic);
+        return;
+    }
+    if (kind == TOPIC_STATS || kind == TOPIC_EVENTS) {
+        if (len) /* empty: a cleared retained message */
+            fl__obs_on_report(c, id, kind == TOPIC_STATS ? "stats" : "events",
+                              payload, len, now);
         return;
     }
     if (kind == TOPIC_PRESENCE && len == 0) {
@@ -413,6 +432,7 @@ void fl_core_flush(fl_core *c, uint64_t now)
 {
     fl__owner_flush(c, now);
     fl__worker_flush(c, now);
+    fl__obs_flush(c, now);
     maybe_finish_shutdown(c);
 }
 
@@ -431,8 +451,11 @@ uint64_t fl_core_tick(fl_core *c, uint64_t now)
             fl__presence_publish(c, true);
         c->next_presence = now + FL_PRESENCE_MS * 1000ull;
     }
+    uint64_t s = fl__obs_tick(c, now);
     fl_core_flush(c, now);
     uint64_t next = c->next_presence;
+    if (s && s < next)
+        next = s;
     uint64_t d = fl__worker_outbox_deadline(c);
     if (a && a < next)
         next = a;

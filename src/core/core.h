@@ -89,6 +89,9 @@ typedef struct fl_core_io {
     void (*state)(void *ud, uint64_t id, fl_state st);
     /* One log line without newline. */
     void (*log)(void *ud, int level, const char *line);
+    /* Milliseconds since 1970-01-01 UTC, for the `ts` of stats; NULL or 0
+     * when the driver has no wall clock. */
+    uint64_t (*wall_ms)(void *ud);
 } fl_core_io;
 
 /* A message on the control topics `ctl` or `ctl/<module>` (signed deploy,
@@ -110,6 +113,7 @@ typedef struct fl_core_config {
     const char *arch;          /* NULL = "unknown" */
     const char *tags;          /* "k=v,k2=v2" for routing; NULL = none */
     int log_level;
+    bool events;               /* publish task events all the time */
 } fl_core_config;
 
 /* Create a core. FL_OK, FL_EINVAL (bad id/cluster/tags), FL_ENOMEM. */
@@ -264,6 +268,11 @@ typedef struct fl_core_stats {
     uint64_t not_holder_dropped;  /* done/extend/release entries from a
                                    * worker that does not hold the lease */
     uint32_t queued_local, running, owned_pending;
+    /* Worker side: outcomes by kind (failed counts the retryable ones too,
+     * retryable those alone), and the time tasks ran. Owner side: retries
+     * scheduled and tasks revoked (docs/protocol.md 3.10). */
+    uint64_t succeeded, failed, retryable, busy_us;
+    uint64_t retries, revoked;
 } fl_core_stats;
 void fl_core_stats_get(const fl_core *c, fl_core_stats *st);
 
@@ -280,6 +289,21 @@ void fl_core_set_ctl(fl_core *c, fl_core_ctl_fn fn, void *ud);
  */
 fl_status fl_core_set_extra_tasks(fl_core *c, const char *tasks,
                                   const char *modules, uint64_t now);
+
+/* Another node's `stats` or `events` message (docs/protocol.md 3.10), a
+ * JSON object valid during the call, whose members the observer must check
+ * like any received input. */
+typedef void (*fl_core_observe_fn)(void *ud, const char *node,
+                                   const char *kind, const fl_value *msg);
+
+/* Hand every node's stats and events to fn (set before fl_core_connected,
+ * which then subscribes to node/+/stats and node/+/events). */
+void fl_core_set_observer(fl_core *c, fl_core_observe_fn fn, void *ud);
+
+/* While on, ask every online node for its task events (a `watch` renewed
+ * every FL_WATCH_TTL_MS / 3, and at once to a node that comes online);
+ * off sends a watch of 0 ms to every online node. */
+void fl_core_watch_events(fl_core *c, bool on, uint64_t now);
 
 /* Peers seen through presence (the POSIX node exposes it as fl_node_peers). */
 size_t fl_core_peers(const fl_core *c, fl_peer *out, size_t cap);

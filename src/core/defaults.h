@@ -204,4 +204,29 @@
 #define FL_PRESENCE_MS 2000u
 #endif
 
+/* Watching the cluster (docs/protocol.md 3.10): every node publishes its
+ * counters this often; a `watch` asks for task events for at most
+ * FL_WATCH_MAX_MS, and a monitor renews its own (FL_WATCH_TTL_MS) every
+ * third of that. At most FL_EVENTS_BATCH events go in one message, the
+ * counters of at most FL_STATS_TASKS task names and at most
+ * FL_STATS_RUNNING running tasks in one stats message. */
+#ifndef FL_STATS_MS
+#define FL_STATS_MS 2000u
+#endif
+#ifndef FL_WATCH_MAX_MS
+#define FL_WATCH_MAX_MS 600000u
+#endif
+#ifndef FL_WATCH_TTL_MS
+#define FL_WATCH_TTL_MS 30000u
+#endif
+#ifndef FL_EVENTS_BATCH
+#define FL_EVENTS_BATCH 256u
+#endif
+#ifndef FL_STATS_TASKS
+#define FL_STATS_TASKS 32u
+#endif
+#ifndef FL_STATS_RUNNING
+#define FL_STATS_RUNNING 16u
+#endif
+
 #endif

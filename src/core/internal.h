@@ -16,6 +16,7 @@
 #include "dedupe.h"
 #include "defaults.h"
 #include "map.h"
+#include "observe.h"
 #include "rng.h"
 
 /* ------------------------------------------------------------- owner side */
@@ -224,6 +225,7 @@ struct fl_core {
     fl_remote remote;
     fl_peer_rec *peers;
     fl_core_stats stats;
+    fl_obs obs;             /* stats, events, watching others (observe.c) */
 };
 
 /* core.c */

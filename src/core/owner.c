@@ -201,6 +201,8 @@ typedef struct fl_ending {
 static void finish(fl_core *c, fl_otask *t, const fl_ending *e, uint64_t now)
 {
     fl_owner *o = &c->owner;
+    if (e->state == FL_REVOKED)
+        fl__obs_revoked(c, t, e->err_message, now);
     detach(o, t);
     if (t->expires_at)
         o->with_expiry--;
@@ -764,6 +766,7 @@ static void on_result(fl_core *c, const char *from, uint64_t inc,
     }
     if (r->retryable && t->retries_left > 0 &&
         t->attempts < t->max_attempts) {
+        fl__obs_retried(c, t, from, r->err_type, r->err_message, now);
         retry_later(c, t, r->attempt, now);
         return;
     }

@@ -179,13 +179,16 @@ void fl__peers_on_presence(fl_core *c, const char *topic_id, fl_msg *m,
     } else if (p->inc && p->inc != m->inc && p->info.online) {
         peer_lost(c, m->from, p->inc, now);  /* it restarted */
     }
+    bool came = m->online && !p->info.online;
     if (!m->online)
         peer_lost(c, m->from, m->inc, now);
-    else if (!p->info.online)
+    else if (came)
         fl__log(c, FL_LOG_DEBUG, "peer %s online (%u slots)", m->from,
                 (unsigned)m->slots);
     p->inc = m->inc;
     fill_info(&p->info, m);
+    if (came)
+        fl__obs_peer_online(c, m->from, now);
 }
 
 void fl__peers_forget(fl_core *c, const char *id, uint64_t now)

@@ -246,6 +246,7 @@ static void start_jobs(fl_core *c, uint64_t now)
         j->st = FL_J_RUNNING;
         j->started = now;
         jl_push_back(&w->running, j);
+        fl__obs_started(c, j, now);
         if (c->io.execute)
             c->io.execute(c->io.ud, &j->job);
     }
@@ -300,12 +301,14 @@ void fl_core_job_done(fl_core *c, fl_job *job, fl_outcome *outcome,
         fl_outcome_clear(outcome);
     } else {
         jl_remove(&w->running, j);
-        double us = outcome->run_us ? (double)outcome->run_us
-                                    : (double)(now - j->started);
+        uint64_t run_us = outcome->run_us ? outcome->run_us
+                          : now > j->started ? now - j->started : 0;
+        double us = (double)run_us;
         if (us < 1)
             us = 1;
         w->exec_us = w->exec_us > 0 ? 0.9 * w->exec_us + 0.1 * us : us;
         c->stats.executed++;
+        fl__obs_ended(c, j, outcome, run_us, now);
         deliver(c, j, outcome);
     }
     job_free(j);
@@ -453,6 +456,7 @@ void fl__worker_on_lease(fl_core *c, fl_msg *m, uint64_t now)
         j->dedupe_key = key;
         jl_push_back(&w->queue, j);
         o->held++;
+        fl__obs_received(c, j, now);
     }
     start_jobs(c, now);
 }
@@ -637,6 +641,7 @@ static void enforce_time_limits(fl_core *c, uint64_t now, uint64_t *next)
         jl_remove(&w->running, j);
         j->st = FL_J_ABANDONED;
         jl_push_back(&w->abandoned, j);
+        fl__obs_ended(c, j, &out, now - j->started, now);
         deliver(c, j, &out);
         if (c->io.cancel)
             c->io.cancel(c->io.ud, &j->job);

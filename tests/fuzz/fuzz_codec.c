@@ -152,6 +152,12 @@ static void encode(fl_jw *w, const fl_msg *m)
         fl__jw_u64(w, "rid", m->rid);
         fl__jw_value(w, "canvas", m->canvas);
         break;
+    case FL_KIND_WATCH:
+        fl__jw_u64(w, "ttl_ms", m->ttl_ms);
+        break;
+    case FL_KIND_STATS:
+    case FL_KIND_EVENTS:
+        break; /* no members the codec reads */
     case FL_KIND_SUBMITTED:
     case FL_KIND_QUERY:
         fl__jw_u64(w, "rid", m->rid);

@@ -129,6 +129,15 @@ static void io_log(void *ud, int level, const char *line)
     fl__plog_line(&n->log, level, line);
 }
 
+static uint64_t io_wall_ms(void *ud)
+{
+    struct timespec ts;
+    (void)ud;
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 void fl__loop_io(fl_node *n, fl_core_io *io)
 {
     memset(io, 0, sizeof *io);
@@ -140,6 +149,7 @@ void fl__loop_io(fl_node *n, fl_core_io *io)
     io->final = io_final;
     io->state = io_state;
     io->log = io_log;
+    io->wall_ms = io_wall_ms;
 }
 
 /* ------------------------------------------------------ transport events */

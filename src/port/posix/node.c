@@ -126,8 +126,15 @@ static fl_status make_core(fl_node *n, const fl_node_options *o)
     cfg.arch = arch;
     cfg.tags = o->tags;
     cfg.log_level = o->log_level;
+    cfg.events = o->events;
     fl__loop_io(n, &io);
-    return fl_core_new(&cfg, &io, &n->core);
+    fl_status st = fl_core_new(&cfg, &io, &n->core);
+    if (st == FL_OK && o->observe) {
+        fl_core_set_observer(n->core, o->observe, o->observe_ud);
+        if (o->watch_events)
+            fl_core_watch_events(n->core, true, 0);
+    }
+    return st;
 }
 
 #define MAX_TRUST 64

@@ -45,6 +45,9 @@ int cli_client_start(struct cli_client *c)
     o.log = on_log;
     o.log_ud = c;
     o.log_level = c->verbose ? FL_LOG_DEBUG : FL_LOG_WARN;
+    o.observe = c->observe;
+    o.observe_ud = c->observe_ud;
+    o.watch_events = c->watch_events;
     st = fl_node_new(&o, &c->node);
     if (st != FL_OK) {
         fprintf(stderr, "error: %s\n", fl_strerror(st));

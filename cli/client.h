@@ -19,6 +19,11 @@ struct cli_client {
     struct cli_conn conn; /* broker and credentials */
     const char *cluster; /* NULL: default */
     bool verbose;
+    /* Monitors (events, status, dashboard): other nodes' reports go to
+     * observe (NULL: none); watch_events asks every node for its events. */
+    fl_observe_fn observe;
+    void *observe_ud;
+    bool watch_events;
     atomic_bool starting; /* read by the node's loop thread */
     fl_node *node;
 };

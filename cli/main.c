@@ -23,6 +23,7 @@ static const struct subcommand commands[] = {
     {"run", cli_run, "run a workflow (chain, group, chord, map...) and print its result"},
     {"result", cli_result, "wait for a workflow started with 'floret run --async'"},
     {"status", cli_status, "list the nodes of the cluster"},
+    {"events", cli_events, "print task events as the nodes send them"},
     {"local", cli_local, "run a command inside a private cluster on this machine"},
     {"wordcount", cli_wordcount, "count words in files on the cluster"},
     {"deploy", cli_deploy, "load a Lua tasks module on every node (signed)"},

@@ -1,7 +1,7 @@
 /*
  * events.c - `floret events`: a live stream of task events, like `celery
  * events --dump`. A zero-slot node asks every node for its events (a
- * `watch`, renewed while it runs; docs/protocol.md 3.10) and prints each
+ * `watch`, renewed while it runs; docs/protocol.md 3.11) and prints each
  * event it receives as one line of text, or of JSON with --json, stamped
  * with the time it arrived, until Ctrl-C, --count matching events or
  * --timeout seconds. Filters: --task, --node, --failed.

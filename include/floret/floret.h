@@ -234,7 +234,7 @@ enum { FL_LOG_ERROR = 0, FL_LOG_WARN = 1, FL_LOG_INFO = 2, FL_LOG_DEBUG = 3 };
 typedef void (*fl_log_fn)(void *ud, int level, const char *line);
 
 /*
- * Another node's report (docs/protocol.md 3.10): kind "stats" (its counters,
+ * Another node's report (docs/protocol.md 3.11): kind "stats" (its counters,
  * every 2 s) or "events" (a batch of task events). msg is the message's
  * JSON object, valid during the call; it comes from the network, so read
  * it with the fl_value calls, which never fail on a wrong type. Called on
@@ -295,7 +295,7 @@ typedef struct fl_node_options {
     void (*on_shutdown)(void *ud);
     void *shutdown_ud;
 
-    /* Watching the cluster (docs/protocol.md 3.10). Every node publishes
+    /* Watching the cluster (docs/protocol.md 3.11). Every node publishes
      * its counters every 2 s; with events set it also publishes an event
      * for every step of every task it runs (like `celery worker -E`),
      * otherwise only while a monitor asks for them. observe (NULL: none)

@@ -270,7 +270,7 @@ typedef struct fl_core_stats {
     uint32_t queued_local, running, owned_pending;
     /* Worker side: outcomes by kind (failed counts the retryable ones too,
      * retryable those alone), and the time tasks ran. Owner side: retries
-     * scheduled and tasks revoked (docs/protocol.md 3.10). */
+     * scheduled and tasks revoked (docs/protocol.md 3.11). */
     uint64_t succeeded, failed, retryable, busy_us;
     uint64_t retries, revoked;
 } fl_core_stats;
@@ -290,7 +290,7 @@ void fl_core_set_ctl(fl_core *c, fl_core_ctl_fn fn, void *ud);
 fl_status fl_core_set_extra_tasks(fl_core *c, const char *tasks,
                                   const char *modules, uint64_t now);
 
-/* Another node's `stats` or `events` message (docs/protocol.md 3.10), a
+/* Another node's `stats` or `events` message (docs/protocol.md 3.11), a
  * JSON object valid during the call, whose members the observer must check
  * like any received input. */
 typedef void (*fl_core_observe_fn)(void *ud, const char *node,

@@ -204,7 +204,7 @@
 #define FL_PRESENCE_MS 2000u
 #endif
 
-/* Watching the cluster (docs/protocol.md 3.10): every node publishes its
+/* Watching the cluster (docs/protocol.md 3.11): every node publishes its
  * counters this often; a `watch` asks for task events for at most
  * FL_WATCH_MAX_MS, and a monitor renews its own (FL_WATCH_TTL_MS) every
  * third of that. At most FL_EVENTS_BATCH events go in one message, the

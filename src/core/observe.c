@@ -1,5 +1,5 @@
 /*
- * observe.c - watching a node at work (docs/protocol.md 3.10). Every node
+ * observe.c - watching a node at work (docs/protocol.md 3.11). Every node
  * publishes its counters on node/<id>/stats every FL_STATS_MS (retained
  * for nodes with slots, so `floret status` sees them at once and knows when
  * a dead node was last alive); while events are on it writes one event per

@@ -1,5 +1,5 @@
 /*
- * observe.h - watching a node at work (docs/protocol.md 3.10): the
+ * observe.h - watching a node at work (docs/protocol.md 3.11): the
  * counters it publishes every FL_STATS_MS on node/<id>/stats, the task
  * events it publishes on node/<id>/events while events are on (always, or
  * for as long as a monitor's `watch` asks), and the monitor's side: handing

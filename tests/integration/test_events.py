@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""test_events - task events and stats on the wire (docs/protocol.md 3.10)
+"""test_events - task events and stats on the wire (docs/protocol.md 3.11)
 with real nodes and a real broker: `floret events --json` shows the
 received, started and succeeded events of a call and the failed event of a
 failing one with its error; --failed and --task filter; nodes send no event

@@ -1,5 +1,5 @@
 /*
- * test_observe.c - watching a node (docs/protocol.md 3.10), driven by hand:
+ * test_observe.c - watching a node (docs/protocol.md 3.11), driven by hand:
  * a worker core fed hand-written leases, a monitor core, and the messages
  * each publishes captured by topic. Pins the stats period and contents,
  * events off by default, on while a watch lasts and off after it lapses,

@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "client.h"
 #include "clock.h"
+#include "conn.h"
 #include "floret/floret.h"
 #include "json_out.h"
 #include "opts.h"
@@ -32,16 +33,16 @@ static void usage(FILE *f)
             "as nodes send them, one per line, until Ctrl-C. Asks every node for its\n"
             "events while it runs; nodes started with 'floret node -E' send them anyway.\n\n"
             "Options:\n"
-            "  --json          one JSON object per line\n"
-            "  --task NAME     only events of this task\n"
-            "  --node ID       only events from this node\n"
-            "  --failed        only failures (failed, retried, revoked)\n"
-            "  --count N       exit after N events\n"
-            "  --timeout S     exit after S seconds\n"
-            "  --broker URL    default $FLORET_BROKER, else mqtt://127.0.0.1:1883\n"
-            "  --cluster NAME  default: default\n"
-            "  -v, --verbose   log the node's debug lines\n"
-            "  -h, --help      show this help\n");
+            "  --json               one JSON object per line\n"
+            "  --task NAME          only events of this task\n"
+            "  --node ID            only events from this node\n"
+            "  --failed             only failures (failed, retried, revoked)\n"
+            "  --count N            exit after N events\n"
+            "  --timeout S          exit after S seconds\n"
+            "  --cluster NAME       default: default\n"
+            CLI_CONN_HELP
+            "  -v, --verbose        log the node's debug lines\n"
+            "  -h, --help           show this help\n");
 }
 
 struct events_args {
@@ -85,10 +86,9 @@ static int parse(int argc, char **argv, struct events_args *a)
                 return 2;
             if (!cli_parse_seconds(v, CLI_MAX_SECONDS, &a->timeout_s) || a->timeout_s <= 0)
                 return cli_usage_error(CMD, "--timeout '%s': expected seconds above 0", v);
-        } else if ((m = cli_opt(argc, argv, &i, "--broker", &v, CMD)) != 0) {
+        } else if ((m = cli_conn_opt(argc, argv, &i, &a->c.conn, CMD)) != 0) {
             if (m < 0)
                 return 2;
-            a->c.broker = v;
         } else if ((m = cli_opt(argc, argv, &i, "--cluster", &v, CMD)) != 0) {
             if (m < 0)
                 return 2;

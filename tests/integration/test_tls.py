@@ -139,14 +139,14 @@ class TlsTest(unittest.TestCase):
                         self.url(self.mtls), env=env)
         self.assertEqual((r.returncode, r.stdout.strip()), (0, "2"), r.stderr + self.logs())
         r = self.floret("call", "add", "4", "4", "--broker", self.url(self.mtls), *ca)
-        self.assert_refused(r, "certificate required")
+        self.assert_refused(r, "certificate")
         # The control publisher connects the same way.
         r = self.floret("undeploy", "nothing", "--unsigned", "--broker", self.url(self.mtls),
                         *(ca + cert))
         self.assertEqual(r.returncode, 0, r.stderr)
         r = self.floret("undeploy", "nothing", "--unsigned", "--broker", self.url(self.mtls),
                         *ca)
-        self.assert_refused(r, "certificate required")
+        self.assert_refused(r, "certificate")
 
     def test_bad_combinations_are_usage_errors(self):
         cases = [

@@ -12,6 +12,22 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+/* The last fatal alert the broker sent on this thread's connection. One
+ * connection per loop thread, so a thread-local is enough. */
+static _Thread_local char alert_read[96];
+
+static void on_tls_info(const SSL *ssl, int where, int ret)
+{
+    const char *desc;
+    (void)ssl;
+    if ((where & SSL_CB_READ_ALERT) != SSL_CB_READ_ALERT || (ret >> 8) != SSL3_AL_FATAL)
+        return;
+    /* OpenSSL 3.0 has no text for TLS 1.3's certificate_required (116). */
+    desc = (ret & 0xff) == 116 ? "certificate required (no client certificate given)"
+                               : SSL_alert_desc_string_long(ret);
+    snprintf(alert_read, sizeof alert_read, "%s", desc);
+}
+
 int fl__mqtt_configure(struct mosquitto *m, const fl_url *u, char *err,
                        size_t errlen)
 {
@@ -73,5 +89,25 @@ int fl__mqtt_tls_reason(struct mosquitto *m, const char *host, const char *s,
                  X509_verify_cert_error_string(vr));
     else
         snprintf(out, cap, "TLS handshake failed: %s", last_part(s));
+    return 1;
+}
+
+void fl__mqtt_tls_attempt(void)
+{
+    alert_read[0] = '\0';
+}
+
+void fl__mqtt_tls_watch(struct mosquitto *m)
+{
+    SSL *ssl = mosquitto_ssl_get(m);
+    if (ssl && SSL_get_info_callback(ssl) != on_tls_info)
+        SSL_set_info_callback(ssl, on_tls_info);
+}
+
+int fl__mqtt_tls_alert_reason(char *out, size_t cap)
+{
+    if (!alert_read[0])
+        return 0;
+    snprintf(out, cap, "TLS handshake failed: the broker sent alert: %s", alert_read);
     return 1;
 }

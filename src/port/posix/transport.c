@@ -184,6 +184,13 @@ bool fl__tp_up(const fl_transport *tp)
 static void attempt_failed(fl_transport *tp, uint64_t now)
 {
     double delay = (double)tp->backoff_us / 1e6;
+    char why[sizeof tp->last_error];
+    if (tp->url->tls && !tp->tls_reason_set && fl__mqtt_tls_alert_reason(why, sizeof why)) {
+        tp->reason_set = false;
+        set_reason(tp, why);
+        tp->tls_reason_set = true;
+        tp->lasting = true;
+    }
     tp->failures++;
     tp->cb.failed(tp->cb.ud, tp->last_error, tp->lasting);
     if (tp->failures <= LOUD_FAILURES)
@@ -213,6 +220,11 @@ static void went_down(fl_transport *tp, uint64_t now)
         tp->cb.down(tp->cb.ud);
         return;
     }
+    if (tp->url->tls && !tp->url->cert_file[0] && !tp->tls_reason_set &&
+        fl__mqtt_tls_alert_reason(tp->last_error, sizeof tp->last_error) == 0) {
+        tp->reason_set = false;
+        set_reason(tp, FL_TLS_CLOSED_EARLY);
+    }
     set_reason(tp, "connection closed");
     attempt_failed(tp, now);
 }
@@ -225,6 +237,7 @@ static void attempt(fl_transport *tp, uint64_t now)
     tp->lasting = false;
     tp->pollout_done = false;
     tp->attempt_at = now;
+    fl__mqtt_tls_attempt();
     errno = 0;
     if (!tp->tried)
         rc = mosquitto_connect_async(tp->mosq, tp->url->host, tp->url->port,
@@ -317,6 +330,8 @@ void fl__tp_step(fl_transport *tp, uint64_t now, short revents)
             attempt(tp, now);
         return;
     }
+    if (tp->state == FL_TP_CONNECTING && tp->url->tls)
+        fl__mqtt_tls_watch(tp->mosq);
     if (mosquitto_socket(tp->mosq) >= 0 && (revents & (POLLIN | POLLERR | POLLHUP)))
         read_all(tp);
     if (mosquitto_socket(tp->mosq) >= 0 &&

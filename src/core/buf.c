@@ -4,10 +4,11 @@
  *
  * Failure is sticky so a builder appends without checking and tests
  * fl__buf_ok() once. Numbers print so that they read back as the same
- * double: integers as integers, others with the shortest of %.15g/%.17g
- * that round-trips. snprintf/strtod are used only to format and re-read a
- * number, never for I/O.
- * Depends on buf.h, alloc.h and the C library.
+ * double: integers as integers; others, under FL_PORTABLE_DTOA (the small
+ * profile), as fl__dtoa's shortest round trip, without printf's floating
+ * point, and otherwise with the shortest of %.15g/%.17g that round-trips
+ * (snprintf/strtod, which measured faster than fl__dtoa on a host).
+ * Depends on buf.h, alloc.h, defaults.h, dtoa.h and the C library.
  */
 #include "buf.h"
 
@@ -17,6 +18,8 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "defaults.h"
+#include "dtoa.h"
 
 #define TWO_POW_53 9007199254740992.0
 
@@ -104,6 +107,7 @@ void fl__buf_put_u64(fl_buf *b, uint64_t x)
     fl__buf_put(b, tmp + sizeof tmp - n, n);
 }
 
+#if !FL_PORTABLE_DTOA
 /* snprintf writes the locale's decimal point; JSON wants '.'. */
 static void force_decimal_point(char *s)
 {
@@ -113,6 +117,7 @@ static void force_decimal_point(char *s)
             *s = '.';
     }
 }
+#endif
 
 void fl__buf_put_double(fl_buf *b, double x)
 {
@@ -131,12 +136,17 @@ void fl__buf_put_double(fl_buf *b, double x)
         }
         return;
     }
+#if FL_PORTABLE_DTOA
+    char tmp[FL_DTOA_BUF];
+    fl__buf_put(b, tmp, fl__dtoa(x, tmp));
+#else
     char tmp[40];
     snprintf(tmp, sizeof tmp, "%.15g", x);
     if (strtod(tmp, NULL) != x)
         snprintf(tmp, sizeof tmp, "%.17g", x);
     force_decimal_point(tmp);
     fl__buf_puts(b, tmp);
+#endif
 }
 
 bool fl__utf8_next(const unsigned char *s, size_t n, size_t *used)

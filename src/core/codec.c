@@ -11,8 +11,8 @@
  * never re-printed, because a lease of hundreds of small tasks is the hot
  * path. Every failure names the field: "tasks[2].args: expected an array,
  * got string".
- * Depends on codec.h, buf.h, alloc.h, defaults.h and cJSON; snprintf is
- * used only to format reasons.
+ * Depends on codec.h, buf.h, alloc.h, defaults.h, dtoa.h and cJSON;
+ * snprintf is used only to format reasons (integers and strings).
  */
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -24,6 +24,7 @@
 #include "buf.h"
 #include "codec.h"
 #include "defaults.h"
+#include "dtoa.h"
 
 #define TWO_POW_53 9007199254740992.0
 #define NO_LIMIT UINT64_MAX /* only the protocol's 0 <= n < 2^53 applies */
@@ -191,12 +192,15 @@ static bool uint_value(dec *d, const cJSON *v, const char *key, uint64_t max,
     if (!cJSON_IsNumber(v))
         return fail(d, FL_EPROTO, key, "expected an integer, got %s", type_of(v));
     double x = v->valuedouble;
-    if (!(x >= 0) || x != floor(x) || x >= TWO_POW_53)
+    if (!(x >= 0) || x != floor(x) || x >= TWO_POW_53) {
+        char num[FL_DTOA_BUF];  /* no %g: a board's printf may lack it */
+        fl__dtoa(x, num);
         return fail(d, FL_EPROTO, key,
-                    "expected an integer from 0 to 2^53-1, got %.17g", x);
+                    "expected an integer from 0 to 2^53-1, got %s", num);
+    }
     if (x > (double)max)
-        return fail(d, FL_EPROTO, key, "%.0f is over the limit of %llu", x,
-                    (unsigned long long)max);
+        return fail(d, FL_EPROTO, key, "%llu is over the limit of %llu",
+                    (unsigned long long)x, (unsigned long long)max);
     *out = (uint64_t)x;
     return true;
 }

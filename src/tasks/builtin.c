@@ -2,9 +2,12 @@
  * builtin.c - the built-in native tasks every node offers: add, mul, xsum,
  * echo, sleep and fail. They double as the test workload, so their errors
  * name the argument and what was wrong, the way a user would want.
- * Depends on the public header only (no OS headers).
+ * Depends on the public header and the core's dtoa.h (numbers in error
+ * messages without printf's %g); no OS headers.
  */
 #include "floret/floret.h"
+
+#include "dtoa.h"
 
 /* Reads argument i as a number, or fails the task naming it. */
 static bool arg_number(fl_task_ctx *ctx, size_t i, double *out)
@@ -111,7 +114,9 @@ static void task_sleep(fl_task_ctx *ctx, void *ud)
         return;
     }
     if (!fl_task_sleep(ctx, s)) {
-        fl_task_fail(ctx, "Cancelled", false, "sleep(%g) was cancelled", s);
+        char num[FL_DTOA_BUF];  /* no %g: a board's printf may lack it */
+        fl__dtoa(s, num);
+        fl_task_fail(ctx, "Cancelled", false, "sleep(%s) was cancelled", num);
         return;
     }
     fl_task_return_number(ctx, s);

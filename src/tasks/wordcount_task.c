@@ -4,13 +4,14 @@
  * (docs/wordcount.md) as the result attachment. The counting body is shared
  * with wc.file, which reads its bytes from a file instead.
  * Portable. Depends on the public header, wordcount.h, alloc.h,
- * defaults.h and, when FL_THREADS, C11 atomics (the tables kept between
+ * defaults.h, dtoa.h and, when FL_THREADS, C11 atomics (the tables kept between
  * tasks are shared by executor threads).
  */
 #include <string.h>
 
 #include "alloc.h"
 #include "defaults.h"
+#include "dtoa.h"
 #include "wordcount.h"
 
 #if FL_THREADS
@@ -36,9 +37,11 @@ static bool read_min_length(fl_task_ctx *ctx, const char *task, size_t *out)
     }
     double x = fl_value_number(v);
     if (!(x >= 0) || x > WC_MAX_MIN_LENGTH || x != (double)(uint64_t)x) {
+        char num[FL_DTOA_BUF];  /* no %g: a board's printf may lack it */
+        fl__dtoa(x, num);
         (void)fl_task_fail(ctx, "ValueError", false,
                            "%s: kwargs.min_length must be a whole number "
-                           "from 0 to 1e12, got %g", task, x);
+                           "from 0 to 1e12, got %s", task, num);
         return false;
     }
     *out = (uint64_t)x > SIZE_MAX ? SIZE_MAX : (size_t)x;

@@ -14,7 +14,7 @@ PACKAGES=(
   python3 python3-paho-mqtt         # integration test drivers (/usr/bin/python3)
   procps                            # ps/pgrep, used by tests to check for leftovers
   fortunes                          # real text: the word-count demo, tests and benchmark corpus
-  gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm  # the microcontroller firmware (scripts/mcu.sh) and its tests
+  gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm  # the microcontroller firmware (scripts/mcu.sh), tests/cross and their tests
   dpkg-dev                          # dpkg-source, which `apt-get source` (scripts/mcu.sh) unpacks with
 )
 

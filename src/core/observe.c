@@ -316,6 +316,7 @@ static void publish_stats(fl_core *c, uint64_t now)
                             ? (now - o->last_at) / 1000u : 0);
     fl__jw_u64(w, "executed", executed - o->last_executed);
     fl__jw_u64(w, "failed", c->stats.failed - o->last_failed);
+    fl__jw_u64(w, "busy_us", c->stats.busy_us - o->last_busy_us);
     fl__jw_end_obj(w);
     if (c->slots)
         write_worker(c, w, now);
@@ -327,6 +328,7 @@ static void publish_stats(fl_core *c, uint64_t now)
     o->last_at = now;
     o->last_executed = executed;
     o->last_failed = c->stats.failed;
+    o->last_busy_us = c->stats.busy_us;
 }
 
 void fl__obs_connected(fl_core *c, uint64_t now)
@@ -334,8 +336,7 @@ void fl__obs_connected(fl_core *c, uint64_t now)
     char filter[sizeof c->prefix + 32];
     if (!c->obs.born)
         c->obs.born = now ? now : 1;
-    if (!c->obs.next_stats)
-        c->obs.next_stats = now;
+    c->obs.next_stats = now; /* at once: a monitor sees a new node at once */
     c->obs.next_watch = now;
     if (c->obs.fn && c->io.subscribe) {
         snprintf(filter, sizeof filter, "%snode/+/stats", c->prefix);

@@ -42,7 +42,7 @@ typedef struct fl_obs {
     uint64_t born;          /* first connection: uptime counts from it */
     uint64_t next_stats;
     uint64_t last_at;       /* the previous stats: when, and its counts */
-    uint64_t last_executed, last_failed;
+    uint64_t last_executed, last_failed, last_busy_us;
     fl_obs_task *tasks;     /* FL_STATS_TASKS, allocated on first use */
     size_t hint;            /* the entry the last lookup found */
     /* Monitor side. */

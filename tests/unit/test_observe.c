@@ -175,7 +175,8 @@ static void test_stats_every_period(void)
     CHECK(s && strstr(s->data, "\"executed\":2,\"succeeded\":1,\"failed\":1"));
     CHECK(s && strstr(s->data, "\"tasks\":{\"add\":{\"executed\":2,\"failed\":1,"
                                "\"busy_us\":80}}"));
-    CHECK(s && strstr(s->data, "\"last\":{\"ms\":2000,\"executed\":2,\"failed\":1}"));
+    CHECK(s && strstr(s->data, "\"last\":{\"ms\":2000,\"executed\":2,\"failed\":1,"
+                               "\"busy_us\":80}"));
     CHECK(s && strstr(s->data, "\"events\":false"));
     /* Events are off: no message per task. */
     CHECK_EQ(count(&w, "/node/w/events"), 0);

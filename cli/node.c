@@ -103,6 +103,9 @@ static void usage(FILE *f)
             "                       arch=<machine> and runtime=native are implicit\n"
             "  --max-message BYTES  largest message sent or accepted (default 8 MiB)\n"
             "  --lease-ttl MS       lease deadline when not extended (default 30000)\n"
+            "  --stop-grace MS      on SIGTERM, time running tasks get to finish before\n"
+            "                       they are cancelled (default 30000); a task that\n"
+            "                       ignores cancellation is left behind 2.5 s later\n"
             "  --trust FILE.pub     accept deploy, undeploy and shutdown signed by this key\n"
             "                       (repeatable; keys come from floret keygen)\n"
             "  --insecure-allow-unsigned\n"
@@ -129,6 +132,7 @@ struct node_args {
     long slots;
     char tags[256]; /* --tag values joined with commas */
     const char *trust[MAX_TRUST];
+    uint32_t stop_grace_ms;
     const char *data_dirs[MAX_DATA_DIRS];
     size_t ndata_dirs;
     char *env_dirs; /* a copy of $FLORET_DATA_DIRS, cut at the colons */
@@ -186,6 +190,7 @@ static int parse(int argc, char **argv, struct node_args *a)
     a->slots = -1;
     a->tags[0] = '\0';
     a->ndata_dirs = 0;
+    a->stop_grace_ms = STOP_GRACE_MS;
     a->env_dirs = NULL;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
@@ -251,6 +256,12 @@ static int parse(int argc, char **argv, struct node_args *a)
                 return cli_usage_error("node", "--trust: at most %d keys", MAX_TRUST);
             a->trust[a->o.ntrust_files++] = v;
             a->o.trust_files = a->trust;
+        } else if ((m = cli_opt(argc, argv, &i, "--stop-grace", &v, "node")) != 0) {
+            if (m < 0)
+                return 2;
+            if (!cli_parse_long(v, 0, 3600L * 1000, &num))
+                return cli_usage_error("node", "--stop-grace '%s': expected milliseconds from 0 to 3600000", v);
+            a->stop_grace_ms = (uint32_t)num;
         } else if ((m = cli_opt(argc, argv, &i, "--data-dir", &v, "node")) != 0) {
             int rc;
             if (m < 0)
@@ -367,8 +378,16 @@ int cli_node(int argc, char **argv)
                 "floret[%s] info: %s: stopping (up to %u s for running tasks; "
                 "signal again to exit at once)\n",
                 fl_node_id(node), sig == SIGINT ? "SIGINT received" : "SIGTERM or shutdown received",
-                STOP_GRACE_MS / 1000);
-    fl_node_stop(node, STOP_GRACE_MS);
+                a.stop_grace_ms / 1000);
+    fl_node_stop(node, a.stop_grace_ms);
+    if (fl__node_abandoned(node)) {
+        /* A task ignored its cancellation: its thread may still use what
+         * a free would release. The node said offline; leave now. */
+        fprintf(stderr, "floret[%s] warn: exiting with a task still running\n",
+                fl_node_id(node));
+        fflush(NULL);
+        _exit(0);
+    }
     fl_node_free(node);
     fl_registry_free(reg);
     fl__wc_roots_free(roots);

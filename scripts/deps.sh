@@ -12,6 +12,7 @@ PACKAGES=(
   libssl-dev                        # why a TLS handshake failed (the verify result)
   openssl                           # TLS tests make their CA and certificates
   python3 python3-paho-mqtt         # integration test drivers (/usr/bin/python3)
+  python3-cryptography              # tests that sign control messages themselves (Ed25519)
   procps                            # ps/pgrep, used by tests to check for leftovers
   fortunes                          # real text: the word-count demo, tests and benchmark corpus
   gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm  # the microcontroller firmware (scripts/mcu.sh), tests/cross and their tests

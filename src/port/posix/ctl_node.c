@@ -27,6 +27,7 @@ fl_status fl__ctl_node_init(fl_ctl_node *cn, const fl_ctl_node_config *cfg)
 {
     memset(cn, 0, sizeof *cn);
     cn->cfg = *cfg;
+    cn->started_ms = wall_ms();
     /* libsodium starts with the first control message (on_message): most
      * nodes never get one, and its start-up alone kept 130 kB of it
      * resident in every idle node. */
@@ -99,6 +100,14 @@ static const char *fresh(fl_ctl_node *cn, const fl_ctl_msg *m, const char *slot,
         snprintf(why, cap, "a shutdown must be less than %u s old; this one is %llu s",
                  FL_CTL_SHUTDOWN_MAX_AGE_MS / 1000,
                  (unsigned long long)((now - m->ts) / 1000));
+        return why;
+    }
+    if (strcmp(slot, SHUTDOWN_SLOT) == 0 && m->ts < cn->started_ms) {
+        /* Meant for an earlier run of this node (a replay survives a
+         * restart that forgot the last timestamp): not for this one. */
+        snprintf(why, cap, "it was signed %llu ms before this node started "
+                 "(a replay, or meant for its previous run)",
+                 (unsigned long long)(cn->started_ms - m->ts));
         return why;
     }
     const fl_ctl_seen *s = seen_slot(cn, slot, false);

@@ -39,6 +39,7 @@ typedef struct fl_ctl_node {
     fl_ctl_node_config cfg;
     fl_ctl_seen *seen;
     size_t nseen;
+    uint64_t started_ms; /* wall clock when this node process began */
 } fl_ctl_node;
 
 /* Always FL_OK: libsodium starts with the first control message. */

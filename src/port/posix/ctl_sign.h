@@ -19,7 +19,7 @@
 #define FL_CTL_SIG_BYTES 64
 #define FL_CTL_KEYID_HEX 16        /* first 8 bytes of the public key, hex */
 #define FL_CTL_VERSION_HEX 12      /* a module version: sha256 prefix, hex */
-#define FL_CTL_MAX_FUTURE_MS 300000u /* refuse timestamps further ahead */
+#define FL_CTL_MAX_FUTURE_MS 30000u /* refuse timestamps further ahead */
 #define FL_CTL_SHUTDOWN_MAX_AGE_MS 60000u /* a shutdown must be this fresh */
 
 typedef struct fl_ctl_key {

@@ -42,9 +42,14 @@ fl_status fl__executor_init(fl_executor *ex, unsigned nthreads,
         goto fail_smu;
     if (fl__cond_init(&ex->sleep_cv) != 0)
         goto fail_scv;
+    if (fl__cond_init(&ex->exit_cv) != 0) {
+        pthread_cond_destroy(&ex->sleep_cv);
+        goto fail_scv;
+    }
     if (nthreads > 0) {
         ex->threads = fl__calloc(nthreads, sizeof *ex->threads);
         if (!ex->threads) {
+            pthread_cond_destroy(&ex->exit_cv);
             pthread_cond_destroy(&ex->sleep_cv);
             pthread_mutex_destroy(&ex->sleep_mu);
             pthread_cond_destroy(&ex->cv);
@@ -185,6 +190,10 @@ static void *worker_main(void *arg)
         ex->done(ex->done_ud, xj);
     }
     fl__lua_slot_free(lua);
+    pthread_mutex_lock(&ex->mu);
+    ex->alive--;
+    pthread_cond_broadcast(&ex->exit_cv);
+    pthread_mutex_unlock(&ex->mu);
     return NULL;
 }
 
@@ -193,8 +202,15 @@ fl_status fl__executor_start(fl_executor *ex)
     ex->quit = false;
     atomic_store(&ex->cancel_all, false);
     for (unsigned i = 0; i < ex->want; i++) {
-        if (pthread_create(&ex->threads[i], NULL, worker_main, ex) != 0)
+        pthread_mutex_lock(&ex->mu);
+        ex->alive++;
+        pthread_mutex_unlock(&ex->mu);
+        if (pthread_create(&ex->threads[i], NULL, worker_main, ex) != 0) {
+            pthread_mutex_lock(&ex->mu);
+            ex->alive--;
+            pthread_mutex_unlock(&ex->mu);
             return FL_EIO; /* the caller stops the ones that started */
+        }
         ex->nthreads = i + 1;
     }
     return FL_OK;
@@ -238,13 +254,26 @@ void fl__executor_cancel_all(fl_executor *ex)
 fl_xjob *fl__executor_stop(fl_executor *ex)
 {
     fl_xjob *left;
+    bool stuck = false;
     pthread_mutex_lock(&ex->mu);
     ex->quit = true;
     pthread_cond_broadcast(&ex->cv);
+    if (ex->stop_by_us) {
+        struct timespec dl = fl__deadline_at_us(ex->stop_by_us);
+        while (ex->alive > 0 && fl__now_us() < ex->stop_by_us)
+            if (pthread_cond_timedwait(&ex->exit_cv, &ex->mu, &dl) == ETIMEDOUT)
+                break;
+        stuck = ex->alive > 0;
+    }
     pthread_mutex_unlock(&ex->mu);
-    for (unsigned i = 0; i < ex->nthreads; i++)
-        pthread_join(ex->threads[i], NULL);
+    for (unsigned i = 0; i < ex->nthreads; i++) {
+        if (stuck)
+            pthread_detach(ex->threads[i]);
+        else
+            pthread_join(ex->threads[i], NULL);
+    }
     ex->nthreads = 0;
+    ex->abandoned = ex->abandoned || stuck;
     pthread_mutex_lock(&ex->mu);
     left = ex->head;
     ex->head = ex->tail = NULL;
@@ -254,6 +283,9 @@ fl_xjob *fl__executor_stop(fl_executor *ex)
 
 void fl__executor_destroy(fl_executor *ex)
 {
+    if (ex->abandoned)
+        return; /* a stuck thread may still use all of it */
+    pthread_cond_destroy(&ex->exit_cv);
     fl__free(ex->threads);
     ex->threads = NULL;
     pthread_cond_destroy(&ex->sleep_cv);

@@ -77,6 +77,11 @@ size_t fl__att_room(void);
 /* Why the node's last broker connection attempt failed ("" if none). */
 const char *fl__node_last_error(const fl_node *node);
 
+/* True after fl_node_stop gave up on task threads that ignored their
+ * cancellation past the grace period: fl_node_free then frees nothing, and
+ * neither may the caller free the registry; the process should exit. */
+bool fl__node_abandoned(const fl_node *node);
+
 /* Check that json (len bytes) is JSON text and, when want >= 0, of type want
  * (an fl_type). FL_OK or FL_EINVAL with a reason in err. */
 fl_status fl__json_check(const char *json, size_t len, int want, char *err,

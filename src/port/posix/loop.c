@@ -20,6 +20,7 @@
 
 #define SUBMIT_BATCH 8192          /* submissions per turn, so input keeps flowing */
 #define CANCEL_WAIT_US 2000000u    /* after the grace, for cancelled tasks to return */
+#define STUCK_WAIT_US 500000u      /* then for their threads, before leaving them */
 #define CLOSE_FLUSH_MS 1000u       /* to write the last messages before DISCONNECT */
 #define MAX_POLL_MS 60000u
 #define INLINE_BATCH 1024          /* quick jobs run on the loop per turn */
@@ -440,7 +441,18 @@ static bool stop_finished(fl_node *n)
         n->hard_deadline = n->now + CANCEL_WAIT_US;
     }
     if (n->hard_deadline != 0 && n->now >= n->hard_deadline) {
-        fl__plog(&n->log, FL_LOG_WARN, "stopping before the node could say it is offline");
+        /* Tasks that ignore cancellation must not keep a stopped node
+         * "online": say offline now, as the will would. */
+        const char *topic;
+        const void *will;
+        size_t len;
+        fl_core_stats st;
+        fl_core_stats_get(n->core, &st);
+        fl__plog(&n->log, FL_LOG_WARN, "stopping with %u task(s) that did not stop when "
+                 "cancelled; presence set offline", st.running);
+        fl_core_will(n->core, &topic, &will, &len);
+        fl__tp_publish(&n->tp, topic, will, len, 1, fl_core_will_retain(n->core));
+        n->ex.stop_by_us = n->now + STUCK_WAIT_US;
         return true;
     }
     return false;

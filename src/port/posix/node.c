@@ -156,10 +156,21 @@ static fl_status make_lua(fl_node *n, const fl_node_options *o)
     }
     for (size_t i = 0; i < o->ntrust_files; i++, n->ntrust++) {
         fl_status st = fl__ctl_key_read(o->trust_files[i], &n->trust[i], err, sizeof err);
-        memset(n->trust[i].sk, 0, sizeof n->trust[i].sk); /* a .key given: keep the public half */
+        bool secret = n->trust[i].has_secret;
+        memset(n->trust[i].sk, 0, sizeof n->trust[i].sk);
         n->trust[i].has_secret = false;
         if (st != FL_OK) {
             fl__plog(&n->log, FL_LOG_ERROR, "trusted key: %s", err);
+            return FL_EINVAL;
+        }
+        if (secret) {
+            /* The signing key belongs on the operator's machine only: a
+             * node that holds it lets whoever reads its files sign. */
+            fl__plog(&n->log, FL_LOG_ERROR,
+                     "trusted key: %s is a secret (signing) key; give the node "
+                     "the public key beside it (the .pub file floret keygen "
+                     "wrote) and keep the secret one on the operator's machine",
+                     o->trust_files[i]);
             return FL_EINVAL;
         }
     }
@@ -380,6 +391,8 @@ void fl_node_free(fl_node *node)
         fl_node_stop(node, FREE_GRACE_MS);
     if (node->core && node->ex_ready && node->inbox_ready)
         fl__loop_finish_leftovers(node);
+    if (node->ex.abandoned)
+        return; /* a task thread that never returned may still use any of it */
     if (node->core)
         fl_core_free(node->core);
     if (node->ex_ready)
@@ -405,6 +418,11 @@ void fl_node_free(fl_node *node)
 const char *fl_node_id(const fl_node *node)
 {
     return node ? node->id : "";
+}
+
+bool fl__node_abandoned(const fl_node *node)
+{
+    return node && node->ex.abandoned;
 }
 
 const char *fl__node_last_error(const fl_node *node)

@@ -191,7 +191,11 @@ struct fl_executor {
     atomic_bool cancel_all;
     pthread_t *threads;
     unsigned want;     /* threads to start */
-    unsigned nthreads; /* threads running */
+    unsigned nthreads; /* threads started and not joined */
+    unsigned alive;    /* threads that have not returned yet (mu) */
+    pthread_cond_t exit_cv; /* a thread returned */
+    uint64_t stop_by_us;    /* fl__executor_stop waits until then; 0: forever */
+    bool abandoned;    /* stop gave up on threads stuck in a task */
     const fl_registry *reg;
     struct fl_lua_set *lua; /* hot-deployed tasks, or NULL */
     const char *node_id;
@@ -214,7 +218,11 @@ void fl__executor_push(fl_executor *ex, fl_xjob *xj);
 void fl__executor_cancel(fl_executor *ex, fl_xjob *xj);
 void fl__executor_cancel_all(fl_executor *ex);
 /* Stop the threads (after their current job); jobs never started are
- * returned as a list for the caller to answer. */
+ * returned as a list for the caller to answer. When stop_by_us is set and
+ * passes with a thread still in a task (one that ignores cancellation),
+ * the threads are detached instead of joined and abandoned is set: such
+ * a thread may still use the executor, its registry and the node's inbox,
+ * so none of them may be freed (the process is about to exit). */
 fl_xjob *fl__executor_stop(fl_executor *ex);
 /* Run xj here, on the calling thread, with the native registry only (the
  * fast path: see fastpath.c). */

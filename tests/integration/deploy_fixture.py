@@ -3,9 +3,13 @@ a key pair made with `floret keygen`, Lua modules written to the test's
 directory, `floret deploy` runs, and waiting until nodes list a module
 version in their retained presence (or stop listing it).
 
-Depends on floret_fixture (real broker, real nodes) and the standard
-library."""
+Also sign_deploy, a deploy signed here with a timestamp and source of the
+test's choosing (for what `floret deploy` itself would refuse to send).
+Depends on floret_fixture (real broker, real nodes), the standard library
+and, for sign_deploy only, python3-cryptography."""
 
+import hashlib
+import json
 import os
 import queue
 import time
@@ -43,6 +47,26 @@ def wait_modules(port, nodes, want, timeout=15.0):
                                  % (nodes, sorted(want), timeout,
                                     {n: seen.get(n, {}).get("modules") for n in nodes}))
         time.sleep(0.1)
+
+
+def sign_deploy(key_path, module, source, ts, cluster="default"):
+    """A deploy payload signed like `floret deploy` (docs/protocol.md 3.9),
+    with the timestamp given."""
+    # Here, not at the top: only the tests that sign need python3-cryptography.
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    with open(key_path) as f:
+        tag, hexkey = f.read().split()
+    assert tag == "floret-ed25519-secret"
+    sk = bytes.fromhex(hexkey)
+    priv = Ed25519PrivateKey.from_private_bytes(sk[:32])
+    src = source.encode()
+    version = hashlib.sha256(src).hexdigest()[:12]
+    text = "floret-ctl-v1\n%s\ndeploy\n%s\n%s\n%d\n%s\n" % (
+        cluster, module, version, ts, hashlib.sha256(src).hexdigest())
+    sig = priv.sign(text.encode()).hex()
+    env = {"v": 1, "kind": "deploy", "from": "ops", "module": module, "ts": ts,
+           "version": version, "key": sk[32:40].hex(), "sig": sig, "bin": len(src)}
+    return json.dumps(env).encode() + b"\x00" + src
 
 
 class DeployTest(fx.ClusterTest):

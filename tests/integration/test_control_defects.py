@@ -9,35 +9,13 @@ stopping the node, whose presence then says offline.
 Depends on floret_fixture, deploy_fixture and python3-cryptography (to sign
 a message with a timestamp of the test's choosing)."""
 
-import hashlib
-import json
 import os
 import signal
 import subprocess
 import time
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 import deploy_fixture as dfx
 import floret_fixture as fx
-
-
-def sign_deploy(key_path, module, source, ts, cluster="default"):
-    """A deploy payload signed like `floret deploy` (docs/protocol.md 3.9),
-    with the timestamp given."""
-    with open(key_path) as f:
-        tag, hexkey = f.read().split()
-    assert tag == "floret-ed25519-secret"
-    sk = bytes.fromhex(hexkey)
-    priv = Ed25519PrivateKey.from_private_bytes(sk[:32])
-    src = source.encode()
-    version = hashlib.sha256(src).hexdigest()[:12]
-    text = "floret-ctl-v1\n%s\ndeploy\n%s\n%s\n%d\n%s\n" % (
-        cluster, module, version, ts, hashlib.sha256(src).hexdigest())
-    sig = priv.sign(text.encode()).hex()
-    env = {"v": 1, "kind": "deploy", "from": "ops", "module": module, "ts": ts,
-           "version": version, "key": sk[32:40].hex(), "sig": sig, "bin": len(src)}
-    return json.dumps(env).encode() + b"\x00" + src
 
 
 class ControlDefectsTest(dfx.DeployTest):
@@ -65,7 +43,7 @@ class ControlDefectsTest(dfx.DeployTest):
 
     def test_future_deploy_refused_and_not_blocking(self):
         now_ms = int(time.time() * 1000)
-        payload = sign_deploy(self.key, "m", "return {f = function() return 1 end}\n",
+        payload = dfx.sign_deploy(self.key, "m", "return {f = function() return 1 end}\n",
                               now_ms + 290 * 1000)
         self.watch.publish(fx.PREFIX + "ctl/m", payload, retain=True)
         self.wait_log("w1", "refused deploy of m: its timestamp")

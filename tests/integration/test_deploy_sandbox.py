@@ -4,8 +4,14 @@ forever, allocates without bound, raises an error, returns something JSON
 cannot hold or reaches for io/os/require/load fails its task with its own
 clear error naming module, function and reason, and the node then serves
 the next task (Lua and native). Nodes run with small --lua-steps and
---lua-mem so the limits bite fast. Depends on floret_fixture and
-deploy_fixture."""
+--lua-mem so the limits bite fast. Hostile modules: a finalizer (__gc)
+that would loop outside the budget is refused, in a task and at a module's
+top level, also when retained and received at start-up; writing into the
+string metatable changes nothing for another module; a result whose JSON
+text would pass --lua-mem fails with MemoryLimitExceeded.
+Depends on floret_fixture and deploy_fixture."""
+
+import time
 
 import deploy_fixture as dfx
 import floret_fixture as fx
@@ -74,6 +80,59 @@ class SandboxTest(dfx.DeployTest):
         self.assertEqual(r.returncode, 1)
         self.assertIn("TimeLimitExceeded", r.stderr)
         self.assert_call('{"fine":5}', "bad.ok", "5")
+
+
+HOSTILE = """
+local M = {}
+local loop = function() while true do end end
+function M.gc() error(setmetatable({}, {__gc = loop})) end
+function M.poison()
+  local mt = getmetatable('')
+  if type(mt) == 'table' then mt.__index = {upper = function() return 'PWNED' end} end
+  return type(mt)
+end
+function M.up() return ('x'):upper() end
+function M.esc() return ('\\1'):rep(4 * 1024 * 1024) end
+return M
+"""
+
+GC_TOP = """
+setmetatable({}, {__gc = function() while true do end end})
+return {f = function() return 1 end}
+"""
+
+
+class HostileLuaTest(dfx.DeployTest):
+    def test_finalizers_metatable_and_json(self):
+        c = self.start_trusting(("w1",), ["--slots", "1", "--lua-mem", "16"])
+        v = self.version_of(self.deploy(self.write_module("h", HOSTILE), "--key", self.key))
+        dfx.wait_modules(c.broker.port, ["w1"], {"h@" + v})
+        r = self.call("h.gc")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("a metatable with __gc is not allowed", r.stderr, self.logs())
+        self.assert_call('"boolean"', "h.poison")
+        self.assert_call('"X"', "h.up")
+        r = self.call("h.esc")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("MemoryLimitExceeded: lua task h.esc: memory cap of 16777216", r.stderr)
+        self.assert_call("7", "add", "3", "4")
+        # At top level: refused at deploy, and by a node that starts later
+        # and gets it retained; both keep serving.
+        # floret deploy refuses it itself; a hand-made signed one is refused
+        # by the nodes.
+        r = self.deploy(self.write_module("top", GC_TOP), "--key", self.key, ok=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("__gc is not allowed", r.stderr)
+        watch = fx.Mqtt(c.broker.port, "hostile-pub")
+        self.addCleanup(watch.close)
+        watch.publish(fx.PREFIX + "ctl/top", dfx.sign_deploy(
+            self.key, "top", GC_TOP, int(time.time() * 1000)), retain=True)
+        self.wait_log("w1", "__gc is not allowed")
+        self.add_trusting("w2", ["--slots", "1"])
+        fx.wait_online(c.broker.port, ["w2"])
+        self.wait_log("w2", "__gc is not allowed")
+        self.assert_call("3", "add", "1", "2", "--route", "w2")
+        self.assert_unknown("top.f")
 
 
 if __name__ == "__main__":

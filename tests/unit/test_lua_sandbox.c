@@ -4,7 +4,9 @@
  * them, the sandbox (no io/os/load/dump/coroutine), the instruction budget,
  * the memory cap, errors and results JSON cannot hold - each failing with
  * its own message while the next call still works - and a redeploy that
- * leaves a holder of the old version alone.
+ * leaves a holder of the old version alone; no finalizer (__gc) can be
+ * set, so none can run outside the budget; the string metatable is out of
+ * reach; a result's JSON text counts against the memory cap.
  * Depends on the core (core.h), the Lua runtime and test.h.
  */
 #include <stdlib.h>
@@ -251,6 +253,88 @@ static void test_builtin_names_win(void)
     CHECK_STR(run_text("fl.starmap", "[\"m.add\", [[1, 2], [3, 4]]]"), "[3,7]");
 }
 
+static const char gc_src[] =
+    "local M = {}\n"
+    "local loop = function() while true do end end\n"
+    "function M.set() setmetatable({}, {__gc = loop}) return 1 end\n"
+    "function M.placeholder() setmetatable({}, {__gc = false}) return 1 end\n"
+    "function M.errobj() error(setmetatable({}, {__gc = loop})) end\n"
+    "function M.late()\n"
+    "  local mt = {}\n"
+    "  local t = setmetatable({}, mt)\n"
+    "  mt.__gc = loop\n"
+    "  t = nil\n"
+    "  for i = 1, 20000 do local x = {i, ('y'):rep(64)} end\n"
+    "  return 'late'\n"
+    "end\n"
+    "function M.plain() return getmetatable(setmetatable({}, {__index = {}})) ~= nil end\n"
+    "return M\n";
+
+static void test_no_finalizers(void)
+{
+    fl__lua_module_unref(deploy("g", "v1", gc_src));
+    const char *want = "ERR LuaError: lua task g.set: g:3: setmetatable: a metatable "
+                       "with __gc is not allowed";
+    const char *got = run_text("g.set", "[]");
+    if (!starts_with(got, want))
+        T_FAILED("got '%s', want '%s...'", got, want);
+    t_checks++;
+    CHECK(starts_with(run_text("g.placeholder", "[]"), "ERR LuaError: lua task g.placeholder"));
+    CHECK(starts_with(run_text("g.errobj", "[]"), "ERR LuaError: lua task g.errobj: g:5: setmetatable"));
+    /* A __gc added after setmetatable does not mark the object: collecting
+     * it runs nothing, and the slot goes on. */
+    CHECK_STR(run_text("g.late", "[]"), "\"late\"");
+    CHECK_STR(run_text("g.late", "[]"), "\"late\"");
+    CHECK_STR(run_text("g.plain", "[]"), "true");
+    CHECK_STR(run_text("m.add", "[1, 1]"), "2");
+    /* Nor at a module's top level. */
+    const char *top = "setmetatable({}, {__gc = function() while true do end end})\n"
+                      "return {f = function() return 1 end}\n";
+    char err[512] = "";
+    fl_lua_module *m = NULL;
+    CHECK_EQ(fl__lua_module_new("top", "v", top, strlen(top), fl__lua_set_limits(set),
+                                &m, err, sizeof err), FL_EINVAL);
+    CHECK_CONTAINS(err, "__gc is not allowed");
+    CHECK(fl__lua_set_remove(set, "g"));
+}
+
+static void test_string_metatable_is_read_only(void)
+{
+    fl__lua_module_unref(deploy("s1", "v1",
+        "return {poison = function()\n"
+        "  local mt = getmetatable('')\n"
+        "  if type(mt) == 'table' then mt.__index = {upper = function() return 'PWNED' end} end\n"
+        "  string.upper = function() return 'PWNED' end\n"
+        "  return type(mt)\n"
+        "end}\n"));
+    fl__lua_module_unref(deploy("s2", "v1",
+        "return {up = function() return ('x'):upper() .. string.upper('y') end}\n"));
+    CHECK_STR(run_text("s1.poison", "[]"), "\"boolean\"");
+    CHECK_STR(run_text("s2.up", "[]"), "\"XY\"");
+    CHECK(fl__lua_set_remove(set, "s1"));
+    CHECK(fl__lua_set_remove(set, "s2"));
+}
+
+static void test_json_counts_against_the_cap(void)
+{
+    /* 3 MiB of \x01 is 18 MiB of JSON: past the 8 MiB cap, refused before
+     * it is escaped. */
+    fl__lua_module_unref(deploy("j", "v1",
+        "return {esc = function() return ('\\1'):rep(3 * 1024 * 1024) end,\n"
+        "        fits = function() return ('a'):rep(1000000) end,\n"
+        "        many = function() local t = {} for i = 1, 200000 do t[i] = '\\1\\1\\1\\1' end "
+        "return t end}\n"));
+    const char *got = run_text("j.esc", "[]");
+    CHECK(starts_with(got, "ERR MemoryLimitExceeded: lua task j.esc: memory cap of 8388608"));
+    got = run_text("j.many", "[]");
+    CHECK(starts_with(got, "ERR MemoryLimitExceeded: lua task j.many"));
+    fl_outcome o = run_task("j.fits", "[]", "{}", NULL);
+    CHECK(o.ok);
+    CHECK_EQ(o.value_len, 1000002);
+    fl_outcome_clear(&o);
+    CHECK(fl__lua_set_remove(set, "j"));
+}
+
 int main(void)
 {
     fl_lua_limits lim = {.mem_bytes = 8u << 20, .steps = 2000000};
@@ -267,6 +351,9 @@ int main(void)
     RUN(test_bad_modules);
     RUN(test_redeploy);
     RUN(test_builtin_names_win);
+    RUN(test_no_finalizers);
+    RUN(test_string_metatable_is_read_only);
+    RUN(test_json_counts_against_the_cap);
     fl__lua_slot_free(slot);
     fl__lua_set_free(set);
     fl_registry_free(reg);

@@ -72,6 +72,7 @@ typedef struct conv {
     size_t plen;
     char *err;
     size_t errlen;
+    bool too_big;
 } conv;
 
 static bool refuse(conv *c, const char *fmt, const char *detail)
@@ -119,6 +120,17 @@ static bool put_string(conv *c, int idx)
     if (!valid_utf8(s, len))
         return refuse(c, "%s", "a string that is not valid UTF-8 (return bytes as "
                                 "the second value: the result attachment)");
+    /* The most its escaped form can take (a control byte as \u00XX), so
+     * that a string is never expanded beyond the cap before it is refused. */
+    size_t most = len + 2;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char b = (unsigned char)s[i];
+        most += b < 0x20 ? 5 : (b == '"' || b == '\\');
+    }
+    if (most > c->max || c->out->len > c->max - most) {
+        c->too_big = true;
+        return refuse(c, "%s", "the result is too big");
+    }
     fl__buf_put_jstr(c->out, s, len);
     return true;
 }
@@ -232,8 +244,10 @@ static bool put_table(conv *c, int idx, int depth)
 static bool put_value(conv *c, int idx, int depth)
 {
     lua_State *L = c->L;
-    if (c->out->len > c->max)
+    if (c->out->len > c->max) {
+        c->too_big = true;
         return refuse(c, "%s", "the result is too big");
+    }
     switch (lua_type(L, idx)) {
     case LUA_TNIL:
         fl__buf_puts(c->out, "null");
@@ -259,12 +273,18 @@ static bool put_value(conv *c, int idx, int depth)
 }
 
 bool fl__lua_to_json(lua_State *L, int idx, const char *what, fl_buf *out,
-                     size_t max, char *err, size_t errlen)
+                     size_t max, char *err, size_t errlen, bool *too_big)
 {
     conv c = {.L = L, .out = out, .max = max, .err = err, .errlen = errlen};
     snprintf(c.path, sizeof c.path, "%s", what);
     c.plen = strlen(c.path);
     bool ok = put_value(&c, lua_absindex(L, idx), 0);
+    if (ok && out->len > max) {
+        c.too_big = true;
+        ok = refuse(&c, "%s", "the result is too big");
+    }
+    if (too_big)
+        *too_big = c.too_big;
     if (ok && !fl__buf_ok(out)) {
         snprintf(err, errlen, "%s: out of memory", what);
         return false;

@@ -24,10 +24,12 @@ void fl__lua_push_value(lua_State *L, const fl_value *v);
 /*
  * Append the Lua value at idx to out as JSON. false when it cannot be
  * written: err gets "PATH: reason" (path starts with `what`, e.g.
- * "result"). max bounds the text's length. Never raises for a value it
+ * "result"). max bounds the text's length, checked before a string is
+ * escaped (so a string is never expanded past it); *too_big (when not
+ * NULL) says whether that was the reason. Never raises for a value it
  * refuses, but may raise a Lua memory error.
  */
 bool fl__lua_to_json(lua_State *L, int idx, const char *what, fl_buf *out,
-                     size_t max, char *err, size_t errlen);
+                     size_t max, char *err, size_t errlen, bool *too_big);
 
 #endif

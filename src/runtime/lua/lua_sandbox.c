@@ -6,6 +6,11 @@
  * itself, since every string reaches it through its metatable. coroutine
  * is left out because the count hook is per coroutine: a script could run
  * unbudgeted inside one. Each module sees its own environment table.
+ * Lua runs finalizers with hooks off, so a __gc that loops would escape
+ * the budget for good: setmetatable refuses a metatable with a __gc field
+ * (the only way a script can mark an object for finalization). The string
+ * metatable, shared by every module in the state, is hidden behind
+ * __metatable, so no module can change how another's strings behave.
  * Depends on lua_sandbox.h, liblua5.4 and the C library.
  */
 #include "lua_sandbox.h"
@@ -76,6 +81,21 @@ static void count_hook(lua_State *L, lua_Debug *ar)
     }
 }
 
+/* setmetatable without finalizers: upvalue 1 is the real one. */
+static int safe_setmetatable(lua_State *L)
+{
+    lua_settop(L, 2);
+    lua_pushliteral(L, "__gc");
+    if (lua_type(L, 2) == LUA_TTABLE && lua_rawget(L, 2) != LUA_TNIL)
+        return luaL_error(L, "setmetatable: a metatable with __gc is not allowed "
+                          "(finalizers would run outside the instruction budget)");
+    lua_settop(L, 2);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, 2, 1);
+    return 1;
+}
+
 static int open_libs(lua_State *L)
 {
     static const luaL_Reg libs[] = {
@@ -91,6 +111,17 @@ static int open_libs(lua_State *L)
     lua_pushnil(L);
     lua_setfield(L, -2, "dump");
     lua_pop(L, 1);
+    /* getmetatable("") gives false, not the table behind every string. */
+    lua_pushliteral(L, "");
+    if (lua_getmetatable(L, -1)) {
+        lua_pushboolean(L, 0);
+        lua_setfield(L, -2, "__metatable");
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    lua_getglobal(L, "setmetatable");
+    lua_pushcclosure(L, safe_setmetatable, 1);
+    lua_setglobal(L, "setmetatable");
     for (const char *const *n = removed; *n; n++) {
         lua_pushnil(L);
         lua_setglobal(L, *n);

@@ -163,6 +163,7 @@ static fl_status load_module(fl_lua_slot *slot, fl_lua_module *m, char *err,
 /* ------------------------------------------------------------- the call */
 
 typedef struct call_req {
+    fl_lua_sb *sb;
     fl_task_ctx *ctx;
     const char *mod, *fn;
     size_t max;
@@ -170,6 +171,7 @@ typedef struct call_req {
     const char *att;  /* the second result, valid until the next call */
     size_t att_len;
     bool refused;     /* the result could not be converted */
+    bool over_mem;    /* ... because its JSON text passed the memory cap */
     char err[512];
 } call_req;
 
@@ -222,7 +224,11 @@ static int call_body(lua_State *L)
     for (const fl_value *a = fl_value_first(args); a; a = fl_value_next(a))
         fl__lua_push_value(L, a);
     lua_call(L, (int)n, 2);
-    if (!fl__lua_to_json(L, -2, "result", &r->json, r->max, r->err, sizeof r->err)) {
+    /* The result's JSON text counts against the memory cap too: it may
+     * take what the state leaves of it. */
+    r->max = r->sb->limit > r->sb->used ? r->sb->limit - r->sb->used : 0;
+    if (!fl__lua_to_json(L, -2, "result", &r->json, r->max, r->err, sizeof r->err,
+                         &r->over_mem)) {
         r->refused = true;
         return 0;
     }
@@ -257,6 +263,12 @@ static void call(fl_lua_slot *slot, call_req *r)
         const char *type = fl__lua_sb_failure(&slot->sb, st, why, sizeof why);
         fail(r->ctx, type, r->mod, r->fn, why);
         reset(slot);
+        return;
+    }
+    if (r->refused && r->over_mem) {
+        snprintf(why, sizeof why, "memory cap of %zu bytes exceeded (the Lua state "
+                 "and the result's JSON text)", slot->sb.limit);
+        fail(r->ctx, "MemoryLimitExceeded", r->mod, r->fn, why);
         return;
     }
     if (r->refused) {
@@ -300,8 +312,7 @@ void fl__lua_slot_run(fl_task_ctx *ctx, void *ud)
         fl__lua_module_unref(m);
         return;
     }
-    call_req r = {.ctx = ctx, .mod = mod, .fn = dot + 1,
-                  .max = fl__lua_set_limits(slot->set)->mem_bytes};
+    call_req r = {.sb = &slot->sb, .ctx = ctx, .mod = mod, .fn = dot + 1};
     fl__buf_init(&r.json);
     call(slot, &r);
     fl__buf_free(&r.json);

@@ -291,6 +291,7 @@ static void write_owner(fl_core *c, fl_jw *w)
     fl__jw_u64(w, "requeued", s->requeued + s->expired);
     fl__jw_u64(w, "retried", s->retries);
     fl__jw_u64(w, "revoked", s->revoked);
+    fl__jw_u64(w, "not_holder", s->not_holder_dropped);
     fl__jw_end_obj(w);
 }
 

@@ -151,6 +151,15 @@ static void fill_info(fl_peer *info, const fl_msg *m)
     }
 }
 
+static void unlink_peer(fl_core *c, fl_peer_rec *p)
+{
+    for (fl_peer_rec **pp = &c->peers; *pp; pp = &(*pp)->next)
+        if (*pp == p) {
+            *pp = p->next;
+            return;
+        }
+}
+
 /* The peer `id` (incarnation inc) is gone: both sides let go of it. */
 static void peer_lost(fl_core *c, const char *id, uint64_t inc, uint64_t now)
 {
@@ -180,9 +189,17 @@ void fl__peers_on_presence(fl_core *c, const char *topic_id, fl_msg *m,
         peer_lost(c, m->from, p->inc, now);  /* it restarted */
     }
     bool came = m->online && !p->info.online;
-    if (!m->online)
+    if (!m->online) {
         peer_lost(c, m->from, m->inc, now);
-    else if (came)
+        if (m->slots == 0) {
+            /* A client that left is not kept: clients come and go by the
+             * thousand (each CLI command is one), and a record is 1.7 KiB,
+             * which a board that kept them all would run out of. */
+            unlink_peer(c, p);
+            fl__free(p);
+            return;
+        }
+    } else if (came)
         fl__log(c, FL_LOG_DEBUG, "peer %s online (%u slots)", m->from,
                 (unsigned)m->slots);
     p->inc = m->inc;

@@ -162,9 +162,45 @@ static void test_extra_tasks_in_presence(void)
     fl_registry_free(reg);
 }
 
+/* A client (no slots) that goes offline is forgotten; a worker that goes
+ * offline is kept, marked offline. */
+static void test_departed_clients_forgotten(void)
+{
+    fl_registry *reg = fl_registry_new();
+    CHECK_EQ(fl_registry_add(reg, "native", noop_task, NULL), FL_OK);
+    rec rw = {0}, rc = {0}, ro = {0};
+    fl_core *worker = make(&rw, "w1", 1, reg);
+    fl_core *client = make(&rc, "c1", 0, reg);
+    fl_core *obs = make(&ro, "o1", 1, reg);
+    fl_peer peers[4];
+    const char *topic;
+    const void *will;
+    size_t len;
+
+    fl_core_connected(client, 1);
+    fl_core_input(obs, rc.last_topic, rc.last_payload, rc.last_len, 2);
+    CHECK_EQ(fl_core_peers(obs, peers, 4), 1);
+    fl_core_will(client, &topic, &will, &len);
+    fl_core_input(obs, topic, will, len, 3);
+    CHECK_EQ(fl_core_peers(obs, peers, 4), 0);
+
+    fl_core_connected(worker, 4);
+    fl_core_input(obs, rw.last_topic, rw.last_payload, rw.last_len, 5);
+    fl_core_will(worker, &topic, &will, &len);
+    fl_core_input(obs, topic, will, len, 6);
+    CHECK_EQ(fl_core_peers(obs, peers, 4), 1);
+    CHECK_STR(peers[0].id, "w1");
+    CHECK(!peers[0].online);
+    fl_core_free(worker);
+    fl_core_free(client);
+    fl_core_free(obs);
+    fl_registry_free(reg);
+}
+
 int main(void)
 {
     RUN(test_ctl_goes_to_the_driver);
     RUN(test_extra_tasks_in_presence);
+    RUN(test_departed_clients_forgotten);
     return TEST_DONE();
 }

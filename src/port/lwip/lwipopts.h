@@ -33,7 +33,7 @@
 #define MEM_ALIGNMENT               4
 /* lwIP's heap: outgoing TCP segments (tcp_write copies into it). */
 #ifndef MEM_SIZE
-#define MEM_SIZE                    (8 * 1024)
+#define MEM_SIZE                    (6 * 1024)
 #endif
 #define MEMP_NUM_PBUF               8
 #define MEMP_NUM_RAW_PCB            0
@@ -45,7 +45,7 @@
 #define MEMP_NUM_SYS_TIMEOUT        (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 2)
 /* Received frames: one TCP window of full-size segments and a spare. */
 #ifndef PBUF_POOL_SIZE
-#define PBUF_POOL_SIZE              5
+#define PBUF_POOL_SIZE              4
 #endif
 #define PBUF_POOL_BUFSIZE           1536
 
@@ -71,7 +71,7 @@
 #define TCP_WND                     (3 * TCP_MSS)
 #endif
 #ifndef TCP_SND_BUF
-#define TCP_SND_BUF                 (4 * TCP_MSS)
+#define TCP_SND_BUF                 (3 * TCP_MSS)
 #endif
 #define TCP_SND_QUEUELEN            ((4 * TCP_SND_BUF + TCP_MSS - 1) / TCP_MSS)
 #define TCP_QUEUE_OOSEQ             0

@@ -17,8 +17,49 @@ struct fl_mjob {
     fl_mcu *m;
     fl_job *job;
     bool cancelled;
+    bool pooled;
     fl_mjob *next;
 };
+
+/* The core holds at most its credit of jobs (FL_WORKER_MAX_CREDIT) plus
+ * what runs: their records come from this pool, so a job never waits on
+ * the arena (the arena is then short only for the core itself, which
+ * says so). */
+#define POOL (FL_WORKER_MAX_CREDIT + 8u)
+static fl_mjob pool[POOL];
+static fl_mjob *pool_free;
+static bool pool_ready;
+
+static fl_mjob *mjob_get(void)
+{
+    if (!pool_ready) {
+        for (size_t i = 0; i < POOL; i++) {
+            pool[i].next = pool_free;
+            pool_free = &pool[i];
+        }
+        pool_ready = true;
+    }
+    fl_mjob *j = pool_free;
+    if (j) {
+        pool_free = j->next;
+        j->pooled = true;
+        return j;
+    }
+    j = fl__malloc(sizeof *j);
+    if (j)
+        j->pooled = false;
+    return j;
+}
+
+static void mjob_put(fl_mjob *j)
+{
+    if (j->pooled) {
+        j->next = pool_free;
+        pool_free = j;
+    } else {
+        fl__free(j);
+    }
+}
 
 static void io_publish(void *ud, const char *topic, const void *payload,
                        size_t len, int qos, bool retain)
@@ -36,7 +77,7 @@ static void io_subscribe(void *ud, const char *filter, int qos)
 static void io_execute(void *ud, fl_job *job)
 {
     fl_mcu *m = ud;
-    fl_mjob *j = fl__malloc(sizeof *j);
+    fl_mjob *j = mjob_get();
     if (!j) {
         /* Answered on the next turn: the core is not re-entered from its
          * own callback. */
@@ -135,7 +176,7 @@ bool fl__mcu_run_one(fl_mcu *m)
     if (j->cancelled) {
         /* Its answer is ignored: do not spend the board's time on it. */
         job->driver = NULL;
-        fl__free(j);
+        mjob_put(j);
         answer_failed(m, job, "Cancelled", "cancelled before it started");
         return true;
     }
@@ -153,7 +194,7 @@ bool fl__mcu_run_one(fl_mcu *m)
     m->running--;
     out.run_us = t1 > t0 ? t1 - t0 : 1;
     job->driver = NULL;
-    fl__free(j);
+    mjob_put(j);
     fl_core_job_done(m->core, job, &out, t1);
     fl_outcome_clear(&out);
     m->executed++;

@@ -101,6 +101,9 @@ static void usage(FILE *f)
             "  --tag KEY=VALUE      a routing tag (repeatable): tasks routed to\n"
             "                       KEY=VALUE run only on nodes that have it;\n"
             "                       arch=<machine> and runtime=native are implicit\n"
+            "  --tasks LIST         run and advertise only these tasks, comma-separated:\n"
+            "                       names (add,mul) or all of a Lua module (wc.*);\n"
+            "                       owners lease this node nothing else\n"
             "  --max-message BYTES  largest message sent or accepted (default 8 MiB)\n"
             "  --lease-ttl MS       lease deadline when not extended (default 30000)\n"
             "  --stop-grace MS      on SIGTERM, time running tasks get to finish before\n"
@@ -229,6 +232,10 @@ static int parse(int argc, char **argv, struct node_args *a)
                 return 2;
             if ((rc = add_tag(a, v)) >= 0)
                 return rc;
+        } else if ((m = cli_opt(argc, argv, &i, "--tasks", &v, "node")) != 0) {
+            if (m < 0)
+                return 2;
+            a->o.tasks = v;
         } else if ((m = cli_opt(argc, argv, &i, "--slots", &v, "node")) != 0) {
             if (m < 0)
                 return 2;

@@ -276,6 +276,9 @@ typedef struct fl_node_options {
     size_t max_message;    /* largest MQTT payload accepted or sent; 0 = default */
     uint32_t lease_ttl_ms; /* lease deadline when not extended; 0 = default */
     fl_registry *registry; /* tasks this node runs (borrowed); NULL = builtins */
+    /* Run and advertise only these tasks, comma-separated: a name ("add")
+     * or every function of a hot-deployed module ("wc.*"); NULL: all. */
+    const char *tasks;
     fl_log_fn log;         /* NULL means one line per message on stderr */
     void *log_ud;
     int log_level;         /* lines above this level are dropped */
@@ -532,6 +535,7 @@ typedef struct fl_peer {
     char tasks[1024];    /* comma-separated task names (truncated if long) */
     char tags[256];      /* comma-separated routing tags, "k=v,k2=v2" */
     char modules[256];   /* hot-deployed Lua modules, "name@version,..." */
+    size_t max_msg;      /* largest message it accepts, bytes */
 } fl_peer;
 
 /*

@@ -413,8 +413,10 @@ static bool decode_presence(dec *d, cJSON *root, fl_msg *m)
         !get_u32(d, root, "load", false, 0, &m->load) ||
         !get_str(d, root, "runtime", false, SHORT_TEXT, &m->runtime) ||
         !get_str(d, root, "arch", false, SHORT_TEXT, &m->arch) ||
-        !get_str(d, root, "version", false, SHORT_TEXT, &m->version))
+        !get_str(d, root, "version", false, SHORT_TEXT, &m->version) ||
+        !get_u64(d, root, "max_msg", false, NO_LIMIT, &m->max_msg))
         return false;
+    m->has_tasks = member(root, "tasks") != NULL;
 
     return get_str_list(d, root, "tasks", TASK_NAME, &m->task_names,
                         &m->ntask_names) &&
@@ -465,7 +467,8 @@ static bool decode_result(dec *d, cJSON *r, fl_msg_result *res)
         return fail(d, FL_EPROTO, NULL, "expected an object, got %s", type_of(r));
     if (!get_u64(d, r, "id", true, NO_LIMIT, &res->id) ||
         !get_u32(d, r, "attempt", true, 1, &res->attempt) ||
-        !get_bool(d, r, "ok", true, &res->ok))
+        !get_bool(d, r, "ok", true, &res->ok) ||
+        !get_u64(d, r, "us", false, NO_LIMIT, &res->run_us))
         return false;
     if (res->ok)
         return take_value(d, r, "value", -1, &res->value) &&
@@ -631,6 +634,7 @@ static bool decode_msg(dec *d, cJSON *root, fl_msg *m, bool has_nul)
     case FL_KIND_FETCH:
         return get_u64(d, root, "fid", true, NO_LIMIT, &m->fid) &&
                get_u32(d, root, "credit", true, 0, &m->credit) &&
+               get_u64(d, root, "max_msg", false, NO_LIMIT, &m->max_msg) &&
                (m->credit <= FL_MAX_CREDIT ||
                 fail(d, FL_EPROTO, "credit", "%u is over the limit of %u",
                      (unsigned)m->credit, (unsigned)FL_MAX_CREDIT));

@@ -69,6 +69,7 @@ typedef struct fl_msg_result {
     char *err_type;           /* !ok */
     char *err_message;        /* !ok */
     bool retryable;           /* !ok */
+    uint64_t run_us;          /* optional `us`: how long it ran (0: absent) */
 } fl_msg_result;
 
 typedef struct fl_msg {
@@ -82,6 +83,9 @@ typedef struct fl_msg {
     uint64_t fid;
     /* fetch */
     uint32_t credit;
+    /* fetch, presence: the largest payload the sender accepts (0: absent,
+     * which means FL_DEFAULT_MAX_MESSAGE) */
+    uint64_t max_msg;
     /* lease; watch: how long to send events */
     uint32_t ttl_ms;
     fl_msg_task *tasks;
@@ -107,6 +111,7 @@ typedef struct fl_msg {
     char *runtime, *arch, *version;
     char **task_names;
     size_t ntask_names;
+    bool has_tasks;           /* a `tasks` member was present (even empty) */
     char **tags;              /* "key=value" */
     size_t ntags;
     char **modules;           /* "module@version" */
@@ -192,6 +197,9 @@ bool fl__valid_id(const char *s);
 bool fl__valid_tag(const char *s, size_t n);
 /* A comma-separated list of valid tags that fits FL_TAGS_BUF. */
 bool fl__valid_tags(const char *list);
+/* A task filter (fl_node_options.tasks): entries "name" or "module.*",
+ * comma-separated (peers.c). */
+bool fl__valid_task_filter(const char *list);
 
 /* Validate JSON text: parses, within FL_MAX_DEPTH, and (when want >= 0) of
  * type want (an fl_type). Used for args/kwargs given by a local caller.

@@ -255,9 +255,9 @@ typedef struct att_ref {
 
 /* ---------------------------------------------------- a done's outcome */
 
-enum { R_ID, R_ATTEMPT, R_OK, R_VALUE, R_ATT, R_COUNT };
+enum { R_ID, R_ATTEMPT, R_OK, R_VALUE, R_ATT, R_US, R_COUNT };
 static const char *const result_keys[R_COUNT] = {"id", "attempt", "ok", "value",
-                                                 "att"};
+                                                 "att", "us"};
 
 typedef struct result_ctx {
     fl_msg_result *res;
@@ -274,6 +274,7 @@ static bool result_member(rd *r, int key, void *ctx)
     case R_OK: return plain_bool(r, &res->ok) && res->ok;
     case R_VALUE: return parsed_value(r, -1, &res->value);
     case R_ATT: return att_range(r, c->a.att, c->a.att_len, &res->att, &res->att_len);
+    case R_US: return plain_uint(r, UINT64_MAX, &res->run_us);
     }
     return false;
 }

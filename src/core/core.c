@@ -109,6 +109,14 @@ fl_status fl_core_new(const fl_core_config *cfg, const fl_core_io *io,
         return FL_EINVAL;
     }
     snprintf(c->tags, sizeof c->tags, "%s", cfg->tags ? cfg->tags : "");
+    if (cfg->only_tasks && !fl__valid_task_filter(cfg->only_tasks)) {
+        fl__free(c);
+        return FL_EINVAL;
+    }
+    if (cfg->only_tasks && !(c->only_tasks = fl__strdup(cfg->only_tasks))) {
+        fl__free(c);
+        return FL_ENOMEM;
+    }
     c->inc = cfg->incarnation & ((1ull << 53) - 1);
     c->slots = cfg->slots;
     c->max_message = cfg->max_message ? cfg->max_message
@@ -145,6 +153,7 @@ void fl_core_free(fl_core *c)
     fl__buf_free(&c->will);
     fl__free(c->extra_tasks);
     fl__free(c->extra_modules);
+    fl__free(c->only_tasks);
     fl__free(c);
 }
 

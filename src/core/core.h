@@ -112,6 +112,9 @@ typedef struct fl_core_config {
     const char *runtime;       /* presence fields; NULL = "native" */
     const char *arch;          /* NULL = "unknown" */
     const char *tags;          /* "k=v,k2=v2" for routing; NULL = none */
+    /* Run and advertise only these: "add,mul,m.*" (a name, or every task
+     * whose name starts with "m."); NULL = every task it has. */
+    const char *only_tasks;
     int log_level;
     bool events;               /* publish task events all the time */
 } fl_core_config;
@@ -267,6 +270,7 @@ typedef struct fl_core_stats {
     uint64_t executed, duplicates_dropped, bad_messages;
     uint64_t not_holder_dropped;  /* done/extend/release entries from a
                                    * worker that does not hold the lease */
+    uint64_t handed_back;    /* leases of tasks this node does not run */
     uint32_t queued_local, running, owned_pending;
     /* Worker side: outcomes by kind (failed counts the retryable ones too,
      * retryable those alone), and the time tasks ran. Owner side: retries

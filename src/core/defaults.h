@@ -237,4 +237,25 @@
 #define FL_STATS_RUNNING 16u
 #endif
 
+/* After connecting, an owner waits this long before it fails a task that
+ * no online node runs: the retained presences of the cluster arrive right
+ * after the subscription, and a task submitted at once must not fail
+ * because they had not yet (docs/protocol.md, owner rules). */
+#ifndef FL_PRESENCE_GRACE_MS
+#define FL_PRESENCE_GRACE_MS 1500u
+#endif
+
+/* The error type of a done entry by which a worker hands back a task it
+ * does not run (a stale view of its tasks): retryable, so an older owner
+ * retries it, and a newer one leases it elsewhere without counting the
+ * attempt (docs/protocol.md, section 4). */
+#define FL_NOT_RUN_HERE "NotRunHere"
+
+/* Ready tasks of one name an owner looks through for the first that fits
+ * a worker's message limit (the rest wait for a worker with a larger
+ * one). */
+#ifndef FL_FIT_SCAN
+#define FL_FIT_SCAN 4096u
+#endif
+
 #endif

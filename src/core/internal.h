@@ -28,6 +28,7 @@ typedef enum fl_tstate {
 } fl_tstate;
 
 struct fl_oworker;
+struct fl_nameq;
 struct fl_wf;
 typedef struct fl_wfroot fl_wfroot;
 
@@ -54,6 +55,9 @@ typedef struct fl_otask {
     size_t heap_idx;
     struct fl_oworker *holder; /* LEASED */
     uint64_t check_cid;        /* the check that last asked its holder */
+    struct fl_nameq *nq;       /* the queue of the name a worker must run */
+    int64_t seq;               /* READY: order across the name queues */
+    size_t need;               /* bytes it adds to a lease (a bound) */
     char last_worker[FL_MAX_ID_BUF];
     /* The last lease that ended without an outcome (expired, or its worker
      * went away): its late outcome is still taken (section 5 rule 6). */
@@ -69,6 +73,18 @@ typedef struct fl_tlist {
     size_t n;
 } fl_tlist;
 
+/* The ready tasks of one task name: the name a worker must run (for a
+ * chunks task, fl.starmap, the task it maps). Kept for as long as the
+ * owner lives; an owner sees few names. */
+typedef struct fl_nameq {
+    char *name;
+    fl_tlist ready;          /* unrouted ready tasks, FIFO */
+    size_t max_need;         /* no ready task needs more (a bound) */
+    uint32_t epoch;          /* owner epoch `fit` was found at */
+    size_t fit;              /* largest limit of an online runner; 0: none */
+    struct fl_nameq *next;
+} fl_nameq;
+
 /* A worker known to this owner through its fetches. */
 typedef struct fl_oworker {
     char id[FL_MAX_ID_BUF];
@@ -78,13 +94,21 @@ typedef struct fl_oworker {
     uint32_t held;       /* leases it holds */
     size_t share;        /* left of its share in the serve() under way */
     bool check_due;      /* ask it which of its leases it holds */
+    size_t max_msg;      /* from its fetch; 0: it did not say */
+    char *refused;       /* "a,b": names it handed back (stale view) */
     struct fl_oworker *next;
 } fl_oworker;
 
 typedef struct fl_owner {
     fl_u64map tasks;            /* id -> fl_otask */
-    fl_tlist ready;          /* unrouted ready tasks, FIFO */
+    fl_nameq *queues;        /* unrouted ready tasks, by name */
+    size_t nready;           /* tasks in them */
+    int64_t seq_back, seq_front; /* READY order: back grows, front shrinks */
     fl_tlist routed;         /* ready tasks with a route */
+    bool routed_dirty;       /* routed tasks not checked since they came */
+    uint32_t routed_epoch;   /* epoch the routed list was checked at */
+    uint32_t epoch;          /* bumped when who may be leased what changes */
+    uint64_t connected_at;   /* last connection (the presence grace) */
     fl_tlist leased;         /* ordered by deadline (same ttl for all) */
     fl_otask **heap;         /* delayed, min-heap on when */
     size_t heap_n, heap_cap;
@@ -173,6 +197,12 @@ typedef struct fl_worker {
 typedef struct fl_peer_rec {
     fl_peer info;
     uint64_t inc;
+    /* Every task name of its presence (info.tasks may be cut short), or
+     * tasks_known false when its presence had no `tasks` member: an older
+     * or hand-written peer, which may be leased anything. */
+    char **tasks;
+    size_t ntasks;
+    bool tasks_known;
     struct fl_peer_rec *next;
 } fl_peer_rec;
 
@@ -201,6 +231,7 @@ struct fl_core {
     char arch[32];
     char tags[FL_TAGS_BUF]; /* "k=v,k2=v2" */
     char *extra_tasks;      /* hot-deployed "m.fn,..." or NULL */
+    char *only_tasks;       /* "add,m.*": the tasks it may run, or NULL */
     char *extra_modules;    /* "m@version,..." or NULL */
     fl_core_ctl_fn ctl;     /* control messages go there, or NULL */
     void *ctl_ud;
@@ -250,6 +281,9 @@ void fl__owner_on_extend(fl_core *c, fl_msg *m, uint64_t now);
 void fl__owner_on_release(fl_core *c, fl_msg *m, uint64_t now);
 void fl__owner_worker_gone(fl_core *c, const char *id, uint64_t inc,
                            uint64_t now);
+/* A peer's presence changed what it may be leased (online, tasks, limits,
+ * tags); tasks_changed: its task list is another one now. */
+void fl__owner_peer_changed(fl_core *c, const char *id, bool tasks_changed);
 uint64_t fl__owner_tick(fl_core *c, uint64_t now);
 void fl__owner_flush(fl_core *c, uint64_t now);
 /* fl_core_submit for a workflow leaf: the task's end goes to wf. */
@@ -329,5 +363,12 @@ void fl__presence_publish(fl_core *c, bool online);
  * matched against its presence: arch, runtime or its tags)? */
 bool fl__route_matches(const fl_core *c, const char *route,
                        const char *worker_id);
+/* The peer `id` as last seen, or NULL. */
+const fl_peer_rec *fl__peer_find(const fl_core *c, const char *id);
+/* Does peer p run task `name` by its presence (true when it did not say)? */
+bool fl__peer_runs(const fl_peer_rec *p, const char *name);
+/* Does this node run task `name` (its registry or hot-deployed tasks)? */
+bool fl__core_runs(const fl_core *c, const char *name);
+
 
 #endif

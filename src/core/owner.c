@@ -124,7 +124,50 @@ static void heap_remove(fl_owner *o, fl_otask *t)
 
 static size_t pending(const fl_owner *o)
 {
-    return o->ready.n + o->routed.n;
+    return o->nready + o->routed.n;
+}
+
+/* ------------------------------------------------------------ name queues */
+
+static fl_nameq *queue_for(fl_owner *o, const char *name)
+{
+    fl_nameq **pp = &o->queues;
+    for (; *pp; pp = &(*pp)->next)
+        if (strcmp((*pp)->name, name) == 0)
+            return *pp;
+    fl_nameq *q = fl__calloc(1, sizeof *q);
+    if (!q || !(q->name = fl__strdup(name))) {
+        fl__free(q);
+        return NULL;
+    }
+    q->epoch = o->epoch - 1; /* its fit is not known yet */
+    *pp = q; /* at the tail: a pass over the queues meets it too */
+    return q;
+}
+
+/* The task a chunks task (fl.starmap) maps is what a worker must run;
+ * NULL when args do not name one (the worker will say what is wrong). */
+static char *starmap_inner(const char *args, size_t len)
+{
+    fl_value *v = NULL;
+    const char *why;
+    if (fl__json_parse(args, len, 0, &v, &why) != FL_OK)
+        return NULL;
+    const char *inner = fl_value_string(fl_value_at(v, 0), NULL);
+    char *copy = inner && fl__valid_id(inner) ? fl__strdup(inner) : NULL;
+    fl_value_free(v);
+    return copy;
+}
+
+/* What one task adds to a lease message beyond its strings: the JSON of
+ * its members, numbers at their longest. */
+#define TASK_FRAME 192u
+
+/* A lease's envelope around its tasks: v, kind, from, inc, fid, ttl_ms,
+ * the tasks array, bin and the NUL byte, numbers at their longest. */
+static size_t lease_envelope(const fl_core *c)
+{
+    return strlen(c->id) + 160u;
 }
 
 /* The arguments of a task given none: shared, never freed. */
@@ -153,7 +196,12 @@ static void detach(fl_owner *o, fl_otask *t)
 {
     switch (t->st) {
     case FL_T_READY:
-        tl_remove(t->route ? &o->routed : &o->ready, t);
+        if (t->route) {
+            tl_remove(&o->routed, t);
+        } else {
+            tl_remove(&t->nq->ready, t);
+            o->nready--;
+        }
         break;
     case FL_T_DELAYED:
         heap_remove(o, t);
@@ -169,8 +217,17 @@ static void detach(fl_owner *o, fl_otask *t)
 
 static void make_ready(fl_owner *o, fl_otask *t, bool front)
 {
-    fl_tlist *l = t->route ? &o->routed : &o->ready;
+    fl_tlist *l = &o->routed;
+    if (t->route) {
+        o->routed_dirty = true;
+    } else {
+        l = &t->nq->ready;
+        o->nready++;
+        if (t->need > t->nq->max_need)
+            t->nq->max_need = t->need;
+    }
     t->st = FL_T_READY;
+    t->seq = front ? --o->seq_front : ++o->seq_back;
     if (front)
         tl_push_front(l, t);
     else
@@ -348,6 +405,17 @@ fl_status fl__owner_submit(fl_core *c, const fl_submit *s, uint64_t now,
             task_free(t);
         return FL_ENOMEM;
     }
+    char *inner = strcmp(t->name, "fl.starmap") == 0
+                      ? starmap_inner(t->args, t->args_len)
+                      : NULL;
+    t->nq = queue_for(o, inner ? inner : t->name);
+    fl__free(inner);
+    if (!t->nq) {
+        task_free(t);
+        return FL_ENOMEM;
+    }
+    t->need = t->args_len + t->kwargs_len + t->att_len + strlen(t->name) +
+              TASK_FRAME;
     t->id = o->next_id++;
     t->wf = wf;
     t->time_limit_ms = s->opt.time_limit_ms;
@@ -422,7 +490,50 @@ static void remove_worker(fl_owner *o, fl_oworker *w)
     }
     if (o->rr == w)
         o->rr = NULL;
+    fl__free(w->refused);
     fl__free(w);
+    o->epoch++;
+}
+
+/* Is name one of the comma-separated entries of list (NULL: none)? */
+static bool listed(const char *list, const char *name)
+{
+    size_t len = strlen(name);
+    for (const char *p = list; p && *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == len && memcmp(p, name, n) == 0)
+            return true;
+        p += n + (p[n] == ',');
+    }
+    return false;
+}
+
+/* w handed back a task of `name`: lease it no more of them until its
+ * presence lists other tasks. */
+static void add_refusal(fl_core *c, fl_oworker *w, const char *name)
+{
+    if (listed(w->refused, name))
+        return;
+    size_t old = w->refused ? strlen(w->refused) : 0, n = strlen(name);
+    char *r = fl__realloc(w->refused, old + n + 2);
+    if (!r)
+        return; /* it hands the next one back too */
+    if (old)
+        r[old++] = ',';
+    memcpy(r + old, name, n + 1);
+    w->refused = r;
+    c->owner.epoch++;
+}
+
+void fl__owner_peer_changed(fl_core *c, const char *id, bool tasks_changed)
+{
+    fl_owner *o = &c->owner;
+    o->epoch++;
+    fl_oworker *w = tasks_changed ? find_worker(o, id) : NULL;
+    if (w) {
+        fl__free(w->refused);
+        w->refused = NULL;
+    }
 }
 
 /* FNV-1a: a worker id in 8 bytes, to remember who held a lost lease. */
@@ -550,13 +661,74 @@ static void end_lease(fl_core *c, const fl_oworker *w)
     fl__send_to(c, w->id, NULL, 1, false);
 }
 
-/* The next task w may take: routed to it first, then the ready head. */
-static fl_otask *next_for(fl_core *c, fl_owner *o, const fl_oworker *w)
+/* A worker as leasing sees it: its presence (NULL when none was seen)
+ * and the largest task a lease to it may carry. */
+typedef struct wview {
+    fl_oworker *w;
+    const fl_peer_rec *p;
+    size_t room;       /* bytes a lease to it may give its tasks */
+} wview;
+
+/* The largest payload worker w (presence p) accepts, within our own. */
+static size_t worker_limit(const fl_core *c, const fl_oworker *w,
+                           const fl_peer_rec *p)
+{
+    size_t lim = w && w->max_msg ? w->max_msg
+                 : p             ? p->info.max_msg
+                                 : FL_DEFAULT_MAX_MESSAGE;
+    return lim < c->max_message ? lim : c->max_message;
+}
+
+static bool view_of(const fl_core *c, fl_oworker *w, wview *v)
+{
+    v->w = w;
+    v->p = fl__peer_find(c, w->id);
+    if (v->p && (!v->p->info.online || v->p->info.slots == 0))
+        return false; /* gone, or not a worker: nothing for it */
+    size_t lim = worker_limit(c, w, v->p), env = lease_envelope(c);
+    v->room = lim > env ? lim - env : 0;
+    return true;
+}
+
+/* Does the worker run tasks of this name, as far as this owner knows? */
+static bool view_runs(const wview *v, const char *name)
+{
+    if (v->w && listed(v->w->refused, name))
+        return false;
+    return !v->p || fl__peer_runs(v->p, name);
+}
+
+/* The first ready task of q that fits in room bytes, or NULL. */
+static fl_otask *first_fitting(const fl_nameq *q, size_t room)
+{
+    if (q->max_need <= room)
+        return q->ready.head;
+    size_t looked = 0;
+    for (fl_otask *t = q->ready.head; t && looked < FL_FIT_SCAN;
+         t = t->next, looked++)
+        if (t->need <= room)
+            return t;
+    return NULL;
+}
+
+/* The next task the worker may take: one routed to it first, then the
+ * oldest ready task of a name it runs that fits its limit. */
+static fl_otask *next_for(fl_core *c, fl_owner *o, const wview *v)
 {
     for (fl_otask *t = o->routed.head; t; t = t->next)
-        if (fl__route_matches(c, t->route, w->id))
+        if (t->need <= v->room && fl__route_matches(c, t->route, v->w->id) &&
+            view_runs(v, t->nq->name))
             return t;
-    return o->ready.head;
+    fl_otask *best = NULL;
+    for (fl_nameq *q = o->queues; q; q = q->next) {
+        if (!q->ready.head || (best && q->ready.head->seq > best->seq) ||
+            !view_runs(v, q->name))
+            continue;
+        fl_otask *t = first_fitting(q, v->room);
+        if (t && (!best || t->seq < best->seq))
+            best = t;
+    }
+    return best;
 }
 
 /* False when t must not be leased (expired, out of attempts): it is
@@ -586,16 +758,18 @@ static size_t lease_to(fl_core *c, fl_oworker *w, size_t max, uint64_t now)
     fl_owner *o = &c->owner;
     size_t given = 0, in_msg = 0;
     uint64_t deadline = now + (uint64_t)c->ttl_ms * 1000u;
+    wview v;
+    if (!view_of(c, w, &v))
+        return 0;
+    size_t limit = v.room + lease_envelope(c);
     while (given < max && w->credit > 0) {
-        fl_otask *t = next_for(c, o, w);
+        fl_otask *t = next_for(c, o, &v);
         if (!t)
             break;
         if (!still_leasable(c, t, now))
             continue;
-        size_t need = t->args_len + t->kwargs_len + t->att_len +
-                      strlen(t->name) + 128;
         if (in_msg && (in_msg == FL_MAX_BATCH ||
-                       fl__jw_size(&c->jw) + need > c->max_message))
+                       fl__jw_size(&c->jw) + t->need > limit))
             break; /* full: t stays ready for the next message */
         if (!in_msg)
             begin_lease(c, w);
@@ -655,6 +829,186 @@ static size_t lease_in_turn(fl_core *c, size_t share, uint64_t now)
     return given;
 }
 
+/* ------------------------------------------------------------ placement */
+
+/* Tasks fail for want of a worker only once the owner has had time to
+ * hear the cluster's retained presences, and only while some worker is
+ * online: an empty cluster is one still starting (or restarting), and its
+ * tasks wait for the first worker, as a Celery queue does. */
+static bool may_judge(const fl_core *c, uint64_t now)
+{
+    if (!c->connected ||
+        now < c->owner.connected_at + FL_PRESENCE_GRACE_MS * 1000ull)
+        return false;
+    for (const fl_oworker *w = c->owner.workers; w; w = w->next)
+        if (!fl__peer_find(c, w->id))
+            return true; /* fetched, and never said it went */
+    for (const fl_peer_rec *p = c->peers; p; p = p->next)
+        if (p->info.online && p->info.slots > 0)
+            return true;
+    return false;
+}
+
+/* The largest limit among online workers that run `name` and match
+ * `route` (NULL: any), 0 when there is none; *who gets its id. */
+static size_t largest_fit(fl_core *c, const char *name, const char *route,
+                          const char **who)
+{
+    fl_owner *o = &c->owner;
+    size_t best = 0;
+    *who = "";
+    for (const fl_peer_rec *p = c->peers; p; p = p->next) {
+        if (!p->info.online || p->info.slots == 0 ||
+            !fl__peer_runs(p, name) ||
+            (route && !fl__route_matches(c, route, p->info.id)))
+            continue;
+        fl_oworker *w = find_worker(o, p->info.id);
+        if (w && listed(w->refused, name))
+            continue;
+        size_t lim = worker_limit(c, w, p);
+        if (lim > best) {
+            best = lim;
+            *who = p->info.id;
+        }
+    }
+    /* Workers that fetched but whose presence never came here. */
+    for (fl_oworker *w = o->workers; w; w = w->next) {
+        if (fl__peer_find(c, w->id) || listed(w->refused, name) ||
+            (route && !fl__route_matches(c, route, w->id)))
+            continue;
+        size_t lim = worker_limit(c, w, NULL);
+        if (lim > best) {
+            best = lim;
+            *who = w->id;
+        }
+    }
+    return best;
+}
+
+/* "n1, n2, n3": the online workers, sorted, for an error message. */
+static void online_list(const fl_core *c, char *out, size_t cap)
+{
+    const char *prev = "";
+    size_t len = 0, shown = 0, total = 0;
+    out[0] = '\0';
+    for (;;) { /* selection in order: few peers, and only on a failure */
+        const char *next = NULL;
+        for (const fl_peer_rec *p = c->peers; p; p = p->next)
+            if (p->info.online && p->info.slots > 0 &&
+                strcmp(p->info.id, prev) > 0 &&
+                (!next || strcmp(p->info.id, next) < 0))
+                next = p->info.id;
+        if (!next)
+            break;
+        total++;
+        size_t n = strlen(next);
+        if (len + n + 16 < cap) {
+            len += (size_t)snprintf(out + len, cap - len, "%s%s",
+                                    shown ? ", " : "", next);
+            shown++;
+        }
+        prev = next;
+    }
+    if (total > shown)
+        snprintf(out + len, cap - len, "%s... %zu in all", shown ? ", " : "",
+                 total);
+    else if (!total)
+        snprintf(out, cap, "none");
+}
+
+/* Fail t: no online worker may take it (fit: the largest limit of those
+ * that run it and match its route, 0 for none). */
+static void fail_unplaceable(fl_core *c, fl_otask *t, size_t fit,
+                             const char *who, uint64_t now)
+{
+    char msg[512], online[240]; /* ids are 64 bytes: room for a few */
+    if (fit) {
+        snprintf(msg, sizeof msg, "task '%s' needs a %zu-byte lease; largest "
+                 "worker limit is %zu (%s)", t->name,
+                 t->need + lease_envelope(c), fit, who);
+        finish_error(c, t, FL_FAILURE, "TaskTooBig", msg, now);
+        return;
+    }
+    online_list(c, online, sizeof online);
+    if (t->route)
+        snprintf(msg, sizeof msg, "route '%s' matches no online node that "
+                 "runs '%s' (online: %s)", t->route, t->nq->name, online);
+    else
+        snprintf(msg, sizeof msg, "no online node runs '%s' (online: %s)",
+                 t->nq->name, online);
+    finish_error(c, t, FL_FAILURE, "UnknownTask", msg, now);
+}
+
+/* Fail the ready tasks of q that no online worker may take. A task's end
+ * may queue others (a chain's next step), so each pass starts over from
+ * the head. */
+static void judge_queue(fl_core *c, fl_nameq *q, uint64_t now)
+{
+    fl_owner *o = &c->owner;
+    const char *who = "";
+    if (q->epoch != o->epoch) {
+        q->fit = largest_fit(c, q->name, NULL, &who);
+        q->epoch = o->epoch;
+    }
+    if (q->fit == 0) {
+        while (q->ready.head && q->fit == 0 && q->epoch == o->epoch)
+            fail_unplaceable(c, q->ready.head, 0, "", now);
+        return;
+    }
+    size_t env = lease_envelope(c);
+    if (q->max_need + env <= q->fit)
+        return;
+    largest_fit(c, q->name, NULL, &who);
+    char holder[FL_MAX_ID_BUF];
+    snprintf(holder, sizeof holder, "%s", who);
+    size_t fit = q->fit, most = 0;
+    for (fl_otask *t = q->ready.head, *next; t; t = next) {
+        next = t->next;
+        if (t->need + env > fit) {
+            fail_unplaceable(c, t, fit, holder, now);
+            next = q->ready.head; /* the list may have changed */
+            most = 0;
+        } else if (t->need > most) {
+            most = t->need;
+        }
+    }
+    q->max_need = most;
+}
+
+static void judge_routed(fl_core *c, uint64_t now)
+{
+    fl_owner *o = &c->owner;
+    if (!o->routed.head || (!o->routed_dirty && o->routed_epoch == o->epoch))
+        return;
+    o->routed_dirty = false;
+    o->routed_epoch = o->epoch;
+    size_t env = lease_envelope(c);
+    for (fl_otask *t = o->routed.head, *next; t; t = next) {
+        next = t->next;
+        const char *who;
+        size_t fit = largest_fit(c, t->nq->name, t->route, &who);
+        if (fit && t->need + env <= fit)
+            continue;
+        char holder[FL_MAX_ID_BUF];
+        snprintf(holder, sizeof holder, "%s", who);
+        fail_unplaceable(c, t, fit, holder, now);
+        next = o->routed.head;
+    }
+}
+
+/* Fail at once what no online worker can take, instead of leaving it for
+ * a worker that will never come. */
+static void judge(fl_core *c, uint64_t now)
+{
+    fl_owner *o = &c->owner;
+    if (!pending(o) || !may_judge(c, now))
+        return;
+    for (fl_nameq *q = o->queues; q; q = q->next)
+        if (q->ready.head)
+            judge_queue(c, q, now);
+    judge_routed(c, now);
+}
+
 /* Hand ready tasks to parked workers in equal shares, then announce if work
  * is left and nobody is parked. Called on every flush. */
 static void serve(fl_core *c, uint64_t now)
@@ -664,6 +1018,7 @@ static void serve(fl_core *c, uint64_t now)
      * task until the lease expires: wait for the connection. */
     if (!c->connected)
         return;
+    judge(c, now);
     for (int pass = 0; pass < 8 && pending(o) > 0; pass++) {
         size_t parked = 0;
         for (fl_oworker *w = o->workers; w; w = w->next)
@@ -678,13 +1033,9 @@ static void serve(fl_core *c, uint64_t now)
         o->next_announce = 0;
         return;
     }
-    /* Whatever is left after serving is more than the parked credit covers,
-     * or routed to a node that is not parked here: ask around. */
-    bool parked = false;
-    for (fl_oworker *w = o->workers; w && !parked; w = w->next)
-        parked = w->credit > 0;
-    if ((!parked || o->routed.n) &&
-        (o->next_announce == 0 || now >= o->next_announce))
+    /* Whatever is left after serving is more than the parked credit
+     * covers, or for workers that are not parked here: ask around. */
+    if (o->next_announce == 0 || now >= o->next_announce)
         announce(c, now);
 }
 
@@ -716,12 +1067,18 @@ void fl__owner_on_fetch(fl_core *c, fl_msg *m, uint64_t now)
                     m->from);
             return;
         }
+        o->epoch++;
     }
     w->inc = m->inc;
     if (m->fid <= w->fid)
         return;  /* a duplicate or an older fetch overtaken by a newer one */
     w->fid = m->fid;
     w->credit = m->credit;
+    size_t lim = m->max_msg && m->max_msg <= SIZE_MAX ? (size_t)m->max_msg : 0;
+    if (lim != w->max_msg) {
+        w->max_msg = lim;
+        o->epoch++;
+    }
 }
 
 static void retry_later(fl_core *c, fl_otask *t, uint32_t attempt,
@@ -744,6 +1101,29 @@ static void retry_later(fl_core *c, fl_otask *t, uint32_t attempt,
         c->io.state(c->io.ud, t->id, FL_RETRY);
 }
 
+/* The worker holding t's lease does not run it after all (its presence
+ * was stale, or told us nothing): t goes back to the front of the queue,
+ * for another worker, without counting the attempt; that worker is leased
+ * no more of these until its presence lists other tasks. An answer from
+ * anyone but the holder of this very attempt is stale and dropped. */
+static void handed_back(fl_core *c, fl_otask *t, const char *from,
+                        uint32_t attempt)
+{
+    fl_owner *o = &c->owner;
+    if (t->st != FL_T_LEASED || !t->holder || attempt != t->attempts ||
+        strcmp(t->holder->id, from) != 0) {
+        c->stats.duplicates_dropped++;
+        return;
+    }
+    fl__log(c, FL_LOG_INFO, "%s does not run '%s': task %llu back in the "
+            "queue", from, t->nq->name, (unsigned long long)t->id);
+    add_refusal(c, t->holder, t->nq->name);
+    detach(o, t);
+    t->attempts--;
+    make_ready(o, t, true);
+    c->stats.requeued++;
+}
+
 static void on_result(fl_core *c, const char *from, uint64_t inc,
                       fl_msg_result *r, uint64_t now)
 {
@@ -753,6 +1133,13 @@ static void on_result(fl_core *c, const char *from, uint64_t inc,
         return;
     }
     bool current = is_holder(t, from, inc) && r->attempt == t->attempts;
+    if (!r->ok && r->err_type && strcmp(r->err_type, FL_NOT_RUN_HERE) == 0) {
+        if (current)
+            handed_back(c, t, from, r->attempt);
+        else
+            drop_not_holder(c, "hand-back(s)", from, r->id, now);
+        return;
+    }
     if (!current && !was_holder(t, from, inc, r->attempt)) {
         drop_not_holder(c, "outcome(s)", from, r->id, now);
         return;
@@ -885,7 +1272,8 @@ static void revoke_expired(fl_core *c, uint64_t now)
     if (!o->with_expiry || now < o->next_expiry_scan)
         return;
     o->next_expiry_scan = now + 100000u;
-    revoke_expired_in(c, &o->ready, now);
+    for (fl_nameq *q = o->queues; q; q = q->next)
+        revoke_expired_in(c, &q->ready, now);
     revoke_expired_in(c, &o->routed, now);
     for (size_t i = 0; i < o->heap_n;) {
         fl_otask *t = o->heap[i];
@@ -916,6 +1304,9 @@ uint64_t fl__owner_tick(fl_core *c, uint64_t now)
         next = min_time(next, o->heap[0]->when);
     if (pending(o) && o->next_announce && c->connected)
         next = min_time(next, o->next_announce);
+    uint64_t judged = o->connected_at + FL_PRESENCE_GRACE_MS * 1000ull;
+    if (pending(o) && c->connected && now < judged)
+        next = min_time(next, judged);
     if (o->with_expiry)
         next = min_time(next, o->next_expiry_scan);
     return next;
@@ -923,10 +1314,10 @@ uint64_t fl__owner_tick(fl_core *c, uint64_t now)
 
 void fl__owner_connected(fl_core *c, uint64_t now)
 {
-    (void)now;
     c->owner.next_announce = 0;
     /* Leases and outcomes may have been lost with the connection. */
     fl__owner_check_all(c);
+    c->owner.connected_at = now;
 }
 
 void fl__owner_init(fl_core *c)
@@ -949,7 +1340,13 @@ void fl__owner_free(fl_core *c)
 {
     fl_owner *o = &c->owner;
     fl__canvas_free_all(c);
-    free_list(&o->ready);
+    while (o->queues) {
+        fl_nameq *q = o->queues;
+        o->queues = q->next;
+        free_list(&q->ready);
+        fl__free(q->name);
+        fl__free(q);
+    }
     free_list(&o->routed);
     free_list(&o->leased);
     for (size_t i = 0; i < o->heap_n; i++)

@@ -11,6 +11,25 @@
 #include "internal.h"
 #include "registry.h"
 
+static bool allowed(const fl_core *c, const char *name);
+
+/* Each task of a comma-separated list this node may run, as one string
+ * of the open array. */
+static void write_tasks(fl_core *c, fl_jw *w, const char *list)
+{
+    char name[FL_MAX_ID_BUF];
+    for (const char *t = list; t && *t;) {
+        size_t n = strcspn(t, ",");
+        if (n && n <= FL_MAX_ID) {
+            memcpy(name, t, n);
+            name[n] = '\0';
+            if (allowed(c, name))
+                fl__jw_strn(w, NULL, t, n);
+        }
+        t += n + (t[n] == ',');
+    }
+}
+
 /* Each entry of a comma-separated list as one string of the open array. */
 static void write_list(fl_jw *w, const char *list)
 {
@@ -27,13 +46,19 @@ void fl__presence_write(fl_core *c, fl_jw *w, bool online)
     fl__jw_begin_msg(w, FL_KIND_PRESENCE, c->id, c->inc);
     fl__jw_str(w, "state", online ? "online" : "offline");
     fl__jw_u64(w, "slots", c->slots);
-    fl__jw_arr(w, "tasks");
-    if (c->slots) {
-        for (size_t i = 0; i < fl__registry_count(c->registry); i++)
-            fl__jw_str(w, NULL, fl__registry_name(c->registry, i));
-        write_list(w, c->extra_tasks);
+    /* A core with no registry runs whatever its driver does: it lists no
+     * tasks, so owners do not narrow what they lease it. */
+    if (!c->slots || c->registry) {
+        fl__jw_arr(w, "tasks");
+        if (c->slots) {
+            for (size_t i = 0; i < fl__registry_count(c->registry); i++)
+                if (allowed(c, fl__registry_name(c->registry, i)))
+                    fl__jw_str(w, NULL, fl__registry_name(c->registry, i));
+            write_tasks(c, w, c->extra_tasks);
+        }
+        fl__jw_end_arr(w);
     }
-    fl__jw_end_arr(w);
+    fl__jw_u64(w, "max_msg", c->max_message);
     if (c->slots && c->extra_modules && c->extra_modules[0]) {
         fl__jw_arr(w, "modules");
         write_list(w, c->extra_modules);
@@ -68,6 +93,69 @@ static bool in_list(const char *list, const char *item)
 }
 
 static fl_peer_rec *find_peer(fl_core *c, const char *id);
+
+const fl_peer_rec *fl__peer_find(const fl_core *c, const char *id)
+{
+    return find_peer((fl_core *)c, id);
+}
+
+bool fl__peer_runs(const fl_peer_rec *p, const char *name)
+{
+    if (!p->tasks_known)
+        return true;
+    for (size_t i = 0; i < p->ntasks; i++)
+        if (strcmp(p->tasks[i], name) == 0)
+            return true;
+    return false;
+}
+
+bool fl__valid_task_filter(const char *list)
+{
+    char item[FL_MAX_ID_BUF];
+    if (!*list)
+        return false;
+    for (const char *t = list; *t;) {
+        size_t n = strcspn(t, ",");
+        if (n == 0 || n > FL_MAX_ID)
+            return false;
+        memcpy(item, t, n);
+        item[n] = '\0';
+        if (n > 2 && item[n - 1] == '*' && item[n - 2] == '.')
+            item[n - 2] = '\0';
+        if (!fl__valid_id(item))
+            return false;
+        t += n + (t[n] == ',');
+    }
+    return true;
+}
+
+/* May this node run `name` by its --tasks filter? */
+static bool allowed(const fl_core *c, const char *name)
+{
+    if (!c->only_tasks)
+        return true;
+    size_t len = strlen(name);
+    for (const char *t = c->only_tasks; *t;) {
+        size_t n = strcspn(t, ",");
+        if (n > 2 && t[n - 1] == '*' && t[n - 2] == '.') {
+            if (len > n - 1 && memcmp(t, name, n - 1) == 0)
+                return true;
+        } else if (n == len && memcmp(t, name, n) == 0) {
+            return true;
+        }
+        t += n + (t[n] == ',');
+    }
+    return false;
+}
+
+bool fl__core_runs(const fl_core *c, const char *name)
+{
+    if (!allowed(c, name))
+        return false;
+    if (!c->registry || fl__registry_find(c->registry, name))
+        return true;
+    return c->extra_tasks && in_list(c->extra_tasks, name);
+}
 
 bool fl__route_matches(const fl_core *c, const char *route,
                        const char *worker_id)
@@ -128,6 +216,9 @@ static void fill_info(fl_peer *info, const fl_msg *m)
     }
     copy_str(info->arch, sizeof info->arch, m->arch);
     copy_str(info->version, sizeof info->version, m->version);
+    info->max_msg = m->max_msg && m->max_msg <= SIZE_MAX
+                        ? (size_t)m->max_msg
+                        : FL_DEFAULT_MAX_MESSAGE;
     info->modules[0] = '\0';
     for (size_t i = 0, len = 0; i < m->nmodules; i++) {
         size_t n = strlen(m->modules[i]);
@@ -149,6 +240,63 @@ static void fill_info(fl_peer *info, const fl_msg *m)
         memcpy(info->tasks + len, m->task_names[i], n + 1);
         len += n;
     }
+}
+
+static void free_tasks(fl_peer_rec *p)
+{
+    for (size_t i = 0; i < p->ntasks; i++)
+        fl__free(p->tasks[i]);
+    fl__free(p->tasks);
+    p->tasks = NULL;
+    p->ntasks = 0;
+}
+
+static bool same_tasks(const fl_peer_rec *p, const fl_msg *m)
+{
+    if (p->tasks_known != m->has_tasks || p->ntasks != m->ntask_names)
+        return false;
+    for (size_t i = 0; i < p->ntasks; i++)
+        if (strcmp(p->tasks[i], m->task_names[i]) != 0)
+            return false;
+    return true;
+}
+
+/* Take m's task list into p (the message gives its strings up). */
+static void take_tasks(fl_peer_rec *p, fl_msg *m)
+{
+    free_tasks(p);
+    p->tasks_known = m->has_tasks;
+    p->tasks = m->task_names;
+    p->ntasks = m->ntask_names;
+    m->task_names = NULL;
+    m->ntask_names = 0;
+}
+
+/* What of a peer's presence decides what an owner may lease it. */
+typedef struct lease_view {
+    bool online;
+    int slots;
+    size_t max_msg;
+    uint64_t tags_hash;
+} lease_view;
+
+static lease_view view_of(const fl_peer *info)
+{
+    lease_view v = {info->online, info->slots, info->max_msg, 0};
+    v.tags_hash = fl__hash_bytes(info->tags, strlen(info->tags), 1);
+    v.tags_hash = fl__hash_bytes(info->arch, strlen(info->arch), v.tags_hash);
+    v.tags_hash = fl__hash_bytes(info->runtime, strlen(info->runtime),
+                                 v.tags_hash);
+    return v;
+}
+
+/* Did this presence change what an owner may lease p? */
+static bool lease_view_changed(const fl_peer_rec *p, const lease_view *before)
+{
+    lease_view now = view_of(&p->info);
+    return before->online != now.online || before->slots != now.slots ||
+           before->max_msg != now.max_msg ||
+           before->tags_hash != now.tags_hash;
 }
 
 static void unlink_peer(fl_core *c, fl_peer_rec *p)
@@ -179,6 +327,12 @@ void fl__peers_on_presence(fl_core *c, const char *topic_id, fl_msg *m,
     if (strcmp(m->from, c->id) == 0)
         return;  /* our own, or the will of our previous life */
     fl_peer_rec *p = find_peer(c, m->from);
+    if (p && !m->online && p->info.online && p->inc && m->inc != p->inc) {
+        /* The will of an earlier life, late: the node is back already. */
+        fl__log(c, FL_LOG_DEBUG, "ignored the offline presence of an earlier "
+                "incarnation of %s", m->from);
+        return;
+    }
     if (!p) {
         p = fl__calloc(1, sizeof *p);
         if (!p)
@@ -196,6 +350,7 @@ void fl__peers_on_presence(fl_core *c, const char *topic_id, fl_msg *m,
              * thousand (each CLI command is one), and a record is 1.7 KiB,
              * which a board that kept them all would run out of. */
             unlink_peer(c, p);
+            free_tasks(p);
             fl__free(p);
             return;
         }
@@ -203,7 +358,13 @@ void fl__peers_on_presence(fl_core *c, const char *topic_id, fl_msg *m,
         fl__log(c, FL_LOG_DEBUG, "peer %s online (%u slots)", m->from,
                 (unsigned)m->slots);
     p->inc = m->inc;
+    lease_view before = view_of(&p->info);
     fill_info(&p->info, m);
+    bool tasks_changed = !same_tasks(p, m);
+    if (tasks_changed)
+        take_tasks(p, m);
+    if (tasks_changed || lease_view_changed(p, &before))
+        fl__owner_peer_changed(c, p->info.id, tasks_changed);
     if (came)
         fl__obs_peer_online(c, m->from, now);
 }
@@ -217,7 +378,9 @@ void fl__peers_forget(fl_core *c, const char *id, uint64_t now)
         if (p->info.online)
             peer_lost(c, id, p->inc, now);
         *pp = p->next;
+        free_tasks(p);
         fl__free(p);
+        fl__owner_peer_changed(c, id, true);
         return;
     }
 }
@@ -227,6 +390,7 @@ void fl__peers_free(fl_core *c)
     while (c->peers) {
         fl_peer_rec *p = c->peers;
         c->peers = p->next;
+        free_tasks(p);
         fl__free(p);
     }
 }

@@ -380,6 +380,50 @@ static fl_wowner *owner_for_lease(fl_core *c, const fl_msg *m, uint64_t now)
     return o;
 }
 
+/* The name this node must run for t: the task itself, or for a chunks
+ * task (fl.starmap) the task it maps. */
+static const char *name_to_run(const fl_msg_task *t)
+{
+    if (strcmp(t->name, "fl.starmap") != 0)
+        return t->name;
+    const char *inner = fl_value_string(fl_value_at(t->args, 0), NULL);
+    return inner ? inner : t->name;
+}
+
+/* A lease for a task this node does not run (the owner's view of our
+ * tasks was stale): answer NotRunHere, retryable, so the owner leases it
+ * elsewhere. Nothing is remembered: should the task come back once we run
+ * it, it runs. */
+static void hand_back(fl_core *c, const fl_wowner *o, const fl_msg_task *t,
+                      const char *name)
+{
+    fl_worker *w = &c->worker;
+    char msg[FL_MAX_ID * 2 + 48];
+    snprintf(msg, sizeof msg, "node %s does not run '%s'", c->id, name);
+    fl_outcome out;
+    memset(&out, 0, sizeof out);
+    snprintf(out.err_type, sizeof out.err_type, "%s", FL_NOT_RUN_HERE);
+    out.err_message = fl__strdup(msg);
+    out.retryable = true;
+    if (w->outbox_n == w->outbox_cap) {
+        size_t ncap = w->outbox_cap ? w->outbox_cap * 2 : 64;
+        fl_outbox_entry *nb = fl__realloc(w->outbox, ncap * sizeof *nb);
+        if (!nb) {
+            fl_outcome_clear(&out); /* its lease expires instead */
+            return;
+        }
+        w->outbox = nb;
+        w->outbox_cap = ncap;
+    }
+    fl_outbox_entry *e = &w->outbox[w->outbox_n++];
+    memcpy(e->owner, o->id, sizeof e->owner);
+    e->id = t->id;
+    e->attempt = t->attempt;
+    e->out = out;
+    c->stats.handed_back++;
+}
+
+
 /* A release to one owner, written while its ids are found (no array of
  * them on the stack): FL_MAX_BATCH ids to a message. */
 typedef struct fl_releaser {
@@ -441,6 +485,11 @@ void fl__worker_on_lease(fl_core *c, fl_msg *m, uint64_t now)
     }
     for (size_t i = 0; i < m->ntasks; i++) {
         fl_msg_task *t = &m->tasks[i];
+        const char *name = name_to_run(t);
+        if (!fl__core_runs(c, name)) {
+            hand_back(c, o, t, name);
+            continue;
+        }
         uint64_t key = dedupe_key(o->id, o->inc, t->id, t->attempt);
         if (fl__dedupe_seen(&w->seen, key)) {
             c->stats.duplicates_dropped++;
@@ -564,6 +613,7 @@ static void send_fetch(fl_core *c, fl_wowner *o, uint32_t credit,
     fl__jw_begin_msg(&c->jw, FL_KIND_FETCH, c->id, c->inc);
     fl__jw_u64(&c->jw, "fid", o->fid);
     fl__jw_u64(&c->jw, "credit", credit);
+    fl__jw_u64(&c->jw, "max_msg", c->max_message);
     fl__send_to(c, o->id, NULL, 1, false);
 }
 

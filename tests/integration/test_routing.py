@@ -2,7 +2,7 @@
 """test_routing - task routing through a real broker: to a named node, to
 nodes with a tag given by `floret node --tag`, to the implicit arch tag,
 inside a workflow with .set(route=...), and to a tag nobody has (the task
-waits, it is never run elsewhere). The node that ran each task is read from
+fails at once, naming the route; it is never run elsewhere). The node that ran each task is read from
 `floret call -v`. Depends on floret_fixture."""
 
 import os
@@ -52,9 +52,14 @@ class RoutingTest(fx.ClusterTest):
 
     def test_nobody_has_the_tag(self):
         r = self.cluster.floret("call", "add", "1", "1", "--route", "gpu=2",
-                                "--timeout", "2")
+                                "--timeout", "20")
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-        self.assertIn("no node took the task", r.stderr)
+        self.assertIn("route 'gpu=2' matches no online node that runs 'add' "
+                      "(online: gpu, plain)", r.stderr)
+        r = self.cluster.floret("call", "add", "1", "1", "--route", "nosuch",
+                                "--timeout", "20")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("route 'nosuch' matches no online node", r.stderr)
 
     def test_bad_route_and_bad_tag(self):
         r = self.cluster.floret("call", "add", "1", "1", "--route", "bad tag")

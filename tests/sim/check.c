@@ -67,7 +67,11 @@ void sim_check_missing(world *w)
  * gives no excuse. */
 static void check_runs(world *w, const sim_task *t)
 {
-    if (sim_lossy(&w->p) || t->revoke_requested)
+    if (t->never_runs && t->executions)
+        sim_fail(w, "task c%d/%llu %s%s ran %u times on nodes that do not "
+                 "run it", t->client, (unsigned long long)t->id, t->name,
+                 t->args, t->executions);
+    if (sim_lossy(&w->p) || t->revoke_requested || t->unplaced)
         return;
     if (t->want_runs && t->executions != t->want_runs)
         sim_fail(w, "task c%d/%llu %s%s%s ran %u times, expected %u",

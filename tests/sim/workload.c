@@ -106,6 +106,8 @@ static void make_bad(sim_task *t, fl_rng *r)
         snprintf(t->name, sizeof t->name, "nope");
         snprintf(t->args, sizeof t->args, "[1]");
         want_failure(t, "UnknownTask");
+        t->never_runs = true; /* the owner fails it: no node runs it */
+        return;
     } else {
         snprintf(t->name, sizeof t->name, "add");
         snprintf(t->args, sizeof t->args, "[1,\"two\"]");

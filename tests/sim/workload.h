@@ -31,6 +31,8 @@ typedef struct sim_task {
     char want_err[32];       /* FAILURE: the error type */
     char want_value[512];    /* SUCCESS: JSON of the value */
     uint32_t want_runs;      /* exact runs on a fault-free network; 0 = any */
+    bool never_runs;         /* no node runs it: it must never run at all */
+    bool unplaced;           /* failed: its route matched no online node */
 
     /* what happened */
     bool submitted;

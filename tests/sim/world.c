@@ -301,9 +301,11 @@ static void io_final(void *ud, const fl_final *fin)
     }
     sim_task *t = sim_find_task(w, n->client, fin->id);
     sim_workflow *f = t ? NULL : sim_find_workflow(w, n->client, fin->id);
-    trace(w, "%s final %llu %s %s%s%s", n->id, (unsigned long long)fin->id,
+    trace(w, "%s final %llu %s %s%s%s%s%s", n->id, (unsigned long long)fin->id,
           fl_state_name(fin->state), fin->err_type ? fin->err_type : "",
-          f ? " workflow " : "", f ? f->kind->name : "");
+          f ? " workflow " : "", f ? f->kind->name : "",
+          fin->err_message ? ": " : "",
+          fin->err_message ? fin->err_message : "");
     if (f) {
         sim_workflow_final(w, n, f, fin);
     } else if (!t) {
@@ -318,7 +320,18 @@ static void io_final(void *ud, const fl_final *fin)
         snprintf(t->final_err, sizeof t->final_err, "%s",
                  fin->err_type ? fin->err_type : "");
         char why[400];
-        if (!sim_task_check_final(t, fin->state, value, fin->err_type,
+        /* A task routed to a node that had crashed, or whose presence the
+         * network lost or held back past the owner's grace, fails at once:
+         * no online node matches its route. */
+        bool unplaced = t->route[0] &&
+                        (sim_lossy(&w->p) || w->p.net.reorder > 0) &&
+                        fin->state == FL_FAILURE && fin->err_type &&
+                        strcmp(fin->err_type, "UnknownTask") == 0 &&
+                        fin->err_message &&
+                        strncmp(fin->err_message, "route '", 7) == 0;
+        t->unplaced = unplaced;
+        if (!unplaced &&
+            !sim_task_check_final(t, fin->state, value, fin->err_type,
                                   fin->attempts, sim_lossy(&w->p), why,
                                   sizeof why))
             sim_fail(w, "task %s/%llu %s%s: %s", n->id,

@@ -37,6 +37,7 @@ typedef struct node {
     char last_err_type[80];
     char last_err_msg[256];
     char last_worker[80];
+    size_t max_lease;        /* largest lease payload delivered to it */
 } node;
 
 struct harness {
@@ -50,6 +51,8 @@ struct harness {
     uint64_t lease_delay_us; /* time a lease takes to arrive (default 0) */
     int leased;              /* tasks delivered in leases so far */
     int ran;                 /* jobs run_jobs finished so far */
+    const char *only_tasks;  /* the next add_node's --tasks (then reset) */
+    size_t max_message;      /* the next add_node's limit (then reset) */
 };
 
 static void io_publish(void *ud, const char *topic, const void *payload,
@@ -137,7 +140,11 @@ static node *add_node(harness *h, const char *id, uint32_t slots,
     snprintf(nd->id, sizeof nd->id, "%s", id);
     fl_core_config cfg = {.node_id = id, .incarnation = 1000u + h->count,
                           .slots = slots, .lease_ttl_ms = ttl_ms,
-                          .seed = 7, .registry = h->reg, .log_level = 3};
+                          .seed = 7, .registry = h->reg, .log_level = 3,
+                          .only_tasks = h->only_tasks,
+                          .max_message = h->max_message};
+    h->only_tasks = NULL;
+    h->max_message = 0;
     fl_core_io io = {.ud = nd, .publish = io_publish,
                      .subscribe = io_subscribe, .execute = io_execute,
                      .cancel = io_cancel, .final = io_final,
@@ -168,6 +175,9 @@ static void deliver(harness *h, const msg *m)
                 match = strncmp(id, nd->id, (size_t)(slash - id)) == 0 &&
                         strlen(nd->id) == (size_t)(slash - id);
         }
+        if (match && p && strchr(p + 6, '/') && m->len > nd->max_lease &&
+            memmem(m->data, m->len, "\"kind\":\"lease\"", 14))
+            nd->max_lease = m->len;
         if (match)
             fl_core_input(nd->core, m->topic, m->data, m->len, h->now);
     }
@@ -306,6 +316,180 @@ static void test_round_trip(void)
     teardown(&h);
 }
 
+static int jobs_named(const node *nd, const char *name)
+{
+    int n = 0;
+    for (int i = 0; i < nd->njobs; i++)
+        n += strcmp(nd->jobs[i]->name, name) == 0;
+    return n;
+}
+
+/* Each task goes only to a node that runs it (--tasks narrows a node). */
+static void test_leases_go_to_nodes_that_run_them(void)
+{
+    static harness h;
+    setup(&h);
+    h.only_tasks = "add";
+    node *a = add_node(&h, "wa", 4, 0);
+    h.only_tasks = "mul,xsum";
+    node *m = add_node(&h, "wm", 4, 0);
+    node *c = add_node(&h, "client", 0, 0);
+    pump(&h);
+    for (int i = 0; i < 3; i++) {
+        submit(c, "add", "[1,2]", NULL);
+        submit(c, "mul", "[2,3]", NULL);
+    }
+    CHECK_EQ(jobs_named(a, "add"), 3);
+    CHECK_EQ(a->njobs, 3);
+    CHECK_EQ(jobs_named(m, "mul"), 3);
+    CHECK_EQ(m->njobs, 3);
+    run_jobs(a);
+    run_jobs(m);
+    CHECK_EQ(c->successes, 6);
+    /* A chunks task runs where the task it maps runs. */
+    const char *sm = "[\"xsum\",[[[1,2]]]]";
+    fl_submit s = {.name = "fl.starmap", .args_json = sm,
+                   .args_len = strlen(sm)};
+    CHECK_EQ(fl_core_submit(c->core, &s, h.now, NULL), FL_OK);
+    pump(&h);
+    CHECK_EQ(a->njobs, 0);
+    CHECK_EQ(m->njobs, 1);
+    run_jobs(m);
+    CHECK_STR(c->last_value, "[3]");
+    /* Before the grace, a task nobody runs waits; then it fails, and so
+     * does one whose route matches no node that runs it. */
+    submit(c, "echo", "[1]", NULL);
+    CHECK_EQ(c->failures, 0);
+    fl_call_options o = {.route = "wa"};
+    submit(c, "mul", "[1,1]", &o);
+    CHECK_EQ(c->failures, 0);
+    h.now += FL_PRESENCE_GRACE_MS * 1000ull;
+    tick_all(&h);
+    CHECK_EQ(c->failures, 2);
+    CHECK_STR(c->last_err_msg, "route 'wa' matches no online node that runs "
+              "'mul' (online: wa, wm)");
+    CHECK_EQ(a->njobs + m->njobs, 0);
+    /* The only node that runs mul goes: mul fails at once, naming who is
+     * left. */
+    crash(m);
+    submit(c, "mul", "[1,1]", NULL);
+    CHECK_EQ(c->failures, 3);
+    CHECK_STR(c->last_err_type, "UnknownTask");
+    CHECK_STR(c->last_err_msg, "no online node runs 'mul' (online: wa)");
+    teardown(&h);
+}
+
+/* A worker leased a task it does not run (the owner's view was stale)
+ * hands it back; the owner leases it to one that does, the attempt not
+ * counted, and leases the first no more of that name. */
+static void test_stale_view_hands_back(void)
+{
+    static harness h;
+    setup(&h);
+    h.only_tasks = "add";
+    node *a = add_node(&h, "wa", 1, 0);
+    node *c = add_node(&h, "client", 0, 0);
+    pump(&h);
+    /* A lease from a hand-written owner with a task wa does not run. */
+    const char *lease = "{\"v\":1,\"kind\":\"lease\",\"from\":\"me\","
+                        "\"inc\":5,\"fid\":1,\"ttl_ms\":30000,\"tasks\":["
+                        "{\"id\":7,\"name\":\"mul\",\"args\":[2,2],"
+                        "\"attempt\":1}]}";
+    int before = h.qtail;
+    fl_core_input(a->core, "floret/v1/default/node/wa/in", lease,
+                  strlen(lease), h.now);
+    fl_core_flush(a->core, h.now);
+    CHECK_EQ(a->njobs, 0);
+    bool answered = false;
+    for (int i = before; i < h.qtail; i++)
+        if (strstr(h.q[i].topic, "node/me/in") &&
+            memmem(h.q[i].data, h.q[i].len, "\"type\":\"NotRunHere\"", 19) &&
+            memmem(h.q[i].data, h.q[i].len, "\"retryable\":true", 16))
+            answered = true;
+    CHECK(answered);
+    /* Owner side: wb runs everything; wa's hand-back sends it there. */
+    node *b = add_node(&h, "wb", 1, 0);
+    pump(&h);
+    fl_call_options o = {.route = "wa"};
+    (void)o;
+    submit(c, "add", "[1,1]", NULL);
+    node *holder = a->njobs ? a : b;
+    CHECK_EQ(a->njobs + b->njobs, 1);
+    run_jobs(holder);
+    /* The client believes wa runs mul: feed it a presence that says so. */
+    const char *stale = "{\"v\":1,\"kind\":\"presence\",\"from\":\"wa\","
+                        "\"inc\":1002,\"state\":\"online\",\"slots\":1,"
+                        "\"tasks\":[\"add\",\"mul\"]}";
+    fl_core_input(c->core, "floret/v1/default/node/wa", stale, strlen(stale),
+                  h.now);
+    for (int k = 0; k < 4; k++)
+        submit(c, "mul", "[3,3]", NULL);
+    pump(&h);
+    CHECK_EQ(a->njobs, 0);
+    CHECK_EQ(b->njobs, 1);
+    while (b->njobs)
+        run_jobs(b);
+    CHECK_EQ(c->successes, 5);
+    CHECK_STR(c->last_value, "9");
+    CHECK_EQ(c->failures, 0);
+    fl_core_stats st;
+    fl_core_stats_get(a->core, &st);
+    CHECK(st.handed_back >= 2);
+    teardown(&h);
+}
+
+/* No lease is bigger than the worker's max_msg: batches split by size, a
+ * task only a big worker can take goes there, and one no worker can take
+ * fails with the size and the largest limit. */
+static void test_leases_fit_the_worker(void)
+{
+    static harness h;
+    setup(&h);
+    h.max_message = 2048;
+    node *s = add_node(&h, "small", 64, 0);
+    node *c = add_node(&h, "client", 0, 0);
+    pump(&h);
+    static char args[6000];
+    for (int k = 0; k < 40; k++) {
+        snprintf(args, sizeof args, "[\"%0300d\"]", k);
+        submit(c, "echo", args, NULL);
+    }
+    CHECK_EQ(s->njobs, 40);
+    CHECK(s->max_lease > 0 && s->max_lease <= 2048);
+    while (s->njobs)
+        run_jobs(s);
+    CHECK_EQ(c->successes, 40);
+    /* 4,000 bytes: more than small takes; a big node comes later. */
+    memset(args, 0, sizeof args);
+    args[0] = '[';
+    args[1] = '"';
+    memset(args + 2, 'x', 4000);
+    memcpy(args + 4002, "\"]", 3);
+    submit(c, "echo", args, NULL);
+    CHECK_EQ(s->njobs, 0);
+    h.now += FL_PRESENCE_GRACE_MS * 1000ull;
+    tick_all(&h);
+    CHECK_EQ(c->failures, 1);
+    CHECK(strstr(c->last_err_msg, "task 'echo' needs a ") != NULL);
+    CHECK(strstr(c->last_err_msg, "-byte lease; largest worker limit is "
+                 "2048 (small)") != NULL);
+    CHECK_STR(c->last_err_type, "TaskTooBig");
+    node *big = add_node(&h, "big", 1, 0);
+    pump(&h);
+    submit(c, "echo", args, NULL);
+    submit(c, "echo", "[1]", NULL);
+    CHECK_EQ(big->njobs, 1);
+    CHECK(big->max_lease > 4000);
+    CHECK(s->max_lease <= 2048);
+    for (int k = 0; k < 4 && c->successes < 42; k++) {
+        run_jobs(big);
+        run_jobs(s);
+    }
+    CHECK_EQ(c->successes, 42);
+    CHECK(s->max_lease <= 2048);
+    teardown(&h);
+}
+
 static void test_errors_reach_the_waiter(void)
 {
     static harness h;
@@ -318,11 +502,18 @@ static void test_errors_reach_the_waiter(void)
     CHECK_EQ(c->failures, 1);
     CHECK_STR(c->last_err_type, "TaskError");
     CHECK_STR(c->last_err_msg, "boom");
+    /* No online node runs it: the owner fails it itself, once it has
+     * had its grace to hear the cluster's presences. */
     submit(c, "nope", "[]", NULL);
-    run_jobs(w);
+    CHECK_EQ(w->njobs, 0);
+    CHECK_EQ(c->failures, 1);
+    h.now += FL_PRESENCE_GRACE_MS * 1000ull;
+    tick_all(&h);
+    pump(&h);
+    CHECK_EQ(w->njobs, 0);
     CHECK_EQ(c->failures, 2);
     CHECK_STR(c->last_err_type, "UnknownTask");
-    CHECK(strstr(c->last_err_msg, "'nope'") != NULL);
+    CHECK_STR(c->last_err_msg, "no online node runs 'nope' (online: w1)");
     submit(c, "add", "[1,\"x\"]", NULL);
     run_jobs(w);
     CHECK_STR(c->last_err_type, "TypeError");
@@ -1146,6 +1337,9 @@ int main(void)
     RUN(test_canvas_counters);
     RUN(test_round_trip);
     RUN(test_errors_reach_the_waiter);
+    RUN(test_leases_go_to_nodes_that_run_them);
+    RUN(test_stale_view_hands_back);
+    RUN(test_leases_fit_the_worker);
     RUN(test_many_tasks_are_batched_and_shared);
     RUN(test_big_tasks_leased_in_turn);
     RUN(test_duplicate_lease_runs_once);

@@ -92,6 +92,9 @@ static fl_status check_options(fl_node *n, const fl_node_options *o)
     if (o->tags && !fl__valid_tags(o->tags))
         return bad(n, "tags '%s': expected KEY=VALUE[,KEY=VALUE...] of A-Z a-z 0-9 _ . - "
                    "(255 bytes at most)", o->tags);
+    if (o->tasks && !fl__valid_task_filter(o->tasks))
+        return bad(n, "tasks '%s': expected NAME or MODULE.* entries of A-Z a-z 0-9 "
+                   "_ . - (64 bytes each), comma-separated", o->tasks);
     n->max_message = o->max_message ? o->max_message : FL_DEFAULT_MAX_MESSAGE;
     if (n->max_message < MIN_MESSAGE) {
         fl__plog(&n->log, FL_LOG_ERROR, "max_message %zu: must be at least %u bytes",
@@ -125,6 +128,7 @@ static fl_status make_core(fl_node *n, const fl_node_options *o)
     cfg.runtime = "native";
     cfg.arch = arch;
     cfg.tags = o->tags;
+    cfg.only_tasks = o->tasks;
     cfg.log_level = o->log_level;
     cfg.events = o->events;
     fl__loop_io(n, &io);

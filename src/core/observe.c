@@ -285,7 +285,7 @@ static void write_owner(fl_core *c, fl_jw *w)
     fl__jw_obj(w, "owner");
     fl__jw_u64(w, "submitted", s->submitted);
     fl__jw_u64(w, "finished", s->finished);
-    fl__jw_u64(w, "ready", o->ready.n + o->routed.n);
+    fl__jw_u64(w, "ready", o->nready + o->routed.n);
     fl__jw_u64(w, "delayed", o->heap_n);
     fl__jw_u64(w, "leased", o->leased.n);
     fl__jw_u64(w, "requeued", s->requeued + s->expired);

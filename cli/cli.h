@@ -21,5 +21,6 @@ int cli_keygen(int argc, char **argv);    /* cli/keygen.c */
 int cli_deploy(int argc, char **argv);    /* cli/deploy.c */
 int cli_undeploy(int argc, char **argv);  /* cli/deploy.c */
 int cli_shutdown(int argc, char **argv);  /* cli/deploy.c */
+int cli_broker_config(int argc, char **argv); /* cli/broker_config.c */
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * local.c - `floret local [-n N] [-s SLOTS] [-v] [--] [COMMAND...]`: runs
  * COMMAND inside a private cluster on this machine (local_cluster.h) with
- * FLORET_BROKER set to its broker, and returns COMMAND's exit status. With no
+ * FLORET_BROKER set to its broker (with the operator's user and password),
+ * and returns COMMAND's exit status. With no
  * COMMAND it prints the broker URL and keeps the cluster up until Ctrl-C.
  * A COMMAND named plain "floret" runs this very binary, so the command always
  * matches the nodes. The nodes may read files by reference (wc.file) below
@@ -39,6 +40,8 @@ static void local_usage(FILE *f)
             "  Start a private broker and NODES local nodes (default: one per core,\n"
             "  SLOTS execution slots each, default 1), run COMMAND with FLORET_BROKER\n"
             "  set, then tear everything down. Without COMMAND, run until Ctrl-C.\n"
+            "  The broker admits only the nodes' users and the operator, whose\n"
+            "  password is in FLORET_BROKER (docs/security.md).\n"
             "  -v shows the broker's and the nodes' logs. The nodes read files by\n"
             "  reference only below each --data-dir DIR and the directory of each\n"
             "  file COMMAND names (also $FLORET_DATA_DIRS, colon-separated).\n");
@@ -173,6 +176,13 @@ int cli_local(int argc, char **argv)
         fprintf(stderr, "floret: %s\n", err);
         return rc;
     }
+    /* The command talks to this cluster with its operator's credentials,
+     * not with those a user exported for another one. */
+    unsetenv("FLORET_PASSWORD");
+    unsetenv("FLORET_PASSWORD_FILE");
+    unsetenv("FLORET_TLS_CA_FILE");
+    unsetenv("FLORET_TLS_CERT_FILE");
+    unsetenv("FLORET_TLS_KEY_FILE");
     if (setenv("FLORET_BROKER", local_cluster_url(lc), 1) != 0) {
         fprintf(stderr, "floret local: setenv: %s\n", strerror(errno));
         local_cluster_stop(lc);

@@ -10,8 +10,14 @@
  * on the terminal reaches the launcher, which then stops nodes before the
  * broker instead of everything dying at once.
  *
+ * The broker is the cluster's perimeter, as docs/security.md recommends for
+ * a real one: no anonymous access, a user per node (local-1 ...) and an
+ * operator user for the command run inside, with the ACL of broker_files.h.
+ * Nodes get their password in their environment, never on a command line.
+ *
  * Depends on POSIX, Linux prctl, libmosquitto (to watch presence) and
- * floret.h (to parse presence JSON), malloc_tune.h (the broker's malloc settings).
+ * floret.h (to parse presence JSON), malloc_tune.h (the broker's malloc
+ * settings), broker_files.h (users, passwords, ACL).
  */
 #include "local_cluster.h"
 
@@ -35,12 +41,14 @@
 
 #include <mosquitto.h>
 
+#include "broker_files.h"
 #include "floret/floret.h"
 #include "malloc_tune.h"
 
 #define LC_MAX_NODES 256
 #define LC_PATH 512
 #define LC_DIR (LC_PATH - 32) /* room for "/mosquitto.conf" */
+#define LC_OPERATOR "operator"
 #define LC_BROKER_WAIT_MS 5000
 #define LC_ONLINE_WAIT_MS 15000
 #define LC_NODE_STOP_MS 3000
@@ -53,7 +61,11 @@ struct local_cluster {
     char conf[LC_PATH];
     char broker_log[LC_PATH];
     char nodes_log[LC_PATH];
-    char url[64];
+    char passwd[LC_PATH];
+    char acl[LC_PATH];
+    char url[128]; /* with the operator's user and password */
+    struct bf_user op;
+    struct bf_user users[LC_MAX_NODES];
     int port;
     int slots;
     int verbose;
@@ -141,6 +153,10 @@ static void teardown(struct local_cluster *lc)
         unlink(lc->broker_log);
     if (lc->nodes_log[0])
         unlink(lc->nodes_log);
+    if (lc->passwd[0])
+        unlink(lc->passwd);
+    if (lc->acl[0])
+        unlink(lc->acl);
     if (lc->dir[0])
         rmdir(lc->dir);
 }
@@ -314,7 +330,42 @@ static int make_paths(struct local_cluster *lc, char *err, size_t errlen)
     snprintf(lc->conf, sizeof lc->conf, "%s/mosquitto.conf", lc->dir);
     snprintf(lc->broker_log, sizeof lc->broker_log, "%s/mosquitto.log", lc->dir);
     snprintf(lc->nodes_log, sizeof lc->nodes_log, "%s/nodes.log", lc->dir);
+    snprintf(lc->passwd, sizeof lc->passwd, "%s/passwd", lc->dir);
+    snprintf(lc->acl, sizeof lc->acl, "%s/acl", lc->dir);
     return 0;
+}
+
+/* A user and a fresh password for each node and for the operator, the
+ * password file and the ACL. */
+static int write_auth(struct local_cluster *lc, char *err, size_t errlen)
+{
+    struct bf_user *all = calloc((size_t)lc->nnodes + 1, sizeof *all);
+    int rc = -1;
+    if (!all) {
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    snprintf(lc->op.name, sizeof lc->op.name, "%s", LC_OPERATOR);
+    if (bf_make_password(lc->op.password) != 0)
+        goto random_failed;
+    all[0] = lc->op;
+    for (int i = 0; i < lc->nnodes; i++) {
+        snprintf(lc->users[i].name, sizeof lc->users[i].name, "local-%d", i + 1);
+        if (bf_make_password(lc->users[i].password) != 0)
+            goto random_failed;
+        all[i + 1] = lc->users[i];
+    }
+    if (bf_write_passwd(lc->passwd, all, (size_t)lc->nnodes + 1, 1, err, errlen) == 0 &&
+        bf_write_acl(lc->acl, LC_OPERATOR, 1, err, errlen) == 0)
+        rc = 0;
+    goto out;
+random_failed:
+    set_err(err, errlen, "cannot read random bytes for the broker passwords: %s",
+            strerror(errno));
+out:
+    memset(all, 0, ((size_t)lc->nnodes + 1) * sizeof *all);
+    free(all);
+    return rc;
 }
 
 static int write_config(const struct local_cluster *lc, char *err, size_t errlen)
@@ -325,7 +376,9 @@ static int write_config(const struct local_cluster *lc, char *err, size_t errlen
         return -1;
     }
     fprintf(f, "listener %d 127.0.0.1\n", lc->port);
-    fprintf(f, "allow_anonymous true\n");
+    fprintf(f, "allow_anonymous false\n");
+    fprintf(f, "password_file %s\n", lc->passwd);
+    fprintf(f, "acl_file %s\n", lc->acl);
     fprintf(f, "persistence false\n");
     /* A busy run queues many QoS 1 messages per client; the default (1000)
      * would drop them and make the protocol fall back on lease timeouts. */
@@ -393,9 +446,29 @@ static pid_t spawn_env(const char *file, char *const argv[], const char *log,
     _exit(127);
 }
 
-static pid_t spawn(const char *file, char *const argv[], const char *log)
+/* A node's environment: ours without the broker settings a user may have
+ * exported (they are for their own cluster, not this one), plus the node's
+ * password. One allocation; NULL when out of memory. */
+static char **node_env(const char *password)
 {
-    return spawn_env(file, argv, log, NULL);
+    extern char **environ;
+    size_t n = 0, k = 0, size;
+    while (environ[n])
+        n++;
+    size = (n + 2) * sizeof(char *) + sizeof "FLORET_PASSWORD=" + strlen(password);
+    char **env = malloc(size);
+    if (!env)
+        return NULL;
+    char *pw = (char *)(env + n + 2);
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "FLORET_BROKER=", 14) != 0 &&
+            strncmp(environ[i], "FLORET_PASSWORD", 15) != 0 &&
+            strncmp(environ[i], "FLORET_TLS_", 11) != 0)
+            env[k++] = environ[i];
+    sprintf(pw, "FLORET_PASSWORD=%s", password);
+    env[k++] = pw;
+    env[k] = NULL;
+    return env;
 }
 
 /* Our environment plus the malloc settings of malloc_tune.h, unless the
@@ -478,9 +551,18 @@ static int start_nodes(struct local_cluster *lc, char *err, size_t errlen)
     for (int i = 0; i < lc->nnodes; i++) {
         char name[32];
         snprintf(name, sizeof name, "local-%d", i + 1);
-        char *argv[] = {"floret", "node", "--broker", lc->url, "--name", name,
+        char url[128];
+        snprintf(url, sizeof url, "mqtt://%s@127.0.0.1:%d", lc->users[i].name, lc->port);
+        char *argv[] = {"floret", "node", "--broker", url, "--name", name,
                         "--slots", slots, NULL};
-        pid_t pid = spawn("/proc/self/exe", argv, lc->verbose ? NULL : lc->nodes_log);
+        char **env = node_env(lc->users[i].password);
+        if (!env) {
+            set_err(err, errlen, "out of memory");
+            return -1;
+        }
+        pid_t pid = spawn_env("/proc/self/exe", argv, lc->verbose ? NULL : lc->nodes_log,
+                              env);
+        free(env);
         if (pid < 0) {
             set_err(err, errlen, "cannot fork: %s", strerror(errno));
             return -1;
@@ -559,7 +641,8 @@ static int wait_online(struct local_cluster *lc, char *err, size_t errlen)
         goto out;
     }
     mosquitto_message_callback_set(m, on_presence);
-    if (mosquitto_connect(m, "127.0.0.1", lc->port, 10) != MOSQ_ERR_SUCCESS ||
+    if (mosquitto_username_pw_set(m, lc->op.name, lc->op.password) != MOSQ_ERR_SUCCESS ||
+        mosquitto_connect(m, "127.0.0.1", lc->port, 10) != MOSQ_ERR_SUCCESS ||
         mosquitto_subscribe(m, NULL, "floret/v1/default/node/+", 1) != MOSQ_ERR_SUCCESS) {
         set_err(err, errlen, "cannot watch presence on the local broker");
         goto out;
@@ -622,9 +705,11 @@ int local_cluster_start_ex(int nodes, int slots, int verbose,
     g_pending_signal = 0;
     g_lc = lc; /* before the handlers, so no signal finds a half-made cluster */
     install_handlers();
-    if (make_paths(lc, err, errlen) != 0 || start_broker(lc, err, errlen) != 0)
+    if (make_paths(lc, err, errlen) != 0 || write_auth(lc, err, errlen) != 0 ||
+        start_broker(lc, err, errlen) != 0)
         goto fail;
-    snprintf(lc->url, sizeof lc->url, "mqtt://127.0.0.1:%d", lc->port);
+    snprintf(lc->url, sizeof lc->url, "mqtt://%s:%s@127.0.0.1:%d", lc->op.name,
+             lc->op.password, lc->port);
     if (start_nodes(lc, err, errlen) != 0 || wait_online(lc, err, errlen) != 0)
         goto fail;
     *out = lc;
@@ -663,6 +748,7 @@ void local_cluster_stop(struct local_cluster *lc)
     teardown(lc);
     g_lc = NULL;
     restore_handlers();
+    memset(lc, 0, sizeof *lc); /* the passwords */
     free(lc);
     int sig = g_pending_signal;
     g_pending_signal = 0;

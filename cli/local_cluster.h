@@ -21,7 +21,8 @@ struct local_cluster;
 
 /*
  * Start a broker and `nodes` node processes (nodes <= 0 means one per core),
- * each with one execution slot, named local-1 .. local-N, and wait (bounded)
+ * each with one execution slot, named local-1 .. local-N and each its own
+ * MQTT user under the ACL of broker_files.h, and wait (bounded)
  * until every node's presence says online. Returns 0 and sets *out, or a CLI
  * exit status (3: the cluster could not be started, e.g. mosquitto missing)
  * with a one-line reason in err (no "floret:" prefix, no newline) and
@@ -38,7 +39,9 @@ int local_cluster_start_ex(int nodes, int slots, int verbose,
                            struct local_cluster **out, char *err,
                            size_t errlen);
 
-/* The broker URL, mqtt://127.0.0.1:PORT; valid until local_cluster_stop. */
+/* The broker URL, mqtt://operator:PASSWORD@127.0.0.1:PORT: the operator
+ * may publish control messages, and its clients are operator.<host>-<pid>
+ * (docs/security.md). Valid until local_cluster_stop. */
 const char *local_cluster_url(const struct local_cluster *lc);
 
 /*

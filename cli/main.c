@@ -31,6 +31,7 @@ static const struct subcommand commands[] = {
     {"undeploy", cli_undeploy, "remove a deployed Lua module from every node"},
     {"shutdown", cli_shutdown, "ask a node, or all, to stop (signed)"},
     {"keygen", cli_keygen, "make a key pair for signing deploys"},
+    {"broker-config", cli_broker_config, "write users, passwords and ACL for a Mosquitto broker"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -41,7 +42,7 @@ static void usage(FILE *f)
                "floret is a distributed task queue over MQTT.\n\n"
                "Commands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n"
                "Run 'floret COMMAND --help' for a command's options.\n"
                "The broker is --broker URL, else $FLORET_BROKER, else mqtt://127.0.0.1:1883;\n"

@@ -265,7 +265,12 @@ typedef struct fl_node_options {
     const char *password;
     const char *password_file;
     const char *cluster;   /* NULL means "default" */
-    const char *name;      /* node id; NULL means <hostname>-<pid> */
+    const char *name;      /* node id; NULL means the URL's user name (with
+                            * slots) or <user>.<hostname>-<pid> (a client),
+                            * which a broker ACL can tie to the user
+                            * (docs/security.md); with no user,
+                            * <hostname>-<pid>. A node id <user>.<rest>
+                            * connects with MQTT client id <rest>. */
     const char *tags;      /* routing tags "k=v,k2=v2" in presence; NULL: none */
     int slots;             /* executor threads; -1 = one per core, 0 = client */
     int task_nice;         /* niceness the executor threads add to the

@@ -226,9 +226,11 @@ def make_client(client_id):
 class Mqtt:
     """A plain MQTT client that queues every message it receives."""
 
-    def __init__(self, port, client_id):
+    def __init__(self, port, client_id, username=None, password=None):
         self.messages = queue.Queue()
         self.client = make_client(client_id)
+        if username is not None:
+            self.client.username_pw_set(username, password)
         self.client.on_message = lambda c, u, m: self.messages.put(
             (m.topic, bytes(m.payload), bool(m.retain)))
         self._connected = queue.Queue()

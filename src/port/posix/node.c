@@ -46,6 +46,39 @@ static fl_status bad(fl_node *n, const char *fmt, const char *what)
     return FL_EINVAL;
 }
 
+/* With a broker user and no name, a node is named after its user, so that
+ * the broker's ACL can tie its topics to it (docs/security.md); a client
+ * (no slots), of which one user may run many at once, is
+ * <user>.<host>-<pid>. */
+static void default_id(fl_node *n, int slots)
+{
+    const char *user = n->url.user;
+    size_t ul = strlen(user);
+    char rest[FL_MAX_ID_BUF];
+
+    if (n->url.has_user && fl__valid_id(user) && slots != 0) {
+        snprintf(n->id, sizeof n->id, "%s", user);
+    } else if (n->url.has_user && fl__valid_id(user) && ul + 1 + 8 <= FL_MAX_ID) {
+        fl__default_node_id(rest, FL_MAX_ID - ul); /* fits after "<user>." */
+        memcpy(n->id, user, ul);
+        n->id[ul] = '.';
+        memcpy(n->id + ul + 1, rest, strlen(rest) + 1);
+    } else {
+        fl__default_node_id(n->id, sizeof n->id);
+    }
+}
+
+/* The MQTT client id: the part after "<user>." of such a node id, which
+ * the ACL pattern node/%u.%c then matches; else the node id. */
+static const char *client_id(const fl_node *n)
+{
+    size_t ul = strlen(n->url.user);
+    if (n->url.has_user && strncmp(n->id, n->url.user, ul) == 0 && n->id[ul] == '.' &&
+        n->id[ul + 1])
+        return n->id + ul + 1;
+    return n->id;
+}
+
 static fl_status check_options(fl_node *n, const fl_node_options *o)
 {
     char err[FL_PATH_BUF + 400];
@@ -64,7 +97,7 @@ static fl_status check_options(fl_node *n, const fl_node_options *o)
                        o->name);
         snprintf(n->id, sizeof n->id, "%s", o->name);
     } else {
-        fl__default_node_id(n->id, sizeof n->id);
+        default_id(n, o->slots);
     }
     snprintf(n->log.node, sizeof n->log.node, "%s", n->id);
     if (!fl__valid_id(cluster))
@@ -210,7 +243,7 @@ static fl_status make_parts(fl_node *n)
 
     fl_core_will(n->core, &topic, &will, &will_len);
     fl__loop_transport_cb(n, &cb);
-    st = fl__tp_init(&n->tp, n->id, &n->url, topic, will, will_len,
+    st = fl__tp_init(&n->tp, client_id(n), &n->url, topic, will, will_len,
                      fl_core_will_retain(n->core), &n->log, &cb);
     if (st != FL_OK)
         return st;

@@ -14,9 +14,31 @@
 static char err[256];
 static char from[FL_MAX_ID_BUF];
 
+/* Room for the large messages built below (a node may be configured for
+ * more than its profile's default); test_oversized checks the default. */
+#define TEST_MAX_MESSAGE ((size_t)8 << 20)
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 static fl_status decode(const void *p, size_t n, fl_msg **m)
 {
-    return fl__decode(p, n, 0, m, err, sizeof err, from, sizeof from);
+    return fl__decode(p, n, TEST_MAX_MESSAGE, m, err, sizeof err, from,
+                      sizeof from);
+}
+
+/* n brackets around 1. */
+static const char *deep_array(int n)
+{
+    static char s[2 * 200 + 2];
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        s[k++] = '[';
+    s[k++] = '1';
+    for (int i = 0; i < n; i++)
+        s[k++] = ']';
+    s[k] = '\0';
+    return s;
 }
 
 static fl_msg *decode_ok(const void *p, size_t n)
@@ -566,7 +588,8 @@ static void test_error_lengths(void)
 
 static void test_depth(void)
 {
-    /* 32 levels in all pass; 33 and 10000 fail, before cJSON sees them. */
+    /* FL_MAX_DEPTH levels in all pass; one more and 10000 fail, before
+     * cJSON sees them. */
     size_t cap = 30000;
     char *buf = malloc(cap);
     CHECK(buf != NULL);
@@ -584,7 +607,8 @@ static void test_depth(void)
             fl_msg *m = decode_ok(buf, n);
             fl__msg_free(m);
         } else {
-            check_bad(buf, n, FL_EPROTO, "payload: nested deeper than 32 levels", "");
+            check_bad(buf, n, FL_EPROTO,
+                      "payload: nested deeper than " STR(FL_MAX_DEPTH) " levels", "");
         }
     }
     free(buf);
@@ -1150,8 +1174,7 @@ static void test_plain_json(void)
     check_plain(" {\"a\" : [ 999999999999999 ] }\n", true, FL_TYPE_OBJECT);
     check_plain("-7", true, FL_TYPE_NUMBER);
     check_plain("\"\"", true, FL_TYPE_STRING);
-    check_plain("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", true,
-                FL_TYPE_ARRAY);
+    check_plain(deep_array(FL_MAX_DEPTH), true, FL_TYPE_ARRAY);
     /* Valid, but left to the parser. */
     check_plain("[1.5]", false, 0);
     check_plain("[1e3]", false, 0);
@@ -1159,7 +1182,7 @@ static void test_plain_json(void)
     check_plain("[\"\\n\"]", false, 0);
     check_plain("[\"caf\xC3\xA9\"]", false, 0);
     /* Invalid. */
-    check_plain("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", false, 0);
+    check_plain(deep_array(FL_MAX_DEPTH + 1), false, 0);
     check_plain("[01]", false, 0);
     check_plain("[-]", false, 0);
     check_plain("[1,]", false, 0);

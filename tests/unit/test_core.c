@@ -138,11 +138,16 @@ static node *add_node(harness *h, const char *id, uint32_t slots,
     memset(nd, 0, sizeof *nd);
     nd->h = h;
     snprintf(nd->id, sizeof nd->id, "%s", id);
+    /* Hosted nodes' 8 MiB messages in every profile unless a case asks
+     * for less (h->max_message): some cases below
+     * send chunks of megabytes (the small profile's own limits are swept
+     * by the simulator, sim_small_*). */
     fl_core_config cfg = {.node_id = id, .incarnation = 1000u + h->count,
                           .slots = slots, .lease_ttl_ms = ttl_ms,
                           .seed = 7, .registry = h->reg, .log_level = 3,
                           .only_tasks = h->only_tasks,
-                          .max_message = h->max_message};
+                          .max_message = h->max_message ? h->max_message
+                                                        : (size_t)8 << 20};
     h->only_tasks = NULL;
     h->max_message = 0;
     fl_core_io io = {.ud = nd, .publish = io_publish,

@@ -120,6 +120,14 @@ static void nested(char *buf, int levels)
     buf[2 * levels] = '\0';
 }
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* Deep enough to be refused for its depth, small enough to pass the
+ * profile's size limit. */
+#define DEEP (FL_DEFAULT_MAX_MESSAGE / 2 < 10000 ? (int)FL_DEFAULT_MAX_MESSAGE / 2 - 8 \
+                                                   : 10000)
+
 static void test_depth(void)
 {
     static char buf[20002];
@@ -128,10 +136,10 @@ static void test_depth(void)
     check_reprint(buf, buf);
     nested(buf, FL_MAX_DEPTH + 1);
     CHECK_EQ(parse_status(buf, strlen(buf)), FL_EINVAL);
-    nested(buf, 10000);
+    nested(buf, DEEP);
     CHECK_EQ(parse_status(buf, strlen(buf)), FL_EINVAL);
-    memset(buf, '{', 10000); /* unbalanced and deep */
-    CHECK_EQ(parse_status(buf, 10000), FL_EINVAL);
+    memset(buf, '{', DEEP); /* unbalanced and deep */
+    CHECK_EQ(parse_status(buf, DEEP), FL_EINVAL);
     /* Brackets inside strings do not count. */
     const char *in_string = "[\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"]";
     CHECK_EQ(parse_status(in_string, strlen(in_string)), FL_OK);
@@ -202,7 +210,7 @@ static void test_check_json(void)
     static char deep[200];
     nested(deep, 40);
     CHECK_EQ(fl__check_json(deep, strlen(deep), -1, err, sizeof err), FL_EINVAL);
-    CHECK_STR(err, "nested deeper than 32 levels");
+    CHECK_STR(err, "nested deeper than " STR(FL_MAX_DEPTH) " levels");
     CHECK_EQ(fl__check_json("[1]", 3, FL_TYPE_ARRAY, NULL, 0), FL_OK);
 }
 

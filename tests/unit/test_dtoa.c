@@ -89,7 +89,7 @@ static void check_both(double x)
 static void test_random_bits(void)
 {
     fl_rng r = {1};
-    for (int i = 0; i < 100000; i++) {
+    for (int i = 0; i < 60000; i++) {
         uint64_t bits = fl__rng_next(&r);
         double x;
         memcpy(&x, &bits, sizeof x);
@@ -100,14 +100,14 @@ static void test_random_bits(void)
 static void test_random_unit(void)
 {
     fl_rng r = {2};
-    for (int i = 0; i < 50000; i++)
+    for (int i = 0; i < 25000; i++)
         check_both((double)(fl__rng_next(&r) >> 11) * 0x1p-53);
 }
 
 static void test_integers(void)
 {
     fl_rng r = {3};
-    for (int i = 0; i < 20000; i++) {
+    for (int i = 0; i < 10000; i++) {
         check_both((double)(fl__rng_next(&r) >> 11));          /* < 2^53 */
         check_both((double)fl__rng_below(&r, 1000000));
         check_both((double)(fl__rng_next(&r) >> (11 - i % 12))); /* > 2^53 */
@@ -121,7 +121,7 @@ static void test_integers(void)
 static void test_short_decimals(void)
 {
     fl_rng r = {4};
-    for (int i = 0; i < 30000; i++) {
+    for (int i = 0; i < 15000; i++) {
         double m = (double)fl__rng_below(&r, 100000);
         int e = (int)fl__rng_below(&r, 60) - 30;
         check_both(m * pow(10.0, e));

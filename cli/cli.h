@@ -13,6 +13,7 @@ int cli_call(int argc, char **argv);      /* cli/call.c */
 int cli_status(int argc, char **argv);    /* cli/status.c */
 int cli_events(int argc, char **argv);    /* cli/events.c */
 int cli_forget(int argc, char **argv);    /* cli/forget.c */
+int cli_dashboard(int argc, char **argv); /* cli/dashboard.c */
 int cli_local(int argc, char **argv);     /* cli/local.c */
 int cli_wordcount(int argc, char **argv); /* cli/wordcount.c */
 int cli_run(int argc, char **argv);       /* cli/run.c */

@@ -25,6 +25,7 @@ static const struct subcommand commands[] = {
     {"status", cli_status, "list the nodes of the cluster"},
     {"events", cli_events, "print task events as the nodes send them"},
     {"forget", cli_forget, "clear what the broker keeps of nodes that are gone"},
+    {"dashboard", cli_dashboard, "serve a live web page, /metrics and /api/status"},
     {"local", cli_local, "run a command inside a private cluster on this machine"},
     {"wordcount", cli_wordcount, "count words in files on the cluster"},
     {"deploy", cli_deploy, "load a Lua tasks module on every node (signed)"},

@@ -207,6 +207,9 @@ void view_update_peers(struct view *v, fl_node *node, const char *self)
     for (size_t i = 0; i < k; i++) {
         if (self && strcmp(peers[i].id, self) == 0)
             continue;
+        /* A client that left is gone for good (its presence is not kept). */
+        if (!peers[i].online && peers[i].slots == 0)
+            continue;
         struct view_node *n = node_for(v, peers[i].id);
         if (!n)
             continue;
@@ -217,13 +220,20 @@ void view_update_peers(struct view *v, fl_node *node, const char *self)
         n->p = peers[i];
         n->has_presence = true;
     }
-    /* A peer the node forgot (its retained presence was cleared). */
+    /* Gone: a peer the node forgot (its retained presence was cleared), a
+     * client that left, or one known only from stats that stopped coming
+     * (clients' stats are not retained). */
     for (size_t i = 0; i < v->n; i++) {
-        bool found = false;
-        for (size_t j = 0; j < k && !found; j++)
-            found = strcmp(peers[j].id, v->nodes[i].id) == 0;
-        if (!found && v->nodes[i].has_presence) {
-            v->nodes[i] = v->nodes[--v->n];
+        struct view_node *n = &v->nodes[i];
+        bool found = false, left = false;
+        for (size_t j = 0; j < k && !found; j++) {
+            found = strcmp(peers[j].id, n->id) == 0;
+            left = found && !peers[j].online && peers[j].slots == 0;
+        }
+        uint64_t quiet_ms = 3 * (n->period_ms ? n->period_ms : 2000);
+        bool stale = !n->has_presence && n->has_stats && now > n->stats_at + quiet_ms;
+        if ((!found && n->has_presence) || left || stale) {
+            *n = v->nodes[--v->n];
             i--;
         }
     }

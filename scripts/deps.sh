@@ -17,7 +17,15 @@ PACKAGES=(
   fortunes                          # real text: the word-count demo, tests and benchmark corpus
   gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm  # the microcontroller firmware (scripts/mcu.sh), tests/cross and their tests
   dpkg-dev                          # dpkg-source, which `apt-get source` (scripts/mcu.sh) unpacks with
+  libmicrohttpd-dev                 # floret dashboard's HTTP server
+  python3-prometheus-client         # tests parse the dashboard's /metrics with it
+  chromium                          # the dashboard's page in a real headless browser (tests)
 )
+# playwright-core (from npm, installed by the browser test into the build
+# tree) needs node and npm: Debian's, unless a node is installed already.
+if ! command -v npm >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""test_dashboard - `floret dashboard` against a live cluster of real nodes:
+/metrics parses with Prometheus' own text parser (python3-prometheus-client)
+and its per-node counters match the tasks each node ran; /api/status lists
+every node; the page is one embedded document (ctest it_dashboard); and
+(ctest browser_dashboard, DashboardTest.test_browser) a real headless Chromium (tests/browser/dashboard_check.mjs, driven by
+playwright-core) sees every node, a killed node turn offline within 30 s,
+the tasks of a run in the counts and a failure's error, and leaves a
+screenshot in the build dir. Depends on floret_fixture,
+prometheus_client, node and chromium (browser part)."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+import urllib.request
+
+from prometheus_client.parser import text_string_to_metric_families
+
+import floret_fixture as fx
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CHECK = os.path.join(HERE, "..", "browser", "dashboard_check.mjs")
+NODES = ("d1", "d2", "d3")
+
+
+def get(url, timeout=10):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.status, r.headers.get("Content-Type", ""), r.read()
+
+
+def metrics(base):
+    """{(name, node[, task]): value} of every sample in /metrics."""
+    status, ctype, body = get(base + "metrics")
+    assert status == 200 and ctype.startswith("text/plain"), (status, ctype)
+    out = {}
+    for fam in text_string_to_metric_families(body.decode("utf-8")):
+        for s in fam.samples:
+            key = (s.name, s.labels.get("node", ""), s.labels.get("task", ""))
+            out[key] = s.value
+    return out
+
+
+class DashboardTest(fx.ClusterTest):
+    def setUp(self):
+        c = self.start_cluster(())
+        for n in NODES:
+            c.add_node(n, ["--slots", "2", "--tag", "rack=%s" % n])
+        fx.wait_online(c.broker.port, list(NODES))
+        log = os.path.join(c.workdir, "dashboard.log")
+        self.dash = fx.spawn([fx.FLORET_BIN, "dashboard", "--broker", c.url,
+                              "--listen", "127.0.0.1:0"], log)
+        self.addCleanup(fx.stop_process, self.dash)
+        line = fx.wait_until(lambda: re.search(r"dashboard: (http://\S+)", fx.read_text(log)),
+                             15, what="the dashboard's URL")
+        self.base = line.group(1)
+        fx.wait_until(lambda: self.nodes_in_api() >= set(NODES), 15, what="every node in /api/status")
+
+    def nodes_in_api(self):
+        try:
+            _, _, body = get(self.base + "api/status")
+        except OSError:
+            return set()
+        return {n["id"] for n in json.loads(body)["nodes"] if n["online"]}
+
+    def calls(self, n):
+        """Run n calls one by one; {node: how many it ran}."""
+        ran = {}
+        for i in range(n):
+            r = self.cluster.floret("call", "-v", "add", str(i), "1", timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr + self.logs())
+            who = re.search(r"SUCCESS by (\S+)", r.stderr).group(1)
+            ran[who] = ran.get(who, 0) + 1
+        return ran
+
+    def test_metrics_match_and_api(self):
+        ran = self.calls(12)
+        r = self.cluster.floret("call", "fail", timeout=30)
+        self.assertNotEqual(r.returncode, 0)
+
+        def matched():
+            m = metrics(self.base)
+            ok = all(m.get(("floret_tasks_succeeded_total", n, ""), 0) == ran.get(n, 0)
+                     for n in NODES)
+            failed = sum(m.get(("floret_tasks_failed_total", n, ""), 0) for n in NODES)
+            return m if ok and failed == 1 else None
+        m = fx.wait_until(matched, 20, interval=0.3, what="metrics matching the calls")
+        for n in NODES:
+            self.assertEqual(m[("floret_node_up", n, "")], 1)
+            self.assertEqual(m[("floret_node_slots", n, "")], 2)
+            self.assertEqual(m.get(("floret_task_executed_total", n, "add"), 0), ran.get(n, 0))
+        self.assertEqual(sum(m[("floret_tasks_executed_total", n, "")] for n in NODES), 13)
+
+        _, ctype, body = get(self.base + "api/status")
+        self.assertTrue(ctype.startswith("application/json"), ctype)
+        doc = json.loads(body)
+        nodes = {n["id"]: n for n in doc["nodes"]}
+        self.assertEqual(nodes["d1"]["tags"], ["rack=d1"])
+        self.assertEqual(doc["totals"]["online"] >= 3, True, doc["totals"])
+        self.assertTrue(any(f["err_type"] == "TaskError" for f in doc["failures"]), doc["failures"])
+
+        status, ctype, page = get(self.base)
+        self.assertEqual(status, 200)
+        self.assertTrue(ctype.startswith("text/html"), ctype)
+        self.assertIn(b"EventSource(\"/events\")", page)
+        self.assertNotRegex(page.decode("utf-8"), r"(src|href)=\"https?://")  # no CDN
+        try:
+            get(self.base + "nope")
+            self.fail("/nope was served")
+        except urllib.error.HTTPError as e:
+            self.assertEqual(e.code, 404)
+
+    def test_browser(self):
+        npm = os.environ.get("NPM_DIR", "")
+        self.assertTrue(os.path.isdir(os.path.join(npm, "node_modules", "playwright-core")),
+                        "playwright-core is not installed under NPM_DIR=%r" % npm)
+        node = shutil.which("node")
+        self.assertTrue(node, "node is not installed")
+        shot = os.environ.get("DASHBOARD_SCREENSHOT",
+                              os.path.join(self.cluster.workdir, "dashboard.png"))
+        env = dict(os.environ, NPM_DIR=npm,
+                   CHROME_PROFILE=os.path.join(self.cluster.workdir, "chrome-profile"))
+        p = subprocess.Popen([node, CHECK, self.base, shot] + list(NODES), env=env,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        fx._live_processes.append(p)
+        self.addCleanup(fx.stop_process, p)
+
+        def step(send, want, timeout):
+            if send:
+                p.stdin.write(send + "\n")
+                p.stdin.flush()
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                line = p.stdout.readline()
+                if not line:
+                    break
+                line = line.strip()
+                if line == want:
+                    return
+                if line.startswith("error:"):
+                    self.fail("browser: %s (waiting for %s)%s" % (line, want, self.logs()))
+            self.fail("browser: no %r%s" % (want, self.logs()))
+
+        step(None, "listed", 60)
+        t0 = time.monotonic()
+        self.cluster.nodes["d3"].kill()
+        step("offline d3", "offline", 35)
+        self.assertLess(time.monotonic() - t0, 30.0)
+        items = ",".join("[%d,1]" % i for i in range(200))
+        r = self.cluster.floret("run", "add.starmap([%s])" % items, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr + self.logs())
+        r = self.cluster.floret("call", "fail", timeout=30)
+        step("done 201", "counted", 30)
+        step("shot", "shot", 30)
+        self.assertTrue(os.path.getsize(shot) > 10000, shot)
+
+
+if __name__ == "__main__":
+    fx.main()

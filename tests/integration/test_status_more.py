@@ -66,6 +66,9 @@ class StatusMoreTest(fx.ClusterTest):
         self.assertRegex(r.stdout, r"s1\s+online")
 
     def test_offline_hidden_forget_and_watch(self):
+        # s3's first stats (sent on connecting) say when it was last alive.
+        fx.wait_until(lambda: "last_seen" in self.status().get("s3", {}), 15,
+                      what="s3's stats")
         self.cluster.nodes["s3"].kill()
         nodes = fx.wait_until(lambda: (lambda n: n if n.get("s3", {}).get("state") == "offline"
                                        else None)(self.status()), 30, what="s3 offline")

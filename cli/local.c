@@ -24,11 +24,14 @@
 #include "cli.h"
 #include "data_dirs.h"
 #include "local_cluster.h"
+#include "local_dashboard.h"
 
 struct local_args {
     int nodes;
     int slots;
     int verbose;
+    int dashboard;              /* --dashboard: serve one beside the cluster */
+    const char *dashboard_listen;
     char **command; /* NULL-terminated, or NULL for none */
 };
 
@@ -44,7 +47,10 @@ static void local_usage(FILE *f)
             "  password is in FLORET_BROKER (docs/security.md).\n"
             "  -v shows the broker's and the nodes' logs. The nodes read files by\n"
             "  reference only below each --data-dir DIR and the directory of each\n"
-            "  file COMMAND names (also $FLORET_DATA_DIRS, colon-separated).\n");
+            "  file COMMAND names (also $FLORET_DATA_DIRS, colon-separated).\n"
+            "  --dashboard serves 'floret dashboard' beside the cluster and prints its\n"
+            "  URL, also in $FLORET_DASHBOARD for COMMAND (127.0.0.1:8080, or a free\n"
+            "  port; --dashboard-listen HOST:PORT).\n");
 }
 
 static int parse_count(const char *flag, const char *s, int max, int *out)
@@ -80,6 +86,11 @@ static int parse_local_args(int argc, char **argv, struct local_args *a, int *st
                 return *status = 2, -1;
         } else if (strcmp(s, "-v") == 0 || strcmp(s, "--verbose") == 0) {
             a->verbose = 1;
+        } else if (strcmp(s, "--dashboard") == 0) {
+            a->dashboard = 1;
+        } else if (strcmp(s, "--dashboard-listen") == 0 && i + 1 < argc) {
+            a->dashboard = 1;
+            a->dashboard_listen = argv[++i];
         } else if (strcmp(s, "--data-dir") == 0) {
             struct stat st;
             const char *d = i + 1 < argc ? argv[++i] : NULL;
@@ -188,18 +199,33 @@ int cli_local(int argc, char **argv)
         local_cluster_stop(lc);
         return 1;
     }
+    pid_t dash = -1;
+    if (a.dashboard) {
+        char url[256];
+        fflush(NULL);
+        dash = local_dashboard_start(a.dashboard_listen, url, sizeof url);
+        if (dash < 0) {
+            local_cluster_stop(lc);
+            return 1;
+        }
+        printf("dashboard: %s\n", url);
+        fflush(stdout);
+        setenv("FLORET_DASHBOARD", url, 1); /* for COMMAND */
+    }
     if (!a.command)
         return serve_until_signal(lc);
     fflush(NULL);
     pid_t pid = run_command(a.command);
     if (pid < 0) {
         fprintf(stderr, "floret local: cannot fork: %s\n", strerror(errno));
+        local_dashboard_stop(dash);
         local_cluster_stop(lc);
         return 1;
     }
     local_cluster_forward_signals(lc, pid);
     status = wait_command(pid);
     local_cluster_forward_signals(lc, 0);
+    local_dashboard_stop(dash);
     local_cluster_stop(lc);
     return status;
 }

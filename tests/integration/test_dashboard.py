@@ -112,6 +112,27 @@ class DashboardTest(fx.ClusterTest):
         except urllib.error.HTTPError as e:
             self.assertEqual(e.code, 404)
 
+    def test_floret_local_dashboard(self):
+        """`floret local --dashboard` serves one beside its own cluster (whose
+        broker admits only its users) and tells COMMAND where."""
+        probe = ("import json, os, time, urllib.request\n"
+                 "url = os.environ['FLORET_DASHBOARD'] + 'api/status'\n"
+                 "for _ in range(100):\n"
+                 "    doc = json.load(urllib.request.urlopen(url, timeout=5))\n"
+                 "    up = sorted(n['id'] for n in doc['nodes'] if n['online'] and n['slots'])\n"
+                 "    if up == ['local-1', 'local-2']:\n"
+                 "        print('seen', *up)\n"
+                 "        break\n"
+                 "    time.sleep(0.2)\n")
+        env = dict(os.environ)
+        env.pop("FLORET_BROKER", None)
+        r = subprocess.run([fx.FLORET_BIN, "local", "-n", "2", "--dashboard-listen", "127.0.0.1:0",
+                            "--", "/usr/bin/python3", "-c", probe], env=env, capture_output=True,
+                           text=True, timeout=90, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"dashboard: http://127\.0\.0\.1:\d+/")
+        self.assertIn("seen local-1 local-2", r.stdout, r.stderr)
+
     def test_browser(self):
         npm = os.environ.get("NPM_DIR", "")
         self.assertTrue(os.path.isdir(os.path.join(npm, "node_modules", "playwright-core")),

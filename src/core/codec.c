@@ -1031,11 +1031,14 @@ void fl__jw_raw(fl_jw *w, const char *key, const char *json, size_t n)
 static void put_tree(fl_jw *w, const cJSON *v, unsigned level)
 {
     fl_buf *b = &w->json;
-    if (level > FL_MAX_DEPTH) {
+    int type = v ? v->type & 0xFF : cJSON_NULL;
+    /* level counts containers, as the parser's limit does: a scalar inside
+     * the deepest allowed array is fine. */
+    if (level > FL_MAX_DEPTH && (type == cJSON_Array || type == cJSON_Object)) {
         w->depth = JW_BROKEN;
         return;
     }
-    switch (v ? v->type & 0xFF : cJSON_NULL) {
+    switch (type) {
     case cJSON_False: fl__buf_put(b, "false", 5); return;
     case cJSON_True: fl__buf_put(b, "true", 4); return;
     case cJSON_Number:

@@ -136,6 +136,13 @@ static void test_depth(void)
     check_reprint(buf, buf);
     nested(buf, FL_MAX_DEPTH + 1);
     CHECK_EQ(parse_status(buf, strlen(buf)), FL_EINVAL);
+    /* A scalar inside the deepest array is no level more (the fuzzer found
+     * a message that parsed but could not be written back). */
+    nested(buf, FL_MAX_DEPTH);
+    memmove(buf + FL_MAX_DEPTH + 5, buf + FL_MAX_DEPTH, FL_MAX_DEPTH + 1);
+    memcpy(buf + FL_MAX_DEPTH, "false", 5);
+    CHECK_EQ(parse_status(buf, strlen(buf)), FL_OK);
+    check_reprint(buf, buf);
     nested(buf, DEEP);
     CHECK_EQ(parse_status(buf, strlen(buf)), FL_EINVAL);
     memset(buf, '{', DEEP); /* unbalanced and deep */

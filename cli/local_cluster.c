@@ -49,6 +49,7 @@
 #define LC_PATH 512
 #define LC_DIR (LC_PATH - 32) /* room for "/mosquitto.conf" */
 #define LC_OPERATOR "operator"
+#define LC_MAX_PACKET (8u * 1024 * 1024 + 4096) /* 8 MiB --max-message + header */
 #define LC_BROKER_WAIT_MS 5000
 #define LC_ONLINE_WAIT_MS 15000
 #define LC_NODE_STOP_MS 3000
@@ -379,6 +380,9 @@ static int write_config(const struct local_cluster *lc, char *err, size_t errlen
     fprintf(f, "allow_anonymous false\n");
     fprintf(f, "password_file %s\n", lc->passwd);
     fprintf(f, "acl_file %s\n", lc->acl);
+    /* Refuse at the broker what no node would accept: the nodes' default
+     * --max-message plus room for an MQTT header and topic. */
+    fprintf(f, "max_packet_size %u\n", LC_MAX_PACKET);
     fprintf(f, "persistence false\n");
     /* A busy run queues many QoS 1 messages per client; the default (1000)
      * would drop them and make the protocol fall back on lease timeouts. */

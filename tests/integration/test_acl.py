@@ -145,7 +145,7 @@ class AclTest(unittest.TestCase):
         r = subprocess.run([fx.FLORET_BIN, "call", "add", "1", "1", "--broker", self.url()],
                            capture_output=True, text=True, timeout=30, env=self.env)
         self.assertEqual(r.returncode, 3, r.stderr)
-        self.assertIn("not authori", r.stderr)
+        self.assertIn("not authori", r.stderr.lower())
         t0 = time.monotonic()
         r = subprocess.run([fx.FLORET_BIN, "call", "add", "1", "1", "--broker", self.url("w1")],
                            capture_output=True, text=True, timeout=30,

@@ -28,6 +28,9 @@
 /* Executor threads run this much nicer than the node (docs/architecture.md,
  * "Threads"). */
 #define FL_DEFAULT_TASK_NICE 10
+/* Bytes of an MQTT packet beyond its payload: fixed header, topic, packet
+ * id and properties; a topic is at most ~200 bytes, so this is generous. */
+#define FL_PACKET_ROOM 4096u
 #define CALL_OVERHEAD 512u    /* envelope bytes around one task in a lease */
 
 void fl_node_options_init(fl_node_options *o)
@@ -243,7 +246,8 @@ static fl_status make_parts(fl_node *n)
 
     fl_core_will(n->core, &topic, &will, &will_len);
     fl__loop_transport_cb(n, &cb);
-    st = fl__tp_init(&n->tp, client_id(n), &n->url, topic, will, will_len,
+    st = fl__tp_init(&n->tp, client_id(n), &n->url, n->max_message + FL_PACKET_ROOM,
+                     topic, will, will_len,
                      fl_core_will_retain(n->core), &n->log, &cb);
     if (st != FL_OK)
         return st;

@@ -244,6 +244,7 @@ typedef struct fl_transport_cb {
 
 typedef enum fl_tp_state {
     FL_TP_IDLE,       /* waiting for the next attempt */
+    FL_TP_PROBING,    /* our own TCP connect to the broker, pending */
     FL_TP_CONNECTING, /* socket open, no CONNACK yet */
     FL_TP_UP,         /* CONNACK accepted */
     FL_TP_CLOSED      /* closed for good */
@@ -265,11 +266,20 @@ typedef struct fl_transport {
     bool reason_set;     /* this attempt's failure reason is recorded */
     bool tls_reason_set; /* ...and it is the TLS handshake's, which wins */
     bool lasting;        /* ...and retrying will not help */
+    bool v5;             /* MQTT 5 (until a broker says it does not speak it) */
+    bool fallback;       /* this attempt's broker refused MQTT 5 */
+    void *props;         /* mosquitto_property list of the v5 CONNECT */
+    int probe_fd;        /* PROBING: the socket, else -1 */
+    int probe_errno;
+    struct addrinfo *probe_list, *probe_next;
     char last_error[256];
     uint64_t now;        /* set by the loop before each step */
 } fl_transport;
 
+/* max_packet: the largest MQTT packet this node reads, announced to an
+ * MQTT 5 broker so that it drops larger ones before they are sent. */
 fl_status fl__tp_init(fl_transport *tp, const char *client_id, const fl_url *url,
+                      size_t max_packet,
                       const char *will_topic, const void *will, size_t will_len,
                       bool will_retain, fl_logger *log,
                       const fl_transport_cb *cb);

@@ -4,14 +4,28 @@
  * blocking on TCP, read and write when poll says so, keep-alive, reconnect
  * with backoff 0.1 s doubling to 5 s, forever. It logs one line per change
  * of state, and each failed attempt only for the first few.
- * Depends on posix.h, mqtt_conf.h (credentials, TLS) and libmosquitto.
+ *
+ * MQTT 5, so that the CONNECT announces the largest packet the node reads
+ * and the broker drops bigger ones instead of sending them (docs/security.md);
+ * 3.1.1 when a broker refuses 5. libmosquitto takes CONNECT properties only
+ * in its blocking connect, so each attempt first makes a TCP connection of
+ * its own without blocking (PROBING): the blocking connect then runs only
+ * against a broker that just answered, and an unreachable one costs the
+ * loop nothing.
+ * Depends on posix.h, mqtt_conf.h (credentials, TLS), libmosquitto, POSIX
+ * sockets.
  */
 #include "posix.h"
 #include "mqtt_conf.h"
 
 #include <errno.h>
 #include <mosquitto.h>
+#include <fcntl.h>
+#include <mqtt_protocol.h>
+#include <netdb.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
@@ -61,8 +75,13 @@ static void on_connect(struct mosquitto *m, void *ud, int rc)
     (void)m;
     if (tp->state != FL_TP_CONNECTING)
         return;
+    if (rc != 0 && tp->v5 && (rc == 1 || rc == MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION)) {
+        tp->fallback = true;
+        set_reason(tp, "the broker does not speak MQTT 5");
+        return;
+    }
     if (rc != 0) {
-        set_reason(tp, mosquitto_connack_string(rc));
+        set_reason(tp, tp->v5 ? mosquitto_reason_string(rc) : mosquitto_connack_string(rc));
         /* 3.1.1's and MQTT 5's codes for bad credentials, not authorised */
         tp->lasting = rc == 4 || rc == 5 || rc == 134 || rc == 135;
         return; /* libmosquitto closes the socket; step() notices */
@@ -119,7 +138,7 @@ static void on_lib_log(struct mosquitto *m, void *ud, int level, const char *s)
 /* ----------------------------------------------------------------- setup */
 
 fl_status fl__tp_init(fl_transport *tp, const char *client_id, const fl_url *url,
-                      const char *will_topic, const void *will, size_t will_len,
+                      size_t max_packet, const char *will_topic, const void *will, size_t will_len,
                       bool will_retain,
                       fl_logger *log, const fl_transport_cb *cb)
 {
@@ -131,15 +150,24 @@ fl_status fl__tp_init(fl_transport *tp, const char *client_id, const fl_url *url
     tp->cb = *cb;
     tp->state = FL_TP_IDLE;
     tp->backoff_us = BACKOFF_MIN_US;
+    tp->probe_fd = -1;
+    tp->v5 = true;
     pthread_once(&lib_once, lib_init);
 
     tp->mosq = mosquitto_new(client_id, true, tp);
     if (!tp->mosq)
         return errno == ENOMEM ? FL_ENOMEM : FL_EINVAL;
-    mosquitto_int_option(tp->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+    mosquitto_int_option(tp->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
     mosquitto_int_option(tp->mosq, MOSQ_OPT_TCP_NODELAY, 1);
-    /* The core batches, so messages are few and large; let them all fly. */
-    mosquitto_max_inflight_messages_set(tp->mosq, 0);
+    /* The core batches, so messages are few and large; let them all fly
+     * (MQTT 5's most, 65535; 0 means no limit under 3.1.1). */
+    mosquitto_int_option(tp->mosq, MOSQ_OPT_RECEIVE_MAXIMUM, 65535);
+    mosquitto_int_option(tp->mosq, MOSQ_OPT_SEND_MAXIMUM, 65535);
+    if (max_packet > 0 && max_packet <= UINT32_MAX &&
+        mosquitto_property_add_int32((mosquitto_property **)&tp->props,
+                                     MQTT_PROP_MAXIMUM_PACKET_SIZE,
+                                     (uint32_t)max_packet) != MOSQ_ERR_SUCCESS)
+        return FL_ENOMEM;
     mosquitto_connect_callback_set(tp->mosq, on_connect);
     mosquitto_disconnect_callback_set(tp->mosq, on_disconnect);
     mosquitto_message_callback_set(tp->mosq, on_message);
@@ -159,15 +187,28 @@ fl_status fl__tp_init(fl_transport *tp, const char *client_id, const fl_url *url
     return rc == MOSQ_ERR_SUCCESS ? FL_OK : FL_EINVAL;
 }
 
+static void probe_end(fl_transport *tp)
+{
+    if (tp->probe_fd >= 0)
+        close(tp->probe_fd);
+    tp->probe_fd = -1;
+    if (tp->probe_list)
+        freeaddrinfo(tp->probe_list);
+    tp->probe_list = tp->probe_next = NULL;
+}
+
 void fl__tp_free(fl_transport *tp)
 {
+    probe_end(tp);
     if (tp->mosq)
         mosquitto_destroy(tp->mosq);
     tp->mosq = NULL;
+    mosquitto_property_free_all((mosquitto_property **)&tp->props);
 }
 
 void fl__tp_reset(fl_transport *tp)
 {
+    probe_end(tp);
     tp->state = FL_TP_IDLE;
     tp->next_try = 0;
     tp->failures = 0;
@@ -211,6 +252,15 @@ static void went_down(fl_transport *tp, uint64_t now)
 {
     fl_tp_state was = tp->state;
     tp->state = FL_TP_IDLE;
+    if (was == FL_TP_CONNECTING && tp->fallback) {
+        fl__plog(tp->log, FL_LOG_WARN, "broker %s does not speak MQTT 5; using 3.1.1, "
+                 "so messages over the size limit are read before they are refused",
+                 tp->url->text);
+        tp->v5 = false;
+        mosquitto_int_option(tp->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+        tp->next_try = now;
+        return;
+    }
     if (was == FL_TP_UP) {
         fl__plog(tp->log, FL_LOG_WARN, "lost broker %s: %s; reconnecting",
                 tp->url->text, tp->reason_set ? tp->last_error : "connection lost");
@@ -229,28 +279,113 @@ static void went_down(fl_transport *tp, uint64_t now)
     attempt_failed(tp, now);
 }
 
-static void attempt(fl_transport *tp, uint64_t now)
+/* The MQTT connection proper, once the probe reached the broker: the TCP
+ * connect this blocks on is answered at once. */
+static void connect_mqtt(fl_transport *tp, uint64_t now)
 {
     int rc;
-    tp->reason_set = false;
-    tp->tls_reason_set = false;
-    tp->lasting = false;
-    tp->pollout_done = false;
-    tp->attempt_at = now;
-    fl__mqtt_tls_attempt();
     errno = 0;
-    if (!tp->tried)
-        rc = mosquitto_connect_async(tp->mosq, tp->url->host, tp->url->port,
-                                     KEEPALIVE_S);
-    else
-        rc = mosquitto_reconnect_async(tp->mosq);
+    rc = mosquitto_connect_bind_v5(tp->mosq, tp->url->host, tp->url->port, KEEPALIVE_S,
+                                   NULL, tp->v5 ? tp->props : NULL);
     tp->tried = true;
     if (rc != MOSQ_ERR_SUCCESS) {
         set_reason(tp, rc_reason(rc, errno));
+        tp->state = FL_TP_IDLE;
         attempt_failed(tp, now);
         return;
     }
     tp->state = FL_TP_CONNECTING;
+}
+
+/* Start a non-blocking TCP connect to the next address; false when none
+ * is left (probe_errno says why the last one failed). */
+static bool probe_start_next(fl_transport *tp)
+{
+    while (tp->probe_next) {
+        struct addrinfo *a = tp->probe_next;
+        int fd;
+        tp->probe_next = a->ai_next;
+        fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    a->ai_protocol);
+        if (fd < 0) {
+            tp->probe_errno = errno;
+            continue;
+        }
+        if (connect(fd, a->ai_addr, a->ai_addrlen) == 0 || errno == EINPROGRESS) {
+            tp->probe_fd = fd;
+            return true;
+        }
+        tp->probe_errno = errno;
+        close(fd);
+    }
+    return false;
+}
+
+static void probe_failed(fl_transport *tp, uint64_t now)
+{
+    set_reason(tp, tp->probe_errno ? strerror(tp->probe_errno) : "cannot connect");
+    probe_end(tp);
+    tp->state = FL_TP_IDLE;
+    attempt_failed(tp, now);
+}
+
+static void attempt(fl_transport *tp, uint64_t now)
+{
+    struct addrinfo hints, *list = NULL;
+    char port[16];
+    int rc;
+    tp->reason_set = false;
+    tp->tls_reason_set = false;
+    tp->lasting = false;
+    tp->fallback = false;
+    tp->pollout_done = false;
+    tp->attempt_at = now;
+    tp->probe_errno = 0;
+    fl__mqtt_tls_attempt();
+    probe_end(tp);
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    snprintf(port, sizeof port, "%d", tp->url->port);
+    rc = getaddrinfo(tp->url->host, port, &hints, &list);
+    if (rc != 0) {
+        set_reason(tp, rc == EAI_SYSTEM ? strerror(errno) : "cannot resolve the host name");
+        attempt_failed(tp, now);
+        return;
+    }
+    tp->probe_list = tp->probe_next = list;
+    if (!probe_start_next(tp)) {
+        probe_failed(tp, now);
+        return;
+    }
+    tp->state = FL_TP_PROBING;
+}
+
+/* The probe's socket turned writable or failed: connected, or try the
+ * next address. */
+static void probe_step(fl_transport *tp, uint64_t now, short revents)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (revents & (POLLOUT | POLLERR | POLLHUP)) {
+        if (getsockopt(tp->probe_fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+            err = errno;
+        if (err == 0) {
+            probe_end(tp);
+            connect_mqtt(tp, now);
+            return;
+        }
+        tp->probe_errno = err;
+        close(tp->probe_fd);
+        tp->probe_fd = -1;
+        if (!probe_start_next(tp))
+            probe_failed(tp, now);
+        return;
+    }
+    if (now >= tp->attempt_at + CONNECT_TIMEOUT_US) {
+        tp->probe_errno = ETIMEDOUT;
+        probe_failed(tp, now);
+    }
 }
 
 /* ----------------------------------------------------------- each step */
@@ -266,6 +401,12 @@ void fl__tp_prepare(fl_transport *tp, uint64_t now, int *fd, short *events,
             *deadline = tp->next_try;
         return;
     case FL_TP_CLOSED:
+        return;
+    case FL_TP_PROBING:
+        *fd = tp->probe_fd;
+        *events = POLLOUT;
+        if (tp->attempt_at + CONNECT_TIMEOUT_US < *deadline)
+            *deadline = tp->attempt_at + CONNECT_TIMEOUT_US;
         return;
     case FL_TP_CONNECTING:
         if (tp->attempt_at + CONNECT_TIMEOUT_US < *deadline)
@@ -328,6 +469,10 @@ void fl__tp_step(fl_transport *tp, uint64_t now, short revents)
     if (tp->state == FL_TP_IDLE) {
         if (now >= tp->next_try)
             attempt(tp, now);
+        return;
+    }
+    if (tp->state == FL_TP_PROBING) {
+        probe_step(tp, now, revents);
         return;
     }
     if (tp->state == FL_TP_CONNECTING && tp->url->tls)
@@ -413,6 +558,8 @@ void fl__tp_close(fl_transport *tp, uint32_t timeout_ms)
         mosquitto_disconnect(tp->mosq);
         flush_out(tp, deadline);
         fl__plog(tp->log, FL_LOG_DEBUG, "disconnected from broker %s", tp->url->text);
+    } else if (was == FL_TP_PROBING) {
+        probe_end(tp);
     } else if (was == FL_TP_CONNECTING) {
         mosquitto_disconnect(tp->mosq);
     }

@@ -73,6 +73,12 @@ void fl_board_idle(uint32_t ms);
  * mark), or 0 when the board does not measure it. */
 size_t fl_board_stack_peak(void);
 
+/* Start the board again from reset (a watchdog reset, AIRCR's
+ * SYSRESETREQ): what the port does when lwIP's own checks fail, so that a
+ * broken state ends in a reboot and a new incarnation, not a hung node.
+ * Never returns. */
+void fl_board_restart(void) __attribute__((noreturn));
+
 /* The firmware's entry: never returns while it can run; returns non-zero
  * when the board cannot start (no settings, no network). */
 int fl_mcu_main(void);

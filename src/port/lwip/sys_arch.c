@@ -2,7 +2,8 @@
  * sys_arch.c - what lwIP asks of a NO_SYS platform: sys_now() in
  * milliseconds from the board's clock, a random number source
  * (LWIP_RAND, seeded from the board's entropy on first use), and its
- * diagnostics and assertions, which go to the board's console.
+ * diagnostics and assertions, which go to the board's console (a failed
+ * assertion restarts the board).
  * Depends on board.h, lwIP's headers and the C library.
  */
 #include <stdarg.h>
@@ -43,9 +44,8 @@ void fl__lwip_diag(const char *fmt, ...)
 void fl__lwip_assert(const char *msg, const char *file, int line)
 {
     char text[200];
-    int n = snprintf(text, sizeof text, "lwIP assertion failed: %s (%s:%d)\n",
-                     msg, file, line);
+    int n = snprintf(text, sizeof text, "lwIP assertion failed: %s (%s:%d); "
+                     "restarting\n", msg, file, line);
     fl_board_console(text, n > 0 && (size_t)n < sizeof text ? (size_t)n : strlen(text));
-    for (;;)
-        fl_board_idle(1000);
+    fl_board_restart();
 }

@@ -257,15 +257,24 @@ void fl__mps2_exit(int code)
     fl__semi_exit(code);
 }
 
+void fl_board_restart(void)
+{
+    /* SCB->AIRCR: VECTKEY | SYSRESETREQ. QEMU resets the machine and
+     * boots the firmware again (unless run with -no-reboot). */
+    *(volatile uint32_t *)0xE000ED0Cu = 0x05FA0004u;
+    for (;;)
+        __asm__ volatile("wfi");
+}
+
 void fl__mps2_fault(const char *what)
 {
-    char line[96];
+    char line[112];
     uint32_t cfsr = *(volatile uint32_t *)0xE000ED28u;
     uint32_t bfar = *(volatile uint32_t *)0xE000ED38u;
-    snprintf(line, sizeof line, "board: %s (CFSR %08lx BFAR %08lx); stopping\n",
+    snprintf(line, sizeof line, "board: %s (CFSR %08lx BFAR %08lx); restarting\n",
              what, (unsigned long)cfsr, (unsigned long)bfar);
     say(line);
-    fl__semi_exit(1);
+    fl_board_restart();
 }
 
 int main(void)

@@ -4,7 +4,8 @@
  * faults, SysTick), and a reset handler that copies .data from its load
  * address, zeroes .bss (newlib's crt0 is not used: it does not copy
  * .data), paints the unused stack so its high-water mark can be
- * measured, and calls main. A fault prints its registers and stops.
+ * measured, and calls main. A fault prints its registers and restarts
+ * the board.
  * Depends on the symbols of link.ld, board_mps2.h and the C library.
  */
 #include <stdint.h>

@@ -22,6 +22,11 @@ class ServeTest(mf.McuTest):
     def call(self, *args):
         return self.c.floret("call", *args, "--route", "mcu1", "--timeout", "20", timeout=40)
 
+    def test_presence_says_its_limit(self):
+        pres = fx.wait_online(self.c.broker.port, ["mcu1"])["mcu1"]
+        self.assertEqual(pres["max_msg"], mf.MAX_MESSAGE, pres)
+        self.assertEqual(pres["arch"], "cortex-m3", pres)
+
     def test_status_shows_the_board(self):
         r = self.c.floret("status", "--json", "--wait", "1500")
         self.assertEqual(r.returncode, 0, r.stderr + self.logs())

@@ -21,7 +21,7 @@
 
 /* Bytes of the arena; with FL_MCU_MAX_MESSAGE the main RAM knob. */
 #ifndef FL_MCU_ARENA_BYTES
-#define FL_MCU_ARENA_BYTES (32u * 1024u)
+#define FL_MCU_ARENA_BYTES (64u * 1024u)
 #endif
 #ifndef FL_MCU_KEEP_ALIVE_S
 #define FL_MCU_KEEP_ALIVE_S 15u

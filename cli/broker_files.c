@@ -77,10 +77,14 @@ void bf_print_acl(FILE *f, const char *op)
             "pattern read floret/v1/+/ctl\n"
             "pattern read floret/v1/+/ctl/+\n"
             "\n"
-            "# Only the operator publishes deploy, undeploy and shutdown.\n"
+            "# Only the operator publishes deploy, undeploy and shutdown, and\n"
+            "# clears the retained presence and stats of nodes that are gone\n"
+            "# (floret forget).\n"
             "user %s\n"
             "topic write floret/v1/+/ctl\n"
-            "topic write floret/v1/+/ctl/+\n",
+            "topic write floret/v1/+/ctl/+\n"
+            "topic write floret/v1/+/node/+\n"
+            "topic write floret/v1/+/node/+/stats\n",
             op);
 }
 

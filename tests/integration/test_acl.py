@@ -9,7 +9,7 @@ presence forged for w1 and for a made-up worker with 1,000 slots never
 reaches an observer; a peer claiming to be w1 (fetches with w1's id and
 incarnation, and from a ghost) receives no lease, and cannot subscribe to
 w1's inbox; its control messages (a deploy signed with the trusted key,
-a shutdown) never arrive, so the module it deployed does not exist; and
+a shutdown) and its `floret forget` never arrive, so the module it deployed does not exist; and
 the workflow still finishes. Anonymous clients and wrong passwords are
 refused at once. `floret local` runs the same way: anonymous access to its
 broker is refused while its own command works.
@@ -251,6 +251,27 @@ class AclTest(unittest.TestCase):
             self.ok(r, '"hi"')
         finally:
             obs.close()
+
+    def retained_presence(self, node):
+        m = self.mqtt("operator", "acl-retained-reader")
+        try:
+            m.subscribe(P + "node/" + node)
+            return [p for t, p, r in m.drain(0.5) if r and p]
+        finally:
+            m.close()
+
+    def test_only_the_operator_forgets_nodes(self):
+        ops = self.mqtt("operator", "acl-forget-setup")
+        try:
+            gone = {"v": 1, "kind": "presence", "from": "gone-1", "state": "offline"}
+            ops.publish(P + "node/gone-1", json.dumps(gone), retain=True)
+        finally:
+            ops.close()
+        self.assertEqual(len(self.retained_presence("gone-1")), 1)
+        self.assertEqual(self.floret("w2", "forget", "gone-1").returncode, 0)
+        self.assertEqual(len(self.retained_presence("gone-1")), 1, "w2 cleared a presence")
+        self.ok(self.floret("operator", "forget", "gone-1"))
+        self.assertEqual(self.retained_presence("gone-1"), [])
 
     def test_floret_local_refuses_strangers(self):
         env = dict(self.env, TMPDIR=self.dir)

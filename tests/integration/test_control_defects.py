@@ -3,7 +3,10 @@
 real nodes and a real broker: a signed shutdown captured and replayed to
 the node after it restarted does not stop it again; a deploy signed with a
 timestamp 290 s ahead is refused and does not block the next real deploy;
-a secret key given as --trust is refused with an explanation; a task stuck
+a signed deploy captured before an undeploy and published again (retained)
+is refused by the running node, which puts the undeploy back, so a node
+started afterwards does not load it; a secret key given as --trust is
+refused with an explanation; a task stuck
 in one C call (a pathological string.find) does not keep SIGTERM from
 stopping the node, whose presence then says offline.
 Depends on floret_fixture, deploy_fixture and python3-cryptography (to sign
@@ -53,6 +56,36 @@ class ControlDefectsTest(dfx.DeployTest):
         v = self.version_of(self.deploy(path, "--key", self.key))
         dfx.wait_modules(self.c.broker.port, ["w1"], {"m@" + v})
         self.assert_call("2", "m.f")
+
+    def test_old_deploy_republished_after_undeploy(self):
+        watch = fx.Mqtt(self.c.broker.port, "ctl-watch-m")
+        self.addCleanup(watch.close)
+        watch.subscribe(fx.PREFIX + "ctl/m")
+        path = self.write_module("m", "return {f = function() return 1 end}\n")
+        v = self.version_of(self.deploy(path, "--key", self.key))
+        dfx.wait_modules(self.c.broker.port, ["w1"], {"m@" + v})
+
+        def kind_of(want):
+            return lambda t, p, r: p and fx.parse_envelope(p).get("kind") == want
+        _, old_deploy, _ = watch.expect(kind_of("deploy"), 10, "the deploy")
+        r = self.cluster.floret("undeploy", "m", "--key", self.key)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        dfx.wait_modules(self.c.broker.port, ["w1"], set())
+        # The replay, retained: it replaces the tombstone on the broker.
+        watch.publish(fx.PREFIX + "ctl/m", old_deploy, retain=True)
+        self.wait_log("w1", "published the newest again")
+        self.add_trusting("w3")
+        fx.wait_online(self.c.broker.port, ["w3"])
+        time.sleep(1.0)
+        seen = dfx.presences(self.c.broker.port)
+        self.assertEqual(seen["w3"].get("modules", []), [], self.logs())
+        self.assertEqual(seen["w1"].get("modules", []), [], self.logs())
+        self.assert_unknown("m.f")
+        # ...and the operator's next deploy still goes through.
+        path = self.write_module("m", "return {f = function() return 3 end}\n")
+        v = self.version_of(self.deploy(path, "--key", self.key))
+        dfx.wait_modules(self.c.broker.port, ["w1", "w3"], {"m@" + v})
+        self.assert_call("3", "m.f")
 
     def test_secret_key_as_trust_is_refused(self):
         n = self.cluster.add_node("bad", ["--slots", "1", "--trust", self.key])

@@ -36,6 +36,8 @@ fl_status fl__ctl_node_init(fl_ctl_node *cn, const fl_ctl_node_config *cfg)
 
 void fl__ctl_node_free(fl_ctl_node *cn)
 {
+    for (size_t i = 0; i < cn->nseen; i++)
+        fl__free(cn->seen[i].payload);
     fl__free(cn->seen);
     cn->seen = NULL;
     cn->nseen = 0;
@@ -53,8 +55,8 @@ static fl_ctl_seen *seen_slot(fl_ctl_node *cn, const char *target, bool add)
         return NULL;
     cn->seen = grown;
     fl_ctl_seen *s = &cn->seen[cn->nseen++];
+    memset(s, 0, sizeof *s);
     snprintf(s->target, sizeof s->target, "%s", target);
-    s->ts = 0;
     return s;
 }
 
@@ -182,6 +184,39 @@ static void act(fl_ctl_node *cn, const fl_ctl_msg *m)
     }
 }
 
+/* Keep the signed message that set s, to put it back later. */
+static void remember(fl_ctl_seen *s, const void *payload, size_t len)
+{
+    uint8_t *copy = fl__malloc(len);
+    if (!copy)
+        return; /* only the restoring is lost */
+    memcpy(copy, payload, len);
+    fl__free(s->payload);
+    s->payload = copy;
+    s->len = len;
+}
+
+/*
+ * An older signed message replaced the newest one on ctl/<module> (a
+ * replay: after an undeploy, say, the old deploy published again, which
+ * every node that starts later would accept): publish the newest one
+ * again, retained, so the broker holds what the running nodes hold. At
+ * most once per module every 10 s; an equal timestamp (another node's
+ * restoring, or our own) is left alone.
+ */
+static void restore(fl_ctl_node *cn, fl_ctl_seen *s, const char *module)
+{
+    char topic[256];
+    uint64_t now = wall_ms();
+    if (!cn->cfg.publish || !s->payload || (s->restored_ms && now < s->restored_ms + 10000u))
+        return;
+    s->restored_ms = now;
+    snprintf(topic, sizeof topic, "floret/v1/%s/ctl/%s", cn->cfg.cluster, module);
+    cn->cfg.publish(cn->cfg.publish_ud, topic, s->payload, s->len, true);
+    fl__plog(cn->cfg.log, FL_LOG_WARN, "an older signed control message replaced the "
+             "newest for module %s on the broker: published the newest again", module);
+}
+
 void fl__ctl_node_on_message(void *ud, const char *rest, const void *payload,
                              size_t len)
 {
@@ -208,7 +243,13 @@ void fl__ctl_node_on_message(void *ud, const char *rest, const void *payload,
     if ((no = authorise(cn, &m, why, sizeof why)) == NULL)
         no = fresh(cn, &m, slot, why, sizeof why);
     if (no) {
+        fl_ctl_seen *s = shutdown ? NULL : seen_slot(cn, slot, false);
+        /* Only a stale message that is itself signed and trusted: a forged
+         * one gets nobody to publish anything. */
+        bool stale = s && m.ts < s->ts && authorise(cn, &m, why, sizeof why) == NULL;
         fl__plog(cn->cfg.log, FL_LOG_WARN, "refused %s of %s: %s", m.kind, m.target, no);
+        if (stale)
+            restore(cn, s, m.target);
         return;
     }
     fl_ctl_seen *s = seen_slot(cn, slot, true);
@@ -218,5 +259,7 @@ void fl__ctl_node_on_message(void *ud, const char *rest, const void *payload,
         return;
     }
     s->ts = m.ts;
+    if (!shutdown)
+        remember(s, payload, len);
     act(cn, &m);
 }

@@ -27,12 +27,21 @@ typedef struct fl_ctl_node_config {
     fl_logger *log;
     void (*on_shutdown)(void *ud);
     void *shutdown_ud;
+    /* Publish QoS 1 (retained when asked) on the broker; NULL: never. */
+    void (*publish)(void *ud, const char *topic, const void *payload, size_t len,
+                    bool retain);
+    void *publish_ud;
 } fl_ctl_node_config;
 
-/* The highest timestamp accepted for one module (or for shutdowns). */
+/* The highest timestamp accepted for one module (or for shutdowns), and
+ * for a module the signed message that set it, to put back when an older
+ * one replaces it on the broker. */
 typedef struct fl_ctl_seen {
     char target[72];
     uint64_t ts;
+    uint8_t *payload;      /* NULL for shutdowns */
+    size_t len;
+    uint64_t restored_ms;  /* when it was last put back (rate limit) */
 } fl_ctl_seen;
 
 typedef struct fl_ctl_node {

@@ -179,6 +179,14 @@ static fl_status make_core(fl_node *n, const fl_node_options *o)
 
 #define MAX_TRUST 64
 
+/* The control handler's publish (on the loop thread, like the handler). */
+static void ctl_publish(void *ud, const char *topic, const void *payload, size_t len,
+                        bool retain)
+{
+    fl_node *n = ud;
+    fl__tp_publish(&n->tp, topic, payload, len, 1, retain);
+}
+
 /* Trusted keys, the module set and the control handler of a node with
  * slots. */
 static fl_status make_lua(fl_node *n, const fl_node_options *o)
@@ -222,7 +230,7 @@ static fl_status make_lua(fl_node *n, const fl_node_options *o)
         .cluster = n->cluster, .node_id = n->id, .keys = n->trust,
         .nkeys = n->ntrust, .allow_unsigned = o->allow_unsigned, .lua = n->lua,
         .core = n->core, .log = &n->log, .on_shutdown = o->on_shutdown,
-        .shutdown_ud = o->shutdown_ud,
+        .shutdown_ud = o->shutdown_ud, .publish = ctl_publish, .publish_ud = n,
     };
     if (fl__ctl_node_init(n->ctl, &cfg) != FL_OK) {
         fl__plog(&n->log, FL_LOG_ERROR, "cannot initialise libsodium");

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "conn.h"
 #include "floret/floret.h"
 #include "hosted.h"
@@ -83,6 +84,14 @@ static void on_shutdown_request(void *ud)
     if (write(sig_pipe[1], &b, 1) < 0) {
         /* The pipe is only full if a stop is already pending. */
     }
+}
+
+/* Now in UTC like the node's own log lines (log.c). */
+static const char *stamp(void)
+{
+    static char buf[40];
+    cli_iso_time(buf, sizeof buf, cli_wall_ms());
+    return buf;
 }
 
 static void usage(FILE *f)
@@ -377,21 +386,21 @@ int cli_node(int argc, char **argv)
         return st == FL_ECONN ? 3 : 1;
     }
     if (a.o.log_level >= FL_LOG_INFO)
-        fprintf(stderr, "floret[%s] info: node %s online: %u slots, broker %s\n",
-                fl_node_id(node), fl_node_id(node), slots_of(a.slots), url.text);
+        fprintf(stderr, "%s floret[%s] info: node %s online: %u slots, broker %s\n",
+                stamp(), fl_node_id(node), fl_node_id(node), slots_of(a.slots), url.text);
     sig = wait_signal();
     if (a.o.log_level >= FL_LOG_INFO)
         fprintf(stderr,
-                "floret[%s] info: %s: stopping (up to %u s for running tasks; "
+                "%s floret[%s] info: %s: stopping (up to %u s for running tasks; "
                 "signal again to exit at once)\n",
-                fl_node_id(node), sig == SIGINT ? "SIGINT received" : "SIGTERM or shutdown received",
+                stamp(), fl_node_id(node), sig == SIGINT ? "SIGINT received" : "SIGTERM or shutdown received",
                 a.stop_grace_ms / 1000);
     fl_node_stop(node, a.stop_grace_ms);
     if (fl__node_abandoned(node)) {
         /* A task ignored its cancellation: its thread may still use what
          * a free would release. The node said offline; leave now. */
-        fprintf(stderr, "floret[%s] warn: exiting with a task still running\n",
-                fl_node_id(node));
+        fprintf(stderr, "%s floret[%s] warn: exiting with a task still running\n",
+                stamp(), fl_node_id(node));
         fflush(NULL);
         _exit(0);
     }

@@ -204,6 +204,13 @@ void fl__obs_ended(fl_core *c, const fl_wjob *j, const fl_outcome *out,
         t->failed += !out->ok;
         t->busy_us += run_us;
     }
+    /* `floret node -v`: one line per task (formatted only at that level). */
+    fl__log(c, FL_LOG_DEBUG, "task %s %s:%llu attempt %u %s in %.3f ms%s%s%s%s",
+            j->job.name, j->job.owner, (unsigned long long)j->job.id,
+            (unsigned)j->job.attempt, out->ok ? "succeeded" : "failed",
+            (double)run_us / 1000.0, out->ok ? "" : ": ",
+            out->ok ? "" : (out->err_type[0] ? out->err_type : "TaskError"),
+            out->ok ? "" : ": ", out->ok || !out->err_message ? "" : out->err_message);
     if (!events_on(c, now))
         return;
     event_begin(c, out->ok ? "succeeded" : "failed", j->job.name, j->job.id,

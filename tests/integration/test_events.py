@@ -8,6 +8,7 @@ match the tasks it ran. Depends on floret_fixture."""
 
 import json
 import os
+import re
 import subprocess
 import time
 
@@ -17,7 +18,7 @@ import floret_fixture as fx
 class EventsTest(fx.ClusterTest):
     def setUp(self):
         c = self.start_cluster(())
-        c.add_node("e1", ["--slots", "2"])
+        c.add_node("e1", ["--slots", "2", "-v"])
         c.add_node("e2", ["--slots", "2", "-E"])
         fx.wait_online(c.broker.port, ["e1", "e2"])
 
@@ -117,6 +118,11 @@ class EventsTest(fx.ClusterTest):
             self.assertEqual(st.get("tasks", {}).get("add", {}).get("executed", 0), n, st)
             self.assertEqual(st["slots"], 2)
             self.assertGreater(st["ts"], 1.6e12)
+        # -v: one timestamped line per task in e1's log.
+        log = self.cluster.nodes["e1"].log_text()
+        self.assertRegex(log, r"(?m)^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z floret\[e1\] info: ")
+        lines = re.findall(r"(?m)^\S+ floret\[e1\] debug: task add \S+:\d+ attempt 1 succeeded in ", log)
+        self.assertEqual(len(lines), ran["e1"], log)
         # Stats of nodes with slots are retained: a late subscriber sees them.
         late = fx.Mqtt(self.cluster.broker.port, "events-late-%d" % os.getpid())
         self.addCleanup(late.close)

@@ -1,7 +1,8 @@
 /*
  * log.c - the node's log lines: to the application's callback when it gave
- * one, else one line on stderr, "floret[<node>] <level>: <line>". Lines
- * above the configured level are dropped before they are formatted.
+ * one, else one line on stderr, "<UTC time> floret[<node>] <level>: <line>"
+ * (ISO 8601, milliseconds). Lines above the configured level are dropped
+ * before they are formatted.
  * Depends on posix.h and stdio.
  */
 #include "posix.h"
@@ -9,6 +10,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static const char *level_name(int level)
 {
@@ -43,8 +45,15 @@ void fl__plog_line(fl_logger *lg, int level, const char *line)
     pthread_mutex_lock(&lg->mu);
     if (lg->fn)
         lg->fn(lg->ud, level, line);
-    else
-        fprintf(stderr, "floret[%s] %s: %s\n", lg->node, level_name(level), line);
+    else {
+        struct timespec ts;
+        struct tm tm;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        gmtime_r(&ts.tv_sec, &tm);
+        fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ floret[%s] %s: %s\n",
+                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                tm.tm_sec, ts.tv_nsec / 1000000L, lg->node, level_name(level), line);
+    }
     pthread_mutex_unlock(&lg->mu);
 }
 

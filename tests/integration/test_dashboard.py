@@ -93,9 +93,12 @@ class DashboardTest(fx.ClusterTest):
             self.assertEqual(m.get(("floret_task_executed_total", n, "add"), 0), ran.get(n, 0))
         self.assertEqual(sum(m[("floret_tasks_executed_total", n, "")] for n in NODES), 13)
 
-        _, ctype, body = get(self.base + "api/status")
-        self.assertTrue(ctype.startswith("application/json"), ctype)
-        doc = json.loads(body)
+        def snapshot():  # refreshed every second, a moment behind /metrics
+            _, ctype, body = get(self.base + "api/status")
+            self.assertTrue(ctype.startswith("application/json"), ctype)
+            doc = json.loads(body)
+            return doc if doc["failures"] else None
+        doc = fx.wait_until(snapshot, 10, interval=0.2, what="the failure in /api/status")
         nodes = {n["id"]: n for n in doc["nodes"]}
         self.assertEqual(nodes["d1"]["tags"], ["rack=d1"])
         self.assertEqual(doc["totals"]["online"] >= 3, True, doc["totals"])

@@ -1,11 +1,9 @@
 #!/usr/bin/python3
-"""A floret client in Python, written from docs/protocol.md alone: it owns the
-tasks it submits (section 5), as `floret call` does. It announces work (3.2),
-answers fetches with leases to workers whose presence lists the task (3.3,
-3.4), collects done (3.5), keeps leases on extend and takes them back on
-release, expiry or a worker's death (3.6, 5), and prints one JSON result per
-task, in order; exit status 0 when all succeeded. Usage: client.py add '[4,4]'
-py.upper '["hi"]', or client.py --chain add '[1,2]' py.double '[]' mul '[10]'"""
+"""A floret client in Python, written from docs/protocol.md alone: it owns the tasks it
+submits (section 5), as `floret call` does: announces work (3.2), leases to workers whose
+presence lists the task (3.3, 3.4, 5.8), takes the holder's done (3.5), takes leases back
+on release, hand-back, expiry or a worker's death (3.6, 5), prints one JSON result per
+task and exits 0 when all succeeded. client.py [--chain] add '[4,4]' py.double '[]'"""
 
 import argparse, collections, json, random, sys, threading, time
 import paho.mqtt.client as mqtt
@@ -37,8 +35,7 @@ class Client:
     def on_connect(self, c, ud, flags, rc):
         c.subscribe([(self.p + "node/+", 1), (self.p + "node/%s/in" % self.id, 1)])
         c.publish(self.p + "node/" + self.id, self.presence("online"), 1, False)
-        with self.lock:
-            self.announced = 0.0  # the broker may have lost what we said
+        self.announced = 0.0  # the broker may have lost what we said
 
     def on_message(self, c, ud, m):
         try:
@@ -56,16 +53,13 @@ class Client:
             if msg.get("state") != "online" or (old and old.get("inc") != msg.get("inc")):
                 self.worker_gone(frm)
                 old = None
-            if msg.get("state") == "online":  # a parked fetch outlives updates
+            if msg.get("state") == "online" and msg.get("slots"):  # parked credit stays
                 self.workers[frm] = dict(msg, credit=old["credit"] if old else 0,
                                          fid=old["fid"] if old else 0)
         elif topic != "node/%s/in" % self.id:
             return
-        elif kind == "fetch" and frm in self.workers:
-            w = self.workers[frm]
-            if w.get("inc") != msg["inc"]:
-                self.worker_gone(frm)  # a fetch from a new incarnation
-                w = self.workers[frm] = dict(w, inc=msg["inc"], fid=0)
+        elif kind == "fetch" and self.workers.get(frm, {}).get("inc") == msg["inc"]:
+            w = self.workers[frm]  # (one of another incarnation waits for its presence)
             if msg["fid"] > w["fid"]:  # an older fetch may arrive late
                 w.update(fid=msg["fid"], credit=msg["credit"])
         elif kind == "done":
@@ -80,14 +74,17 @@ class Client:
                     else:
                         t["attempt"] -= 1  # it never ran: same attempt again
                         self.requeue(t, front=True)
-        elif kind == "error":
-            print("error from %s: %s" % (frm, msg.get("error")), file=sys.stderr)
         self.serve()
 
     def on_result(self, frm, r):
         t = self.tasks.get(r["id"])
-        if t and t["state"] != "finished" and t["by"].get(r["attempt"]) == frm:
-            self.finish(t, r["ok"], r.get("value"), r.get("error"))  # first one wins
+        if not t or t["state"] == "finished" or t["by"].get(r["attempt"]) != frm:
+            return  # a late duplicate, or not from that attempt's holder: dropped
+        if not r["ok"] and r["error"]["type"] == "NotRunHere" and t["holder"] == frm:
+            self.workers.get(frm, {}).setdefault("not", set()).add(t["name"])
+            t["attempt"] -= 1  # its presence was stale: elsewhere, attempt not counted
+            return self.requeue(t, front=True)
+        self.finish(t, r["ok"], r.get("value"), r.get("error"))  # the first one wins
 
     def finish(self, t, ok, value=None, error=None):
         t.update(state="finished", ok=ok, value=value, error=error)
@@ -112,19 +109,23 @@ class Client:
             return t
 
     def serve(self):
-        """Lease ready tasks to parked workers that run them, in turn."""
-        leases = collections.defaultdict(list)
-        progress = True
+        """Lease ready tasks to parked workers that run them, in turn; fail what none runs."""
+        runs = lambda w, t: t["name"] in set(w.get("tasks", ())) - w.get("not", set())
+        for t in [t for t in self.ready if self.workers and not
+                  any(t["name"] in w.get("tasks", ()) for w in self.workers.values())]:
+            self.ready.remove(t)
+            self.finish(t, False, error={"type": "UnknownTask", "message": "no online node "
+                        "runs '%s' (online: %s)" % (t["name"], ", ".join(self.workers))})
+        leases, progress = collections.defaultdict(list), True
         while self.ready and progress:
             progress = False
             for wid, w in self.workers.items():
-                t = next((t for t in self.ready if t["name"] in w.get("tasks", ())), None)
-                if w["credit"] > 0 and t:
+                t = next((t for t in self.ready if runs(w, t)), None) if w["credit"] else None
+                if t and t["attempt"] >= MAX_ATTEMPTS:
                     self.ready.remove(t)
-                    if t["attempt"] >= MAX_ATTEMPTS:
-                        self.finish(t, False, error={"type": "WorkerLost", "message":
-                                                     "lost its worker %d times" % t["attempt"]})
-                        continue
+                    self.finish(t, False, error={"type": "WorkerLost", "message": "lost 5 times"})
+                elif t:
+                    self.ready.remove(t)
                     t.update(state="leased", holder=wid, attempt=t["attempt"] + 1,
                              deadline=time.monotonic() + TTL_MS / 1000)
                     t["by"][t["attempt"]] = wid  # only its holder's outcome counts
@@ -146,9 +147,8 @@ class Client:
         while True:
             time.sleep(0.2)
             with self.lock:
-                now = time.monotonic()
                 for t in self.tasks.values():
-                    if t["state"] == "leased" and now > t["deadline"]:
+                    if t["state"] == "leased" and time.monotonic() > t["deadline"]:
                         self.requeue(t)
                 self.serve()
 

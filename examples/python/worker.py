@@ -1,9 +1,9 @@
 #!/usr/bin/python3
-"""A floret worker in Python, written from docs/protocol.md alone: it joins
-a cluster over plain MQTT (paho-mqtt) and runs tasks of its own beside the
-C nodes. Presence and will (3.1), fetch with credit on `work` (3.2, 3.3),
-leases with the duplicate filter (3.4), done (3.5), extend and release
-(3.6). Run: /usr/bin/python3 worker.py --broker mqtt://127.0.0.1:1883"""
+"""A floret worker in Python, written from docs/protocol.md alone: it joins a cluster
+over plain MQTT (paho-mqtt) and runs tasks of its own beside the C nodes. Presence and
+will (3.1), fetch with credit on `work` (3.2, 3.3), leases with the duplicate filter
+(3.4), done (3.5), extend, release, check (3.6, 3.10), hand-back (6.5). Run:
+/usr/bin/python3 worker.py --broker mqtt://127.0.0.1:1883 --name pyw1"""
 
 import argparse, collections, json, platform, random, signal, threading, time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,8 +15,7 @@ TASKS = {  # name -> function of the positional args
     "py.double": lambda x: x * 2,
     "py.sleep": lambda seconds: time.sleep(seconds) or seconds,
 }
-ERRORS = {LookupError: "UnknownTask", TypeError: "TypeError",  # else TaskError
-          AttributeError: "TypeError", ValueError: "ValueError"}
+ERRORS = {TypeError: "TypeError", AttributeError: "TypeError", ValueError: "ValueError"}
 
 
 class Worker:
@@ -110,6 +109,11 @@ class Worker:
             key = (oid, msg["inc"], t["id"], t["attempt"])
             if key in self.seen or (oid, t["id"]) in self.held:
                 continue  # a duplicate: already held or finished
+            if t["name"] not in TASKS:  # the owner's view of our tasks was stale: hand it
+                err = {"type": "NotRunHere", "retryable": True, "message": "not run on " + self.id}
+                self.send(oid, "done", inc=self.inc, results=[  # back, unseen: it may return
+                    {"id": t["id"], "attempt": t["attempt"], "ok": False, "error": err}])
+                continue
             self.seen[key] = True  # the last 100,000 leases, oldest first out
             while len(self.seen) > 100000:
                 self.seen.popitem(last=False)
@@ -122,10 +126,8 @@ class Worker:
             if t["dropped"]:
                 return
             t["started"] = True
-        fn, t0 = TASKS.get(t["name"]), time.monotonic()
+        fn, t0 = TASKS[t["name"]], time.monotonic()
         try:
-            if fn is None:
-                raise LookupError("no task named '%s' on node %s" % (t["name"], self.id))
             r = {"ok": True, "value": fn(*t.get("args", []), **t.get("kwargs", {}))}
             json.dumps(r)
         except Exception as e:
@@ -143,15 +145,14 @@ class Worker:
 
     def tick(self):
         """Extend leases every ttl/3, re-send fetches after 5 s, forget silent owners."""
-        last_extend = {}
         while not self.stopping:
             time.sleep(1)
             now = time.monotonic()
             with self.lock:
                 for oid, o in list(self.owners.items()):
                     ids = [t["id"] for (k, _), t in self.held.items() if k == oid]
-                    if ids and now - last_extend.get(oid, 0) >= o["ttl"] / 3000:
-                        last_extend[oid] = now
+                    if ids and now - o.get("extended", 0) >= o["ttl"] / 3000:
+                        o["extended"] = now
                         for i in range(0, len(ids), 512):
                             self.send(oid, "extend", inc=self.inc, ids=ids[i:i + 512])
                     if not ids and now - o["heard"] > 60:
@@ -183,8 +184,7 @@ def main():
     ap.add_argument("--name", default="pyw1")
     ap.add_argument("--cluster", default="default")
     ap.add_argument("--slots", type=int, default=2)
-    args = ap.parse_args()
-    w = Worker(args)
+    w = Worker(args := ap.parse_args())
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: threading.Thread(target=w.stop).start())
     host, _, port = args.broker.split("://", 1)[-1].rsplit("@", 1)[-1].partition(":")

@@ -93,15 +93,33 @@ class PythonExamplesTest(dfx.DeployTest):
     def test_python_client_on_c_workers(self):
         r = self.client("add", "[4,4]", "mul", "[6,7]", "xsum", "[[1,2,3]]",
                         "m.triple", "[5]", "echo", '["x"]', "py.upper", '["hi"]',
-                        "fail", '["boom"]')
-        self.assertEqual(r.stdout.splitlines(),
+                        "fail", '["boom"]', "nope", "[]")
+        lines = r.stdout.splitlines()
+        self.assertEqual(lines[:-1],
                          ["8", "42", "6", "15", '"x"', '"HI"', "TaskError: boom"],
                          r.stderr + self.logs())
+        self.assertRegex(lines[-1], r"^UnknownTask: no online node runs 'nope' \(online: "
+                         r"(c1|c2|pyw1|pyw2)(, (c1|c2|pyw1|pyw2)){3}\)$")
         self.assertEqual(r.returncode, 1)  # one task failed, as asked
         for _, m in self.seen("done"):
             for res in m["results"]:
                 if res.get("ok") is False:
                     self.assertEqual(res["error"]["type"], "TaskError", m)
+
+    def test_python_worker_hands_back_what_it_does_not_run(self):
+        me = fx.Mqtt(self.cluster.broker.port, "me")
+        self.addCleanup(me.close)
+        me.subscribe(P + "node/me/in")
+        for _ in range(2):  # not remembered as seen: the same lease is answered again
+            me.publish(P + "node/pyw1/in", json.dumps(
+                {"v": 1, "kind": "lease", "from": "me", "inc": 3, "fid": 1, "ttl_ms": 30000,
+                 "tasks": [{"id": 7, "name": "add", "args": [1, 2], "attempt": 1}]}))
+            _, payload, _ = me.expect(lambda t, p, r: fx.parse_envelope(p).get("kind") == "done",
+                                      10, "a hand-back" + self.logs())
+            res = fx.parse_envelope(payload)["results"]
+            self.assertEqual([(r["id"], r["attempt"], r["ok"], r["error"]["type"],
+                               r["error"]["retryable"]) for r in res],
+                             [(7, 1, False, "NotRunHere", True)], res)
 
     def test_python_worker_killed_mid_task(self):
         n = 6

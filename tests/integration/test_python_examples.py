@@ -4,7 +4,8 @@ from docs/protocol.md alone) in one cluster with real C nodes that run
 different tasks: c1 has the Lua module `m` (m.triple) deployed, c2 refuses
 it (it trusts no key), and two Python workers run py.* tasks. Chains that
 alternate Python and C tasks give the right answer every time, whoever
-owns them (the Python client, or `floret run`); the Python client's tasks
+owns them (the Python client, or `floret run`, whose owner leases each
+step only to a node that runs it); the Python client's tasks
 run on C workers; and a Python worker killed with SIGKILL in the middle of
 its tasks loses nothing: its leases run again on the other Python worker.
 Depends on deploy_fixture, floret_fixture and Debian's /usr/bin/python3
@@ -144,6 +145,34 @@ class PythonExamplesTest(dfx.DeployTest):
         self.assertTrue(killed <= rerun, "pyw1's %s, pyw2 ran %s" % (killed, rerun))
         self.assertFalse([m for m in dones if m["from"] == "pyw1" and
                           {r["id"] for r in m["results"]} & killed])
+
+
+    def test_c_owner_chain_alternates_python_and_c(self):
+        expr = "add(1,2) | py.double() | m.triple() | py.double() | mul(10)"
+        for run in range(RUNS):
+            r = self.cluster.floret("run", expr, "--timeout", "30")
+            self.assertEqual((r.returncode, r.stdout.strip()), (0, "360"),
+                             "run %d: %s%s" % (run, r.stderr, self.logs()))
+
+    def test_python_worker_killed_mid_task_c_owner(self):
+        n = 6
+        run = subprocess.Popen(
+            [fx.FLORET_BIN, "run", "[%s]" % ", ".join(["py.sleep(1.5)"] * n),
+             "--timeout", "60"], env=self.cluster.env(), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(fx.stop_process, run)
+        _, payload, _ = self.watch.expect(
+            lambda t, p, r: t == P + "node/pyw1/in" and
+            fx.parse_envelope(p).get("kind") == "lease", 15, "a lease to pyw1")
+        killed = {t["id"] for t in fx.parse_envelope(payload)["tasks"]}
+        time.sleep(0.3)
+        self.workers["pyw1"][0].send_signal(signal.SIGKILL)
+        out, err = run.communicate(timeout=90)
+        self.assertEqual((run.returncode, json.loads(out or "null")), (0, [1.5] * n),
+                         err + self.logs())
+        rerun = {r["id"] for _, m in self.seen("done") if m["from"] == "pyw2"
+                 for r in m["results"]}
+        self.assertTrue(killed <= rerun, "pyw1's %s, pyw2 ran %s" % (killed, rerun))
 
 
 if __name__ == "__main__":

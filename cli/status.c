@@ -173,6 +173,8 @@ static void json_node(const struct view_node *n, uint64_t now)
     cli_json_string(n->p.arch);
     printf(",\"version\":");
     cli_json_string(n->p.version);
+    if (n->has_presence)
+        printf(",\"max_msg\":%zu", n->p.max_msg);
     printf(",\"tasks\":");
     json_list(n->p.tasks);
     printf(",\"modules\":");

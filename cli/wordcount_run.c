@@ -53,6 +53,12 @@
 #define ADAPT_MAX_REF (16u * 1024u * 1024u)
 #define ADAPT_MAX_BYTES (4u * 1024u * 1024u)
 #define IDLE_WARN_S 15.0
+/* A node whose max_msg is below a chunk the client would cut gets the
+ * tail of the input in chunks it can take: this many per slot of it, of
+ * half its limit (the other half leaves room for the lease around the
+ * chunk and for the partial counts that come back). */
+#define SMALL_TAIL_PER_SLOT 16u
+#define SMALL_ROOM 1024u
 #define PROGRESS_EVERY_S 0.1
 
 struct slot {
@@ -76,6 +82,8 @@ struct run {
     struct slot *pending;    /* chunks to submit again (split or fallen back) */
     size_t npending, cap_pending;
     size_t slots_online;     /* execution slots of the cluster (adaptive size) */
+    size_t small_chunk;      /* chunk the smallest node takes; 0: none small */
+    uint64_t small_tail;     /* bytes at the end cut that small */
     uint64_t cut;            /* bytes of known-size inputs cut so far */
     uint64_t next_index;     /* number of the next fresh chunk */
     bool locality;
@@ -102,22 +110,58 @@ static bool has_task(const char *tasks, const char *name)
     return false;
 }
 
-/* Slots of online nodes that can run the map task, as presence tells. */
-static size_t cluster_slots(fl_node *node, const char *map_task, bool *any_file_task)
+/* The nodes that run the map task, as presence tells: their slots, and
+ * the smallest message limit among them with the slots of the nodes that
+ * have it. */
+struct census {
+    size_t slots;
+    bool file_task;
+    size_t min_msg, min_slots;
+};
+
+static struct census cluster_census(fl_node *node, const char *map_task)
 {
-    fl_peer peers[64];
-    size_t n = 0, slots = 0;
-    *any_file_task = false;
+    static fl_peer peers[64];
+    struct census k = {0, false, 0, 0};
+    size_t n = 0;
     if (fl_node_peers(node, peers, sizeof peers / sizeof peers[0], &n) != FL_OK)
-        return 0;
+        return k;
     for (size_t i = 0; i < n; i++) {
         if (!peers[i].online || peers[i].slots <= 0 || !has_task(peers[i].tasks, map_task))
             continue;
-        slots += (size_t)peers[i].slots;
+        k.slots += (size_t)peers[i].slots;
         if (strstr(peers[i].tasks, "wc.file"))
-            *any_file_task = true;
+            k.file_task = true;
+        if (!k.min_msg || peers[i].max_msg < k.min_msg) {
+            k.min_msg = peers[i].max_msg;
+            k.min_slots = 0;
+        }
+        if (peers[i].max_msg == k.min_msg)
+            k.min_slots += (size_t)peers[i].slots;
     }
-    return slots;
+    return k;
+}
+
+static size_t cluster_slots(fl_node *node, const char *map_task, bool *any_file_task)
+{
+    struct census k = cluster_census(node, map_task);
+    *any_file_task = k.file_task;
+    return k.slots;
+}
+
+/* A node too small for the chunks the client cuts (a board) would get no
+ * work: the last bytes are cut in chunks it can take, which every node
+ * can take too, so the end of the job also evens out. */
+static void follow_small_nodes(struct run *r)
+{
+    struct census k = cluster_census(r->node, r->o->map ? r->o->map : "wc.map");
+    size_t usual = r->o->chunk_set ? r->o->chunk : ADAPT_MIN;
+    r->small_chunk = 0;
+    r->small_tail = 0;
+    if (!k.min_msg || k.min_msg / 2 >= usual || k.min_msg < 4 * SMALL_ROOM)
+        return;
+    r->small_chunk = k.min_msg / 2 - SMALL_ROOM;
+    r->small_tail = (uint64_t)r->small_chunk * SMALL_TAIL_PER_SLOT * k.min_slots;
 }
 
 static size_t pick_window(const struct run *r, size_t slots)
@@ -238,8 +282,10 @@ static int submit_ref(struct run *r, struct slot *sl)
 static bool goes_by_ref(const struct run *r, const struct slot *sl)
 {
     const struct wc_input *in = sl->c.in;
+    /* A chunk cut for a small node goes as bytes: a board reads no files. */
     return r->locality && !sl->force_bytes && in->path && in->map &&
-           in->st.st_mtim.tv_sec >= 0;
+           in->st.st_mtim.tv_sec >= 0 &&
+           !(r->small_chunk && sl->c.len <= r->small_chunk);
 }
 
 static int submit(struct run *r, struct slot *sl)
@@ -253,7 +299,7 @@ static int submit(struct run *r, struct slot *sl)
 }
 
 /* The size to aim at for the next chunk of in. */
-static size_t target_size(const struct run *r, const struct wc_input *in)
+static size_t usual_size(const struct run *r, const struct wc_input *in)
 {
     if (r->o->chunk_set || in->map == NULL || !r->s->size_known)
         return r->o->chunk;
@@ -261,6 +307,19 @@ static size_t target_size(const struct run *r, const struct wc_input *in)
     uint64_t t = left / (2u * (r->slots_online ? r->slots_online : 2u));
     uint64_t max = r->locality ? ADAPT_MAX_REF : ADAPT_MAX_BYTES;
     return (size_t)(t < ADAPT_MIN ? ADAPT_MIN : t > max ? max : t);
+}
+
+static size_t target_size(const struct run *r, const struct wc_input *in)
+{
+    size_t t = usual_size(r, in);
+    if (!r->small_chunk || !in->map || !r->s->size_known)
+        return t;
+    uint64_t left = r->s->known_bytes - r->cut;
+    if (left <= r->small_tail)
+        return r->small_chunk;
+    /* Stop short of the tail, which is cut small. */
+    uint64_t before = left - r->small_tail;
+    return before < t ? (size_t)(before > r->small_chunk ? before : r->small_chunk) : t;
 }
 
 /* The next chunk of the inputs: 1, 0 when all are cut, -1 on error. */
@@ -558,6 +617,7 @@ static int follow_cluster(struct run *r)
     if (slots == r->slots_online)
         return 0;
     r->slots_online = slots;
+    follow_small_nodes(r);
     size_t w = pick_window(r, slots);
     if (w > r->window) {
         struct slot *more = realloc(r->slots, w * sizeof *more);
@@ -636,6 +696,7 @@ int wc_run(fl_node *node, const struct wc_opts *o, fl_wc_table *t, struct wc_sta
     r.locality = o->locality && (file_task || slots == 0);
     r.window = pick_window(&r, slots);
     r.slots_online = slots;
+    follow_small_nodes(&r);
     int rc = open_inputs(&r);
     r.slots = calloc(r.window, sizeof *r.slots);
     if (rc == 0 && !r.slots) {

@@ -635,6 +635,7 @@ static bool decode_msg(dec *d, cJSON *root, fl_msg *m, bool has_nul)
         return get_u64(d, root, "fid", true, NO_LIMIT, &m->fid) &&
                get_u32(d, root, "credit", true, 0, &m->credit) &&
                get_u64(d, root, "max_msg", false, NO_LIMIT, &m->max_msg) &&
+               get_u64(d, root, "rtt_us", false, NO_LIMIT, &m->rtt_us) &&
                (m->credit <= FL_MAX_CREDIT ||
                 fail(d, FL_EPROTO, "credit", "%u is over the limit of %u",
                      (unsigned)m->credit, (unsigned)FL_MAX_CREDIT));

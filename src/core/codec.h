@@ -86,6 +86,8 @@ typedef struct fl_msg {
     /* fetch, presence: the largest payload the sender accepts (0: absent,
      * which means FL_DEFAULT_MAX_MESSAGE) */
     uint64_t max_msg;
+    /* fetch: the worker's measured round trip, us (0: absent) */
+    uint64_t rtt_us;
     /* lease; watch: how long to send events */
     uint32_t ttl_ms;
     fl_msg_task *tasks;

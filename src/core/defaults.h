@@ -251,6 +251,16 @@
  * attempt (docs/protocol.md, section 4). */
 #define FL_NOT_RUN_HERE "NotRunHere"
 
+/* The round trip an owner assumes, when a worker's fetch does not say
+ * its own (rtt_us), as it caps how many tasks of one name that worker may
+ * hold: slots + ceil(slots * (rtt / run - 0.01)), the worker's own credit
+ * rule for that name (docs/protocol.md, owner rules 10). It is the
+ * largest round trip a worker's credit counts, so the cap is never
+ * tighter than what such a worker would ask for that name. */
+#ifndef FL_OWNER_RTT_US
+#define FL_OWNER_RTT_US 50000u
+#endif
+
 /* Ready tasks of one name an owner looks through for the first that fits
  * a worker's message limit (the rest wait for a worker with a larger
  * one). */

@@ -82,8 +82,16 @@ typedef struct fl_nameq {
     size_t max_need;         /* no ready task needs more (a bound) */
     uint32_t epoch;          /* owner epoch `fit` was found at */
     size_t fit;              /* largest limit of an online runner; 0: none */
+    double run_us;           /* moving average of its runs, as reported */
+    uint32_t runs;           /* outcomes that went into it (capped) */
     struct fl_nameq *next;
 } fl_nameq;
+
+/* How many tasks of one name a worker holds (the owner's cap). */
+typedef struct fl_qheld {
+    fl_nameq *q;
+    uint32_t held;
+} fl_qheld;
 
 /* A worker known to this owner through its fetches. */
 typedef struct fl_oworker {
@@ -96,6 +104,9 @@ typedef struct fl_oworker {
     bool check_due;      /* ask it which of its leases it holds */
     size_t max_msg;      /* from its fetch; 0: it did not say */
     char *refused;       /* "a,b": names it handed back (stale view) */
+    fl_qheld *qheld;     /* held, per task name */
+    uint32_t rtt_us;     /* its round trip, from its fetch; 0: not said */
+    size_t nqheld;
     struct fl_oworker *next;
 } fl_oworker;
 

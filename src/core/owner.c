@@ -191,6 +191,23 @@ static void task_free(fl_otask *t)
     fl__free(t);
 }
 
+/* How many tasks of q's name w holds; add: make room for the count. */
+static fl_qheld *qheld_of(struct fl_oworker *w, fl_nameq *q, bool add)
+{
+    for (size_t i = 0; i < w->nqheld; i++)
+        if (w->qheld[i].q == q)
+            return &w->qheld[i];
+    if (!add)
+        return NULL;
+    fl_qheld *n = fl__realloc(w->qheld, (w->nqheld + 1) * sizeof *n);
+    if (!n)
+        return NULL; /* uncounted: only the cap is looser */
+    w->qheld = n;
+    n[w->nqheld].q = q;
+    n[w->nqheld].held = 0;
+    return &n[w->nqheld++];
+}
+
 /* Take t out of whichever queue holds it. */
 static void detach(fl_owner *o, fl_otask *t)
 {
@@ -210,6 +227,11 @@ static void detach(fl_owner *o, fl_otask *t)
         tl_remove(&o->leased, t);
         if (t->holder && t->holder->held)
             t->holder->held--;
+        if (t->holder) {
+            fl_qheld *h = qheld_of(t->holder, t->nq, false);
+            if (h && h->held)
+                h->held--;
+        }
         t->holder = NULL;
         break;
     }
@@ -491,6 +513,7 @@ static void remove_worker(fl_owner *o, fl_oworker *w)
     if (o->rr == w)
         o->rr = NULL;
     fl__free(w->refused);
+    fl__free(w->qheld);
     fl__free(w);
     o->epoch++;
 }
@@ -698,6 +721,53 @@ static bool view_runs(const wview *v, const char *name)
     return !v->p || fl__peer_runs(v->p, name);
 }
 
+/* How many tasks of q's name one worker with `slots` slots may hold: the
+ * worker's own credit rule (docs/protocol.md, worker rules 2) applied to
+ * this name's run time as the workers report it, with the round trip its
+ * fetch reports (FL_OWNER_RTT_US when it does not say), and one more when
+ * that rule holds ahead; two per slot before any run has been reported.
+ * So a worker whose credit grew on quick tasks holds a burst of slow ones
+ * one per slot, and the rest go to the workers that are idle, each as it
+ * asks. */
+static uint32_t name_cap(const fl_nameq *q, uint32_t slots, uint32_t rtt_us)
+{
+    if (!q->runs)
+        return 2 * slots;
+    double s = (double)slots, t = FL_MAX_CREDIT;
+    double rtt = rtt_us ? (double)rtt_us : (double)FL_OWNER_RTT_US;
+    if (q->run_us > 0) {
+        double extra = s * (rtt / q->run_us - 0.01);
+        if (extra < FL_MAX_CREDIT) {
+            double whole = extra > 0 ? (double)(uint64_t)extra : 0.0;
+            t = s + (whole < extra ? whole + 1.0 : whole); /* ceil */
+            /* A worker that holds ahead may have an outcome on its way
+             * while its next fetch already counts it: one more. */
+            if (t > s)
+                t += 1.0;
+        }
+    }
+    if (t > FL_MAX_CREDIT)
+        t = FL_MAX_CREDIT;
+    return t < s ? slots : (uint32_t)t;
+}
+
+static bool under_cap(const wview *v, fl_nameq *q)
+{
+    fl_qheld *h = qheld_of(v->w, q, false);
+    uint32_t slots = v->p && v->p->info.slots > 0 ? (uint32_t)v->p->info.slots
+                                                  : 1;
+    return !h || h->held < name_cap(q, slots, v->w->rtt_us);
+}
+
+/* A reported run of q's name (0: under a millisecond, or not said). */
+static void note_run(fl_nameq *q, uint64_t us)
+{
+    double x = (double)us;
+    q->run_us = q->runs ? 0.8 * q->run_us + 0.2 * x : x;
+    if (q->runs < UINT32_MAX)
+        q->runs++;
+}
+
 /* The first ready task of q that fits in room bytes, or NULL. */
 static fl_otask *first_fitting(const fl_nameq *q, size_t room)
 {
@@ -722,7 +792,7 @@ static fl_otask *next_for(fl_core *c, fl_owner *o, const wview *v)
     fl_otask *best = NULL;
     for (fl_nameq *q = o->queues; q; q = q->next) {
         if (!q->ready.head || (best && q->ready.head->seq > best->seq) ||
-            !view_runs(v, q->name))
+            !view_runs(v, q->name) || !under_cap(v, q))
             continue;
         fl_otask *t = first_fitting(q, v->room);
         if (t && (!best || t->seq < best->seq))
@@ -782,6 +852,9 @@ static size_t lease_to(fl_core *c, fl_oworker *w, size_t max, uint64_t now)
         memcpy(t->last_worker, w->id, sizeof t->last_worker);
         tl_push_back(&o->leased, t);
         w->held++;
+        fl_qheld *h = qheld_of(w, t->nq, true);
+        if (h)
+            h->held++;
         w->credit--;
         write_task(&c->jw, t);
         in_msg++;
@@ -1074,6 +1147,8 @@ void fl__owner_on_fetch(fl_core *c, fl_msg *m, uint64_t now)
         return;  /* a duplicate or an older fetch overtaken by a newer one */
     w->fid = m->fid;
     w->credit = m->credit;
+    w->rtt_us = m->rtt_us > FL_OWNER_RTT_US ? FL_OWNER_RTT_US
+                                            : (uint32_t)m->rtt_us;
     size_t lim = m->max_msg && m->max_msg <= SIZE_MAX ? (size_t)m->max_msg : 0;
     if (lim != w->max_msg) {
         w->max_msg = lim;
@@ -1144,6 +1219,7 @@ static void on_result(fl_core *c, const char *from, uint64_t inc,
         drop_not_holder(c, "outcome(s)", from, r->id, now);
         return;
     }
+    note_run(t->nq, r->run_us);
     if (r->ok) {
         fl_ending e = {.state = FL_SUCCESS, .value = r->value, .att = r->att,
                        .att_len = r->att_len, .worker = from};

@@ -307,6 +307,8 @@ void fl_core_job_done(fl_core *c, fl_job *job, fl_outcome *outcome,
         if (us < 1)
             us = 1;
         w->exec_us = w->exec_us > 0 ? 0.9 * w->exec_us + 0.1 * us : us;
+        if (!outcome->run_us)
+            outcome->run_us = (uint64_t)us; /* reported to the owner */
         c->stats.executed++;
         fl__obs_ended(c, j, outcome, run_us, now);
         deliver(c, j, outcome);
@@ -519,6 +521,9 @@ static void write_outcome(fl_jw *jw, const fl_outbox_entry *e)
     fl__jw_u64(jw, "id", e->id);
     fl__jw_u64(jw, "attempt", e->attempt);
     fl__jw_bool(jw, "ok", out->ok);
+    /* The owner spreads slow tasks by it; quick ones say nothing. */
+    if (out->run_us >= 1000)
+        fl__jw_u64(jw, "us", out->run_us);
     if (out->ok) {
         if (out->value_json)
             fl__jw_raw(jw, "value", out->value_json, out->value_len);
@@ -614,6 +619,7 @@ static void send_fetch(fl_core *c, fl_wowner *o, uint32_t credit,
     fl__jw_u64(&c->jw, "fid", o->fid);
     fl__jw_u64(&c->jw, "credit", credit);
     fl__jw_u64(&c->jw, "max_msg", c->max_message);
+    fl__jw_u64(&c->jw, "rtt_us", (uint64_t)round_trip_us(w));
     fl__send_to(c, o->id, NULL, 1, false);
 }
 

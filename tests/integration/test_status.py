@@ -27,7 +27,7 @@ class StatusTest(fx.ClusterTest):
     def setUp(self):
         c = self.start_cluster(())
         c.add_node("s1", ["--slots", "2"])
-        c.add_node("s2", ["--slots", "3"])
+        c.add_node("s2", ["--slots", "3", "--max-message", "65536"])
         fx.wait_online(c.broker.port, ["s1", "s2"])
 
     def status(self):
@@ -50,6 +50,9 @@ class StatusTest(fx.ClusterTest):
                 tasks = tasks.split(",")
             for t in ("add", "mul", "xsum", "echo", "sleep", "fail"):
                 self.assertIn(t, tasks, entry)
+        # The largest message each takes, from presence (default 8 MiB).
+        self.assertEqual(nodes["s1"]["max_msg"], 8 * 1024 * 1024, nodes)
+        self.assertEqual(nodes["s2"]["max_msg"], 65536, nodes)
 
     def test_a_stopped_node_shows_offline(self):
         self.cluster.nodes["s2"].stop()

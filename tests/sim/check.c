@@ -126,6 +126,20 @@ static void check_client(world *w, sim_node *n)
                  (unsigned long long)st.expired);
 }
 
+/* With every presence delivered in order, owners know what each worker
+ * runs: none is leased a task it must hand back. (Lost or late presences
+ * make a worker unknown, and then a hand-back is how the owner learns.) */
+static void check_worker(world *w, sim_node *n)
+{
+    fl_core_stats st;
+    fl_core_stats_get(n->core, &st);
+    if (w->p.mixed && !sim_lossy(&w->p) && w->p.net.reorder == 0 &&
+        st.handed_back)
+        sim_fail(w, "%s handed back %llu leases of tasks it does not run, "
+                 "with nothing lost", n->id,
+                 (unsigned long long)st.handed_back);
+}
+
 void sim_check_end_of_run(world *w)
 {
     for (int i = 0; i < w->p.tasks && !w->failed; i++) {
@@ -144,6 +158,8 @@ void sim_check_end_of_run(world *w)
         sim_check_incarnation(w, n);
         if (n->client >= 0)
             check_client(w, n);
+        else
+            check_worker(w, n);
     }
 }
 

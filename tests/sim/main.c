@@ -115,7 +115,7 @@ static void print_replay(const char *argv0, const sim_params *p)
     printf("  replay: %s --seed %llu --nodes %d --clients %d "
            "--tasks %d --workflows %d --loss %g --dup %g --reorder %g --reorder-max %g "
            "--delay %g:%g --crash %g --disconnect %g --broker-restarts %d "
-           "--max-time %llu%s "
+           "--max-time %llu%s%s "
            "(add --verbose to trace)\n",
            argv0, (unsigned long long)p->seed, p->workers, p->clients, p->tasks,
            p->workflows,
@@ -125,7 +125,7 @@ static void print_replay(const char *argv0, const sim_params *p)
            (double)p->net.delay_max / 1000.0, p->crash, p->disconnect,
            p->broker_restarts,
            (unsigned long long)(p->max_time / SIM_S),
-           p->allow_spin ? " --allow-spin" : "");
+           p->allow_spin ? " --allow-spin" : "", p->mixed ? " --mixed" : "");
 }
 
 typedef struct cli {
@@ -153,6 +153,9 @@ static int parse_args(int argc, char **argv, cli *c)
             takes = false;
         } else if (!strcmp(a, "--allow-spin")) {
             p->allow_spin = true;
+            takes = false;
+        } else if (!strcmp(a, "--mixed")) {
+            p->mixed = true;
             takes = false;
         } else if (!strcmp(a, "--selftest")) {
             c->selftest = true;

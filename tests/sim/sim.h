@@ -54,6 +54,7 @@ typedef struct sim_params {
     int broker_restarts;  /* times the broker dies, 0.5 to 5 s each */
     uint64_t max_time;    /* all finals must arrive before this (us) */
     bool allow_spin;      /* do not fail a core that ticks in a busy loop */
+    bool mixed;           /* workers w1.. run task subsets, small limits */
     bool verbose;
 } sim_params;
 

@@ -225,6 +225,34 @@ static void job_start(world *w, sim_node *n, sim_job *j)
 
 /* The core may hand over more jobs than slots; the rest wait in order, as
  * in the POSIX port's executor pool. */
+/* --mixed: a worker other than w0 runs a random half of the built-ins
+ * (at least one) and takes messages of 4 KiB, 16 KiB or the default. */
+static void mix_node(world *w, sim_node *n)
+{
+    static const char *const names[] = {"add", "mul", "xsum",
+                                        "echo", "sleep", "fail"};
+    static const size_t limits[] = {4096, 16384, 0};
+    size_t len = 0;
+    for (size_t k = 0; k < sizeof names / sizeof *names; k++)
+        if (fl__rng_below(&w->rng, 2) == 0 || (k == 5 && len == 0))
+            len += (size_t)snprintf(n->tasks + len, sizeof n->tasks - len,
+                                    "%s%s", len ? "," : "", names[k]);
+    n->max_message = limits[fl__rng_below(&w->rng, 3)];
+}
+
+/* Is name in the comma-separated set (a chunks task: the task it maps)? */
+static bool in_mixed_set(const char *set, const char *name)
+{
+    size_t len = strlen(name);
+    for (const char *p = set; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == len && memcmp(p, name, n) == 0)
+            return true;
+        p += n + (p[n] == ',');
+    }
+    return strcmp(name, "fl.starmap") == 0;
+}
+
 static void io_execute(void *ud, fl_job *job)
 {
     sim_node *n = ud;
@@ -247,6 +275,10 @@ static void io_execute(void *ud, fl_job *job)
     trace(w, "%s runs %s/%llu %s attempt %u", n->id, job->owner,
           (unsigned long long)job->id, job->name, job->attempt);
     check_execution(w, n, job);
+    if (n->tasks[0] && !in_mixed_set(n->tasks, job->name))
+        sim_fail(w, "%s was leased %s/%llu %s, which it does not run (%s)",
+                 n->id, job->owner, (unsigned long long)job->id, job->name,
+                 n->tasks);
     if (n->busy < n->slots) {
         job_start(w, n, j);
         return;
@@ -324,7 +356,8 @@ static void io_final(void *ud, const fl_final *fin)
          * network lost or held back past the owner's grace, fails at once:
          * no online node matches its route. */
         bool unplaced = t->route[0] &&
-                        (sim_lossy(&w->p) || w->p.net.reorder > 0) &&
+                        (sim_lossy(&w->p) || w->p.net.reorder > 0 ||
+                         w->p.mixed) &&
                         fin->state == FL_FAILURE && fin->err_type &&
                         strcmp(fin->err_type, "UnknownTask") == 0 &&
                         fin->err_message &&
@@ -420,6 +453,8 @@ static void start_node(world *w, sim_node *n)
     cfg.seed = fl__rng_next(&w->rng);
     cfg.registry = w->reg;
     cfg.arch = "sim";
+    cfg.only_tasks = n->tasks[0] ? n->tasks : NULL;
+    cfg.max_message = n->max_message;
     cfg.log_level = w->p.verbose ? FL_LOG_DEBUG : FL_LOG_ERROR;
     fl_status st = fl_core_new(&cfg, &mine, &n->core);
     if (st != FL_OK) {
@@ -486,6 +521,9 @@ static void on_deliver(world *w, const sim_event *e)
     sim_node *n = &w->nodes[e->node];
     if (!m)
         return;
+    if (n->core && n->max_message && m->len > n->max_message)
+        sim_fail(w, "%s was sent %zu bytes on %s, over its limit of %zu",
+                 n->id, m->len, m->topic, n->max_message);
     if (n->core) {
         if (w->p.verbose)
             trace(w, "%s < %s %.*s", n->id, m->topic,
@@ -623,7 +661,10 @@ static void on_fault(world *w, const sim_event *e)
         sim_node *n = &w->nodes[i];
         if (!n->core)
             continue;
-        /* The last live worker is spared so the run can always finish. */
+        /* The last live worker is spared so the run can always finish;
+         * with --mixed so is w0, the only one that runs every task. */
+        if (w->p.mixed && i == 0)
+            continue;
         if (n->client < 0 && w->alive_workers > 1 && pc > 0 &&
             uniform01(w) < pc) {
             crash_node(w, n);
@@ -767,6 +808,8 @@ static bool setup(world *w, const sim_params *p)
             snprintf(n->id, sizeof n->id, "w%d", i);
             n->client = -1;
             n->slots = 1 + (uint32_t)fl__rng_below(&w->rng, 4);
+            if (p->mixed && i > 0)
+                mix_node(w, n);
         } else {
             snprintf(n->id, sizeof n->id, "c%d", i - p->workers);
             n->client = i - p->workers;

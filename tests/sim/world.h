@@ -45,6 +45,8 @@ typedef struct sim_node {
     char id[16];
     int client;           /* index among clients, -1 for a worker */
     uint32_t slots;
+    char tasks[64];       /* --mixed: the tasks it runs ("" = all) */
+    size_t max_message;   /* --mixed: its limit (0 = the default) */
     fl_core *core;        /* NULL while crashed */
     uint64_t inc;
     uint64_t gen;         /* bumped at every crash and start */

@@ -12,7 +12,7 @@
 #include "core.h"
 #include "test.h"
 
-#define MAXN 4
+#define MAXN 6
 #define MAXQ 4096
 #define MAXJ 1024
 
@@ -492,6 +492,63 @@ static void test_leases_fit_the_worker(void)
     }
     CHECK_EQ(c->successes, 42);
     CHECK(s->max_lease <= 2048);
+    teardown(&h);
+}
+
+/* Jobs a worker holds, queued or running. */
+static uint32_t held_by(const node *nd)
+{
+    fl_core_stats st;
+    fl_core_stats_get(nd->core, &st);
+    return st.queued_local + st.running;
+}
+
+/* Owner rules 10: after 2,000 quick tasks have grown every worker's credit
+ * to hundreds, a burst of 8 one-second tasks is leased at most 2 to each
+ * of 4 one-slot workers, the first time (no run time known) and the next. */
+static void test_slow_burst_spreads(void)
+{
+    static harness h;
+    setup(&h);
+    node *w[4];
+    for (int i = 0; i < 4; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "w%d", i);
+        w[i] = add_node(&h, id, 1, 0);
+    }
+    node *c = add_node(&h, "client", 0, 0);
+    pump(&h);
+    h.run_us = 5;
+    for (int k = 0; k < 2000; k++) {
+        fl_submit s = {.name = "add", .args_json = "[1,2]", .args_len = 5};
+        CHECK_EQ(fl_core_submit(c->core, &s, h.now, NULL), FL_OK);
+    }
+    pump(&h);
+    for (int round = 0; round < 400 && c->successes < 2000; round++)
+        for (int i = 0; i < 4; i++)
+            run_jobs(w[i]);
+    CHECK_EQ(c->successes, 2000);
+    h.run_us = 1000000;
+    for (int burst = 0; burst < 2; burst++) {
+        for (int k = 0; k < 8; k++) {
+            fl_submit s = {.name = "sleep", .args_json = "[1]", .args_len = 3};
+            CHECK_EQ(fl_core_submit(c->core, &s, h.now, NULL), FL_OK);
+        }
+        pump(&h);
+        uint32_t total = 0;
+        for (int i = 0; i < 4; i++) {
+            CHECK(held_by(w[i]) <= 2);
+            total += held_by(w[i]);
+        }
+        CHECK(total >= 4);
+        for (int round = 0; round < 40 && c->successes < 2008 + 8 * burst;
+             round++)
+            for (int i = 0; i < 4; i++) {
+                CHECK(held_by(w[i]) <= 2);
+                run_jobs(w[i]);
+            }
+        CHECK_EQ(c->successes, 2008 + 8 * burst);
+    }
     teardown(&h);
 }
 
@@ -1345,6 +1402,7 @@ int main(void)
     RUN(test_leases_go_to_nodes_that_run_them);
     RUN(test_stale_view_hands_back);
     RUN(test_leases_fit_the_worker);
+    RUN(test_slow_burst_spreads);
     RUN(test_many_tasks_are_batched_and_shared);
     RUN(test_big_tasks_leased_in_turn);
     RUN(test_duplicate_lease_runs_once);

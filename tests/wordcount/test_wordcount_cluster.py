@@ -8,6 +8,8 @@ brokers and real nodes (tests/integration/floret_fixture.py):
 - a node that cannot see the input file (its own mount namespace, as on
   another machine) answers NotLocal and the client sends those chunks'
   bytes instead: the count is exact either way;
+- a node with a small --max-message (a board) gets the tail of the input
+  in chunks it can take, and the count stays exact;
 - wc.file refuses a stale or foreign reference with a clear error;
 - wc.file reads only regular files below the node's --data-dir, never
   through a symbolic link out of it, never opens a FIFO, and says the same
@@ -187,6 +189,26 @@ class WordcountClusterTest(fx.ClusterTest):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(r.stdout.encode() == self.ref_slice, "counts differ (far only)")
         fx.stop_process(far)
+
+    def test_a_small_node_gets_chunks_it_can_take(self):
+        # "small" takes 16 KiB messages and runs only wc.map, like a board:
+        # the tail of the input comes in chunks it can take, and the count
+        # is exact, by reference or by bytes.
+        c = self.start_cluster(("big",), ["--slots", "1", "--data-dir", self.dir])
+        c.add_node("small", ["--slots", "1", "--max-message", "16384",
+                             "--tasks", "wc.map"])
+        fx.wait_online(c.broker.port, ["small"])
+        for extra in ((), ("--no-locality",)):
+            r = self.wordcount("--json", *extra, self.slice)
+            self.assertEqual(r.returncode, 0, r.stderr + self.logs())
+            rep = json.loads(r.stdout)
+            self.assertGreater(rep["tasks_per_node"].get("small", 0), 0, rep)
+            self.assertGreater(rep["tasks_per_node"].get("big", 0), 0, rep)
+            r = self.wordcount("--all", *extra, self.slice)
+            self.assertEqual(r.returncode, 0, r.stderr + self.logs())
+            self.assertTrue(r.stdout.encode() == self.ref_slice,
+                            "counts differ %s" % (extra,) + self.logs())
+        self.assertNotIn("TooBig", c.nodes["small"].log_text())
 
     def test_wc_file_refuses_what_it_cannot_prove(self):
         c = self.start_cluster(("w1",), ["--slots", "1", "--data-dir", self.dir])

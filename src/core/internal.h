@@ -19,6 +19,14 @@
 #include "observe.h"
 #include "rng.h"
 
+/* A function whose buffers must not land in its callers' frames when the
+ * optimiser inlines it (the core keeps every frame under 1 KiB). */
+#if defined(__GNUC__)
+#define FL__NOINLINE __attribute__((noinline))
+#else
+#define FL__NOINLINE
+#endif
+
 /* ------------------------------------------------------------- owner side */
 
 typedef enum fl_tstate {

@@ -991,8 +991,9 @@ static void online_list(const fl_core *c, char *out, size_t cap)
 
 /* Fail t: no online worker may take it (fit: the largest limit of those
  * that run it and match its route, 0 for none). */
-static void fail_unplaceable(fl_core *c, fl_otask *t, size_t fit,
-                             const char *who, uint64_t now)
+FL__NOINLINE static void fail_unplaceable(fl_core *c, fl_otask *t,
+                                          size_t fit, const char *who,
+                                          uint64_t now)
 {
     char msg[512], online[240]; /* ids are 64 bytes: room for a few */
     if (fit) {

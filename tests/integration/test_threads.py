@@ -20,30 +20,37 @@ def thread_nices(pid):
     return out
 
 
-def nices_when(pid, want_threads):
-    """thread_nices(pid) once it has want_threads threads."""
+def nices_when(pid, want_threads, base, want_niced):
+    """thread_nices(pid) once it has want_threads threads, want_niced of
+    them away from base: a task thread sets its own niceness once it runs,
+    a moment after it exists. After 10 s, the last reading as it is."""
     box = {}
 
     def ready():
         box["n"] = thread_nices(pid)
-        return len(box["n"]) >= want_threads
+        niced = sum(1 for n in box["n"].values() if n != base)
+        return len(box["n"]) >= want_threads and niced == want_niced
 
-    fx.wait_until(ready, 10.0, what="%d threads in node %d" % (want_threads, pid))
+    try:
+        fx.wait_until(ready, 10.0, what="%d threads in node %d" % (want_threads, pid))
+    except AssertionError:
+        pass  # the caller's assertion says what was seen
     return box["n"]
 
 
 class ThreadsTest(fx.ClusterTest):
-    def niced_threads(self, name, base):
+    def niced_threads(self, name, base, want_niced):
         pid = self.cluster.nodes[name].proc.pid
         # the main thread, the event loop and one thread per slot (2)
-        nices = nices_when(pid, 4)
+        nices = nices_when(pid, 4, base, want_niced)
+        self.assertGreaterEqual(len(nices), 4, nices)
         self.assertEqual(nices[pid], base, nices)
         return sorted(n - base for tid, n in nices.items() if n != base)
 
     def test_task_threads_run_nicer(self):
         base = os.nice(0)
         self.start_cluster(("n1",), ["--slots", "2"])
-        self.assertEqual(self.niced_threads("n1", base), [min(10, 19 - base)] * 2,
+        self.assertEqual(self.niced_threads("n1", base, 2), [min(10, 19 - base)] * 2,
                          self.logs())
         r = self.cluster.floret("call", "add", "2", "3", "--timeout", "20")
         self.assertEqual((r.returncode, r.stdout.strip()), (0, "5"), r.stderr + self.logs())
@@ -53,8 +60,8 @@ class ThreadsTest(fx.ClusterTest):
         self.start_cluster(("n1",), ["--slots", "2", "--task-nice", "0"])
         self.cluster.add_node("n2", ["--slots", "2", "--task-nice", "3"])
         fx.wait_online(self.cluster.broker.port, ["n2"])
-        self.assertEqual(self.niced_threads("n1", base), [], self.logs())
-        self.assertEqual(self.niced_threads("n2", base), [min(3, 19 - base)] * 2,
+        self.assertEqual(self.niced_threads("n1", base, 0), [], self.logs())
+        self.assertEqual(self.niced_threads("n2", base, 2), [min(3, 19 - base)] * 2,
                          self.logs())
         r = self.cluster.floret("node", "--task-nice", "20")
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)

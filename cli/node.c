@@ -132,7 +132,10 @@ static void usage(FILE *f)
             "                       (otherwise only while a monitor asks for them)\n"
             "  -v, --verbose        log debug lines too\n"
             "  -q, --quiet          log warnings and errors only\n"
-            "  -h, --help           show this help\n");
+            "  -h, --help           show this help\n\n"
+            "Exit status: 0 stopped by a signal or a trusted shutdown, 2 bad usage,\n"
+            "3 cannot connect to the broker, 4 the node id is in use by another\n"
+            "running node (at start, or taken over while running), 1 anything else.\n");
 }
 
 #define MAX_TRUST 64
@@ -375,15 +378,16 @@ int cli_node(int argc, char **argv)
     }
     st = fl_node_start(node, START_TIMEOUT_MS);
     if (st != FL_OK) {
+        /* FL_EEXIST: the node logged the one line that says whose id. */
         if (st == FL_ECONN)
             fprintf(stderr, "error: cannot connect to broker %s: %s\n", url.text,
                     fl__node_last_error(node));
-        else
+        else if (st != FL_EEXIST)
             fprintf(stderr, "error: cannot start the node: %s\n", fl_strerror(st));
         fl_node_free(node);
         fl_registry_free(reg);
         fl__wc_roots_free(roots);
-        return st == FL_ECONN ? 3 : 1;
+        return st == FL_ECONN ? 3 : st == FL_EEXIST ? 4 : 1;
     }
     if (a.o.log_level >= FL_LOG_INFO)
         fprintf(stderr, "%s floret[%s] info: node %s online: %u slots, broker %s\n",
@@ -396,16 +400,21 @@ int cli_node(int argc, char **argv)
                 stamp(), fl_node_id(node), sig == SIGINT ? "SIGINT received" : "SIGTERM or shutdown received",
                 a.stop_grace_ms / 1000);
     fl_node_stop(node, a.stop_grace_ms);
+    int status = 0;
+    if (fl__node_id_taken(node)) {
+        fprintf(stderr, "error: %s\n", fl__node_last_error(node));
+        status = 4;
+    }
     if (fl__node_abandoned(node)) {
         /* A task ignored its cancellation: its thread may still use what
          * a free would release. The node said offline; leave now. */
         fprintf(stderr, "%s floret[%s] warn: exiting with a task still running\n",
                 stamp(), fl_node_id(node));
         fflush(NULL);
-        _exit(0);
+        _exit(status);
     }
     fl_node_free(node);
     fl_registry_free(reg);
     fl__wc_roots_free(roots);
-    return 0;
+    return status;
 }

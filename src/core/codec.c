@@ -32,7 +32,7 @@
 static const char *const kind_names[] = {
     "presence", "work", "fetch", "lease", "done", "extend", "release", "error",
     "submit", "submitted", "query", "result", "check", "holding", "watch",
-    "stats", "events",
+    "stats", "events", "ping", "pong",
 };
 #define NKINDS (sizeof kind_names / sizeof kind_names[0])
 
@@ -672,6 +672,11 @@ static bool decode_msg(dec *d, cJSON *root, fl_msg *m, bool has_nul)
     case FL_KIND_STATS:
     case FL_KIND_EVENTS:
         return true; /* read by monitors as plain JSON (observe.c) */
+    case FL_KIND_PING:
+        return true;
+    case FL_KIND_PONG:
+        m->has_re = member(root, "re") != NULL;
+        return get_u64(d, root, "re", false, NO_LIMIT, &m->re);
     }
     return fail(d, FL_EPROTO, "kind", "unhandled kind");
 }

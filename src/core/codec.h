@@ -38,7 +38,9 @@ typedef enum fl_kind {
     FL_KIND_HOLDING,
     FL_KIND_WATCH,  /* a monitor asks for task events (observe.c) */
     FL_KIND_STATS,  /* written only: a node's counters */
-    FL_KIND_EVENTS  /* written only: a batch of task events */
+    FL_KIND_EVENTS, /* written only: a batch of task events */
+    FL_KIND_PING,
+    FL_KIND_PONG
 } fl_kind;
 
 /* The protocol's name of a kind ("fetch", ...). */

@@ -330,6 +330,17 @@ static void on_inbox(fl_core *c, fl_msg *m, uint64_t now)
     case FL_KIND_WATCH:
         fl__obs_on_watch(c, m, now);
         break;
+    case FL_KIND_PING:
+        /* "Is this id held?" (a node about to take it asks first). */
+        if (strcmp(m->from, c->id) != 0) {
+            fl__jw_begin_msg(&c->jw, FL_KIND_PONG, c->id, c->inc);
+            if (m->has_mid)
+                fl__jw_u64(&c->jw, "re", m->mid);
+            fl__send_to(c, m->from, NULL, 1, false);
+        }
+        break;
+    case FL_KIND_PONG:
+        break;
     case FL_KIND_ERROR:
         fl__log(c, FL_LOG_WARN, "error from %s: %s: %s", m->from,
                 m->err_type ? m->err_type : "?",

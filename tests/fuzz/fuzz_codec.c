@@ -143,6 +143,12 @@ static void encode(fl_jw *w, const fl_msg *m)
             fl__jw_end_arr(w);
         }
         break;
+    case FL_KIND_PING:
+        break;
+    case FL_KIND_PONG:
+        if (m->has_re)
+            fl__jw_u64(w, "re", m->re);
+        break;
     case FL_KIND_ERROR:
         if (m->has_re)
             fl__jw_u64(w, "re", m->re);

@@ -76,6 +76,9 @@ size_t fl__att_room(void);
 
 /* Why the node's last broker connection attempt failed ("" if none). */
 const char *fl__node_last_error(const fl_node *node);
+/* Whether the node stopped or refused to start because another live node
+ * holds its id (fl_node_start then returns FL_EEXIST). */
+bool fl__node_id_taken(fl_node *node);
 
 /* True after fl_node_stop gave up on task threads that ignored their
  * cancellation past the grace period: fl_node_free then frees nothing, and

@@ -186,6 +186,29 @@ static void tp_failed(void *ud, const char *reason, bool lasting)
     pthread_mutex_unlock(&n->mu);
 }
 
+/* Another live node holds our id: never take it from it (the broker
+ * would drop its connection, and it ours, forever). A running node stops
+ * as for a shutdown; a starting one makes fl_node_start fail. */
+static void tp_taken(void *ud, const char *reason)
+{
+    fl_node *n = ud;
+    bool running;
+    pthread_mutex_lock(&n->mu);
+    snprintf(n->last_error, sizeof n->last_error,
+             "node id '%s' is in use: %s; give this node another --name",
+             n->id, reason);
+    n->id_taken = true;
+    running = n->connected;
+    pthread_cond_broadcast(&n->cv);
+    pthread_mutex_unlock(&n->mu);
+    if (!running)
+        return;
+    fl__plog(&n->log, FL_LOG_ERROR, "node id '%s' was taken over by another "
+             "node (%s): stopping, not reconnecting", n->id, reason);
+    if (n->on_shutdown)
+        n->on_shutdown(n->shutdown_ud);
+}
+
 static void tp_message(void *ud, const char *topic, const void *payload,
                        size_t len)
 {
@@ -199,6 +222,7 @@ void fl__loop_transport_cb(fl_node *n, fl_transport_cb *cb)
     cb->up = tp_up;
     cb->down = tp_down;
     cb->failed = tp_failed;
+    cb->taken = tp_taken;
     cb->message = tp_message;
 }
 

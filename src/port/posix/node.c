@@ -168,6 +168,9 @@ static fl_status make_core(fl_node *n, const fl_node_options *o)
     cfg.log_level = o->log_level;
     cfg.events = o->events;
     fl__loop_io(n, &io);
+    n->inc = cfg.incarnation;
+    n->on_shutdown = o->on_shutdown;
+    n->shutdown_ud = o->shutdown_ud;
     fl_status st = fl_core_new(&cfg, &io, &n->core);
     if (st == FL_OK && o->observe) {
         fl_core_set_observer(n->core, o->observe, o->observe_ud);
@@ -257,6 +260,11 @@ static fl_status make_parts(fl_node *n)
     st = fl__tp_init(&n->tp, client_id(n), &n->url, n->max_message + FL_PACKET_ROOM,
                      topic, will, will_len,
                      fl_core_will_retain(n->core), &n->log, &cb);
+    /* Nodes with slots keep a retained presence, so a second node with
+     * the same id can be told apart from a stale one (probe.c). */
+    if (st == FL_OK && n->slots > 0)
+        st = fl__tp_check_id_first(&n->tp, fl_core_prefix(n->core), n->id,
+                                n->inc);
     if (st != FL_OK)
         return st;
     st = fl__inbox_init(&n->inbox);
@@ -331,7 +339,8 @@ static bool wait_connected(fl_node *n, uint32_t timeout_ms)
     struct timespec dl = fl__deadline_after_ms(timeout_ms);
     bool ok;
     pthread_mutex_lock(&n->mu);
-    while (!n->connected && !n->refused && !atomic_load(&n->stop_called)) {
+    while (!n->connected && !n->refused && !n->id_taken &&
+           !atomic_load(&n->stop_called)) {
         if (pthread_cond_timedwait(&n->cv, &n->mu, &dl) != 0)
             break;
     }
@@ -398,6 +407,11 @@ fl_status fl_node_start(fl_node *node, uint32_t timeout_ms)
     if (stopped) {
         set_phase(node, FL_NODE_STOPPED);
         return FL_ESTATE;
+    }
+    if (fl__node_id_taken(node)) {
+        fl__plog(&node->log, FL_LOG_ERROR, "%s", why);
+        set_phase(node, FL_NODE_STOPPED);
+        return FL_EEXIST;
     }
     fl__plog(&node->log, FL_LOG_ERROR, "cannot connect to broker %s: %s",
             node->url.text, why);
@@ -477,6 +491,17 @@ bool fl__node_abandoned(const fl_node *node)
 const char *fl__node_last_error(const fl_node *node)
 {
     return node ? node->last_error : "";
+}
+
+bool fl__node_id_taken(fl_node *node)
+{
+    bool taken;
+    if (!node)
+        return false;
+    pthread_mutex_lock(&node->mu);
+    taken = node->id_taken;
+    pthread_mutex_unlock(&node->mu);
+    return taken;
 }
 
 /* ----------------------------------------------------------------- calls */

@@ -229,6 +229,40 @@ fl_xjob *fl__executor_stop(fl_executor *ex);
 void fl__executor_run_here(fl_executor *ex, fl_xjob *xj);
 void fl__executor_destroy(fl_executor *ex);
 
+/* ------------------------------------------------------------------ probe */
+
+typedef enum fl_probe_result {
+    FL_PROBE_RUNNING,
+    FL_PROBE_CLEAR,  /* no other live node holds the id */
+    FL_PROBE_TAKEN,  /* another incarnation answered on the id's inbox */
+    FL_PROBE_FAILED  /* the broker could not be asked (why says so) */
+} fl_probe_result;
+
+/* Is a node id held by another live node? (probe.c) */
+typedef struct fl_probe {
+    struct mosquitto *mosq;
+    const fl_url *url;
+    uint64_t inc;
+    char node_id[FL_MAX_ID_BUF];
+    char probe_id[FL_MAX_ID_BUF]; /* its node id: from, inbox */
+    char presence[FL_MAX_ID_BUF * 2 + 32]; /* node/<id> */
+    char inbox[FL_MAX_ID_BUF * 2 + 40];    /* node/<probe id>/in */
+    bool tried, pollout_done, pinging, marker_seen;
+    bool blind;          /* CLEAR only because the broker let us not look */
+    uint64_t started, subscribed_at, ping_deadline, now;
+    uint64_t holder_inc;
+    fl_probe_result result;
+    char why[200];
+} fl_probe;
+
+fl_status fl__probe_init(fl_probe *p, const fl_url *url, const char *prefix,
+                         const char *node_id, uint64_t inc);
+void fl__probe_free(fl_probe *p);
+void fl__probe_begin(fl_probe *p, uint64_t now);
+void fl__probe_prepare(fl_probe *p, uint64_t now, int *fd, short *events,
+                       uint64_t *deadline);
+fl_probe_result fl__probe_step(fl_probe *p, uint64_t now, short revents);
+
 /* -------------------------------------------------------------- transport */
 
 typedef struct fl_transport_cb {
@@ -238,6 +272,9 @@ typedef struct fl_transport_cb {
     /* An attempt failed; lasting when retrying cannot help (the broker's
      * certificate or our credentials were refused). */
     void (*failed)(void *ud, const char *reason, bool lasting);
+    /* Another live node holds our id (the probe said so): the transport
+     * closes for good. */
+    void (*taken)(void *ud, const char *reason);
     void (*message)(void *ud, const char *topic, const void *payload,
                     size_t len);
 } fl_transport_cb;
@@ -245,6 +282,7 @@ typedef struct fl_transport_cb {
 typedef enum fl_tp_state {
     FL_TP_IDLE,       /* waiting for the next attempt */
     FL_TP_PROBING,    /* our own TCP connect to the broker, pending */
+    FL_TP_ID_CHECK,   /* asking whether another node holds our id */
     FL_TP_CONNECTING, /* socket open, no CONNACK yet */
     FL_TP_UP,         /* CONNACK accepted */
     FL_TP_CLOSED      /* closed for good */
@@ -274,6 +312,9 @@ typedef struct fl_transport {
     struct addrinfo *probe_list, *probe_next;
     char last_error[256];
     uint64_t now;        /* set by the loop before each step */
+    fl_probe idc;        /* the id check (probe.c) */
+    bool idc_on;         /* check the id before every connection attempt */
+    bool idc_warned;     /* said once that the check could not look */
 } fl_transport;
 
 /* max_packet: the largest MQTT packet this node reads, announced to an
@@ -284,6 +325,10 @@ fl_status fl__tp_init(fl_transport *tp, const char *client_id, const fl_url *url
                       bool will_retain, fl_logger *log,
                       const fl_transport_cb *cb);
 void fl__tp_free(fl_transport *tp);
+/* Before each connection attempt, make sure no other live node holds our
+ * client id (probe.c); nodes with slots do. FL_OK, FL_ENOMEM, FL_EINVAL. */
+fl_status fl__tp_check_id_first(fl_transport *tp, const char *prefix,
+                             const char *node_id, uint64_t inc);
 /* Back to "not connected, try at once" (after a close), for a restart. */
 void fl__tp_reset(fl_transport *tp);
 /* Fill pfd (fd -1 when there is no socket to watch) and lower *deadline to
@@ -386,7 +431,11 @@ struct fl_node {
     atomic_bool stop_called; /* written under mu */
     bool connected;     /* under mu: the first CONNACK came */
     bool refused;       /* under mu: a lasting refusal ended the first attempt */
+    bool id_taken;      /* under mu: another live node holds our id */
     char last_error[256]; /* under mu */
+    uint64_t inc;       /* the core's incarnation */
+    void (*on_shutdown)(void *ud); /* asked to stop when id_taken comes */
+    void *shutdown_ud;
 
     /* Loop thread only. */
     uint64_t now;

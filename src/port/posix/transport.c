@@ -204,6 +204,21 @@ void fl__tp_free(fl_transport *tp)
         mosquitto_destroy(tp->mosq);
     tp->mosq = NULL;
     mosquitto_property_free_all((mosquitto_property **)&tp->props);
+    if (tp->idc_on)
+        fl__probe_free(&tp->idc);
+    tp->idc_on = false;
+}
+
+fl_status fl__tp_check_id_first(fl_transport *tp, const char *prefix,
+                             const char *node_id, uint64_t inc)
+{
+    fl_status st = fl__probe_init(&tp->idc, tp->url, prefix, node_id, inc);
+    if (st != FL_OK) {
+        fl__probe_free(&tp->idc);
+        return st;
+    }
+    tp->idc_on = true;
+    return FL_OK;
 }
 
 void fl__tp_reset(fl_transport *tp)
@@ -334,6 +349,13 @@ static void attempt(fl_transport *tp, uint64_t now)
     struct addrinfo hints, *list = NULL;
     char port[16];
     int rc;
+    if (tp->idc_on && tp->state != FL_TP_ID_CHECK) {
+        tp->state = FL_TP_ID_CHECK;
+        tp->attempt_at = now;
+        fl__probe_begin(&tp->idc, now);
+        return;
+    }
+    tp->state = FL_TP_IDLE;
     tp->reason_set = false;
     tp->tls_reason_set = false;
     tp->lasting = false;
@@ -402,6 +424,9 @@ void fl__tp_prepare(fl_transport *tp, uint64_t now, int *fd, short *events,
         return;
     case FL_TP_CLOSED:
         return;
+    case FL_TP_ID_CHECK:
+        fl__probe_prepare(&tp->idc, now, fd, events, deadline);
+        return;
     case FL_TP_PROBING:
         *fd = tp->probe_fd;
         *events = POLLOUT;
@@ -461,6 +486,35 @@ static void read_all(fl_transport *tp)
     }
 }
 
+/* The id check ran its course: connect for real, or give up for good
+ * (our id is taken). */
+static void id_check_step(fl_transport *tp, uint64_t now, short revents)
+{
+    switch (fl__probe_step(&tp->idc, now, revents)) {
+    case FL_PROBE_RUNNING:
+        return;
+    case FL_PROBE_CLEAR:
+        if (tp->idc.blind && !tp->idc_warned) {
+            fl__plog(tp->log, FL_LOG_WARN, "cannot check that no other node "
+                     "uses this node id (%s); connecting anyway",
+                     tp->idc.why);
+            tp->idc_warned = true;
+        }
+        attempt(tp, now); /* state is ID_CHECK: this one connects */
+        return;
+    case FL_PROBE_TAKEN:
+        tp->state = FL_TP_CLOSED;
+        tp->cb.taken(tp->cb.ud, tp->idc.why);
+        return;
+    case FL_PROBE_FAILED:
+        /* The connection itself is tried: it fails the same way, with the
+         * reasons (TLS, credentials) and the backoff the transport knows
+         * how to report. */
+        attempt(tp, now);
+        return;
+    }
+}
+
 void fl__tp_step(fl_transport *tp, uint64_t now, short revents)
 {
     tp->now = now;
@@ -469,6 +523,10 @@ void fl__tp_step(fl_transport *tp, uint64_t now, short revents)
     if (tp->state == FL_TP_IDLE) {
         if (now >= tp->next_try)
             attempt(tp, now);
+        return;
+    }
+    if (tp->state == FL_TP_ID_CHECK) {
+        id_check_step(tp, now, revents);
         return;
     }
     if (tp->state == FL_TP_PROBING) {

@@ -75,8 +75,8 @@ class Worker:
             held = {i for k, i in self.held if k == frm} if o and o["inc"] == msg["inc"] else ()
             self.send(frm, "holding", inc=self.inc, cid=msg["cid"], ids=[i for i in msg["ids"]
                       if i in held], missing=[i for i in msg["ids"] if i not in held])
-        elif kind == "error":
-            print("%s: error from %s: %s" % (self.id, frm, msg.get("error")), flush=True)
+        elif topic == "node/%s/in" % self.id and kind == "ping":  # 3.12: this id is held
+            self.send(frm, "pong", inc=self.inc, **({"re": msg["mid"]} if "mid" in msg else {}))
 
     def owner(self, oid):
         return self.owners.setdefault(oid, {"inc": None, "fid_at": None, "ttl": 30000,

@@ -107,7 +107,7 @@ class PythonExamplesTest(dfx.DeployTest):
                 if res.get("ok") is False:
                     self.assertEqual(res["error"]["type"], "TaskError", m)
 
-    def test_python_worker_hands_back_what_it_does_not_run(self):
+    def test_python_worker_hands_back_and_answers_ping(self):
         me = fx.Mqtt(self.cluster.broker.port, "me")
         self.addCleanup(me.close)
         me.subscribe(P + "node/me/in")
@@ -121,6 +121,11 @@ class PythonExamplesTest(dfx.DeployTest):
             self.assertEqual([(r["id"], r["attempt"], r["ok"], r["error"]["type"],
                                r["error"]["retryable"]) for r in res],
                              [(7, 1, False, "NotRunHere", True)], res)
+        me.publish(P + "node/pyw1/in", json.dumps({"v": 1, "kind": "ping", "from": "me",
+                                                   "inc": 3, "mid": 5}))
+        _, payload, _ = me.expect(lambda t, p, r: fx.parse_envelope(p).get("kind") == "pong",
+                                  10, "a pong" + self.logs())
+        self.assertEqual(fx.parse_envelope(payload).get("re"), 5)
 
     def test_python_worker_killed_mid_task(self):
         n = 6

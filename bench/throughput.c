@@ -331,13 +331,12 @@ int main(int argc, char **argv)
         return 2;
     double deadline = now_s() + cfg.timeout_s;
 
-    char name[64];
-    snprintf(name, sizeof name, "bench-%ld", (long)getpid());
     fl_node_options o;
     fl_node_options_init(&o);
     o.broker_url = cfg.broker;
     o.cluster = cfg.cluster;
-    o.name = name;
+    /* No name: the default (<user>.<host>-<pid> with a broker user) is what
+     * the ACL of floret local and broker-config lets read its inbox. */
     o.slots = 0;
     o.log = quiet_log;
     o.log_level = FL_LOG_WARN;

@@ -108,6 +108,23 @@ class LocalTest(unittest.TestCase):
         self.assertEqual(r.stdout.strip(), "8", r.stdout + r.stderr)
         self.assert_nothing_left()
 
+    def test_c_clients_under_the_acl(self):
+        # floret local's broker has floret's ACL: a C client named
+        # <user>.NAME gets its results; one whose name fits no ACL pattern
+        # (many_calls' default, many-calls) is warned about at start.
+        run = lambda *a: subprocess.run(
+            [fx.FLORET_BIN, "local", "-n", "1", "--", fx.MANY_CALLS_BIN] + list(a),
+            env=self.env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            timeout=90)
+        r = run("--name", "operator.mc", "-n", "20", "--timeout", "30")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("success 20 ", r.stdout, r.stdout + r.stderr)
+        self.assertNotIn("warn:", r.stderr)
+        r = run("--name", "bench-1", "-n", "1", "--timeout", "1")
+        self.assertIn("node name 'bench-1' is not broker user 'operator' nor "
+                      "'operator.NAME'", r.stderr)
+        self.assert_nothing_left()
+
     def test_exit_status_of_the_command_is_returned(self):
         r = subprocess.run([fx.FLORET_BIN, "local", "-n", "1", "--", "sh", "-c",
                             'test -n "$FLORET_BROKER" && exit 7'], env=self.env,

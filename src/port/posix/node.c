@@ -82,6 +82,22 @@ static const char *client_id(const fl_node *n)
     return n->id;
 }
 
+/* floret's ACL (docs/security.md) lets user U read only the inboxes of
+ * nodes named U or U.NAME: another name would connect, then never hear a
+ * lease or a result. Other brokers may allow it, so this only warns. */
+static void warn_name_outside_acl(fl_node *n)
+{
+    const char *user = n->url.user;
+    size_t ul = strlen(user);
+    if (!n->url.has_user || strcmp(n->id, user) == 0 ||
+        (strncmp(n->id, user, ul) == 0 && n->id[ul] == '.'))
+        return;
+    fl__plog(&n->log, FL_LOG_WARN,
+             "node name '%s' is not broker user '%s' nor '%s.NAME': a broker with "
+             "floret's ACL (floret local, floret broker-config) will not deliver its inbox",
+             n->id, user, user);
+}
+
 static fl_status check_options(fl_node *n, const fl_node_options *o)
 {
     char err[FL_PATH_BUF + 400];
@@ -103,6 +119,8 @@ static fl_status check_options(fl_node *n, const fl_node_options *o)
         default_id(n, o->slots);
     }
     snprintf(n->log.node, sizeof n->log.node, "%s", n->id);
+    if (o->name)
+        warn_name_outside_acl(n);
     if (!fl__valid_id(cluster))
         return bad(n, "cluster name '%s' is not valid: use 1 to 64 of A-Z a-z 0-9 _ . -",
                    cluster);

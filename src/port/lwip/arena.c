@@ -88,6 +88,20 @@ static void list_remove(fl_arena *a, fblk *f)
         f->next->prevf = f->prevf;
 }
 
+/* Put f in the free list between prevf and next: where the block it was
+ * split from stood, so the list stays in address order without a walk. */
+static void list_put_between(fl_arena *a, fblk *f, fblk *prevf, fblk *next)
+{
+    f->prevf = prevf;
+    f->next = next;
+    if (prevf)
+        prevf->next = f;
+    else
+        a->free = f;
+    if (next)
+        next->prevf = f;
+}
+
 /* Put f in the free list at its address. */
 static void list_insert(fl_arena *a, fblk *f)
 {
@@ -117,14 +131,7 @@ static void take(fl_arena *a, fblk *f, size_t need)
         fblk *rest = (fblk *)((unsigned char *)f + need);
         rest->h.prev = need;
         set_size(a, &rest->h, have - need, 0);
-        rest->prevf = prevf;
-        rest->next = next;
-        if (prevf)
-            prevf->next = rest;
-        else
-            a->free = rest;
-        if (next)
-            next->prevf = rest;
+        list_put_between(a, rest, prevf, next);
         have = need;
     }
     set_size(a, &f->h, have, 1);
@@ -210,14 +217,7 @@ static int resize_in_place(fl_arena *a, hdr *h, size_t need)
         set_size(a, h, need, 1);
         rest->h.prev = need;
         set_size(a, &rest->h, nsize - extra, 0);
-        rest->prevf = prevf;
-        rest->next = next;
-        if (prevf)
-            prevf->next = rest;
-        else
-            a->free = rest;
-        if (next)
-            next->prevf = rest;
+        list_put_between(a, rest, prevf, next);
         a->used += extra;
     } else {
         set_size(a, h, have + nsize, 1);

@@ -291,6 +291,31 @@ static void wrong_kind(fl_core *c, const char *where, fl_msg *m)
         fl__send_error(c, m->from, m, "BadMessage", why);
 }
 
+/* An owner heard a fetch of ours but no presence of this incarnation (it
+ * was lost, or is still on its way after a restart): publish it again, at
+ * most once a second, whoever asks (an impostor gains nothing by it). */
+static void on_no_presence(fl_core *c, const fl_msg *m, uint64_t now)
+{
+    fl__log(c, FL_LOG_DEBUG, "%s has no presence of ours: publishing it "
+            "again", m->from);
+    if (!c->connected || c->shutting_down || c->offline_sent ||
+        (c->presence_asked_at && now < c->presence_asked_at + 1000000u))
+        return;
+    c->presence_asked_at = now ? now : 1;
+    fl__presence_publish(c, true);
+}
+
+static void on_error(fl_core *c, const fl_msg *m, uint64_t now)
+{
+    if (m->err_type && strcmp(m->err_type, FL_NO_PRESENCE) == 0 && c->slots) {
+        on_no_presence(c, m, now);
+        return;
+    }
+    fl__log(c, FL_LOG_WARN, "error from %s: %s: %s", m->from,
+            m->err_type ? m->err_type : "?",
+            m->err_message ? m->err_message : "");
+}
+
 static void on_inbox(fl_core *c, fl_msg *m, uint64_t now)
 {
     switch (m->kind) {
@@ -342,9 +367,7 @@ static void on_inbox(fl_core *c, fl_msg *m, uint64_t now)
     case FL_KIND_PONG:
         break;
     case FL_KIND_ERROR:
-        fl__log(c, FL_LOG_WARN, "error from %s: %s: %s", m->from,
-                m->err_type ? m->err_type : "?",
-                m->err_message ? m->err_message : "");
+        on_error(c, m, now);
         break;
     default:
         wrong_kind(c, "the inbox", m);

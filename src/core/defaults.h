@@ -237,6 +237,14 @@
 #define FL_STATS_RUNNING 16u
 #endif
 
+/* An owner keeps at most this many fetches from workers whose presence it
+ * has not seen (they are leased nothing until it comes; a worker's
+ * presence normally arrives before its first fetch), so a flood of fetches
+ * under made-up ids costs it nothing. */
+#ifndef FL_MAX_UNSEEN_WORKERS
+#define FL_MAX_UNSEEN_WORKERS 64u
+#endif
+
 /* After connecting, an owner waits this long before it fails a task that
  * no online node runs: the retained presences of the cluster arrive right
  * after the subscription, and a task submitted at once must not fail
@@ -250,6 +258,11 @@
  * retries it, and a newer one leases it elsewhere without counting the
  * attempt (docs/protocol.md, section 4). */
 #define FL_NOT_RUN_HERE "NotRunHere"
+
+/* The error type by which an owner tells a fetching worker that no online
+ * presence of its incarnation reached it, so it is leased nothing; the
+ * worker publishes its presence again (at most once a second). */
+#define FL_NO_PRESENCE "NoPresence"
 
 /* The round trip an owner assumes, when a worker's fetch does not say
  * its own (rtt_us), as it caps how many tasks of one name that worker may

@@ -269,6 +269,7 @@ struct fl_core {
     char will_topic[FL_MAX_ID_BUF * 2 + 32];
     fl_buf will;
     uint64_t next_presence;
+    uint64_t presence_asked_at; /* last NoPresence answered (0: never) */
     uint32_t last_load;
     fl_owner owner;
     fl_worker worker;

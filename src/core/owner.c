@@ -600,24 +600,32 @@ static bool was_holder(const fl_otask *t, const char *from, uint64_t inc,
            t->lost_who == id_hash(from) && inc_matches(t->lost_inc, inc);
 }
 
-/* Count an entry from a worker that does not hold the lease; warn at most
- * every 10 s, with how many were dropped since the last warning. */
-static void drop_not_holder(fl_core *c, const char *what, const char *from,
-                            uint64_t id, uint64_t now)
+/* Count an entry dropped as not from the worker it names or not from the
+ * holder of the lease (why says which); warn at most every 10 s, with how
+ * many were dropped since the last warning. */
+static void drop_refused(fl_core *c, const char *what, const char *why,
+                         const char *from, uint64_t id, uint64_t now)
 {
     fl_owner *o = &c->owner;
     c->stats.not_holder_dropped++;
     o->not_holder_unlogged++;
     if (o->not_holder_logged_at && now < o->not_holder_logged_at + 10000000u)
         return;
-    fl__log(c, FL_LOG_WARN,
-            "dropped %llu %s not from the worker holding the lease "
-            "(latest: from %s for task %llu; %llu in all)",
-            (unsigned long long)o->not_holder_unlogged, what, from,
-            (unsigned long long)id,
-            (unsigned long long)c->stats.not_holder_dropped);
+    char task[40] = "";
+    if (id)
+        snprintf(task, sizeof task, " for task %llu", (unsigned long long)id);
+    fl__log(c, FL_LOG_WARN, "dropped %llu %s %s (latest: from %s%s; %llu in "
+            "all)", (unsigned long long)o->not_holder_unlogged, what, why,
+            from, task, (unsigned long long)c->stats.not_holder_dropped);
     o->not_holder_unlogged = 0;
     o->not_holder_logged_at = now ? now : 1;
+}
+
+static void drop_not_holder(fl_core *c, const char *what, const char *from,
+                            uint64_t id, uint64_t now)
+{
+    drop_refused(c, what, "not from the worker holding the lease", from, id,
+                 now);
 }
 
 /* Put every lease w holds back in the ready queue (front: they waited). */
@@ -702,12 +710,26 @@ static size_t worker_limit(const fl_core *c, const fl_oworker *w,
     return lim < c->max_message ? lim : c->max_message;
 }
 
+/* Only a worker whose online presence vouches for its fetch is leased:
+ * under floret's ACL only node X can publish node/X, while anyone may
+ * write to an inbox, so a fetch alone proves nothing (a peer could claim
+ * to be a ghost with a thousand slots). Our own worker needs no presence:
+ * we do not keep one for ourselves. */
+static bool vouched(const fl_core *c, const fl_oworker *w,
+                    const fl_peer_rec *p)
+{
+    if (!p)
+        return strcmp(w->id, c->id) == 0;
+    return p->info.online && p->info.slots > 0 &&
+           (!p->inc || !w->inc || p->inc == w->inc);
+}
+
 static bool view_of(const fl_core *c, fl_oworker *w, wview *v)
 {
     v->w = w;
     v->p = fl__peer_find(c, w->id);
-    if (v->p && (!v->p->info.online || v->p->info.slots == 0))
-        return false; /* gone, or not a worker: nothing for it */
+    if (!vouched(c, w, v->p))
+        return false; /* gone, not a worker, or not (yet) seen: nothing */
     size_t lim = worker_limit(c, w, v->p), env = lease_envelope(c);
     v->room = lim > env ? lim - env : 0;
     return true;
@@ -944,7 +966,8 @@ static size_t largest_fit(fl_core *c, const char *name, const char *route,
             *who = p->info.id;
         }
     }
-    /* Workers that fetched but whose presence never came here. */
+    /* Workers that fetched but whose presence never came here (ourselves,
+     * or one asked for its presence again): the task waits for them. */
     for (fl_oworker *w = o->workers; w; w = w->next) {
         if (fl__peer_find(c, w->id) || listed(w->refused, name) ||
             (route && !fl__route_matches(c, route, w->id)))
@@ -1121,10 +1144,50 @@ void fl__owner_flush(fl_core *c, uint64_t now)
 
 /* ------------------------------------------------------------ input */
 
+/* How many workers are parked here without a presence we have seen. */
+static size_t unseen_workers(const fl_core *c)
+{
+    size_t n = 0;
+    for (const fl_oworker *w = c->owner.workers; w; w = w->next)
+        n += !fl__peer_find(c, w->id) && strcmp(w->id, c->id) != 0;
+    return n;
+}
+
+/* A fetch whose `inc` is not the incarnation the sender's online presence
+ * shows: a peer claiming the id, or a restarted worker whose new presence
+ * has not reached us (it publishes it again when told, below). Taken, it
+ * would re-queue the real worker's leases and gate its fetches by a fid
+ * it never sent. */
+static bool fetch_disowned(const fl_core *c, const fl_msg *m)
+{
+    const fl_peer_rec *p = fl__peer_find(c, m->from);
+    return p && p->info.online && p->inc && m->inc != p->inc;
+}
+
+/* Tell a fetching worker that no presence of its (this incarnation)
+ * reached us, so it is leased nothing: a real one publishes its presence
+ * again (docs/protocol.md 3.7); to an impostor's victim this costs one
+ * presence. */
+static void ask_for_presence(fl_core *c, const fl_msg *m)
+{
+    char why[96];
+    snprintf(why, sizeof why, "no online presence of %s with inc %llu "
+             "reached this owner", m->from, (unsigned long long)m->inc);
+    fl__send_error(c, m->from, m, FL_NO_PRESENCE, why);
+}
+
 void fl__owner_on_fetch(fl_core *c, fl_msg *m, uint64_t now)
 {
-    (void)now;
     fl_owner *o = &c->owner;
+    bool seen = strcmp(m->from, c->id) == 0 || fl__peer_find(c, m->from);
+    bool disowned = fetch_disowned(c, m);
+    if (!seen || disowned)
+        ask_for_presence(c, m);
+    if (disowned) {
+        drop_refused(c, "fetch(es)", "not from the incarnation the sender's "
+                     "presence shows", m->from, 0, now);
+        return;
+    }
     fl_oworker *w = find_worker(o, m->from);
     if (w && w->inc != m->inc) {
         /* Same id, new process: whatever the old one held is lost. */
@@ -1135,6 +1198,13 @@ void fl__owner_on_fetch(fl_core *c, fl_msg *m, uint64_t now)
     if (!w) {
         if (m->credit == 0)
             return;
+        /* Parked until its presence comes; a flood of made-up ids is not
+         * kept (each costs memory, and none will ever be leased). */
+        if (!seen && unseen_workers(c) >= FL_MAX_UNSEEN_WORKERS) {
+            drop_refused(c, "fetch(es)", "from workers without a presence, "
+                         "over the limit", m->from, 0, now);
+            return;
+        }
         w = add_worker(o, m->from);
         if (!w) {
             fl__log(c, FL_LOG_ERROR, "out of memory: fetch from %s dropped",

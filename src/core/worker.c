@@ -471,6 +471,12 @@ void fl__worker_on_lease(fl_core *c, fl_msg *m, uint64_t now)
         now >= o->fetch_sent_at)
         note_round_trip(w, now - o->fetch_sent_at);
     o->fetch_sent_at = 0;
+    /* A lease answering a fid we never sent: someone sent a fetch in our
+     * name, and the owner now ignores our fetches up to that fid. Count on
+     * from it, so that our next fetch is the one the owner takes (the
+     * codec keeps every fid below 2^53: the counter cannot wrap). */
+    if (m->fid > w->next_fid)
+        w->next_fid = m->fid;
     /* Less than we asked for: the owner has no more ready for now, and our
      * next fetch will probably wait there for work. */
     o->drained = m->ntasks < o->outstanding;

@@ -7,7 +7,8 @@ operator. The attacks of a peer holding node w2's credentials are refused
 by the broker, checked by what arrives, not by what the nodes say: a
 presence forged for w1 and for a made-up worker with 1,000 slots never
 reaches an observer; a peer claiming to be w1 (fetches with w1's id and
-incarnation, and from a ghost) receives no lease, and cannot subscribe to
+incarnation, and from a ghost, which the owner asks for a presence and
+leases nothing) receives no lease, and cannot subscribe to
 w1's inbox; its control messages (a deploy signed with the trusted key,
 a shutdown) and its `floret forget` never arrive, so the module it deployed does not exist; and
 the workflow still finishes. Anonymous clients and wrong passwords are
@@ -36,17 +37,17 @@ class AclTest(unittest.TestCase):
             raise RuntimeError("FLORET_BIN must name the floret binary")
         cls.dir = tempfile.mkdtemp(prefix="floret-it-acl-")
         cls.files = os.path.join(cls.dir, "broker")
-        r = subprocess.run([fx.FLORET_BIN, "broker-config", "--nodes", "w1,w2",
+        r = subprocess.run([fx.FLORET_BIN, "broker-config", "--nodes", "w1,w2,ghost",
                             "--clients", "alice", "--out", cls.files],
                            capture_output=True, text=True, timeout=30)
         if r.returncode != 0:
             raise RuntimeError("floret broker-config failed: " + r.stderr)
         for f in ("passwd", "acl", "floret.conf", "README", "w1.password", "w2.password",
-                  "alice.password", "operator.password"):
+                  "ghost.password", "alice.password", "operator.password"):
             if not os.path.exists(os.path.join(cls.files, f)):
                 raise RuntimeError("floret broker-config did not write " + f)
         cls.pw = {u: open(os.path.join(cls.files, u + ".password")).read().strip()
-                  for u in ("w1", "w2", "alice", "operator")}
+                  for u in ("w1", "w2", "ghost", "alice", "operator")}
         os.makedirs(os.path.join(cls.dir, "b"))
         cls.broker = fx.Broker(os.path.join(cls.dir, "b"), anonymous=False, extra_conf=[
             "password_file " + os.path.join(cls.files, "passwd"),
@@ -182,14 +183,21 @@ class AclTest(unittest.TestCase):
 
     def test_impersonating_fetches_swallow_nothing(self):
         evil = self.mqtt("w2", "evil-fetch")
+        # The made-up worker's inbox, read as the broker lets only user
+        # "ghost" (which runs no node, so no presence of it exists).
+        ghost = self.mqtt("ghost", "ghost")
         try:
+            ghost.subscribe(P + "node/ghost/in")
             # Mosquitto 2.0 grants these subscriptions and checks the ACL as
             # it delivers each message: nothing of w1's inbox may arrive.
             evil.subscribe(P + "node/w1/in")
             evil.subscribe(P + "node/+/in")
             evil.subscribe(P + "#")
             inc = self.presence["w1"].get("inc")
-            call = subprocess.Popen([fx.FLORET_BIN, "call", "sleep", "1", "--timeout", "60"],
+            # The countdown keeps the task waiting at its owner while the
+            # forged fetches arrive there.
+            call = subprocess.Popen([fx.FLORET_BIN, "call", "sleep", "1", "--timeout", "60",
+                                     "--countdown", "2"],
                                     env=dict(self.env, FLORET_BROKER=self.url("alice"),
                                              FLORET_PASSWORD=self.pw["alice"]),
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -215,8 +223,12 @@ class AclTest(unittest.TestCase):
             leaked = [(t, p[:80]) for t, p, _ in evil.drain(0.5) + list(evil.messages.queue)
                       if t.endswith("/in") and t != P + "node/w2/in"]
             self.assertEqual(leaked, [], "messages of other inboxes reached the attacker")
+            kinds = [fx.parse_envelope(p).get("kind") for _, p, _ in ghost.drain(0.5)]
+            self.assertNotIn("lease", kinds, "the owner leased to a worker without presence")
+            self.assertIn("error", kinds, "the owner did not ask the ghost for its presence")
         finally:
             evil.close()
+            ghost.close()
 
     def test_control_only_from_the_operator(self):
         mod = os.path.join(self.dir, "acl_mod.lua")

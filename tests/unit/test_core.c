@@ -38,6 +38,7 @@ typedef struct node {
     char last_err_msg[256];
     char last_worker[80];
     size_t max_lease;        /* largest lease payload delivered to it */
+    uint64_t inc;            /* its incarnation */
 } node;
 
 struct harness {
@@ -155,6 +156,7 @@ static node *add_node(harness *h, const char *id, uint32_t slots,
                      .cancel = io_cancel, .final = io_final,
                      .state = io_state, .log = io_log};
     CHECK_EQ(fl_core_new(&cfg, &io, &nd->core), FL_OK);
+    nd->inc = cfg.incarnation;
     nd->up = true;
     fl_core_connected(nd->core, h->now);
     return nd;
@@ -421,9 +423,11 @@ static void test_stale_view_hands_back(void)
     node *holder = a->njobs ? a : b;
     CHECK_EQ(a->njobs + b->njobs, 1);
     run_jobs(holder);
-    /* The client believes wa runs mul: feed it a presence that says so. */
+    /* The client believes wa runs mul: feed it a presence that says so
+     * (wa's own incarnation, 1001: another would not vouch for its
+     * fetches). */
     const char *stale = "{\"v\":1,\"kind\":\"presence\",\"from\":\"wa\","
-                        "\"inc\":1002,\"state\":\"online\",\"slots\":1,"
+                        "\"inc\":1001,\"state\":\"online\",\"slots\":1,"
                         "\"tasks\":[\"add\",\"mul\"]}";
     fl_core_input(c->core, "floret/v1/default/node/wa", stale, strlen(stale),
                   h.now);
@@ -851,6 +855,61 @@ static void test_outcome_only_from_holder(void)
     CHECK_STR(c->last_value, "8");
     CHECK_STR(c->last_worker, "w1");
     CHECK_EQ(not_holder(c), 4);
+    teardown(&h);
+}
+
+/* Anyone may write to an owner's inbox, so a fetch proves nothing by
+ * itself: one from an id with no presence (a ghost with 1024 credit) is
+ * leased nothing and asked for its presence; one naming a real worker
+ * with another incarnation changes nothing (the worker keeps its lease);
+ * one naming it with its own incarnation and a fid it never sent is
+ * answered into the real worker's inbox, which counts on from that fid,
+ * so its own next fetch is still taken. */
+static void test_fetches_only_from_the_presence(void)
+{
+    static harness h;
+    setup(&h);
+    node *w = add_node(&h, "w1", 1, 300);
+    node *c = add_node(&h, "client", 0, 300);
+    pump(&h);
+    int before = h.qtail;
+    const char *ghost = "{\"v\":1,\"kind\":\"fetch\",\"from\":\"ghost\","
+                        "\"inc\":7,\"fid\":1,\"credit\":1024}";
+    fl_core_input(c->core, "floret/v1/default/node/client/in", ghost,
+                  strlen(ghost), h.now);
+    fl_core_flush(c->core, h.now);
+    bool asked = false;
+    for (int i = before; i < h.qtail; i++)
+        if (strstr(h.q[i].topic, "node/ghost/in") &&
+            memmem(h.q[i].data, h.q[i].len, "\"type\":\"NoPresence\"", 19))
+            asked = true;
+    CHECK(asked);
+    pump(&h);
+    submit(c, "add", "[1,1]", NULL);
+    CHECK_EQ(w->njobs, 1);
+    char json[256];
+    snprintf(json, sizeof json, "{\"v\":1,\"kind\":\"fetch\",\"from\":\"w1\","
+             "\"inc\":77,\"fid\":50,\"credit\":1024}");
+    inject(c, NULL, json);
+    fl_core_stats st;
+    fl_core_stats_get(c->core, &st);
+    CHECK_EQ(st.leased, 1);     /* w1's lease was not re-queued */
+    CHECK_EQ(st.requeued, 0);
+    CHECK_EQ(not_holder(c), 1);
+    run_jobs(w);
+    CHECK_EQ(c->successes, 1);
+    snprintf(json, sizeof json, "{\"v\":1,\"kind\":\"fetch\",\"from\":\"w1\","
+             "\"inc\":%llu,\"fid\":20,\"credit\":1}",
+             (unsigned long long)w->inc);
+    inject(c, NULL, json);
+    for (int k = 0; k < 6; k++) {
+        submit(c, "add", "[2,2]", NULL);
+        CHECK_EQ(w->njobs, 1);
+        run_jobs(w);
+    }
+    CHECK_EQ(c->successes, 7);
+    CHECK_EQ(c->failures, 0);
+    CHECK_STR(c->last_worker, "w1");
     teardown(&h);
 }
 
@@ -1410,6 +1469,7 @@ int main(void)
     RUN(test_lease_expires_without_extend);
     RUN(test_extend_keeps_lease);
     RUN(test_outcome_only_from_holder);
+    RUN(test_fetches_only_from_the_presence);
     RUN(test_late_outcome_from_lost_holder);
     RUN(test_retries_with_backoff);
     RUN(test_worker_lost_after_max_attempts);

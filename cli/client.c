@@ -94,6 +94,14 @@ static int print_final(fl_result *r)
     fprintf(stderr, "error: %s: %s\n",
             fl_result_error_type(r) ? fl_result_error_type(r) : fl_state_name(st),
             fl_result_error_message(r) ? fl_result_error_message(r) : "");
+    /* A failed group's members that did succeed: on stderr too, so that
+     * stdout holds a result only when the workflow succeeded. */
+    if (fl_result_partial(r)) {
+        char *json = fl_value_to_json(fl_result_partial(r), NULL);
+        if (json)
+            fprintf(stderr, "partial results: %s\n", json);
+        fl_free(json);
+    }
     return 1;
 }
 

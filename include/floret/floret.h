@@ -410,6 +410,14 @@ fl_state fl_result_state(const fl_result *r);
 /* The value of a SUCCESS (NULL before); valid while r lives. */
 const fl_value *fl_result_value(const fl_result *r);
 
+/* The partial results of a workflow whose top is a group (or a map,
+ * starmap or chunks) that ended in FAILURE: the array of its members'
+ * results in member order, null where a member failed (like Celery's
+ * GroupResult.results), next to the error of the first member that failed.
+ * NULL for anything else (a SUCCESS, a plain task, a failed chain or
+ * chord) and before the end; valid while r lives. */
+const fl_value *fl_result_partial(const fl_result *r);
+
 /* The result attachment of a SUCCESS (NULL, 0 when none). */
 const void *fl_result_attachment(const fl_result *r, size_t *len);
 

@@ -545,7 +545,7 @@ static void group_member_ended(fl_core *c, struct fl_wf *g, size_t i, bool ok,
         g->failed = true;
         g->err_type = fl__strdup(err_type ? err_type : "TaskError");
         g->err_message = fl__strdup_printf(
-            FL_MAX_ERROR_MESSAGE, "group member %zu (%s) failed: %s", i,
+            FL_MAX_ERROR_MESSAGE, "group member %zu (%s) failed: %s", i + 1,
             describe(g->kids[i]), err_message ? err_message : "");
     }
     if (g->ended < g->nkids)

@@ -587,7 +587,8 @@ static bool decode_kind(dec *d, cJSON *root, fl_kind *kind)
 }
 
 /* A workflow's final, answering a query: SUCCESS with a value, or
- * FAILURE/REVOKED with an error. */
+ * FAILURE/REVOKED with an error (a FAILURE also with a group's partial
+ * results as its value). */
 static bool decode_workflow_result(dec *d, cJSON *root, fl_msg *m)
 {
     static const char *const states[] = {"SUCCESS", "FAILURE", "REVOKED"};
@@ -601,9 +602,10 @@ static bool decode_workflow_result(dec *d, cJSON *root, fl_msg *m)
     if (i == 3)
         return fail(d, FL_EPROTO, "state",
                     "expected SUCCESS, FAILURE or REVOKED, got '%.40s'", m->state);
-    if (i == 0)
-        return take_value(d, root, "value", -1, &m->value);
-    return decode_error(d, root, &m->err_type, &m->err_message, NULL);
+    /* A FAILURE may carry the partial results of a group (section 3.8). */
+    if (i < 2 && !take_value(d, root, "value", -1, &m->value))
+        return false;
+    return i == 0 || decode_error(d, root, &m->err_type, &m->err_message, NULL);
 }
 
 static bool decode_msg(dec *d, cJSON *root, fl_msg *m, bool has_nul)

@@ -32,7 +32,7 @@ typedef struct fl_hosted {
     bool ended;
     uint64_t ended_at;
     fl_state state;
-    char *value_json;           /* SUCCESS */
+    char *value_json;           /* SUCCESS; a failed group's partial list */
     char *err_type, *err_message;
     fl_waiter *waiters;
     struct fl_hosted *next;     /* all hosted, newest first */
@@ -68,6 +68,8 @@ static void send_result(fl_core *c, const char *to, uint64_t rid, uint64_t wid,
         if (value_json)
             fl__jw_raw(&c->jw, "value", value_json, strlen(value_json));
     } else {
+        if (value_json) /* a failed group's partial results */
+            fl__jw_raw(&c->jw, "value", value_json, strlen(value_json));
         fl__jw_obj(&c->jw, "error");
         fl__jw_str(&c->jw, "type", err_type ? err_type : fl_state_name(st));
         fl__jw_str(&c->jw, "message", err_message ? err_message : "");
@@ -203,6 +205,8 @@ static bool hosted_final(fl_core *c, const fl_final *fin)
     if (fin->state == FL_SUCCESS)
         h->value_json = fin->value ? fl_value_to_json(fin->value, NULL)
                                    : fl__strdup("null");
+    else if (fin->value) /* kept on a best-effort basis: the error stands */
+        h->value_json = fl_value_to_json(fin->value, NULL);
     h->err_type = fin->err_type ? fl__strdup(fin->err_type) : NULL;
     h->err_message = fin->err_message ? fl__strdup(fin->err_message) : NULL;
     fl_value_free(fin->value);

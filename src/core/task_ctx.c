@@ -241,7 +241,7 @@ static void run_starmap(const fl_registry *reg, const fl_registry_entry *other,
          a = fl_value_next(a), i++) {
         if (fl_value_type(a) != FL_TYPE_ARRAY) {
             set_errorf(out, "TypeError", false, "chunk element %zu: expected "
-                       "an array of arguments, not %s", i,
+                       "an array of arguments, not %s", i + 1,
                        fl_type_name(fl_value_type(a)));
             fl__buf_free(&list);
             return;
@@ -254,7 +254,7 @@ static void run_starmap(const fl_registry *reg, const fl_registry_entry *other,
         run_entry(e, &sub, hooks, &one);
         if (!one.ok) {
             set_errorf(out, one.err_type, one.retryable,
-                       "chunk element %zu (%s): %s", i, name,
+                       "chunk element %zu (%s): %s", i + 1, name,
                        one.err_message ? one.err_message : "");
             fl_outcome_clear(&one);
             fl__buf_free(&list);

@@ -78,7 +78,7 @@ static void task_xsum(fl_task_ctx *ctx, void *ud)
         if (fl_value_type(v) != FL_TYPE_NUMBER) {
             fl_task_fail(ctx, "TypeError", false,
                          "xsum(): element %zu of argument 1 must be a number, "
-                         "not %s", i, fl_type_name(fl_value_type(v)));
+                         "not %s", i + 1, fl_type_name(fl_value_type(v)));
             return;
         }
         sum += fl_value_number(v);

@@ -69,6 +69,38 @@ class CanvasTest(fx.ClusterTest):
         self.assertIn("fail", r.stderr)
         self.assertEqual(r.stdout, "")
 
+    def test_failed_group_shows_partial_results(self):
+        # the members that succeeded, null for the failed one, on stderr
+        # after the error; stdout stays empty on a failure
+        expr = '[add(1,1), fail("boom"), add(2,2)]'
+        r = self.run_expr(expr)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertEqual(r.stdout, "")
+        lines = r.stderr.splitlines()
+        self.assertIn("error: TaskError: group member 2 (fail) failed: boom",
+                      lines, r.stderr)
+        partial = [l for l in lines if l.startswith("partial results: ")]
+        self.assertEqual(len(partial), 1, r.stderr)
+        self.assertEqual(json.loads(partial[0].split(": ", 1)[1]),
+                         [1 + 1, None, 2 + 2])
+        # the same through a keeper: the result message carries the list
+        a = self.run_expr(expr, "--async")
+        self.assertEqual(a.returncode, 0, a.stderr + self.logs())
+        g = self.cluster.floret("result", a.stdout.strip(), "--timeout", "30")
+        self.assertEqual(g.returncode, 1, g.stdout + g.stderr)
+        self.assertIn("partial results: [2,null,4]", g.stderr.splitlines())
+
+    def test_steps_and_members_count_from_one(self):
+        # the second step and the second member are both "2"
+        r = self.run_expr('add(1,1) | fail.si("boom") | add(2)')
+        self.assertIn("chain step 2 (fail) failed: boom", r.stderr)
+        r = self.run_expr('[add(1,1), fail("boom")]')
+        self.assertIn("group member 2 (fail) failed: boom", r.stderr)
+        r = self.run_expr('xsum([1, "x"])')
+        self.assertIn("element 2 of argument 1 must be a number", r.stderr)
+        r = self.run_expr('add.chunks([[1,1],[2,"x"]], 2)')
+        self.assertIn("chunk element 2 (add)", r.stderr)
+
     def test_syntax_error_shows_a_caret(self):
         expr = "add(4,4) | mul(8"
         r = self.run_expr(expr)

@@ -70,14 +70,14 @@ static const sim_wf_kind kinds[] = {
      "{\"group\":[{\"task\":\"add\",\"args\":[1,1]},{\"task\":\"fail\","
      "\"args\":[\"boom\"]},{\"task\":\"add\",\"args\":[2,2]}]}",
      FL_FAILURE, "[2,null,4]", "TaskError",
-     {"group member 1 (fail) failed", "boom"}, 3},
+     {"group member 2 (fail) failed", "boom"}, 3},
     /* A failed header fails the chord through its group; the body never
      * runs. */
     {"failing-chord",
      "{\"chord\":[{\"task\":\"add\",\"args\":[1,1]},{\"task\":\"fail\","
      "\"args\":[\"boom\"]}],\"body\":{\"task\":\"xsum\"}}",
      FL_FAILURE, "null", "TaskError",
-     {"chain step 1 (group) failed: group member 1 (fail) failed", "boom"},
+     {"chain step 1 (group) failed: group member 2 (fail) failed", "boom"},
      2},
 };
 

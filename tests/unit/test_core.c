@@ -1290,7 +1290,7 @@ static void test_canvas_failures_name_the_member(void)
                    "\"args\":[2,2]}]}", true);
     CHECK_EQ(c->failures, 1);
     CHECK_STR(c->last_err_type, "TypeError");
-    CHECK(strncmp(c->last_err_msg, "group member 1 (add) failed: ", 29) == 0);
+    CHECK(strncmp(c->last_err_msg, "group member 2 (add) failed: ", 29) == 0);
     teardown(&h);
 }
 

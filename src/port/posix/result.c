@@ -238,6 +238,13 @@ const fl_value *fl_result_value(const fl_result *r)
     return r->value;
 }
 
+const fl_value *fl_result_partial(const fl_result *r)
+{
+    if (!fl_result_ready(r) || fl_result_state(r) != FL_FAILURE)
+        return NULL;
+    return r->value;
+}
+
 const void *fl_result_attachment(const fl_result *r, size_t *len)
 {
     if (!fl_result_ready(r) || fl_result_state(r) != FL_SUCCESS || !r->att) {

@@ -4,11 +4,15 @@
  * that owns it, print the result as JSON. A syntax error shows the
  * expression with a caret under the column. With --async the workflow is
  * handed to a long-running node instead, and the id printed can be waited
- * on with `floret result ID` while that node lives.
+ * on with `floret result ID` while that node lives. The workflow comes
+ * from argv, from a file (-f FILE) or from stdin (-), as an expression or
+ * as canvas JSON (what --show prints), so a workflow of any size can be
+ * run and --show's output fed back.
  * Exit status: 0 success, 1 the workflow failed or timed out, 2 usage or
  * syntax error, 3 broker unreachable.
  * Depends on cli.h, client.h, opts.h and the public header.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,13 +24,20 @@
 
 #define DEFAULT_TIMEOUT_S 60.0
 #define SUBMIT_TIMEOUT_MS 10000u
+/* Far beyond any workflow a cluster runs (a keeper takes 8 MiB at most);
+ * only a guard against reading a wrong file without end. */
+#define MAX_INPUT_BYTES (256u * 1024u * 1024u)
+#define CARET_CONTEXT 60 /* bytes shown either side of an error's column */
 
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: floret run EXPR [OPTIONS]\n\n"
+            "usage: floret run EXPR [OPTIONS]\n"
+            "       floret run -f FILE [OPTIONS]\n"
+            "       floret run - [OPTIONS]          (the workflow on stdin)\n\n"
             "Run a workflow on the cluster and print its result as JSON. EXPR is\n"
-            "Celery's Canvas written like Python; arguments are JSON values:\n\n"
+            "Celery's Canvas written like Python, or canvas JSON (what --show\n"
+            "prints, starting with '{'); arguments are JSON values:\n\n"
             "  floret run 'add(4,4) | mul(8) | mul(10)'          chain        -> 640\n"
             "  floret run '[add(2,2), add(4,4)]'                  group        -> [4,8]\n"
             "  floret run '[add(1,1), add(2,2)] | xsum()'         chord        -> 6\n"
@@ -36,6 +47,8 @@ static void usage(FILE *f)
             "  floret run 'add(1,1) | add.si(5,5)'                immutable    -> 10\n"
             "  floret run 'add(1,2).set(retries=3, time_limit=5)' options\n\n"
             "Options:\n"
+            "  -f, --file FILE    read the workflow from FILE (- for stdin), for\n"
+            "                     workflows too long for a command line\n"
             "  --timeout SECONDS  wait at most this long for the result (default 60)\n"
             "  --async            hand the workflow to a running node, print its id\n"
             "                     (OWNER:N) and exit; see 'floret result'\n"
@@ -52,6 +65,7 @@ static void usage(FILE *f)
 
 struct run_args {
     const char *expr;
+    const char *file;  /* -f FILE, or "-" for stdin */
     double timeout_s;
     bool async;
     bool show;
@@ -65,7 +79,14 @@ static int parse_option(int argc, char **argv, int *i, struct run_args *a)
     const char *v = NULL;
     int m;
 
-    if ((m = cli_opt(argc, argv, i, "--timeout", &v, "run")) != 0) {
+    if ((m = cli_opt(argc, argv, i, "--file", &v, "run")) != 0 ||
+        (m = cli_opt(argc, argv, i, "-f", &v, "run")) != 0) {
+        if (m < 0)
+            return 2;
+        if (a->file)
+            return cli_usage_error("run", "one -f FILE only");
+        a->file = v;
+    } else if ((m = cli_opt(argc, argv, i, "--timeout", &v, "run")) != 0) {
         if (m < 0)
             return 2;
         if (!cli_parse_seconds(v, CLI_MAX_SECONDS, &a->timeout_s) || a->timeout_s <= 0)
@@ -105,7 +126,9 @@ static int parse(int argc, char **argv, struct run_args *a)
             a->async = true;
         } else if (strcmp(s, "--show") == 0) {
             a->show = true;
-        } else if (s[0] == '-' && s[1] == '-') {
+        } else if (strcmp(s, "-") == 0 && !a->expr && !a->file) {
+            a->file = "-";
+        } else if ((s[0] == '-' && s[1] == '-') || strncmp(s, "-f", 2) == 0) {
             if ((rc = parse_option(argc, argv, &i, a)) >= 0)
                 return rc;
         } else if (!a->expr) {
@@ -114,35 +137,151 @@ static int parse(int argc, char **argv, struct run_args *a)
             return cli_usage_error("run", "one expression only; quote it: floret run '%s ...'", a->expr);
         }
     }
-    if (!a->expr)
+    if (a->expr && a->file)
+        return cli_usage_error("run", "the workflow comes from %s or from the "
+                               "command line, not both", strcmp(a->file, "-") == 0
+                               ? "stdin (-)" : "-f FILE");
+    if (!a->expr && !a->file)
         return cli_usage_error("run", "which workflow? e.g. floret run 'add(4,4) | mul(8)'");
     if (a->owner && !a->async)
         return cli_usage_error("run", "--owner goes with --async");
     return -1;
 }
 
-/* The expression, then a caret under byte col (tabs kept so it lines up). */
+/* The line of the expression holding byte col (at most CARET_CONTEXT
+ * bytes either side of it, "..." where cut), then a caret under it (tabs
+ * kept so it lines up). */
 static void show_caret(const char *expr, size_t col)
 {
-    size_t len = strlen(expr);
+    size_t len = strlen(expr), from, to;
     if (col > len)
         col = len;
-    fprintf(stderr, "  %s\n  ", expr);
-    for (size_t i = 0; i < col; i++)
+    for (from = col; from > 0 && expr[from - 1] != '\n'; from--)
+        ;
+    for (to = col; to < len && expr[to] != '\n'; to++)
+        ;
+    bool cut_left = col - from > CARET_CONTEXT, cut_right = to - col > CARET_CONTEXT;
+    if (cut_left)
+        from = col - CARET_CONTEXT;
+    if (cut_right)
+        to = col + CARET_CONTEXT;
+    fprintf(stderr, "  %s%.*s%s\n  %s", cut_left ? "..." : "", (int)(to - from),
+            expr + from, cut_right ? "..." : "", cut_left ? "   " : "");
+    for (size_t i = from; i < col; i++)
         fputc(expr[i] == '\t' ? '\t' : ' ', stderr);
     fputs("^\n", stderr);
 }
 
-static fl_canvas *parse_expr(const char *expr)
+/* Line and column (from 1) of byte col, for a workflow read from a file. */
+static void line_col(const char *text, size_t col, size_t *line, size_t *column)
+{
+    *line = 1;
+    *column = 1;
+    for (size_t i = 0; i < col && text[i]; i++) {
+        if (text[i] == '\n') {
+            ++*line;
+            *column = 1;
+        } else {
+            ++*column;
+        }
+    }
+}
+
+static bool is_canvas_json(const char *text)
+{
+    while (*text == ' ' || *text == '\t' || *text == '\n' || *text == '\r')
+        text++;
+    return *text == '{';
+}
+
+static fl_canvas *parse_expr(const char *expr, bool from_file)
 {
     char err[256];
     size_t col = 0;
+    if (is_canvas_json(expr)) {
+        /* Checked now rather than when applied, so the reason is printed
+         * like a syntax error's, before connecting. */
+        fl_canvas *cv = fl_canvas_from_json(expr);
+        if (cv && !fl_canvas_error(cv) && !fl_canvas_check(cv, err, sizeof err))
+            return cv;
+        if (cv && fl_canvas_error(cv))
+            snprintf(err, sizeof err, "%s", fl_canvas_error(cv));
+        else if (!cv)
+            snprintf(err, sizeof err, "out of memory");
+        fprintf(stderr, "floret run: %s\n", err);
+        fl_canvas_free(cv);
+        return NULL;
+    }
     fl_canvas *cv = fl_canvas_parse(expr, err, sizeof err, &col);
     if (cv)
         return cv;
-    fprintf(stderr, "floret run: %s (column %zu)\n", err, col + 1);
+    if (from_file) {
+        size_t line, column;
+        line_col(expr, col, &line, &column);
+        fprintf(stderr, "floret run: %s (line %zu, column %zu)\n", err, line,
+                column);
+    } else {
+        fprintf(stderr, "floret run: %s (column %zu)\n", err, col + 1);
+    }
     show_caret(expr, col);
     return NULL;
+}
+
+/* The whole of path ("-": stdin) as a NUL-terminated string; NULL after
+ * saying why. A NUL byte inside is refused: it would cut the workflow. */
+static char *read_input(const char *path)
+{
+    bool std = strcmp(path, "-") == 0;
+    FILE *f = std ? stdin : fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "floret run: cannot open %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 64 * 1024, len = 0;
+    char *buf = malloc(cap);
+    bool ok = buf != NULL;
+    while (ok) {
+        if (len + 1 >= cap) {
+            char *more = cap < MAX_INPUT_BYTES ? realloc(buf, cap * 2) : NULL;
+            if (!more) {
+                fprintf(stderr, "floret run: %s is over %u MiB\n",
+                        std ? "stdin" : path, MAX_INPUT_BYTES >> 20);
+                ok = false;
+                break;
+            }
+            buf = more;
+            cap *= 2;
+        }
+        size_t n = fread(buf + len, 1, cap - 1 - len, f);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    if (ok && ferror(f)) {
+        fprintf(stderr, "floret run: cannot read %s: %s\n", std ? "stdin" : path,
+                strerror(errno));
+        ok = false;
+    }
+    if (ok) {
+        /* A file's last newline is no part of the workflow (and --show
+         * prints JSON read back as it came). */
+        while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' ||
+                           buf[len - 1] == ' ' || buf[len - 1] == '\t'))
+            len--;
+        buf[len] = '\0';
+        if (memchr(buf, '\0', len)) {
+            fprintf(stderr, "floret run: %s holds a NUL byte: not a workflow\n",
+                    std ? "stdin" : path);
+            ok = false;
+        }
+    }
+    if (!std)
+        fclose(f);
+    if (!ok) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
 }
 
 static int run_here(struct run_args *a, const fl_canvas *cv)
@@ -167,7 +306,14 @@ int cli_run(int argc, char **argv)
 
     if (rc >= 0)
         return rc;
-    cv = parse_expr(a.expr);
+    char *text = NULL;
+    if (a.file) {
+        text = read_input(a.file);
+        if (!text)
+            return 2;
+    }
+    cv = parse_expr(text ? text : a.expr, text != NULL);
+    free(text);
     if (!cv)
         return 2;
     if (fl_canvas_error(cv)) {

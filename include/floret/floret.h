@@ -494,6 +494,12 @@ const char *fl_canvas_json(const fl_canvas *c);
 /* Why the canvas is invalid, or NULL. */
 const char *fl_canvas_error(const fl_canvas *c);
 
+/* Check c as fl_node_apply and a keeper will before running it (its
+ * structure, options and depth), without a node: FL_OK, or FL_EINVAL with
+ * the reason in err (the CanvasError text, e.g. "canvas.group[1]: expected
+ * one of task, chain, ..."), FL_ENOMEM. */
+fl_status fl_canvas_check(const fl_canvas *c, char *err, size_t errlen);
+
 void fl_canvas_free(fl_canvas *c);
 
 /*

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "canvas_parse.h"
 #include "internal.h"
 
 typedef enum { WF_TASK, WF_CHAIN, WF_GROUP } wf_kind;
@@ -670,10 +671,43 @@ void fl__canvas_task_ended(fl_core *c, struct fl_wf *w, fl_state st,
     node_ended(c, w, false, NULL, err_type, err_message, now);
 }
 
+/* Parse canvas JSON and build r's tree (r->top); err gets the reason. */
+static fl_status parse_and_build(fl_core *c, const char *canvas, size_t len,
+                                 fl_wfroot *r, char *err, size_t errlen)
+{
+    fl_value *v = NULL;
+    const char *why = canvas ? fl__json_depth_check(canvas, len,
+                                                    FL_MAX_CANVAS_DEPTH)
+                             : "no canvas";
+    fl_status st = why ? FL_EINVAL : fl__json_parse(canvas, len, 0, &v, &why);
+    if (st != FL_OK) {
+        snprintf(err, errlen, "canvas: %s", why ? why : "not valid JSON");
+        return st;
+    }
+    build_ctx b = {.c = c, .root = r, .err = err, .errlen = errlen};
+    fl_call_options none = {0};
+    r->top = build(&b, v, "canvas", &none);
+    fl_value_free(v);
+    if (r->top)
+        return FL_OK;
+    if (!err[0])
+        snprintf(err, errlen, "canvas: out of memory");
+    return strstr(err, "memory") ? FL_ENOMEM : FL_EINVAL;
+}
+
+fl_status fl__canvas_validate(const char *json, size_t len, char *err,
+                              size_t errlen)
+{
+    fl_wfroot r = {0};
+    err[0] = '\0';
+    fl_status st = parse_and_build(NULL, json, len, &r, err, errlen);
+    wf_free(r.top);
+    return st;
+}
+
 fl_status fl_core_apply(fl_core *c, const char *canvas, size_t len,
                         uint64_t now, uint64_t *id, char *err, size_t errlen)
 {
-    fl_value *v = NULL;
     char dummy[8];
     if (!err) {
         err = dummy;
@@ -682,24 +716,13 @@ fl_status fl_core_apply(fl_core *c, const char *canvas, size_t len,
     err[0] = '\0';
     if (c->shutting_down)
         return FL_ESTATE;
-    if (fl_value_parse(canvas, len, &v) != FL_OK) {
-        snprintf(err, errlen, "canvas: not valid JSON");
-        return FL_EINVAL;
-    }
     fl_wfroot *r = fl__calloc(1, sizeof *r);
-    if (!r) {
-        fl_value_free(v);
+    if (!r)
         return FL_ENOMEM;
-    }
-    build_ctx b = {.c = c, .root = r, .err = err, .errlen = errlen};
-    fl_call_options none = {0};
-    r->top = build(&b, v, "canvas", &none);
-    fl_value_free(v);
-    if (!r->top) {
+    fl_status st = parse_and_build(c, canvas, len, r, err, errlen);
+    if (st != FL_OK) {
         fl__free(r);
-        if (!err[0])
-            snprintf(err, errlen, "canvas: out of memory");
-        return err[0] && strstr(err, "memory") ? FL_ENOMEM : FL_EINVAL;
+        return st;
     }
     r->id = c->owner.next_id++;
     if (!fl__map_put(&c->owner.tasks_roots, r->id, r)) {

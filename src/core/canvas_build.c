@@ -341,3 +341,17 @@ const char *fl_canvas_error(const fl_canvas *c)
 {
     return c ? c->error : "out of memory";
 }
+
+fl_status fl_canvas_check(const fl_canvas *c, char *err, size_t errlen)
+{
+    char dummy[8];
+    if (!err || !errlen) {
+        err = dummy;
+        errlen = sizeof dummy;
+    }
+    if (!c || c->error) {
+        snprintf(err, errlen, "%s", fl_canvas_error(c));
+        return c ? FL_EINVAL : FL_ENOMEM;
+    }
+    return fl__canvas_validate(c->json.data, c->json.len, err, errlen);
+}

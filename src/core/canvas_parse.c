@@ -33,9 +33,16 @@ typedef struct parser {
     size_t err_col;
     bool failed;
     unsigned depth;
+    unsigned max_depth;   /* deepest atom so far, and where it starts: */
+    size_t deepest_pos;   /* the caret of a canvas nested too deep */
 } parser;
 
+/* A bound on the parser's recursion; the canvas's own limit (checked on
+ * the JSON made, FL_MAX_CANVAS_DEPTH) is reached first by groups and
+ * chains, which take two JSON levels each. */
 #define MAX_EXPR_DEPTH 32
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 static bool fail(parser *p, const char *fmt, const char *arg)
 {
@@ -343,7 +350,13 @@ static bool named(parser *p, fl_buf *out)
 static bool atom(parser *p, fl_buf *out)
 {
     if (++p->depth > MAX_EXPR_DEPTH)
-        return fail(p, "expression nested too deeply", NULL);
+        return fail(p, "expression nested more than " STR(MAX_EXPR_DEPTH)
+                    " levels deep (brackets, parentheses and calls)", NULL);
+    if (p->depth > p->max_depth) {
+        p->max_depth = p->depth;
+        skip_ws(p);
+        p->deepest_pos = p->pos;
+    }
     bool ok;
     if (peek(p, '[')) {
         p->pos++;
@@ -448,5 +461,14 @@ fl_status fl__canvas_parse(const char *text, size_t len, fl_buf *out,
     if (!fl__buf_ok(out))
         return FL_ENOMEM;
     out->len--;
+    /* What --show prints must be what fl_node_apply takes. */
+    const char *deep = fl__json_depth_check(out->data, out->len,
+                                            FL_MAX_CANVAS_DEPTH);
+    if (deep) {
+        snprintf(err, errlen, "workflow too deeply nested: its canvas JSON is "
+                 "%s (each group, chain or chord takes 2 levels)", deep);
+        *col = p.deepest_pos;
+        return FL_EINVAL;
+    }
     return FL_OK;
 }

@@ -19,4 +19,12 @@
 fl_status fl__canvas_parse(const char *text, size_t len, fl_buf *out,
                            char *err, size_t errlen, size_t *col);
 
+/*
+ * Check len bytes of canvas JSON as fl_core_apply would before running it
+ * (canvas.c, the one validator): FL_OK, FL_EINVAL (err says where and
+ * what, "canvas.group[1]: ...") or FL_ENOMEM.
+ */
+fl_status fl__canvas_validate(const char *json, size_t len, char *err,
+                              size_t errlen);
+
 #endif

@@ -237,6 +237,11 @@ bool fl__json_plain(const char *json, size_t len, int *type);
  * UTF-8 in strings): NULL when the text passes, else the reason. */
 const char *fl__json_guard(const char *json, size_t len);
 
+/* NULL when json is nested at most limit levels (arrays and objects),
+ * else "nested N levels deep, over the limit of L" (valid until the next
+ * call on this thread). Text that is not JSON is for the parser to refuse. */
+const char *fl__json_depth_check(const char *json, size_t len, unsigned limit);
+
 /* ----------------------------------------------------------- the writer */
 
 /*

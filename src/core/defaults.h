@@ -62,6 +62,12 @@
 #endif
 #endif
 
+/* Deepest canvas JSON (docs/canvas.md): a workflow handed to a keeper
+ * travels as the "canvas" member of a submit message, one level below the
+ * message's own, so one level less than FL_MAX_DEPTH; every way in (the
+ * expression parser, fl_node_apply, fl_node_submit) holds to the same. */
+#define FL_MAX_CANVAS_DEPTH (FL_MAX_DEPTH - 1)
+
 /* Longest node id, task name and cluster name (bytes). Wire limit: 64. */
 #ifndef FL_MAX_ID
 #define FL_MAX_ID 64

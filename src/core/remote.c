@@ -316,6 +316,14 @@ fl_status fl_core_remote_submit(fl_core *c, const char *owner,
 {
     (void)now;
     fl_rhandle *r;
+    /* The keeper applies it as fl_core_apply does: the same depth limit. */
+    const char *deep = canvas ? fl__json_depth_check(canvas, len,
+                                                     FL_MAX_CANVAS_DEPTH)
+                              : NULL;
+    if (deep) {
+        snprintf(err, errlen, "canvas: %s", deep);
+        return FL_EINVAL;
+    }
     if (fl__check_json(canvas, len, FL_TYPE_OBJECT, err, errlen) != FL_OK)
         return FL_EINVAL;
     fl_status st = new_handle(c, owner, &r);

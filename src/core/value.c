@@ -11,19 +11,18 @@
  * cJSON allocates through the fl_set_allocator hook; a flag set by the
  * hook's wrapper (thread-local when FL_THREADS) tells an allocation
  * failure from bad text.
- * Depends on codec.h (declarations), buf.h, alloc.h, defaults.h and cJSON.
+ * Depends on codec.h (declarations), buf.h, alloc.h, defaults.h and cJSON;
+ * snprintf only to format the depth in a reason.
  */
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "alloc.h"
 #include "buf.h"
 #include "codec.h"
 #include "defaults.h"
-
-#define STR_(x) #x
-#define STR(x) STR_(x)
 
 /* -------------------------------------------------------- cJSON hooks */
 
@@ -57,7 +56,23 @@ void fl__json_hooks_update(void)
 typedef struct scan_result {
     const char *why;   /* NULL when the text passed */
     bool may_overflow; /* a number may be beyond a double: check them */
+    unsigned depth;    /* deepest nesting seen (all of it when too deep) */
 } scan_result;
+
+/* The reason for a document nested too deep names both depths, so it is
+ * formatted; one buffer per thread, like json_oom. */
+#if FL_THREADS
+static _Thread_local char depth_why[80];
+#else
+static char depth_why[80];
+#endif
+
+static const char *too_deep(unsigned depth, unsigned limit)
+{
+    snprintf(depth_why, sizeof depth_why,
+             "nested %u levels deep, over the limit of %u", depth, limit);
+    return depth_why;
+}
 
 /* A run of as many digits as DBL_MAX has before its point (309): such a
  * number may overflow to infinity without any exponent. */
@@ -67,7 +82,7 @@ typedef struct scan_result {
  * inside strings. Syntax proper is left to cJSON. */
 static scan_result scan_text(const unsigned char *s, size_t n)
 {
-    scan_result r = {NULL, false};
+    scan_result r = {NULL, false, 0};
     unsigned depth = 0;
     size_t i = 0, digits = 0;
 
@@ -92,10 +107,10 @@ static scan_result scan_text(const unsigned char *s, size_t n)
             continue;
         }
         if (c == '[' || c == '{') {
-            if (++depth > FL_MAX_DEPTH) {
-                r.why = "nested deeper than " STR(FL_MAX_DEPTH) " levels";
-                return r;
-            }
+            /* Counted on past the limit (no recursion here), so that the
+             * reason says how deep the text is. */
+            if (++depth > r.depth)
+                r.depth = depth;
         } else if (c == ']' || c == '}') {
             if (depth > 0)
                 depth--;
@@ -108,6 +123,8 @@ static scan_result scan_text(const unsigned char *s, size_t n)
             r.may_overflow = true;
         i++;
     }
+    if (r.depth > FL_MAX_DEPTH)
+        r.why = too_deep(r.depth, FL_MAX_DEPTH);
     return r;
 }
 
@@ -133,6 +150,12 @@ static bool only_space(const char *p, const char *end)
 const char *fl__json_guard(const char *json, size_t len)
 {
     return scan_text((const unsigned char *)json, len).why;
+}
+
+const char *fl__json_depth_check(const char *json, size_t len, unsigned limit)
+{
+    unsigned depth = scan_text((const unsigned char *)json, len).depth;
+    return depth > limit ? too_deep(depth, limit) : NULL;
 }
 
 fl_status fl__json_parse(const char *json, size_t len, size_t max,

@@ -358,11 +358,13 @@ class Cluster:
         env["FLORET_BROKER"] = self.url
         return env
 
-    def floret(self, *args, timeout=60):
-        """Run the floret command against this cluster."""
+    def floret(self, *args, timeout=60, input=None):
+        """Run the floret command against this cluster (input: its stdin,
+        else none)."""
+        stdin = {"stdin": subprocess.DEVNULL} if input is None else {"input": input}
         return subprocess.run([FLORET_BIN] + list(args), env=self.env(),
-                              stdin=subprocess.DEVNULL, capture_output=True,
-                              timeout=timeout, text=True)
+                              capture_output=True, timeout=timeout, text=True,
+                              **stdin)
 
     def logs(self):
         parts = ["--- broker log\n" + read_text(self.broker.log)]

@@ -101,6 +101,71 @@ class CanvasTest(fx.ClusterTest):
         r = self.run_expr('add.chunks([[1,1],[2,"x"]], 2)')
         self.assertIn("chunk element 2 (add)", r.stderr)
 
+    def test_run_from_a_file_and_stdin(self):
+        # 100,000 items: 588,889 bytes of list, too long for one argv string
+        # (Linux caps one at 128 KiB), so -f is the way in
+        items = list(range(100000))
+        expr = "echo.map(%s)" % json.dumps(items, separators=(",", ":"))
+        self.assertGreater(len(expr), 588889)
+        path = self.cluster.workdir + "/big.floret"
+        with open(path, "w") as f:
+            f.write(expr + "\n")
+        r = self.cluster.floret("run", "-f", path, "--timeout", "120",
+                                timeout=180)
+        self.assertEqual(r.returncode, 0, r.stderr[-2000:] + self.logs()[-4000:])
+        self.assertEqual(json.loads(r.stdout), items)
+        # --show's output feeds back, through stdin and a file, unchanged
+        s = self.cluster.floret("run", "--show", "[add(1,1), add(2,2)] | xsum()")
+        self.assertEqual(s.returncode, 0, s.stderr)
+        again = self.cluster.floret("run", "--show", "-", input=s.stdout)
+        self.assertEqual(again.stdout, s.stdout)
+        r = self.cluster.floret("run", "-", "--timeout", "30", input=s.stdout)
+        self.assertEqual(r.returncode, 0, r.stderr + self.logs())
+        self.assertEqual(json.loads(r.stdout), (1 + 1) + (2 + 2))
+        with open(path, "w") as f:
+            f.write(s.stdout)
+        r = self.cluster.floret("run", "--file", path, "--timeout", "30")
+        self.assertEqual(json.loads(r.stdout), 6, r.stderr)
+        # an expression over several lines points at the line and column
+        r = self.cluster.floret("run", "-", input="add(1,1) |\n  mul(2,\n")
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("expected a JSON value (line 2, column 9)", r.stderr)
+        # a canvas JSON is checked before anything runs, like an expression
+        r = self.cluster.floret("run", "-", input='{"group":[{"tusk":1}]}')
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("canvas.group[0]: expected one of task", r.stderr)
+        r = self.cluster.floret("run", "-f", path + ".missing")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("cannot open", r.stderr)
+
+    def test_depth_limit_is_one_limit(self):
+        # groups nested n deep make 2n + 2 levels of canvas JSON; the limit
+        # is 31 (a keeper's submit message holds the canvas one level down)
+        def nest(n):
+            return "[" * n + "add(1,1)" + "]" * n
+        for extra in ([], ["--async"]):
+            r = self.run_expr(nest(14), *extra)  # 30 levels: runs
+            self.assertEqual(r.returncode, 0, r.stderr + self.logs())
+            if extra:
+                r = self.cluster.floret("result", r.stdout.strip(),
+                                        "--timeout", "30")
+            self.assertEqual(json.loads(r.stdout), json.loads(nest(14).replace(
+                "add(1,1)", "2")))
+        for n in (15, 16, 31):  # 32, 34 and 64 levels: refused, saying so
+            for args in (["--show"], []):
+                r = self.cluster.floret("run", nest(n), *args)
+                self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+                self.assertIn("canvas JSON is nested %d levels deep, over the "
+                              "limit of 31" % (2 * n + 2), r.stderr)
+                self.assertNotIn("not valid JSON", r.stderr)
+        # the same canvas given as JSON says the same
+        deep = self.cluster.floret("run", "--show", nest(14)).stdout
+        deep = '{"group":[' + deep.strip() + "]}"
+        r = self.cluster.floret("run", "-", input=deep)
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("canvas: nested 32 levels deep, over the limit of 31",
+                      r.stderr)
+
     def test_syntax_error_shows_a_caret(self):
         expr = "add(4,4) | mul(8"
         r = self.run_expr(expr)

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "canvas_parse.h"
+#include "codec.h"
+#include "defaults.h"
 #include "test.h"
 
 static void parses_to(const char *expr, const char *want)
@@ -102,7 +104,46 @@ static void test_errors(void)
     char deep[200];
     memset(deep, '[', 100);
     deep[100] = '\0';
-    fails_at(deep, 32, "nested too deeply");
+    fails_at(deep, 32, "expression nested more than 32 levels deep");
+}
+
+/* A workflow's depth is that of the canvas JSON it makes, and the limit is
+ * the one fl_node_apply and a keeper hold to (FL_MAX_CANVAS_DEPTH): what
+ * parses here is what --show prints and what runs. */
+static void test_depth_is_the_canvas_limit(void)
+{
+    char expr[256];
+    /* n groups around add(1,1): 2n levels of group, 1 of the signature and
+     * 1 of its args. */
+    int fits = (FL_MAX_CANVAS_DEPTH - 2) / 2;
+    for (int n = fits; n <= fits + 1; n++) {
+        memset(expr, '[', (size_t)n);
+        strcpy(expr + n, "add(1,1)");
+        memset(expr + n + 8, ']', (size_t)n);
+        expr[2 * n + 8] = '\0';
+        fl_buf out;
+        char err[200];
+        size_t col = 999;
+        fl__buf_init(&out);
+        fl_status st = fl__canvas_parse(expr, strlen(expr), &out, err,
+                                        sizeof err, &col);
+        if (n == fits) {
+            CHECK_EQ(st, FL_OK);
+            CHECK(fl__json_depth_check(out.data, out.len,
+                                       FL_MAX_CANVAS_DEPTH) == NULL);
+        } else {
+            char want[160];
+            snprintf(want, sizeof want, "workflow too deeply nested: its "
+                     "canvas JSON is nested %d levels deep, over the limit "
+                     "of %d", 2 * n + 2, FL_MAX_CANVAS_DEPTH);
+            CHECK_EQ(st, FL_EINVAL);
+            if (!strstr(err, want))
+                fprintf(stderr, "  got '%s'\n", err);
+            CHECK(strstr(err, want) != NULL);
+            CHECK_EQ(col, (size_t)n); /* the innermost atom */
+        }
+        fl__buf_free(&out);
+    }
 }
 
 /* The C builders make the same JSON as the expression language. */
@@ -156,5 +197,6 @@ int main(void)
     RUN(test_signatures);
     RUN(test_composites);
     RUN(test_errors);
+    RUN(test_depth_is_the_canvas_limit);
     return TEST_DONE();
 }

@@ -607,8 +607,11 @@ static void test_depth(void)
             fl_msg *m = decode_ok(buf, n);
             fl__msg_free(m);
         } else {
-            check_bad(buf, n, FL_EPROTO,
-                      "payload: nested deeper than " STR(FL_MAX_DEPTH) " levels", "");
+            /* The reason says how deep (the message's own level counts). */
+            char want[96];
+            snprintf(want, sizeof want, "payload: nested %d levels deep, over "
+                     "the limit of %d", levels[k] + 1, FL_MAX_DEPTH);
+            check_bad(buf, n, FL_EPROTO, want, "");
         }
     }
     free(buf);

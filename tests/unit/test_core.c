@@ -1315,6 +1315,25 @@ static void test_canvas_rejects_bad_json(void)
             fprintf(stderr, "  %s: got '%s'\n", bad[i][0], err);
         CHECK(strncmp(err, bad[i][1], strlen(bad[i][1])) == 0);
     }
+    /* Nested one level past the canvas limit: the reason says how deep
+     * and which limit, not "not valid JSON". */
+    static char deep[1024];
+    size_t n = 0;
+    int groups = FL_MAX_CANVAS_DEPTH / 2; /* 2 levels each, then 2 more */
+    for (int i = 0; i < groups; i++)
+        n += (size_t)sprintf(deep + n, "{\"group\":[");
+    n += (size_t)sprintf(deep + n, "{\"task\":\"add\",\"args\":[1,1]}");
+    for (int i = 0; i < groups; i++)
+        n += (size_t)sprintf(deep + n, "]}");
+    char err[200] = "", want[120];
+    snprintf(want, sizeof want, "canvas: nested %d levels deep, over the "
+             "limit of %d", 2 * groups + 2, FL_MAX_CANVAS_DEPTH);
+    CHECK_EQ(fl_core_apply(c->core, deep, n, h.now, NULL, err, sizeof err),
+             FL_EINVAL);
+    CHECK_STR(err, want);
+    CHECK_EQ(fl_core_apply(c->core, "{\"task\":", 8, h.now, NULL, err,
+                           sizeof err), FL_EINVAL);
+    CHECK_STR(err, "canvas: not valid JSON");
     teardown(&h);
 }
 

@@ -3,13 +3,16 @@
  * word count's wc.map and wc.file, and the Lua modules deployed to it
  * (trusted with --trust), until SIGINT, SIGTERM or a trusted shutdown, then
  * stop gracefully (30 s for running tasks); a second signal exits at once. Signals reach the main thread through a
- * self-pipe; the library itself installs no handlers.
+ * self-pipe; the library itself installs no handlers. A node waits for its
+ * broker as long as it takes (boot order does not matter), unless the
+ * broker refuses it for good (credentials, certificate: exit 3 at once).
  * Depends on cli.h, opts.h, hosted.h (URL check, connect error),
  * wordcount_file.h and POSIX.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +27,8 @@
 #include "opts.h"
 #include "wordcount_file.h"
 
-#define START_TIMEOUT_MS 10000u
+/* The byte a finished start writes to the signal pipe (no signal is 0). */
+#define START_DONE 0
 #define STOP_GRACE_MS 30000u
 
 static int sig_pipe[2] = {-1, -1};
@@ -63,7 +67,8 @@ static int install_signals(void)
     return 0;
 }
 
-/* Block until a signal arrives; returns its number. */
+/* Block until a signal arrives (or the start finished: START_DONE);
+ * returns its number. */
 static int wait_signal(void)
 {
     struct pollfd p = {.fd = sig_pipe[0], .events = POLLIN};
@@ -84,6 +89,45 @@ static void on_shutdown_request(void *ud)
     if (write(sig_pipe[1], &b, 1) < 0) {
         /* The pipe is only full if a stop is already pending. */
     }
+}
+
+/* fl_node_start on a thread of its own, waiting for the broker forever,
+ * so that the main thread still hears SIGINT and SIGTERM meanwhile. */
+struct starter {
+    fl_node *node;
+    fl_status st;
+    pthread_t thread;
+};
+
+static void *start_main(void *arg)
+{
+    struct starter *s = arg;
+    unsigned char b = START_DONE;
+    s->st = fl_node_start(s->node, UINT32_MAX);
+    if (write(sig_pipe[1], &b, 1) < 0) {
+        /* Only full when signals are pending; the main thread then stops
+         * the node and joins this thread anyway. */
+    }
+    return NULL;
+}
+
+/* Start node; *sig gets a signal that came first (then the start was
+ * called off), else 0. Returns fl_node_start's status. */
+static fl_status start_node(fl_node *node, uint32_t grace_ms, int *sig)
+{
+    struct starter s = {.node = node, .st = FL_EIO};
+    int b;
+    *sig = 0;
+    if (pthread_create(&s.thread, NULL, start_main, &s) != 0)
+        return FL_EIO;
+    b = wait_signal();
+    if (b != START_DONE) {
+        *sig = b;
+        fl_node_stop(node, grace_ms); /* the wait gives up (or, had it just
+                                       * connected, the node stops) */
+    }
+    pthread_join(s.thread, NULL);
+    return s.st;
 }
 
 /* Now in UTC like the node's own log lines (log.c). */
@@ -133,9 +177,12 @@ static void usage(FILE *f)
             "  -v, --verbose        log debug lines too\n"
             "  -q, --quiet          log warnings and errors only\n"
             "  -h, --help           show this help\n\n"
+            "A broker that is not up yet is waited for, however long it takes (retrying\n"
+            "every 5 s at most, logging once a minute), so boot order does not matter.\n\n"
             "Exit status: 0 stopped by a signal or a trusted shutdown, 2 bad usage,\n"
-            "3 cannot connect to the broker, 4 the node id is in use by another\n"
-            "running node (at start, or taken over while running), 1 anything else.\n");
+            "3 the broker refused the node (credentials or TLS certificate), 4 the node\n"
+            "id is in use by another running node (at start, or taken over while\n"
+            "running), 1 anything else.\n");
 }
 
 #define MAX_TRUST 64
@@ -376,7 +423,17 @@ int cli_node(int argc, char **argv)
         fprintf(stderr, "floret node: %s\n", fl_strerror(st));
         return st == FL_EINVAL ? 2 : 1;
     }
-    st = fl_node_start(node, START_TIMEOUT_MS);
+    st = start_node(node, a.stop_grace_ms, &sig);
+    if (sig != 0) {
+        /* Stopped while waiting for the broker: a normal stop. */
+        if (a.o.log_level >= FL_LOG_INFO)
+            fprintf(stderr, "%s floret[%s] info: %s before the broker answered: stopped\n",
+                    stamp(), fl_node_id(node), sig == SIGINT ? "SIGINT" : "SIGTERM or shutdown");
+        fl_node_free(node);
+        fl_registry_free(reg);
+        fl__wc_roots_free(roots);
+        return 0;
+    }
     if (st != FL_OK) {
         /* FL_EEXIST: the node logged the one line that says whose id. */
         if (st == FL_ECONN)

@@ -330,9 +330,15 @@ fl_status fl_node_new(const fl_node_options *o, fl_node **out);
 
 /*
  * Connect to the broker and start the event loop and executor threads. The
- * first connection is waited for up to timeout_ms; after it the node
- * reconnects by itself with backoff. FL_OK, FL_ECONN (broker unreachable;
- * the log says why), FL_EIO, FL_ESTATE (already started).
+ * first connection is waited for up to timeout_ms; UINT32_MAX waits until
+ * the broker answers, however long it takes (a service that may start
+ * before its broker; the log says once a minute that it is still waiting),
+ * and fl_node_stop from another thread ends the wait (FL_ESTATE). After the
+ * first connection the node reconnects by itself with backoff. A refusal
+ * that retrying cannot cure (credentials, the broker's certificate) ends
+ * any wait at once with FL_ECONN. FL_OK, FL_ECONN (broker unreachable or
+ * refusing; the log says why), FL_EEXIST (another live node has this id),
+ * FL_EIO, FL_ESTATE (already started, or stopped while waiting).
  */
 fl_status fl_node_start(fl_node *node, uint32_t timeout_ms);
 

@@ -154,6 +154,17 @@ class AclTest(unittest.TestCase):
         self.assertEqual(r.returncode, 3, r.stderr)
         self.assertLess(time.monotonic() - t0, 4.0, "a refused password is not retried")
 
+    def test_node_refused_exits_3_at_once(self):
+        # A node waits for a broker that is not up yet (test_broker_wait),
+        # but not for one that refuses its password: that cannot change.
+        t0 = time.monotonic()
+        r = subprocess.run([fx.FLORET_BIN, "node", "--broker", self.url("ghost"),
+                            "--name", "ghost"], capture_output=True, text=True, timeout=60,
+                           env=dict(self.env, FLORET_PASSWORD="wrong"))
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("not authori", r.stderr.lower())
+        self.assertLess(time.monotonic() - t0, 10.0, "a refused node is not retried")
+
     # ------------------------------------------------------------------ attacks
 
     def test_forged_presence_does_not_arrive(self):

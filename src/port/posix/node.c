@@ -359,7 +359,9 @@ static bool wait_connected(fl_node *n, uint32_t timeout_ms)
     pthread_mutex_lock(&n->mu);
     while (!n->connected && !n->refused && !n->id_taken &&
            !atomic_load(&n->stop_called)) {
-        if (pthread_cond_timedwait(&n->cv, &n->mu, &dl) != 0)
+        if (timeout_ms == UINT32_MAX)
+            pthread_cond_wait(&n->cv, &n->mu); /* until the broker answers */
+        else if (pthread_cond_timedwait(&n->cv, &n->mu, &dl) != 0)
             break;
     }
     ok = n->connected;

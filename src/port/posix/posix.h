@@ -300,6 +300,8 @@ typedef struct fl_transport {
     uint64_t backoff_us;
     uint64_t attempt_at;
     unsigned failures;   /* since the last success */
+    uint64_t failing_since; /* when the first of them failed */
+    uint64_t quiet_logged;  /* when the last once-a-minute line was */
     bool ever_up;
     bool reason_set;     /* this attempt's failure reason is recorded */
     bool tls_reason_set; /* ...and it is the TLS handshake's, which wins */

@@ -3,7 +3,9 @@
  * libmosquitto's socket interface (never its own thread): connect without
  * blocking on TCP, read and write when poll says so, keep-alive, reconnect
  * with backoff 0.1 s doubling to 5 s, forever. It logs one line per change
- * of state, and each failed attempt only for the first few.
+ * of state, each failed attempt only for the first few, then one line a
+ * minute for as long as the broker stays away (a node that boots before
+ * its broker waits for it: docs/operations.md).
  *
  * MQTT 5, so that the CONNECT announces the largest packet the node reads
  * and the broker drops bigger ones instead of sending them (docs/security.md);
@@ -37,6 +39,7 @@
 #define BACKOFF_MAX_US 5000000u
 #define MISC_EVERY_US 1000000u /* keep-alive bookkeeping */
 #define LOUD_FAILURES 3        /* attempts logged one by one */
+#define QUIET_LOG_EVERY_US (60u * 1000000u) /* then one line a minute */
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
 
@@ -249,13 +252,24 @@ static void attempt_failed(fl_transport *tp, uint64_t now)
     }
     tp->failures++;
     tp->cb.failed(tp->cb.ud, tp->last_error, tp->lasting);
-    if (tp->failures <= LOUD_FAILURES)
+    if (tp->failures == 1)
+        tp->failing_since = now;
+    if (tp->failures <= LOUD_FAILURES) {
         fl__plog(tp->log, FL_LOG_WARN, "cannot connect to broker %s: %s; retrying in %.1f s",
                 tp->url->text, tp->last_error, delay);
-    else if (tp->failures == LOUD_FAILURES + 1)
+    } else if (tp->failures == LOUD_FAILURES + 1) {
         fl__plog(tp->log, FL_LOG_WARN,
-                "still cannot connect to broker %s: %s; retrying every few seconds, quietly",
+                "still cannot connect to broker %s: %s; retrying every few seconds, "
+                "logging once a minute",
                 tp->url->text, tp->last_error);
+        tp->quiet_logged = now;
+    } else if (now - tp->quiet_logged >= QUIET_LOG_EVERY_US) {
+        fl__plog(tp->log, FL_LOG_WARN,
+                "still cannot connect to broker %s: %s (%u attempts in %llu s); retrying",
+                tp->url->text, tp->last_error, tp->failures,
+                (unsigned long long)((now - tp->failing_since) / 1000000u));
+        tp->quiet_logged = now;
+    }
     tp->next_try = now + tp->backoff_us;
     tp->backoff_us *= 2;
     if (tp->backoff_us > BACKOFF_MAX_US)

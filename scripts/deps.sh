@@ -16,7 +16,8 @@ PACKAGES=(
   procps                            # ps/pgrep, used by tests to check for leftovers
   fortunes                          # real text: the word-count demo, tests and benchmark corpus
   gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm  # the microcontroller firmware (scripts/mcu.sh), tests/cross and their tests
-  dpkg-dev                          # dpkg-source, which `apt-get source` (scripts/mcu.sh) unpacks with
+  dpkg-dev                          # dpkg-source, which `apt-get source` (scripts/mcu.sh) unpacks with; dpkg-shlibdeps for the .deb
+  file                              # CPack's .deb: finds the ELF files dpkg-shlibdeps reads
   libmicrohttpd-dev                 # floret dashboard's HTTP server
   python3-prometheus-client         # tests parse the dashboard's /metrics with it
   chromium                          # the dashboard's page in a real headless browser (tests)

@@ -84,8 +84,20 @@ const char *fl_type_name(fl_type type);
 /* The value's type. A NULL value reads as FL_TYPE_NULL. */
 fl_type fl_value_type(const fl_value *v);
 
-/* The number held by v, or 0 when v is not a number. */
+/* The number held by v, or 0 when v is not a number. An integer beyond
+ * 2^53 reads as the nearest double: use fl_value_int64 for it. */
 double fl_value_number(const fl_value *v);
+
+/* Integers. JSON has one kind of number; floret reads as an integer a
+ * number written without fraction or exponent (any number of digits, kept
+ * exactly as written, so an integer passes through tasks and workflows
+ * unchanged), or any whole number up to 2^53 in magnitude (1.0, 1e3).
+ * fl_value_is_integer: v is such an integer, whatever its size.
+ * fl_value_int64: true, and *out (if not NULL) gets it exactly, when v is
+ * an integer from -2^63 to 2^63-1; false for anything else (not a number,
+ * a fraction, 2^64, or 1e300, which is a double). */
+bool fl_value_is_integer(const fl_value *v);
+bool fl_value_int64(const fl_value *v, int64_t *out);
 
 /* The boolean held by v, or false when v is not a boolean. */
 bool fl_value_bool(const fl_value *v);
@@ -164,6 +176,8 @@ bool fl_task_sleep(fl_task_ctx *ctx, double seconds);
  * FL_ENOMEM; the task then ends in FAILURE saying so.
  */
 fl_status fl_task_return_number(fl_task_ctx *ctx, double x);
+/* An integer, exactly (a double holds integers exactly only up to 2^53). */
+fl_status fl_task_return_int64(fl_task_ctx *ctx, int64_t x);
 fl_status fl_task_return_json(fl_task_ctx *ctx, const char *json, size_t len);
 fl_status fl_task_return_value(fl_task_ctx *ctx, const fl_value *v);
 /* Attach binary bytes to the result (copied). */

@@ -1050,6 +1050,10 @@ static void put_tree(fl_jw *w, const cJSON *v, unsigned level)
     case cJSON_False: fl__buf_put(b, "false", 5); return;
     case cJSON_True: fl__buf_put(b, "true", 4); return;
     case cJSON_Number:
+        if (v->valuestring) { /* an integer's exact digits (value.c) */
+            fl__buf_puts(b, v->valuestring);
+            return;
+        }
         if (!isfinite(v->valuedouble)) {
             w->depth = JW_BROKEN;
             return;

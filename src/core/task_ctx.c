@@ -142,6 +142,22 @@ fl_status fl_task_return_number(fl_task_ctx *ctx, double x)
     return set_value_text(ctx, b.data, b.len - 1);
 }
 
+fl_status fl_task_return_int64(fl_task_ctx *ctx, int64_t x)
+{
+    fl_buf b;
+    fl__buf_init(&b);
+    if (x < 0)
+        fl__buf_putc(&b, '-');
+    /* -2^63 has no positive twin: negate in unsigned arithmetic. */
+    fl__buf_put_u64(&b, x < 0 ? 0u - (uint64_t)x : (uint64_t)x);
+    fl__buf_putc(&b, '\0');
+    if (!fl__buf_ok(&b)) {
+        fl__buf_free(&b);
+        return FL_ENOMEM;
+    }
+    return set_value_text(ctx, b.data, b.len - 1);
+}
+
 fl_status fl_task_return_json(fl_task_ctx *ctx, const char *json, size_t len)
 {
     char err[128];

@@ -8,6 +8,11 @@
  * big, nested too deep, carry raw control characters or invalid UTF-8
  * inside strings, so cJSON's own (deeper) nesting limit never matters and
  * everything accepted can be re-encoded byte-faithfully.
+ * Integers stay exact: a double holds every integer only below 2^53, so an
+ * integer written with 16 digits or more keeps its digits as text in the
+ * node's valuestring (unused by cJSON for numbers, freed with the node),
+ * which the writers print and fl_value_int64 reads; valuedouble keeps the
+ * nearest double for fl_value_number.
  * cJSON allocates through the fl_set_allocator hook; a flag set by the
  * hook's wrapper (thread-local when FL_THREADS) tells an allocation
  * failure from bad text.
@@ -57,7 +62,12 @@ typedef struct scan_result {
     const char *why;   /* NULL when the text passed */
     bool may_overflow; /* a number may be beyond a double: check them */
     unsigned depth;    /* deepest nesting seen (all of it when too deep) */
+    bool long_digits;  /* a run of digits that may be an integer over 2^53,
+                          which a double does not hold: kept as text */
 } scan_result;
+
+/* Integers of fewer digits are below 10^15 < 2^53: exact in a double. */
+#define EXACT_DIGITS 16u
 
 /* The reason for a document nested too deep names both depths, so it is
  * formatted; one buffer per thread, like json_oom. */
@@ -78,11 +88,24 @@ static const char *too_deep(unsigned depth, unsigned limit)
  * number may overflow to infinity without any exponent. */
 #define OVERFLOW_DIGITS 309
 
+/* The largest integer below which a double holds every integer. */
+static const char TWO_POW_53_DIGITS[] = "9007199254740992";
+
+/* A run of n digits that may be an integer over 2^53 (a run of 16 with
+ * leading zeros, or inside a fraction, is over-counted: keep_digits looks
+ * again). Runs of 16 digits are common (incarnations are below 2^52), so
+ * they are compared rather than flagged. */
+static bool beyond_double(const unsigned char *run, size_t n)
+{
+    return n > EXACT_DIGITS ||
+           (n == EXACT_DIGITS && memcmp(run, TWO_POW_53_DIGITS, n) > 0);
+}
+
 /* One pass over the raw text: nesting, and what cJSON would let through
  * inside strings. Syntax proper is left to cJSON. */
 static scan_result scan_text(const unsigned char *s, size_t n)
 {
-    scan_result r = {NULL, false, 0};
+    scan_result r = {NULL, false, 0, false};
     unsigned depth = 0;
     size_t i = 0, digits = 0;
 
@@ -118,11 +141,17 @@ static scan_result scan_text(const unsigned char *s, size_t n)
                    ((s[i - 1] >= '0' && s[i - 1] <= '9') || s[i - 1] == '.')) {
             r.may_overflow = true;
         }
-        digits = (c >= '0' && c <= '9') ? digits + 1 : 0;
+        if (c >= '0' && c <= '9') {
+            digits++;
+        } else {
+            r.long_digits |= beyond_double(s + i - digits, digits);
+            digits = 0;
+        }
         if (digits >= OVERFLOW_DIGITS)
             r.may_overflow = true;
         i++;
     }
+    r.long_digits |= beyond_double(s + n - digits, digits);
     if (r.depth > FL_MAX_DEPTH)
         r.why = too_deep(r.depth, FL_MAX_DEPTH);
     return r;
@@ -135,6 +164,76 @@ static bool all_finite(const cJSON *v)
         return isfinite(v->valuedouble);
     for (const cJSON *c = v->child; c; c = c->next)
         if (!all_finite(c))
+            return false;
+    return true;
+}
+
+/* The next number in text that passed the parser, from *pos: outside
+ * strings, a run of number characters starting with '-' or a digit. */
+static bool next_number(const char *s, size_t n, size_t *pos, size_t *start,
+                        size_t *len)
+{
+    size_t i = *pos;
+    while (i < n) {
+        char c = s[i];
+        if (c == '"') {
+            for (i++; i < n && s[i] != '"'; i++)
+                if (s[i] == '\\')
+                    i++;
+            i++;
+            continue;
+        }
+        if (c == '-' || (c >= '0' && c <= '9')) {
+            size_t b = i;
+            while (i < n && ((s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
+                             s[i] == '+' || s[i] == '.' || s[i] == 'e' ||
+                             s[i] == 'E'))
+                i++;
+            *start = b;
+            *len = i - b;
+            *pos = i;
+            return true;
+        }
+        i++;
+    }
+    return false;
+}
+
+/* Keep the digits of an integer token beyond 2^53 in v->valuestring ("-123...", no leading zeros). false: no memory. */
+static bool keep_digits(cJSON *v, const char *tok, size_t len)
+{
+    size_t i = tok[0] == '-';
+    for (size_t k = i; k < len; k++)
+        if (tok[k] < '0' || tok[k] > '9')
+            return true; /* a fraction or an exponent: a double it is */
+    while (i + 1 < len && tok[i] == '0')
+        i++;
+    if (!beyond_double((const unsigned char *)tok + i, len - i))
+        return true; /* the double is exact */
+    bool neg = tok[0] == '-';
+    char *text = fl__malloc(len - i + neg + 1);
+    if (!text)
+        return false;
+    if (neg)
+        text[0] = '-';
+    memcpy(text + neg, tok + i, len - i);
+    text[len - i + neg] = '\0';
+    v->valuestring = text;
+    return true;
+}
+
+/* Walk the tree in document order beside the text, whose numbers come in
+ * the same order (cJSON keeps members as written, duplicates included). */
+static bool mark_exact(cJSON *v, const char *s, size_t n, size_t *pos)
+{
+    if (cJSON_IsNumber(v)) {
+        size_t start, len;
+        if (!next_number(s, n, pos, &start, &len))
+            return true; /* cannot happen on parsed text; nothing kept */
+        return keep_digits(v, s + start, len);
+    }
+    for (cJSON *c = v->child; c; c = c->next)
+        if (!mark_exact(c, s, n, pos))
             return false;
     return true;
 }
@@ -199,6 +298,12 @@ fl_status fl__json_parse(const char *json, size_t len, size_t max,
         *why = "number out of range";
         return FL_EINVAL;
     }
+    size_t pos = 0;
+    if (sr.long_digits && !mark_exact(root, json, len, &pos)) {
+        cJSON_Delete(root);
+        *why = "out of memory";
+        return FL_ENOMEM;
+    }
     *out = (fl_value *)root;
     return FL_OK;
 }
@@ -244,6 +349,49 @@ fl_type fl_value_type(const fl_value *v)
 double fl_value_number(const fl_value *v)
 {
     return v && cJSON_IsNumber(J(v)) ? J(v)->valuedouble : 0.0;
+}
+
+/* "-9223372036854775808" .. "9223372036854775807" into *out. */
+static bool parse_int64(const char *s, int64_t *out)
+{
+    bool neg = *s == '-';
+    uint64_t limit = neg ? (uint64_t)INT64_MAX + 1u : (uint64_t)INT64_MAX;
+    uint64_t x = 0;
+    s += neg;
+    if (!*s)
+        return false;
+    for (; *s; s++) {
+        unsigned d = (unsigned)(*s - '0');
+        if (d > 9 || x > (limit - d) / 10u)
+            return false;
+        x = x * 10u + d;
+    }
+    /* -2^63 has no positive twin: negate in unsigned arithmetic. */
+    *out = neg ? (int64_t)(0u - x) : (int64_t)x;
+    return true;
+}
+
+bool fl_value_is_integer(const fl_value *v)
+{
+    if (!v || !cJSON_IsNumber(J(v)))
+        return false;
+    if (J(v)->valuestring)
+        return true;
+    double x = J(v)->valuedouble;
+    return x == floor(x) && fabs(x) <= 9007199254740992.0;
+}
+
+bool fl_value_int64(const fl_value *v, int64_t *out)
+{
+    int64_t dummy;
+    if (!out)
+        out = &dummy;
+    if (!fl_value_is_integer(v))
+        return false;
+    if (J(v)->valuestring)
+        return parse_int64(J(v)->valuestring, out);
+    *out = (int64_t)J(v)->valuedouble;
+    return true;
 }
 
 bool fl_value_bool(const fl_value *v)

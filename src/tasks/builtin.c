@@ -2,10 +2,17 @@
  * builtin.c - the built-in native tasks every node offers: add, mul, xsum,
  * echo, sleep and fail. They double as the test workload, so their errors
  * name the argument and what was wrong, the way a user would want.
+ * Arithmetic follows Python's rule: integers (fl_value_int64) add and
+ * multiply exactly in 64 bits, and an integer result beyond 64 bits is an
+ * OverflowError naming the operands, never a rounded double; with any
+ * other number in it, the arithmetic is in doubles.
  * Depends on the public header and the core's dtoa.h (numbers in error
- * messages without printf's %g); no OS headers.
+ * messages without printf's %g); snprintf and strlen; no OS headers.
  */
 #include "floret/floret.h"
+
+#include <stdio.h>
+#include <string.h>
 
 #include "dtoa.h"
 
@@ -31,6 +38,65 @@ static bool arg_number(fl_task_ctx *ctx, size_t i, double *out)
     return true;
 }
 
+/* A number as the arithmetic takes it: an exact integer, or a double. */
+typedef struct operand {
+    bool is_int;
+    int64_t i;
+    double d;
+} operand;
+
+/* x in decimal, without printf's %lld (a board's printf may lack it). */
+static const char *int_text(int64_t x, char buf[24])
+{
+    uint64_t u = x < 0 ? 0u - (uint64_t)x : (uint64_t)x;
+    char *p = buf + 23;
+    *p = '\0';
+    do {
+        *--p = (char)('0' + u % 10u);
+        u /= 10u;
+    } while (u);
+    if (x < 0)
+        *--p = '-';
+    return p;
+}
+
+/* Reads v (argument i, or element elem of it when elem > 0) as a num, or
+ * fails the task: an integer beyond 64 bits would only be rounded. */
+static bool as_num(fl_task_ctx *ctx, const fl_value *v, size_t i, size_t elem,
+                   operand *out)
+{
+    out->is_int = fl_value_int64(v, &out->i);
+    out->d = out->is_int ? (double)out->i : fl_value_number(v);
+    if (out->is_int || !fl_value_is_integer(v))
+        return true;
+    char *digits = fl_value_to_json(v, NULL);
+    char where[48] = "";
+    if (elem)
+        snprintf(where, sizeof where, "element %zu of ", elem);
+    fl_task_fail(ctx, "OverflowError", false,
+                 "%s(): %sargument %zu (%.40s%s) is an integer beyond 64 bits, "
+                 "which it cannot add or multiply exactly", fl_task_name(ctx),
+                 where, i, digits ? digits : "?",
+                 digits && strlen(digits) > 40 ? "..." : "");
+    fl_free(digits);
+    return false;
+}
+
+static bool arg_num(fl_task_ctx *ctx, size_t i, operand *out)
+{
+    double ignored;
+    return arg_number(ctx, i, &ignored) &&
+           as_num(ctx, fl_value_at(fl_task_args(ctx), i), i + 1, 0, out);
+}
+
+static void overflow(fl_task_ctx *ctx, int64_t a, char op, int64_t b)
+{
+    char ta[24], tb[24];
+    fl_task_fail(ctx, "OverflowError", false,
+                 "%s(): %s %c %s is beyond a 64-bit integer (-2^63 to 2^63-1)",
+                 fl_task_name(ctx), int_text(a, ta), op, int_text(b, tb));
+}
+
 static bool exact_args(fl_task_ctx *ctx, size_t n)
 {
     size_t got = fl_value_count(fl_task_args(ctx));
@@ -44,18 +110,32 @@ static bool exact_args(fl_task_ctx *ctx, size_t n)
 
 static void task_add(fl_task_ctx *ctx, void *ud)
 {
-    double a, b;
+    operand a, b;
+    int64_t r;
     (void)ud;
-    if (exact_args(ctx, 2) && arg_number(ctx, 0, &a) && arg_number(ctx, 1, &b))
-        fl_task_return_number(ctx, a + b);
+    if (!exact_args(ctx, 2) || !arg_num(ctx, 0, &a) || !arg_num(ctx, 1, &b))
+        return;
+    if (!a.is_int || !b.is_int)
+        fl_task_return_number(ctx, a.d + b.d);
+    else if (__builtin_add_overflow(a.i, b.i, &r))
+        overflow(ctx, a.i, '+', b.i);
+    else
+        fl_task_return_int64(ctx, r);
 }
 
 static void task_mul(fl_task_ctx *ctx, void *ud)
 {
-    double a, b;
+    operand a, b;
+    int64_t r;
     (void)ud;
-    if (exact_args(ctx, 2) && arg_number(ctx, 0, &a) && arg_number(ctx, 1, &b))
-        fl_task_return_number(ctx, a * b);
+    if (!exact_args(ctx, 2) || !arg_num(ctx, 0, &a) || !arg_num(ctx, 1, &b))
+        return;
+    if (!a.is_int || !b.is_int)
+        fl_task_return_number(ctx, a.d * b.d);
+    else if (__builtin_mul_overflow(a.i, b.i, &r))
+        overflow(ctx, a.i, '*', b.i);
+    else
+        fl_task_return_int64(ctx, r);
 }
 
 /* xsum(list): the sum of a list of numbers (Celery's canvas example). */
@@ -71,19 +151,41 @@ static void task_xsum(fl_task_ctx *ctx, void *ud)
                      fl_type_name(fl_value_type(list)));
         return;
     }
-    double sum = 0;
+    /* Exact while every element is an integer, as Python's sum. */
+    int64_t isum = 0;
+    double dsum = 0;
+    bool all_int = true;
     size_t i = 0;
     for (const fl_value *v = fl_value_first(list); v;
          v = fl_value_next(v), i++) {
+        operand n;
         if (fl_value_type(v) != FL_TYPE_NUMBER) {
             fl_task_fail(ctx, "TypeError", false,
                          "xsum(): element %zu of argument 1 must be a number, "
                          "not %s", i + 1, fl_type_name(fl_value_type(v)));
             return;
         }
-        sum += fl_value_number(v);
+        if (!as_num(ctx, v, 1, i + 1, &n))
+            return;
+        if (all_int && !n.is_int) {
+            all_int = false;
+            dsum = (double)isum;
+        }
+        if (!all_int) {
+            dsum += n.d;
+        } else if (__builtin_add_overflow(isum, n.i, &isum)) {
+            char t[24];
+            fl_task_fail(ctx, "OverflowError", false,
+                         "xsum(): the sum is beyond a 64-bit integer (-2^63 "
+                         "to 2^63-1) at element %zu of argument 1 (%s)", i + 1,
+                         int_text(n.i, t));
+            return;
+        }
     }
-    fl_task_return_number(ctx, sum);
+    if (all_int)
+        fl_task_return_int64(ctx, isum);
+    else
+        fl_task_return_number(ctx, dsum);
 }
 
 /* echo(x): returns its single argument; with several, the list of them. */

@@ -166,6 +166,23 @@ class CanvasTest(fx.ClusterTest):
         self.assertIn("canvas: nested 32 levels deep, over the limit of 31",
                       r.stderr)
 
+    def test_integers_are_exact(self):
+        # beyond 2^53 a double would round: 2^53 + 1 stays 2^53 + 1
+        big = 2 ** 53
+        r = self.cluster.floret("call", "add", str(big), "1")
+        self.assertEqual(r.returncode, 0, r.stderr + self.logs())
+        self.assertEqual(r.stdout.strip(), str(big + 1))
+        self.check("add(%d, 1) | mul(3)" % big, (big + 1) * 3)
+        self.check("[add(%d, 1), add(1, 1)] | xsum()" % big, big + 1 + 2)
+        self.check("echo(%d)" % (2 ** 70 + 1), 2 ** 70 + 1)
+        r = self.run_expr("add(%d, 1)" % (2 ** 63 - 1))
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("OverflowError: add(): %d + 1 is beyond a 64-bit "
+                      "integer" % (2 ** 63 - 1), r.stderr)
+        r = self.run_expr("add(%d, 1)" % 2 ** 64)
+        self.assertIn("argument 1 (%d) is an integer beyond 64 bits" % 2 ** 64,
+                      r.stderr)
+
     def test_syntax_error_shows_a_caret(self):
         expr = "add(4,4) | mul(8"
         r = self.run_expr(expr)

@@ -253,6 +253,45 @@ static void test_builtin_names_win(void)
     CHECK_STR(run_text("fl.starmap", "[\"m.add\", [[1, 2], [3, 4]]]"), "[3,7]");
 }
 
+/* Integers beyond 2^53 stay exact through Lua and the built-in arithmetic,
+ * or fail saying why; none is rounded to a double. */
+static void test_integers_exact(void)
+{
+    CHECK_STR(run_text("m.add", "[9007199254740992, 1]"), "9007199254740993");
+    CHECK_STR(run_text("m.add", "[9223372036854775806, 1]"),
+              "9223372036854775807");
+    CHECK_STR(run_text("m.echo", "[-9223372036854775808]"),
+              "[-9223372036854775808]");
+    CHECK_CONTAINS(run_text("m.echo", "[123456789012345678901]"),
+                   "the integer 123456789012345678901, beyond Lua's 64-bit "
+                   "integers");
+    CHECK_STR(run_text("add", "[9007199254740992, 1]"), "9007199254740993");
+    CHECK_STR(run_text("mul", "[3, 3074457345618258602]"),
+              "9223372036854775806");
+    CHECK_STR(run_text("xsum", "[[9007199254740993, 2, -1]]"),
+              "9007199254740994");
+    CHECK_STR(run_text("add", "[1e300, 1]"), "1e+300");
+    CHECK_STR(run_text("add", "[0.5, 2]"), "2.5");
+    CHECK_STR(run_text("add", "[9223372036854775807, 1]"),
+              "ERR OverflowError: add(): 9223372036854775807 + 1 is beyond a "
+              "64-bit integer (-2^63 to 2^63-1)");
+    CHECK_STR(run_text("mul", "[-4294967296, 4294967296]"),
+              "ERR OverflowError: mul(): -4294967296 * 4294967296 is beyond a "
+              "64-bit integer (-2^63 to 2^63-1)");
+    CHECK_STR(run_text("add", "[1, 18446744073709551616]"),
+              "ERR OverflowError: add(): argument 2 (18446744073709551616) is "
+              "an integer beyond 64 bits, which it cannot add or multiply "
+              "exactly");
+    CHECK_STR(run_text("xsum", "[[1, 2, 9223372036854775807]]"),
+              "ERR OverflowError: xsum(): the sum is beyond a 64-bit integer "
+              "(-2^63 to 2^63-1) at element 3 of argument 1 "
+              "(9223372036854775807)");
+    CHECK_STR(run_text("xsum", "[[1, 99999999999999999999]]"),
+              "ERR OverflowError: xsum(): element 2 of argument 1 "
+              "(99999999999999999999) is an integer beyond 64 bits, which it "
+              "cannot add or multiply exactly");
+}
+
 static const char gc_src[] =
     "local M = {}\n"
     "local loop = function() while true do end end\n"
@@ -351,6 +390,7 @@ int main(void)
     RUN(test_bad_modules);
     RUN(test_redeploy);
     RUN(test_builtin_names_win);
+    RUN(test_integers_exact);
     RUN(test_no_finalizers);
     RUN(test_string_metatable_is_read_only);
     RUN(test_json_counts_against_the_cap);

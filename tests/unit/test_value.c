@@ -202,6 +202,45 @@ static void test_invalid(void)
     CHECK_EQ(fl_value_parse("1", 1, NULL), FL_EINVAL);
 }
 
+/* Integers keep their digits beyond 2^53; doubles stay doubles. */
+static void test_integers(void)
+{
+    static const char text[] =
+        "[9007199254740993,-9223372036854775808,9223372036854775807,"
+        "18446744073709551616,1e300,2.5,1.0,7,9007199254740992,"
+        "0.12345678901234567890,{\"k\":\"9007199254740993\",\"n\":"
+        "12345678901234567890123}]";
+    fl_value *v = NULL;
+    CHECK_EQ(fl_value_parse(text, strlen(text), &v), FL_OK);
+    int64_t n = 0;
+    CHECK(fl_value_int64(fl_value_at(v, 0), &n));
+    CHECK(n == INT64_C(9007199254740993));
+    CHECK(fl_value_int64(fl_value_at(v, 1), &n));
+    CHECK(n == INT64_MIN);
+    CHECK(fl_value_int64(fl_value_at(v, 2), &n));
+    CHECK(n == INT64_MAX);
+    /* 2^64: an integer, but not an int64 */
+    CHECK(fl_value_is_integer(fl_value_at(v, 3)));
+    CHECK(!fl_value_int64(fl_value_at(v, 3), &n));
+    CHECK(!fl_value_is_integer(fl_value_at(v, 4)));   /* 1e300 */
+    CHECK(!fl_value_int64(fl_value_at(v, 5), &n));    /* 2.5 */
+    CHECK(fl_value_int64(fl_value_at(v, 6), &n) && n == 1);
+    CHECK(fl_value_int64(fl_value_at(v, 7), &n) && n == 7);
+    CHECK(fl_value_int64(fl_value_at(v, 8), &n) && n == INT64_C(9007199254740992));
+    CHECK(!fl_value_int64(fl_value_at(v, 9), NULL));
+    CHECK(!fl_value_int64(fl_value_get(fl_value_at(v, 10), "k"), &n));
+    /* Printed back digit for digit (the string and the fraction too). */
+    char *out = fl_value_to_json(v, NULL);
+    CHECK_STR(out, "[9007199254740993,-9223372036854775808,9223372036854775807,"
+                   "18446744073709551616,1e+300,2.5,1,7,9007199254740992,"
+                   "0.12345678901234568,{\"k\":\"9007199254740993\",\"n\":"
+                   "12345678901234567890123}]");
+    fl_free(out);
+    CHECK(!fl_value_int64(NULL, &n));
+    CHECK(!fl_value_is_integer(NULL));
+    fl_value_free(v);
+}
+
 static void test_check_json(void)
 {
     char err[128];
@@ -301,6 +340,7 @@ int main(void)
     RUN(test_depth);
     RUN(test_size_limit);
     RUN(test_invalid);
+    RUN(test_integers);
     RUN(test_check_json);
     RUN(test_names);
     RUN(test_oom);

@@ -34,13 +34,24 @@ void fl__lua_push_value(lua_State *L, const fl_value *v)
     case FL_TYPE_BOOL:
         lua_pushboolean(L, fl_value_bool(v));
         break;
-    case FL_TYPE_NUMBER:
-        x = fl_value_number(v);
-        if (x == floor(x) && fabs(x) < 9007199254740992.0)
-            lua_pushinteger(L, (lua_Integer)x);
-        else
+    case FL_TYPE_NUMBER: {
+        /* Integers as Lua integers (64 bits), exactly; one beyond them
+         * would be rounded as a float, so it is refused instead. */
+        int64_t n;
+        if (fl_value_int64(v, &n)) {
+            lua_pushinteger(L, (lua_Integer)n);
+        } else if (fl_value_is_integer(v)) {
+            char *digits = fl_value_to_json(v, NULL);
+            lua_pushfstring(L, "an argument holds the integer %s, beyond "
+                            "Lua's 64-bit integers", digits ? digits : "?");
+            fl_free(digits);
+            lua_error(L);
+        } else {
+            x = fl_value_number(v);
             lua_pushnumber(L, x);
+        }
         break;
+    }
     case FL_TYPE_STRING:
         s = fl_value_string(v, &len);
         lua_pushlstring(L, s, len);

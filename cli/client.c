@@ -119,9 +119,10 @@ int cli_client_report(struct cli_client *c, fl_result *r, double timeout_s,
     if (s == FL_PENDING)
         fprintf(stderr, "error: no result within %g s (no node took %s; "
                         "is a worker running on cluster '%s'?)\n",
-                timeout_s, what, c->cluster ? c->cluster : "default");
+                timeout_s + c->waited_s, what, c->cluster ? c->cluster : "default");
     else
-        fprintf(stderr, "error: no result within %g s (%s is %s)\n", timeout_s,
+        fprintf(stderr, "error: no result within %g s (%s is %s)\n",
+                timeout_s + c->waited_s,
                 what, s == FL_RETRY ? "waiting to be retried" : "still running");
     return 1;
 }

@@ -24,6 +24,8 @@ struct cli_client {
     fl_observe_fn observe;
     void *observe_ud;
     bool watch_events;
+    double waited_s;     /* waited already (progress line): the timeout
+                          * message names the whole wait */
     atomic_bool starting; /* read by the node's loop thread */
     fl_node *node;
 };

@@ -16,11 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "client.h"
 #include "floret/floret.h"
 #include "opts.h"
+#include "progress.h"
 
 #define DEFAULT_TIMEOUT_S 60.0
 #define SUBMIT_TIMEOUT_MS 10000u
@@ -28,6 +30,7 @@
  * only a guard against reading a wrong file without end. */
 #define MAX_INPUT_BYTES (256u * 1024u * 1024u)
 #define CARET_CONTEXT 60 /* bytes shown either side of an error's column */
+#define PROGRESS_EVERY_MS 200u
 
 static void usage(FILE *f)
 {
@@ -55,6 +58,9 @@ static void usage(FILE *f)
             "  --owner NODE       with --async: the node that keeps the workflow\n"
             "                     (default: the first online node with slots)\n"
             "  --show             print the workflow as canvas JSON and exit\n"
+            "  --progress         draw the progress line on stderr even when it is\n"
+            "                     not a terminal (default: only on a terminal)\n"
+            "  --no-progress      never draw it\n"
             CLI_CONN_HELP
             "  --cluster NAME     default: default\n"
             "  -v, --verbose      show the node's log lines\n"
@@ -69,6 +75,7 @@ struct run_args {
     double timeout_s;
     bool async;
     bool show;
+    enum cli_progress_mode progress;
     const char *owner;
     struct cli_client client;
 };
@@ -126,6 +133,10 @@ static int parse(int argc, char **argv, struct run_args *a)
             a->async = true;
         } else if (strcmp(s, "--show") == 0) {
             a->show = true;
+        } else if (strcmp(s, "--progress") == 0) {
+            a->progress = CLI_PROGRESS_ON;
+        } else if (strcmp(s, "--no-progress") == 0) {
+            a->progress = CLI_PROGRESS_OFF;
         } else if (strcmp(s, "-") == 0 && !a->expr && !a->file) {
             a->file = "-";
         } else if ((s[0] == '-' && s[1] == '-') || strncmp(s, "-f", 2) == 0) {
@@ -284,16 +295,58 @@ static char *read_input(const char *path)
     return buf;
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Wait for r up to timeout_s, redrawing the progress line meanwhile; the
+ * time left for cli_client_report. */
+static double wait_with_progress(struct run_args *a, const fl_canvas *cv,
+                                 fl_result *r)
+{
+    struct cli_progress p;
+    fl_node_counters k;
+    double start = now_s(), t = start;
+
+    cli_progress_init(&p, stderr, true, a->progress == CLI_PROGRESS_ON,
+                      fl_canvas_tasks(cv), start);
+    while (t - start < a->timeout_s) {
+        double left_ms = (a->timeout_s - (t - start)) * 1000.0;
+        uint32_t ms = left_ms < PROGRESS_EVERY_MS ? (uint32_t)left_ms + 1
+                                                   : PROGRESS_EVERY_MS;
+        bool ready = fl_result_wait(r, ms) == FL_OK;
+        t = now_s();
+        if (fl_node_counters_get(a->client.node, &k) != FL_OK)
+            break;
+        if (ready) {
+            cli_progress_end(&p, &k, t);
+            break;
+        }
+        cli_progress_update(&p, &k, t);
+    }
+    if (p.drawn && !fl_result_ready(r))
+        fputc('\n', stderr); /* the timeout's message on a line of its own */
+    return a->timeout_s - (t - start) > 0 ? a->timeout_s - (t - start) : 0;
+}
+
 static int run_here(struct run_args *a, const fl_canvas *cv)
 {
     fl_result *r = NULL;
     fl_status st = fl_node_apply(a->client.node, cv, &r);
+    double timeout_s = a->timeout_s;
     int rc;
     if (st != FL_OK) {
         fprintf(stderr, "error: cannot run the workflow: %s\n", fl_strerror(st));
         return st == FL_EINVAL || st == FL_ETOOBIG ? 2 : 1;
     }
-    rc = cli_client_report(&a->client, r, a->timeout_s, "the workflow");
+    if (cli_progress_wanted(a->progress, stderr)) {
+        timeout_s = wait_with_progress(a, cv, r);
+        a->client.waited_s = a->timeout_s - timeout_s;
+    }
+    rc = cli_client_report(&a->client, r, timeout_s, "the workflow");
     fl_result_free(r);
     return rc;
 }

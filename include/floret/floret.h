@@ -522,6 +522,12 @@ fl_status fl_canvas_check(const fl_canvas *c, char *err, size_t errlen);
 
 void fl_canvas_free(fl_canvas *c);
 
+/* How many tasks c runs when none is retried: one per signature, one per
+ * item of a map or starmap, one per slice of chunks; a chain that fails
+ * early runs fewer. 0 for an invalid canvas. `floret run`'s progress line
+ * counts to it. */
+size_t fl_canvas_tasks(const fl_canvas *c);
+
 /*
  * Run a workflow owned by this node. *out is its result handle: SUCCESS
  * with the workflow's value, or FAILURE naming the failed member. FL_OK,
@@ -583,6 +589,36 @@ typedef struct fl_peer {
  * live node. FL_OK or FL_ESTATE (node not started).
  */
 fl_status fl_node_peers(fl_node *node, fl_peer *peers, size_t cap, size_t *n);
+
+/*
+ * This node's own counters, as in the stats message it publishes
+ * (docs/protocol.md 3.11), but read at any moment and without the broker:
+ * what a program shows as progress. Totals count from fl_node_start.
+ */
+typedef struct fl_node_counters {
+    /* As owner: tasks it submitted, alone or as members of a workflow
+     * (a workflow itself is not counted here); how many of them ended
+     * (succeeded, failed or revoked) and how many of those did not succeed. */
+    uint64_t tasks_submitted;
+    uint64_t tasks_finished;
+    uint64_t tasks_failed;
+    uint64_t workflows, workflows_finished; /* applied, and ended */
+    uint32_t ready;     /* owned tasks waiting for a worker */
+    uint32_t delayed;   /* waiting for a countdown or a retry delay */
+    uint32_t leased;    /* held by a worker: running or queued there */
+    uint64_t retried;   /* retries scheduled after a retryable error */
+    uint64_t requeued;  /* leases that ended without an outcome (a worker
+                         * lost, or its lease expired) and went back */
+    uint64_t revoked;
+    /* As worker (nodes with slots): outcomes of the tasks it ran, the time
+     * they ran, and what it holds now. */
+    uint64_t executed, succeeded, failed, busy_us;
+    uint32_t queued, running;
+} fl_node_counters;
+
+/* Fill *out with the node's counters now. FL_OK, FL_EINVAL (NULL
+ * argument) or FL_ESTATE (node not running). */
+fl_status fl_node_counters_get(fl_node *node, fl_node_counters *out);
 
 #ifdef __cplusplus
 }

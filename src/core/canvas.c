@@ -641,6 +641,7 @@ static void root_ended(fl_core *c, fl_wfroot *r, bool ok, char *value,
     struct fl_wf *top = r->top;
     fl__free(r);
     c->stats.finished++;
+    c->stats.workflows_finished++;
     fl__final(c, &fin);
     wf_free(top);
 }
@@ -735,6 +736,7 @@ fl_status fl_core_apply(fl_core *c, const char *canvas, size_t len,
         r->next->prev = r;
     c->owner.roots = r;
     c->stats.submitted++;
+    c->stats.workflows++;
     if (id)
         *id = r->id;
     start(c, r->top, NULL, now);

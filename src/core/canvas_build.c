@@ -337,6 +337,43 @@ const char *fl_canvas_json(const fl_canvas *c)
     return c ? c->json.data : NULL;
 }
 
+/* The tasks of canvas JSON v, counted as canvas.c builds them: a chord is
+ * its header and body, a fan one task per item or per slice. */
+static size_t count_tasks(const fl_value *v)
+{
+    const fl_value *m;
+    size_t n = 0;
+    if (fl_value_get(v, "task"))
+        return 1;
+    if ((m = fl_value_get(v, "chain")) || (m = fl_value_get(v, "group")) ||
+        (m = fl_value_get(v, "chord"))) {
+        for (const fl_value *k = fl_value_first(m); k; k = fl_value_next(k))
+            n += count_tasks(k);
+        if (fl_value_get(v, "chord"))
+            n += count_tasks(fl_value_get(v, "body"));
+        return n;
+    }
+    n = fl_value_count(fl_value_get(v, "items"));
+    if (fl_value_get(v, "chunks")) {
+        double per = fl_value_number(fl_value_get(v, "n"));
+        if (!(per >= 1) || per > 1e9)
+            return 0;
+        return (n + (size_t)per - 1) / (size_t)per;
+    }
+    return fl_value_get(v, "map") || fl_value_get(v, "starmap") ? n : 0;
+}
+
+size_t fl_canvas_tasks(const fl_canvas *c)
+{
+    fl_value *v = NULL;
+    size_t n;
+    if (!c || c->error || fl_value_parse(c->json.data, c->json.len, &v) != FL_OK)
+        return 0;
+    n = count_tasks(v);
+    fl_value_free(v);
+    return n;
+}
+
 const char *fl_canvas_error(const fl_canvas *c)
 {
     return c ? c->error : "out of memory";

@@ -531,4 +531,7 @@ void fl_core_stats_get(const fl_core *c, fl_core_stats *st)
     /* Open workflows are owned and pending as much as their tasks are. */
     st->owned_pending =
         fl__owner_pending(c) + (uint32_t)c->owner.tasks_roots.len;
+    st->owned_ready = (uint32_t)(c->owner.nready + c->owner.routed.n);
+    st->owned_delayed = (uint32_t)c->owner.heap_n;
+    st->owned_leased = (uint32_t)c->owner.leased.n;
 }

@@ -277,6 +277,12 @@ typedef struct fl_core_stats {
      * scheduled and tasks revoked (docs/protocol.md 3.11). */
     uint64_t succeeded, failed, retryable, busy_us;
     uint64_t retries, revoked;
+    /* Owner side, for a progress line: workflows applied and ended (also
+     * counted in submitted and finished, like their tasks), owned tasks
+     * that ended in FAILURE or REVOKED, and the owned tasks ready, delayed
+     * and leased now. */
+    uint64_t workflows, workflows_finished, owned_failed;
+    uint32_t owned_ready, owned_delayed, owned_leased;
 } fl_core_stats;
 void fl_core_stats_get(const fl_core *c, fl_core_stats *st);
 

@@ -282,6 +282,8 @@ static void finish(fl_core *c, fl_otask *t, const fl_ending *e, uint64_t now)
     fl_owner *o = &c->owner;
     if (e->state == FL_REVOKED)
         fl__obs_revoked(c, t, e->err_message, now);
+    if (e->state != FL_SUCCESS)
+        c->stats.owned_failed++;
     detach(o, t);
     if (t->expires_at)
         o->with_expiry--;

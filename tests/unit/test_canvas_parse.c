@@ -191,8 +191,35 @@ static void test_builders(void)
     CHECK(fl_group_of(items, 2) == NULL);
 }
 
+static size_t tasks_of(const char *expr)
+{
+    char err[160];
+    fl_canvas *c = fl_canvas_parse(expr, err, sizeof err, NULL);
+    size_t n = fl_canvas_tasks(c);
+    fl_canvas_free(c);
+    return n;
+}
+
+/* What `floret run`'s progress line counts to. */
+static void test_task_counts(void)
+{
+    CHECK_EQ(tasks_of("add(1,1)"), 1);
+    CHECK_EQ(tasks_of("add(1,1) | mul(2) | mul(3)"), 3);
+    CHECK_EQ(tasks_of("[add(1,1), add(2,2)] | xsum()"), 3);
+    CHECK_EQ(tasks_of("xsum.map([[1],[2],[3],[4]])"), 4);
+    CHECK_EQ(tasks_of("add.starmap([[1,1],[2,2]]) | xsum()"), 3);
+    CHECK_EQ(tasks_of("add.chunks([[1,1],[2,2],[3,3],[4,4],[5,5]], 2)"), 3);
+    CHECK_EQ(tasks_of("[add(1,1) | mul(2), [add(1,1), xsum.map([[1],[2]])]]"), 5);
+    CHECK_EQ(tasks_of("xsum.map([])"), 0);
+    CHECK_EQ(fl_canvas_tasks(NULL), 0);
+    fl_canvas *bad = fl_canvas_from_json("{\"chunks\":\"add\",\"items\":[[1,1]],\"n\":0}");
+    CHECK_EQ(fl_canvas_tasks(bad), 0);
+    fl_canvas_free(bad);
+}
+
 int main(void)
 {
+    RUN(test_task_counts);
     RUN(test_builders);
     RUN(test_signatures);
     RUN(test_composites);

@@ -411,7 +411,14 @@ static void answer_peers(fl_node *n, fl_peers_req *req, bool live)
 {
     while (req) {
         fl_peers_req *next = req->next;
-        size_t k = live ? fl_core_peers(n->core, req->peers, req->cap) : 0;
+        size_t k = 0;
+        if (req->stats) {
+            if (live)
+                fl_core_stats_get(n->core, req->stats);
+            k = live; /* 0: the loop had ended, nothing was read */
+        } else if (live) {
+            k = fl_core_peers(n->core, req->peers, req->cap);
+        }
         pthread_mutex_lock(&n->mu);
         req->n = k;
         req->done = true;

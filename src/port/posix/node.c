@@ -870,6 +870,61 @@ fl_status fl_node_result(fl_node *node, const char *id, fl_result **out)
     return remote_handle(node, owner, NULL, (uint64_t)wid, out);
 }
 
+/* Hand req to the loop and wait for its answer; FL_ESTATE when the node is
+ * not running. */
+static fl_status ask_loop(fl_node *node, fl_peers_req *req)
+{
+    pthread_mutex_lock(&node->mu);
+    if (atomic_load(&node->phase) != FL_NODE_RUNNING) {
+        pthread_mutex_unlock(&node->mu);
+        return FL_ESTATE;
+    }
+    fl__inbox_peers(&node->inbox, req);
+    /* Always answered: by the loop on its next turn, or by the clean-up
+     * after it exits (which runs before any free). */
+    while (!req->done)
+        pthread_cond_wait(&node->cv, &node->mu);
+    pthread_mutex_unlock(&node->mu);
+    return FL_OK;
+}
+
+fl_status fl_node_counters_get(fl_node *node, fl_node_counters *out)
+{
+    fl_peers_req req;
+    fl_core_stats st;
+    fl_status rc;
+
+    if (!node || !out)
+        return FL_EINVAL;
+    memset(out, 0, sizeof *out);
+    memset(&req, 0, sizeof req);
+    memset(&st, 0, sizeof st);
+    req.stats = &st;
+    if ((rc = ask_loop(node, &req)) != FL_OK)
+        return rc;
+    if (req.n == 0)
+        return FL_ESTATE;
+    /* The core counts a workflow in submitted and finished like a task. */
+    out->tasks_submitted = st.submitted - st.workflows;
+    out->tasks_finished = st.finished - st.workflows_finished;
+    out->tasks_failed = st.owned_failed;
+    out->workflows = st.workflows;
+    out->workflows_finished = st.workflows_finished;
+    out->ready = st.owned_ready;
+    out->delayed = st.owned_delayed;
+    out->leased = st.owned_leased;
+    out->retried = st.retries;
+    out->requeued = st.requeued + st.expired;
+    out->revoked = st.revoked;
+    out->executed = st.succeeded + st.failed;
+    out->succeeded = st.succeeded;
+    out->failed = st.failed;
+    out->busy_us = st.busy_us;
+    out->queued = st.queued_local;
+    out->running = st.running;
+    return FL_OK;
+}
+
 fl_status fl_node_peers(fl_node *node, fl_peer *peers, size_t cap, size_t *n)
 {
     fl_peers_req req;
@@ -881,17 +936,8 @@ fl_status fl_node_peers(fl_node *node, fl_peer *peers, size_t cap, size_t *n)
     memset(&req, 0, sizeof req);
     req.peers = peers;
     req.cap = cap;
-    pthread_mutex_lock(&node->mu);
-    if (atomic_load(&node->phase) != FL_NODE_RUNNING) {
-        pthread_mutex_unlock(&node->mu);
+    if (ask_loop(node, &req) != FL_OK)
         return FL_ESTATE;
-    }
-    fl__inbox_peers(&node->inbox, &req);
-    /* Always answered: by the loop on its next turn, or by the clean-up
-     * after it exits (which runs before any free). */
-    while (!req.done)
-        pthread_cond_wait(&node->cv, &node->mu);
-    pthread_mutex_unlock(&node->mu);
     if (n)
         *n = req.n;
     return FL_OK;

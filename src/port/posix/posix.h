@@ -348,11 +348,13 @@ void fl__tp_close(fl_transport *tp, uint32_t timeout_ms);
 
 /* ------------------------------------------------------------------ inbox */
 
-/* A request for the list of peers, answered by the loop. */
+/* A request for the list of peers (or, with stats set, the node's own
+ * counters), answered by the loop. */
 typedef struct fl_peers_req {
     fl_peer *peers;
     size_t cap;
     size_t n;
+    fl_core_stats *stats;
     bool done;
     struct fl_peers_req *next;
 } fl_peers_req;

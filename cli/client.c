@@ -6,6 +6,7 @@
  */
 #include "client.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,6 +28,27 @@ static void on_log(void *ud, int level, const char *line)
     fprintf(stderr, "floret %s: %s\n", c->cmd, line);
 }
 
+/* "error: ..." on stderr, or with --log-format json an error line of the
+ * node's log, so that stderr stays one JSON object per line. */
+static void client_error(struct cli_client *c, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+static void client_error(struct cli_client *c, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (c->node && cli_conn_log_format(&c->conn) == FL_LOG_JSON)
+        fl_node_log(c->node, FL_LOG_ERROR, "%s", line);
+    else
+        fprintf(stderr, "error: %s\n", line);
+}
+
 int cli_client_start(struct cli_client *c)
 {
     fl_node_options o;
@@ -42,7 +64,9 @@ int cli_client_start(struct cli_client *c)
     cli_conn_apply(&c->conn, &o);
     o.cluster = c->cluster;
     o.slots = 0;
-    o.log = on_log;
+    /* JSON lines come from the library's logger as they are; text lines
+     * get the subcommand's prefix and the quiet start. */
+    o.log = o.log_format == FL_LOG_JSON ? NULL : on_log;
     o.log_ud = c;
     o.log_level = c->verbose ? FL_LOG_DEBUG : FL_LOG_WARN;
     o.observe = c->observe;
@@ -58,10 +82,10 @@ int cli_client_start(struct cli_client *c)
     if (st == FL_OK)
         return -1;
     if (st == FL_ECONN)
-        fprintf(stderr, "error: cannot connect to broker %s: %s\n", url.text,
-                fl__node_last_error(c->node));
+        client_error(c, "cannot connect to broker %s: %s", url.text,
+                     fl__node_last_error(c->node));
     else
-        fprintf(stderr, "error: cannot start: %s\n", fl_strerror(st));
+        client_error(c, "cannot start: %s", fl_strerror(st));
     fl_node_free(c->node);
     c->node = NULL;
     return st == FL_ECONN ? 3 : 1;
@@ -76,7 +100,7 @@ void cli_client_stop(struct cli_client *c)
     c->node = NULL;
 }
 
-static int print_final(fl_result *r)
+static int print_final(struct cli_client *c, fl_result *r)
 {
     fl_state st = fl_result_state(r);
     if (st == FL_SUCCESS) {
@@ -91,14 +115,16 @@ static int print_final(fl_result *r)
         fl_free(json);
         return fflush(stdout) == 0 ? 0 : 1;
     }
-    fprintf(stderr, "error: %s: %s\n",
-            fl_result_error_type(r) ? fl_result_error_type(r) : fl_state_name(st),
-            fl_result_error_message(r) ? fl_result_error_message(r) : "");
+    client_error(c, "%s: %s",
+                 fl_result_error_type(r) ? fl_result_error_type(r) : fl_state_name(st),
+                 fl_result_error_message(r) ? fl_result_error_message(r) : "");
     /* A failed group's members that did succeed: on stderr too, so that
      * stdout holds a result only when the workflow succeeded. */
     if (fl_result_partial(r)) {
         char *json = fl_value_to_json(fl_result_partial(r), NULL);
-        if (json)
+        if (json && cli_conn_log_format(&c->conn) == FL_LOG_JSON)
+            fl_node_log(c->node, FL_LOG_ERROR, "partial results: %s", json);
+        else if (json)
             fprintf(stderr, "partial results: %s\n", json);
         fl_free(json);
     }
@@ -111,18 +137,18 @@ int cli_client_report(struct cli_client *c, fl_result *r, double timeout_s,
     uint32_t wait_ms = (uint32_t)(timeout_s * 1000.0 + 0.5);
     if (fl_result_wait(r, wait_ms) != FL_ETIMEDOUT) {
         if (c->verbose && fl_result_worker(r) && fl_result_worker(r)[0])
-            fprintf(stderr, "floret %s: %s by %s\n", c->cmd,
-                    fl_state_name(fl_result_state(r)), fl_result_worker(r));
-        return print_final(r);
+            fl_node_log(c->node, FL_LOG_INFO, "%s by %s",
+                        fl_state_name(fl_result_state(r)), fl_result_worker(r));
+        return print_final(c, r);
     }
     fl_state s = fl_result_state(r);
     if (s == FL_PENDING)
-        fprintf(stderr, "error: no result within %g s (no node took %s; "
-                        "is a worker running on cluster '%s'?)\n",
-                timeout_s + c->waited_s, what, c->cluster ? c->cluster : "default");
+        client_error(c, "no result within %g s (no node took %s; "
+                        "is a worker running on cluster '%s'?)",
+                     timeout_s + c->waited_s, what, c->cluster ? c->cluster : "default");
     else
-        fprintf(stderr, "error: no result within %g s (%s is %s)\n",
-                timeout_s + c->waited_s,
+        client_error(c, "no result within %g s (%s is %s)",
+                     timeout_s + c->waited_s,
                 what, s == FL_RETRY ? "waiting to be retried" : "still running");
     return 1;
 }

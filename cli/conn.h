@@ -18,6 +18,7 @@ struct cli_conn {
     const char *ca_file;
     const char *cert_file;
     const char *key_file;
+    const char *log_format; /* "text", "json"; NULL: $FLORET_LOG_FORMAT */
 };
 
 /* The help lines of these options, indented like every usage text. */
@@ -31,7 +32,9 @@ struct cli_conn {
     "                       $FLORET_TLS_CA_FILE, else the system's CAs)\n" \
     "  --tls-cert F         client certificate (PEM) for mutual TLS, with\n" \
     "  --tls-key F          its private key (default $FLORET_TLS_CERT_FILE,\n" \
-    "                       $FLORET_TLS_KEY_FILE)\n"
+    "                       $FLORET_TLS_KEY_FILE)\n" \
+    "  --log-format F       log lines as text (default) or json, one object\n" \
+    "                       per line (default $FLORET_LOG_FORMAT)\n"
 
 /*
  * If argv[*i] is one of these options, take its value (advancing *i):
@@ -39,6 +42,10 @@ struct cli_conn {
  * for subcommand cmd); 0 when argv[*i] is another argument.
  */
 int cli_conn_opt(int argc, char **argv, int *i, struct cli_conn *c, const char *cmd);
+
+/* FL_LOG_TEXT or FL_LOG_JSON, from --log-format or $FLORET_LOG_FORMAT
+ * (cli_conn_resolve refused any other value). */
+int cli_conn_log_format(const struct cli_conn *c);
 
 /* Put c into a node's options. */
 void cli_conn_apply(const struct cli_conn *c, fl_node_options *o);

@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "clock.h"
 #include "conn.h"
 #include "floret/floret.h"
 #include "hosted.h"
@@ -128,14 +127,6 @@ static fl_status start_node(fl_node *node, uint32_t grace_ms, int *sig)
     }
     pthread_join(s.thread, NULL);
     return s.st;
-}
-
-/* Now in UTC like the node's own log lines (log.c). */
-static const char *stamp(void)
-{
-    static char buf[40];
-    cli_iso_time(buf, sizeof buf, cli_wall_ms());
-    return buf;
 }
 
 static void usage(FILE *f)
@@ -426,9 +417,8 @@ int cli_node(int argc, char **argv)
     st = start_node(node, a.stop_grace_ms, &sig);
     if (sig != 0) {
         /* Stopped while waiting for the broker: a normal stop. */
-        if (a.o.log_level >= FL_LOG_INFO)
-            fprintf(stderr, "%s floret[%s] info: %s before the broker answered: stopped\n",
-                    stamp(), fl_node_id(node), sig == SIGINT ? "SIGINT" : "SIGTERM or shutdown");
+        fl_node_log(node, FL_LOG_INFO, "%s before the broker answered: stopped",
+                    sig == SIGINT ? "SIGINT" : "SIGTERM or shutdown");
         fl_node_free(node);
         fl_registry_free(reg);
         fl__wc_roots_free(roots);
@@ -436,9 +426,14 @@ int cli_node(int argc, char **argv)
     }
     if (st != FL_OK) {
         /* FL_EEXIST: the node logged the one line that says whose id. */
-        if (st == FL_ECONN)
+        if (st == FL_ECONN && a.o.log_format == FL_LOG_JSON)
+            fl_node_log(node, FL_LOG_ERROR, "cannot connect to broker %s: %s",
+                        url.text, fl__node_last_error(node));
+        else if (st == FL_ECONN)
             fprintf(stderr, "error: cannot connect to broker %s: %s\n", url.text,
                     fl__node_last_error(node));
+        else if (st != FL_EEXIST && a.o.log_format == FL_LOG_JSON)
+            fl_node_log(node, FL_LOG_ERROR, "cannot start the node: %s", fl_strerror(st));
         else if (st != FL_EEXIST)
             fprintf(stderr, "error: cannot start the node: %s\n", fl_strerror(st));
         fl_node_free(node);
@@ -446,27 +441,27 @@ int cli_node(int argc, char **argv)
         fl__wc_roots_free(roots);
         return st == FL_ECONN ? 3 : st == FL_EEXIST ? 4 : 1;
     }
-    if (a.o.log_level >= FL_LOG_INFO)
-        fprintf(stderr, "%s floret[%s] info: node %s online: %u slots, broker %s\n",
-                stamp(), fl_node_id(node), fl_node_id(node), slots_of(a.slots), url.text);
+    fl_node_log(node, FL_LOG_INFO, "node %s online: %u slots, broker %s",
+                fl_node_id(node), slots_of(a.slots), url.text);
     sig = wait_signal();
-    if (a.o.log_level >= FL_LOG_INFO)
-        fprintf(stderr,
-                "%s floret[%s] info: %s: stopping (up to %u s for running tasks; "
-                "signal again to exit at once)\n",
-                stamp(), fl_node_id(node), sig == SIGINT ? "SIGINT received" : "SIGTERM or shutdown received",
+    fl_node_log(node, FL_LOG_INFO,
+                "%s: stopping (up to %u s for running tasks; signal again to "
+                "exit at once)",
+                sig == SIGINT ? "SIGINT received" : "SIGTERM or shutdown received",
                 a.stop_grace_ms / 1000);
     fl_node_stop(node, a.stop_grace_ms);
     int status = 0;
     if (fl__node_id_taken(node)) {
-        fprintf(stderr, "error: %s\n", fl__node_last_error(node));
+        if (a.o.log_format == FL_LOG_JSON)
+            fl_node_log(node, FL_LOG_ERROR, "%s", fl__node_last_error(node));
+        else
+            fprintf(stderr, "error: %s\n", fl__node_last_error(node));
         status = 4;
     }
     if (fl__node_abandoned(node)) {
         /* A task ignored its cancellation: its thread may still use what
          * a free would release. The node said offline; leave now. */
-        fprintf(stderr, "%s floret[%s] warn: exiting with a task still running\n",
-                stamp(), fl_node_id(node));
+        fl_node_log(node, FL_LOG_WARN, "exiting with a task still running");
         fflush(NULL);
         _exit(status);
     }

@@ -247,6 +247,14 @@ enum { FL_LOG_ERROR = 0, FL_LOG_WARN = 1, FL_LOG_INFO = 2, FL_LOG_DEBUG = 3 };
 
 typedef void (*fl_log_fn)(void *ud, int level, const char *line);
 
+/* How the default logger (no log callback) writes to stderr:
+ * FL_LOG_TEXT "<UTC time> floret[<node>] <level>: <line>", or FL_LOG_JSON
+ * one JSON object per line with time, level, node and message, plus task,
+ * task_id (OWNER:ID), attempt, outcome, duration_ms and, for a failure,
+ * error_type and error on the line of each task's outcome (docs/watching.md,
+ * "Logs"). */
+enum { FL_LOG_TEXT = 0, FL_LOG_JSON = 1 };
+
 /*
  * Another node's report (docs/protocol.md 3.11): kind "stats" (its counters,
  * every 2 s) or "events" (a batch of task events). msg is the message's
@@ -301,6 +309,8 @@ typedef struct fl_node_options {
     fl_log_fn log;         /* NULL means one line per message on stderr */
     void *log_ud;
     int log_level;         /* lines above this level are dropped */
+    int log_format;        /* FL_LOG_TEXT (default) or FL_LOG_JSON: how
+                            * stderr lines look when log is NULL */
 
     /* Hot-deployed Lua tasks (docs/tasks.md). A node with slots accepts
      * deploy, undeploy and shutdown on the cluster's control topics only
@@ -368,6 +378,16 @@ void fl_node_free(fl_node *node);
 
 /* The node's id. */
 const char *fl_node_id(const fl_node *node);
+
+/* Log one line (printf format) as the node logs its own: through the log
+ * callback, else on stderr in the node's log_format, if level is not above
+ * its log_level. Any thread, any time between fl_node_new and
+ * fl_node_free. */
+void fl_node_log(fl_node *node, int level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
 
 /* Options for one submitted task. Zero means the default. */
 typedef struct fl_call_options {

@@ -71,6 +71,18 @@ typedef struct fl_final {
     const char *worker;      /* node that produced the outcome ("" if none) */
 } fl_final;
 
+/* What the per-task log line says, field by field (fl_core_io.log_task). */
+typedef struct fl_core_task_log {
+    const char *name;
+    const char *owner;       /* the task is OWNER:ID */
+    uint64_t id;
+    uint32_t attempt;
+    bool ok;
+    uint64_t run_us;
+    const char *err_type;    /* NULL when ok */
+    const char *err_message; /* NULL when ok or none */
+} fl_core_task_log;
+
 typedef struct fl_core_io {
     void *ud;
     /* Send payload on topic. The payload is only valid during the call. */
@@ -92,6 +104,10 @@ typedef struct fl_core_io {
     /* Milliseconds since 1970-01-01 UTC, for the `ts` of stats; NULL or 0
      * when the driver has no wall clock. */
     uint64_t (*wall_ms)(void *ud);
+    /* The line of one task's outcome (FL_LOG_DEBUG) with its fields, for a
+     * driver that logs structured lines; NULL: it goes to log. */
+    void (*log_task)(void *ud, int level, const char *line,
+                     const struct fl_core_task_log *t);
 } fl_core_io;
 
 /* A message on the control topics `ctl` or `ctl/<module>` (signed deploy,

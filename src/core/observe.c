@@ -188,6 +188,33 @@ void fl__obs_started(fl_core *c, const fl_wjob *j, uint64_t now)
     event_end(c, now);
 }
 
+/* `floret node -v`: one line per task (formatted only at that level), with
+ * its fields for a driver that logs JSON (--log-format json). */
+FL__NOINLINE static void log_task(fl_core *c, const fl_wjob *j,
+                                  const fl_outcome *out, uint64_t run_us)
+{
+    char line[512];
+    if (FL_LOG_DEBUG > c->log_level || (!c->io.log && !c->io.log_task))
+        return;
+    fl_core_task_log t = {
+        .name = j->job.name, .owner = j->job.owner, .id = j->job.id,
+        .attempt = j->job.attempt, .ok = out->ok, .run_us = run_us,
+        .err_type = out->ok ? NULL
+                    : out->err_type[0] ? out->err_type : "TaskError",
+        .err_message = out->ok ? NULL : out->err_message,
+    };
+    snprintf(line, sizeof line, "task %s %s:%llu attempt %u %s in %.3f ms%s%s%s%s",
+             t.name, t.owner, (unsigned long long)t.id, (unsigned)t.attempt,
+             t.ok ? "succeeded" : "failed", (double)run_us / 1000.0,
+             t.ok ? "" : ": ", t.ok ? "" : t.err_type,
+             t.ok || !t.err_message ? "" : ": ",
+             t.ok || !t.err_message ? "" : t.err_message);
+    if (c->io.log_task)
+        c->io.log_task(c->io.ud, FL_LOG_DEBUG, line, &t);
+    else
+        c->io.log(c->io.ud, FL_LOG_DEBUG, line);
+}
+
 void fl__obs_ended(fl_core *c, const fl_wjob *j, const fl_outcome *out,
                    uint64_t run_us, uint64_t now)
 {
@@ -204,13 +231,7 @@ void fl__obs_ended(fl_core *c, const fl_wjob *j, const fl_outcome *out,
         t->failed += !out->ok;
         t->busy_us += run_us;
     }
-    /* `floret node -v`: one line per task (formatted only at that level). */
-    fl__log(c, FL_LOG_DEBUG, "task %s %s:%llu attempt %u %s in %.3f ms%s%s%s%s",
-            j->job.name, j->job.owner, (unsigned long long)j->job.id,
-            (unsigned)j->job.attempt, out->ok ? "succeeded" : "failed",
-            (double)run_us / 1000.0, out->ok ? "" : ": ",
-            out->ok ? "" : (out->err_type[0] ? out->err_type : "TaskError"),
-            out->ok ? "" : ": ", out->ok || !out->err_message ? "" : out->err_message);
+    log_task(c, j, out, run_us);
     if (!events_on(c, now))
         return;
     event_begin(c, out->ok ? "succeeded" : "failed", j->job.name, j->job.id,

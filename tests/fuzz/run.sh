@@ -5,13 +5,17 @@
 # when the fuzzer finds a crash, a leak or a broken round trip; the
 # reproducer is written to $BUILD/fuzz-artifacts/ and can be replayed with
 #   $BUILD/tests/fuzz/fuzz_codec_replay $BUILD/fuzz-artifacts/crash-...
-# Usage: tests/fuzz/run.sh [SECONDS]   (FLORET_FUZZ_BUILD overrides the
-# build directory, default build-fuzz/ at the top of the tree)
+# With RUNS, it stops after RUNS executions instead, SECONDS being only the
+# bound, and fails unless all RUNS ran (the benchmark run of
+# docs/benchmarks.md: tests/fuzz/run.sh 5400 10000000).
+# Usage: tests/fuzz/run.sh [SECONDS [RUNS]]   (FLORET_FUZZ_BUILD overrides
+# the build directory, default build-fuzz/ at the top of the tree)
 set -eu
 
 DURATION=${1:-60}
-case $DURATION in
-  ''|*[!0-9]*) echo "usage: $0 [SECONDS]" >&2; exit 2 ;;
+RUNS=${2:-0}
+case $DURATION$RUNS in
+  ''|*[!0-9]*) echo "usage: $0 [SECONDS [RUNS]]" >&2; exit 2 ;;
 esac
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${FLORET_FUZZ_BUILD:-$ROOT/build-fuzz}
@@ -23,12 +27,23 @@ timeout 900 cmake --build "$BUILD" -j2 --target fuzz_codec fuzz_codec_replay
 mkdir -p "$BUILD/fuzz-corpus" "$BUILD/fuzz-artifacts"
 # The first directory receives new inputs; the seeds are only read.
 status=0
+log="$BUILD/fuzz-last.log"
+start=$(date +%s)
 timeout $((DURATION + 120)) "$BUILD/tests/fuzz/fuzz_codec" \
-  -max_total_time="$DURATION" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
-  -artifact_prefix="$BUILD/fuzz-artifacts/" -print_final_stats=1 \
-  "$BUILD/fuzz-corpus" "$ROOT/tests/fuzz/corpus" || status=$?
-if [ "$status" -ne 0 ]; then
-  echo "fuzz_codec failed (exit $status); reproducers in $BUILD/fuzz-artifacts/" >&2
+  -max_total_time="$DURATION" -runs="$( [ "$RUNS" -gt 0 ] && echo "$RUNS" || echo -1)" \
+  -max_len=65536 -timeout=10 \
+  -rss_limit_mb=2048 -artifact_prefix="$BUILD/fuzz-artifacts/" -print_final_stats=1 \
+  "$BUILD/fuzz-corpus" "$ROOT/tests/fuzz/corpus" >"$log" 2>&1 || status=$?
+# The log without the line per new or reduced input.
+grep -v -e '^#[0-9]*[[:space:]]*NEW' -e '^#[0-9]*[[:space:]]*REDUCE' "$log" || true
+execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+elapsed=$(( $(date +%s) - start ))
+if [ "$status" -ne 0 ] || [ -z "$execs" ]; then
+  echo "fuzz_codec failed (exit $status); reproducers in $BUILD/fuzz-artifacts/, log $log" >&2
   exit 1
 fi
-echo "fuzz_codec: no failure in ${DURATION}s"
+if [ "$RUNS" -gt 0 ] && [ "$execs" -lt "$RUNS" ]; then
+  echo "fuzz_codec: only $execs of $RUNS executions in ${DURATION}s" >&2
+  exit 1
+fi
+echo "fuzz_codec: no failure in $execs executions, ${elapsed}s"

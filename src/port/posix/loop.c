@@ -130,6 +130,13 @@ static void io_log(void *ud, int level, const char *line)
     fl__plog_line(&n->log, level, line);
 }
 
+static void io_log_task(void *ud, int level, const char *line,
+                        const fl_core_task_log *t)
+{
+    fl_node *n = ud;
+    fl__plog_task(&n->log, level, line, t);
+}
+
 static uint64_t io_wall_ms(void *ud)
 {
     struct timespec ts;
@@ -150,6 +157,7 @@ void fl__loop_io(fl_node *n, fl_core_io *io)
     io->final = io_final;
     io->state = io_state;
     io->log = io_log;
+    io->log_task = io_log_task;
     io->wall_ms = io_wall_ms;
 }
 

@@ -11,6 +11,7 @@
 #include "posix.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -315,6 +316,7 @@ fl_status fl_node_new(const fl_node_options *o, fl_node **out)
     if (!n)
         return FL_ENOMEM;
     fl__plog_init(&n->log, o->log, o->log_ud, o->log_level);
+    n->log.format = o->log_format == FL_LOG_JSON ? FL_LOG_JSON : FL_LOG_TEXT;
     pthread_mutex_init(&n->mu, NULL);
     fl__cond_init(&n->cv);
     atomic_init(&n->phase, FL_NODE_NEW);
@@ -868,6 +870,18 @@ fl_status fl_node_result(fl_node *node, const char *id, fl_result **out)
     if (atomic_load(&node->phase) != FL_NODE_RUNNING)
         return FL_ESTATE;
     return remote_handle(node, owner, NULL, (uint64_t)wid, out);
+}
+
+void fl_node_log(fl_node *node, int level, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    if (!node || !fmt || level > node->log.level)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fl__plog_line(&node->log, level, line);
 }
 
 /* Hand req to the loop and wait for its answer; FL_ESTATE when the node is

@@ -40,6 +40,7 @@ typedef struct fl_logger {
     fl_log_fn fn; /* NULL: stderr */
     void *ud;
     int level;
+    int format;   /* FL_LOG_TEXT or FL_LOG_JSON, for stderr */
     char node[FL_MAX_ID_BUF];
     pthread_mutex_t mu; /* one line at a time, whichever thread logs */
 } fl_logger;
@@ -47,6 +48,9 @@ typedef struct fl_logger {
 void fl__plog_init(fl_logger *lg, fl_log_fn fn, void *ud, int level);
 void fl__plog_destroy(fl_logger *lg);
 void fl__plog_line(fl_logger *lg, int level, const char *line);
+/* The same for a task's outcome line, whose fields a JSON line carries. */
+void fl__plog_task(fl_logger *lg, int level, const char *line,
+                   const fl_core_task_log *t);
 void fl__plog(fl_logger *lg, int level, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))

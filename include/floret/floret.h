@@ -162,8 +162,9 @@ const char *fl_task_name(const fl_task_ctx *ctx);
 uint32_t fl_task_attempt(const fl_task_ctx *ctx);
 const char *fl_task_node(const fl_task_ctx *ctx);
 
-/* True once the task's time limit passed or the node is shutting down; a
- * long task should poll it and return. */
+/* True once the task's time limit passed, its owner revoked it, or the
+ * node is shutting down; a long task should poll it and return (its
+ * result is no longer wanted). */
 bool fl_task_cancelled(const fl_task_ctx *ctx);
 
 /* Sleep up to seconds, returning early (false) when cancelled. */
@@ -556,11 +557,28 @@ size_t fl_canvas_tasks(const fl_canvas *c);
 fl_status fl_node_apply(fl_node *node, const fl_canvas *canvas,
                         fl_result **out);
 
-/* Revoke the task or workflow behind r: queued tasks are dropped, running
- * ones cancelled, and r ends REVOKED. Call it while r's node is running.
- * FL_OK (the revoke is on its way; wait on r to see it end), FL_ENOTFOUND
- * when r already ended. */
+/*
+ * Revoke the task or workflow behind r, as Celery's AsyncResult.revoke():
+ * tasks still queued at the owner are dropped; a task already leased is
+ * dropped by its worker unrun; a running one is cancelled
+ * (fl_task_cancelled turns true, fl_task_sleep returns early, a Lua task
+ * stops at its next instruction hook), and its slot is free once it
+ * returns. r ends REVOKED at once. For a handle from fl_node_result the
+ * node that keeps the workflow is asked to revoke it, and r ends with its
+ * answer (REVOKED, or the state it had already ended in). Call it while
+ * r's node is running. FL_OK (wait on r to see it end), FL_ENOTFOUND when
+ * r already ended, FL_EINVAL (r NULL), FL_ESTATE (no node).
+ */
 fl_status fl_result_revoke(fl_result *r);
+
+/*
+ * fl_result_revoke with Celery's terminate=True: a running task that does
+ * not return when cancelled (stuck in one C call) is killed, where the
+ * node runs it in a process of its own; on a node that runs tasks on
+ * threads it stays cancelled, and its slot stays busy until it returns
+ * (docs/protocol.md 3.13). Same statuses.
+ */
+fl_status fl_result_terminate(fl_result *r);
 
 /* Room for a workflow id "OWNER:N" with its NUL. */
 #define FL_REMOTE_ID_MAX 96
@@ -587,6 +605,22 @@ fl_status fl_node_submit(fl_node *node, const char *owner,
  * FL_ESTATE, FL_ENOMEM.
  */
 fl_status fl_node_result(fl_node *node, const char *id, fl_result **out);
+
+/*
+ * Revoke "OWNER:N", a task or workflow that node OWNER owns: one handed
+ * to it with fl_node_submit (`floret run --async`), or a task or workflow
+ * another client owns and still runs (`floret status` and `floret events`
+ * show its OWNER and id). terminate as in fl_result_terminate. The owner
+ * answers, and *out (free it with fl_result_free) ends with the answer:
+ * REVOKED when it was revoked now; the state N had already ended in
+ * (an owner keeps ended workflows it was handed for an hour, nothing
+ * else); FAILURE NotFound (no such id there), UnknownKind (an owner
+ * too old to know revoke) or OwnerLost (OWNER is offline). A node that
+ * does not exist never answers: bound the wait. FL_OK, FL_EINVAL (not an
+ * id OWNER:N), FL_ESTATE (node not running), FL_ENOMEM.
+ */
+fl_status fl_node_revoke(fl_node *node, const char *id, bool terminate,
+                         fl_result **out);
 
 /* One node as last seen in the cluster's presence topics. */
 typedef struct fl_peer {

@@ -32,7 +32,7 @@
 static const char *const kind_names[] = {
     "presence", "work", "fetch", "lease", "done", "extend", "release", "error",
     "submit", "submitted", "query", "result", "check", "holding", "watch",
-    "stats", "events", "ping", "pong",
+    "stats", "events", "ping", "pong", "revoke",
 };
 #define NKINDS (sizeof kind_names / sizeof kind_names[0])
 
@@ -542,6 +542,28 @@ static bool decode_check(dec *d, cJSON *root, fl_msg *m)
                           &m->nmissing);
 }
 
+/* revoke (section 3.13): "ids", tasks the sender leased to the receiver
+ * (its inc required, so a restarted owner's ids match nothing), or "id"
+ * with "rid", a task or workflow the receiver owns; never both. */
+static bool decode_revoke(dec *d, cJSON *root, fl_msg *m)
+{
+    bool has_ids = member(root, "ids") != NULL;
+    bool has_id = member(root, "id") != NULL;
+    if (!get_bool(d, root, "terminate", false, &m->terminate))
+        return false;
+    if (has_ids && has_id)
+        return fail(d, FL_EPROTO, "id", "give ids (tasks leased to you) or "
+                    "id (a task or workflow you own), not both");
+    if (has_ids)
+        return (member(root, "inc") ||
+                fail(d, FL_EPROTO, "inc", "missing (required with ids)")) &&
+               decode_ids(d, root, m);
+    if (!has_id)
+        return fail(d, FL_EPROTO, "ids", "missing (or id, with rid)");
+    return get_u64(d, root, "rid", true, NO_LIMIT, &m->rid) &&
+           get_u64(d, root, "id", true, NO_LIMIT, &m->wid);
+}
+
 /* "bin" must agree with what follows the NUL byte (section 3). */
 static bool check_bin(dec *d, cJSON *root, bool has_nul)
 {
@@ -679,6 +701,8 @@ static bool decode_msg(dec *d, cJSON *root, fl_msg *m, bool has_nul)
     case FL_KIND_PONG:
         m->has_re = member(root, "re") != NULL;
         return get_u64(d, root, "re", false, NO_LIMIT, &m->re);
+    case FL_KIND_REVOKE:
+        return decode_revoke(d, root, m);
     }
     return fail(d, FL_EPROTO, "kind", "unhandled kind");
 }

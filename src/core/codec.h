@@ -40,7 +40,8 @@ typedef enum fl_kind {
     FL_KIND_STATS,  /* written only: a node's counters */
     FL_KIND_EVENTS, /* written only: a batch of task events */
     FL_KIND_PING,
-    FL_KIND_PONG
+    FL_KIND_PONG,
+    FL_KIND_REVOKE  /* stop tasks (owner -> worker) or a kept workflow */
 } fl_kind;
 
 /* The protocol's name of a kind ("fetch", ...). */
@@ -120,9 +121,13 @@ typedef struct fl_msg {
     size_t ntags;
     char **modules;           /* "module@version" */
     size_t nmodules;
-    /* submit, submitted, query, result: the client's request id */
+    /* revoke: ids (nids > 0) are tasks the sender leased to us; else
+     * wid (and rid) is a task or workflow we own that the sender wants
+     * revoked. terminate: kill it if it cannot stop (protocol.md 3.13). */
+    bool terminate;
+    /* submit, submitted, query, result, revoke: the client's request id */
     uint64_t rid;
-    /* submitted, query, result: the workflow's id at its owner */
+    /* submitted, query, result, revoke: the workflow's id at its owner */
     uint64_t wid;
     /* submit */
     fl_value *canvas;         /* always an object */

@@ -314,6 +314,7 @@ static void on_error(fl_core *c, const fl_msg *m, uint64_t now)
     fl__log(c, FL_LOG_WARN, "error from %s: %s: %s", m->from,
             m->err_type ? m->err_type : "?",
             m->err_message ? m->err_message : "");
+    fl__remote_on_error(c, m);
 }
 
 static void on_inbox(fl_core *c, fl_msg *m, uint64_t now)
@@ -365,6 +366,12 @@ static void on_inbox(fl_core *c, fl_msg *m, uint64_t now)
         }
         break;
     case FL_KIND_PONG:
+        break;
+    case FL_KIND_REVOKE:
+        if (m->nids)
+            fl__worker_on_revoke(c, m, now);
+        else
+            fl__remote_on_revoke(c, m, now);
         break;
     case FL_KIND_ERROR:
         on_error(c, m, now);

@@ -36,6 +36,10 @@ typedef struct fl_job {
     fl_value *kwargs;   /* object */
     uint8_t *att;
     size_t att_len;
+    /* Set before cancel when its owner revoked it with terminate: a
+     * driver running it in a process of its own kills it if it does not
+     * stop when cancelled. */
+    bool terminate;
     void *driver;       /* free for the driver's use */
 } fl_job;
 
@@ -92,8 +96,10 @@ typedef struct fl_core_io {
     void (*subscribe)(void *ud, const char *filter, int qos);
     /* Run job; answer later with fl_core_job_done. */
     void (*execute)(void *ud, fl_job *job);
-    /* The job's time limit passed or it is no longer wanted: ask it to stop
-     * (its answer is still expected, and will be ignored). */
+    /* The job's time limit passed or it is no longer wanted (its owner
+     * revoked it, or went away): ask it to stop (its answer is still
+     * expected, and will be ignored). May come again for the same job,
+     * with job->terminate newly set. */
     void (*cancel)(void *ud, fl_job *job);
     /* An owned task ended. */
     void (*final)(void *ud, const fl_final *fin);
@@ -236,9 +242,26 @@ fl_status fl_core_remote_submit(fl_core *c, const char *owner,
 fl_status fl_core_remote_query(fl_core *c, const char *owner, uint64_t wid,
                                uint64_t now, uint64_t *id);
 
-/* Revoke a pending or running owned task or workflow (final REVOKED).
- * FL_ENOTFOUND. */
+/* Ask node owner to revoke wid, a task or workflow it owns (one it keeps
+ * for others, or another client's task, docs/protocol.md 3.13). *id's
+ * final is the owner's answer: REVOKED (revoked now), the state wid had
+ * ended in, FAILURE NotFound, UnknownKind (an older owner) or OwnerLost.
+ * FL_OK, FL_EINVAL (bad owner id), FL_ENOMEM, FL_ESTATE. */
+fl_status fl_core_remote_revoke(fl_core *c, const char *owner, uint64_t wid,
+                                bool terminate, uint64_t now, uint64_t *id);
+
+/* Revoke a pending or running owned task or workflow (final REVOKED):
+ * the workers holding its leased tasks are told to drop or cancel them
+ * (docs/protocol.md 3.13). For a handle on a workflow another node keeps
+ * (fl_core_remote_query), the keeper is asked to revoke it and the
+ * handle ends with its answer. FL_OK, FL_ENOTFOUND (ended, or unknown). */
 fl_status fl_core_revoke(fl_core *c, uint64_t id, uint64_t now);
+
+/* The same; terminate asks the workers to kill a task that does not stop
+ * when cancelled, where it runs in a process of its own (Celery's
+ * terminate=True). */
+fl_status fl_core_revoke_with(fl_core *c, uint64_t id, bool terminate,
+                              uint64_t now);
 
 /* The driver finished job: the core takes the outcome's contents (clears
  * it) and frees the job. */

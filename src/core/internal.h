@@ -118,6 +118,14 @@ typedef struct fl_oworker {
     struct fl_oworker *next;
 } fl_oworker;
 
+/* A revoke owed to a worker that holds the lease of a revoked task
+ * (sent at the next flush, batched per worker: protocol.md 3.13). */
+typedef struct fl_revoke_out {
+    char worker[FL_MAX_ID_BUF];   /* "" once written */
+    uint64_t id;
+    bool terminate;
+} fl_revoke_out;
+
 typedef struct fl_owner {
     fl_u64map tasks;            /* id -> fl_otask */
     fl_nameq *queues;        /* unrouted ready tasks, by name */
@@ -143,6 +151,9 @@ typedef struct fl_owner {
     uint64_t not_holder_logged_at;  /* rate limit of the warning below */
     uint64_t not_holder_unlogged;   /* dropped since the last warning */
     uint64_t next_cid;       /* numbers the check messages */
+    fl_revoke_out *revokes;  /* owed to workers, sent at the next flush */
+    size_t nrevokes, revokes_cap;
+    bool revoke_terminate;   /* inside fl_core_revoke_with(terminate) */
 } fl_owner;
 
 /* ------------------------------------------------------------ worker side */
@@ -321,6 +332,14 @@ void fl__owner_extend_task(fl_core *c, fl_otask *t, uint64_t now);
 /* Its holder says it does not hold t: back at the head of the queue, the
  * attempt counted (the lease or its outcome was lost). */
 void fl__owner_lease_lost(fl_core *c, fl_otask *t);
+/* Revoke the task or workflow id this node owns (why: the message a
+ * task's waiter sees; NULL: "revoked by its owner"). false: no such id. */
+bool fl__owner_revoke(fl_core *c, uint64_t id, bool terminate,
+                      const char *why, uint64_t now);
+/* Tell worker at the next flush to stop task id, which ended here
+ * (revoked, or ended while that worker still holds it). */
+void fl__owner_owe_revoke(fl_core *c, const char *worker, uint64_t id,
+                          bool terminate);
 
 /* reconcile.c: after a reconnection, owner and worker agree on what is
  * leased (docs/protocol.md, check and holding). */
@@ -347,6 +366,9 @@ void fl__worker_init(fl_core *c);
 void fl__worker_free(fl_core *c);
 void fl__worker_on_work(fl_core *c, fl_msg *m, uint64_t now);
 void fl__worker_on_lease(fl_core *c, fl_msg *m, uint64_t now);
+/* A revoke with ids from an owner: drop those queued, cancel those
+ * running (protocol.md 3.13). */
+void fl__worker_on_revoke(fl_core *c, fl_msg *m, uint64_t now);
 void fl__worker_owner_gone(fl_core *c, const char *id, uint64_t inc,
                            uint64_t now);
 uint64_t fl__worker_tick(fl_core *c, uint64_t now);
@@ -363,6 +385,14 @@ void fl__remote_on_submit(fl_core *c, fl_msg *m, uint64_t now);
 void fl__remote_on_query(fl_core *c, fl_msg *m, uint64_t now);
 void fl__remote_on_submitted(fl_core *c, fl_msg *m, uint64_t now);
 void fl__remote_on_result(fl_core *c, fl_msg *m, uint64_t now);
+/* A revoke with an id: revoke what we own under it and answer `result`. */
+void fl__remote_on_revoke(fl_core *c, fl_msg *m, uint64_t now);
+/* fl_core_revoke of a handle on a workflow another node keeps: ask that
+ * node to revoke it. false when id is no such handle. */
+bool fl__remote_revoke(fl_core *c, uint64_t id, bool terminate, uint64_t now);
+/* An error reply that may answer one of our revoke requests (an older
+ * keeper that does not know revoke). */
+void fl__remote_on_error(fl_core *c, const fl_msg *m);
 void fl__remote_peer_gone(fl_core *c, const char *id);
 void fl__remote_connected(fl_core *c);
 uint64_t fl__remote_tick(fl_core *c, uint64_t now);

@@ -276,6 +276,71 @@ typedef struct fl_ending {
     const char *worker;
 } fl_ending;
 
+void fl__owner_owe_revoke(fl_core *c, const char *worker, uint64_t id,
+                          bool terminate)
+{
+    fl_owner *o = &c->owner;
+    if (o->nrevokes == o->revokes_cap) {
+        size_t ncap = o->revokes_cap ? o->revokes_cap * 2 : 16;
+        fl_revoke_out *nr = fl__realloc(o->revokes, ncap * sizeof *nr);
+        if (!nr) {
+            /* The worker runs it to the end; its outcome is dropped. */
+            fl__log(c, FL_LOG_ERROR, "out of memory: %s not told to stop "
+                    "task %llu", worker, (unsigned long long)id);
+            return;
+        }
+        o->revokes = nr;
+        o->revokes_cap = ncap;
+    }
+    fl_revoke_out *r = &o->revokes[o->nrevokes++];
+    snprintf(r->worker, sizeof r->worker, "%s", worker);
+    r->id = id;
+    r->terminate = terminate;
+}
+
+/* One revoke message per worker (and terminate flag), FL_MAX_BATCH ids
+ * each, for everything owed since the last flush. Kept while
+ * disconnected: a revoke sent then would be lost. */
+static void send_revokes(fl_core *c)
+{
+    fl_owner *o = &c->owner;
+    if (!c->connected || !o->nrevokes)
+        return;
+    for (size_t i = 0; i < o->nrevokes; i++) {
+        fl_revoke_out *first = &o->revokes[i];
+        if (!first->worker[0])
+            continue;
+        char to[FL_MAX_ID_BUF];
+        bool terminate = first->terminate;
+        size_t in_msg = 0;
+        memcpy(to, first->worker, sizeof to);
+        for (size_t k = i; k < o->nrevokes; k++) {
+            fl_revoke_out *r = &o->revokes[k];
+            if (!r->worker[0] || r->terminate != terminate ||
+                strcmp(r->worker, to) != 0)
+                continue;
+            if (!in_msg) {
+                fl__jw_begin_msg(&c->jw, FL_KIND_REVOKE, c->id, c->inc);
+                if (terminate)
+                    fl__jw_bool(&c->jw, "terminate", true);
+                fl__jw_arr(&c->jw, "ids");
+            }
+            fl__jw_u64(&c->jw, NULL, r->id);
+            r->worker[0] = '\0';
+            if (++in_msg == FL_MAX_BATCH) {
+                fl__jw_end_arr(&c->jw);
+                fl__send_to(c, to, NULL, 1, false);
+                in_msg = 0;
+            }
+        }
+        if (in_msg) {
+            fl__jw_end_arr(&c->jw);
+            fl__send_to(c, to, NULL, 1, false);
+        }
+    }
+    o->nrevokes = 0;
+}
+
 /* End t: detach it, tell the waiter (or its workflow), forget it. */
 static void finish(fl_core *c, fl_otask *t, const fl_ending *e, uint64_t now)
 {
@@ -284,6 +349,9 @@ static void finish(fl_core *c, fl_otask *t, const fl_ending *e, uint64_t now)
         fl__obs_revoked(c, t, e->err_message, now);
     if (e->state != FL_SUCCESS)
         c->stats.owned_failed++;
+    /* Its worker would run it on for nothing: tell it to stop. */
+    if (e->state == FL_REVOKED && t->st == FL_T_LEASED && t->holder)
+        fl__owner_owe_revoke(c, t->holder->id, t->id, o->revoke_terminate);
     detach(o, t);
     if (t->expires_at)
         o->with_expiry--;
@@ -469,13 +537,35 @@ fl_status fl__owner_submit(fl_core *c, const fl_submit *s, uint64_t now,
 
 fl_status fl_core_revoke(fl_core *c, uint64_t id, uint64_t now)
 {
-    if (fl__canvas_revoke(c, id, now))
+    return fl_core_revoke_with(c, id, false, now);
+}
+
+bool fl__owner_revoke(fl_core *c, uint64_t id, bool terminate,
+                      const char *why, uint64_t now)
+{
+    fl_owner *o = &c->owner;
+    bool found = true;
+    bool outer = o->revoke_terminate;
+    o->revoke_terminate = outer || terminate; /* canvas revokes nest */
+    if (!fl__canvas_revoke(c, id, now)) {
+        fl_otask *t = fl__map_get(&o->tasks, id);
+        if (t)
+            finish_error(c, t, FL_REVOKED, "Revoked",
+                         why ? why : "revoked by its owner", now);
+        else
+            found = false;
+    }
+    o->revoke_terminate = outer;
+    return found;
+}
+
+fl_status fl_core_revoke_with(fl_core *c, uint64_t id, bool terminate,
+                              uint64_t now)
+{
+    if (fl__owner_revoke(c, id, terminate, NULL, now) ||
+        fl__remote_revoke(c, id, terminate, now))
         return FL_OK;
-    fl_otask *t = fl__map_get(&c->owner.tasks, id);
-    if (!t)
-        return FL_ENOTFOUND;
-    finish_error(c, t, FL_REVOKED, "Revoked", "revoked by its owner", now);
-    return FL_OK;
+    return FL_ENOTFOUND;
 }
 
 /* ------------------------------------------------------------ workers */
@@ -1140,6 +1230,7 @@ static void serve(fl_core *c, uint64_t now)
 
 void fl__owner_flush(fl_core *c, uint64_t now)
 {
+    send_revokes(c);
     serve(c, now);
     fl__owner_send_checks(c);
 }
@@ -1504,6 +1595,7 @@ void fl__owner_free(fl_core *c)
     while (o->workers)
         remove_worker(o, o->workers);
     fl__map_free(&o->tasks);
+    fl__free(o->revokes);
 }
 
 uint32_t fl__owner_pending(const fl_core *c)

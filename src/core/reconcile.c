@@ -92,6 +92,10 @@ void fl__owner_on_holding(fl_core *c, fl_msg *m, uint64_t now)
         fl_otask *t = fl__owner_held_by(c, m->ids[i], m->from, m->inc);
         if (t)
             fl__owner_extend_task(c, t, now);
+        else if (!fl__map_get(&c->owner.tasks, m->ids[i]))
+            /* Ended here (revoked, its revoke lost with the connection;
+             * or another run's outcome won): the run is wasted. */
+            fl__owner_owe_revoke(c, m->from, m->ids[i], false);
     }
     if (!m->has_cid) {
         /* It reconnected: whatever we sent it meanwhile may be lost. */

@@ -156,6 +156,41 @@ void fl__remote_on_submit(fl_core *c, fl_msg *m, uint64_t now)
     send_submitted(c, m->from, m->rid, wid);
 }
 
+/* A revoke of `id`, a task or workflow this node owns (protocol.md
+ * 3.13), from anyone who may write our inbox, as Celery's revoke is: the
+ * broker's ACL is the perimeter. Answered with `result`: REVOKED when it
+ * was revoked now, the state it ended in when it had ended (kept
+ * workflows), FAILURE NotFound when we know no such id. */
+void fl__remote_on_revoke(fl_core *c, fl_msg *m, uint64_t now)
+{
+    char why[FL_MAX_ID_BUF + 64];
+    fl_hosted *h = fl__map_get(&c->remote.by_wid, m->wid);
+    if (h && h->ended) {
+        answer(c, h, m->from, m->rid);
+        return;
+    }
+    snprintf(why, sizeof why, "revoked by %s", m->from);
+    if (fl__owner_revoke(c, m->wid, m->terminate, why, now)) {
+        fl__log(c, FL_LOG_INFO, "revoked %llu%s at the request of %s",
+                (unsigned long long)m->wid, m->terminate ? " (terminate)" : "",
+                m->from);
+        h = fl__map_get(&c->remote.by_wid, m->wid);
+        if (h && h->ended)
+            answer(c, h, m->from, m->rid);
+        else
+            send_result(c, m->from, m->rid, m->wid, FL_REVOKED, NULL,
+                        "Revoked", why);
+        return;
+    }
+    snprintf(why, sizeof why, "no task or workflow %llu on node %s",
+             (unsigned long long)m->wid, c->id);
+    char full[sizeof why + 80];
+    snprintf(full, sizeof full, "%s (it ended, or never existed; ended "
+             "workflows are kept %u s)", why, FL_KEEP_RESULTS_S);
+    send_result(c, m->from, m->rid, m->wid, FL_FAILURE, NULL, "NotFound",
+                full);
+}
+
 void fl__remote_on_query(fl_core *c, fl_msg *m, uint64_t now)
 {
     (void)now;
@@ -255,13 +290,33 @@ typedef struct fl_rhandle {
     uint64_t local_id; /* the id io.final reports; also the rid sent */
     char owner[FL_MAX_ID_BUF];
     bool is_submit;    /* else a query for wid */
+    bool is_revoke;    /* a revoke of wid (ends with the owner's answer) */
+    bool terminate;    /* is_revoke: with terminate */
     uint64_t wid;
     char *canvas;      /* submit: kept to send again after a reconnect */
     struct fl_rhandle *next;
 } fl_rhandle;
 
+/* Ask owner to revoke wid; its answer (`result`, or an `error` from a
+ * node that does not know revoke, hence the mid) names rid. */
+static void send_revoke(fl_core *c, const char *owner, uint64_t rid,
+                        uint64_t wid, bool terminate)
+{
+    fl__jw_begin_msg(&c->jw, FL_KIND_REVOKE, c->id, c->inc);
+    fl__jw_u64(&c->jw, "mid", rid);
+    fl__jw_u64(&c->jw, "rid", rid);
+    fl__jw_u64(&c->jw, "id", wid);
+    if (terminate)
+        fl__jw_bool(&c->jw, "terminate", true);
+    fl__send_to(c, owner, NULL, 1, false);
+}
+
 static void send_request(fl_core *c, const fl_rhandle *r)
 {
+    if (r->is_revoke) {
+        send_revoke(c, r->owner, r->local_id, r->wid, r->terminate);
+        return;
+    }
     if (r->is_submit) {
         fl__jw_begin_msg(&c->jw, FL_KIND_SUBMIT, c->id, c->inc);
         fl__jw_u64(&c->jw, "rid", r->local_id);
@@ -354,6 +409,38 @@ fl_status fl_core_remote_query(fl_core *c, const char *owner, uint64_t wid,
     return FL_OK;
 }
 
+fl_status fl_core_remote_revoke(fl_core *c, const char *owner, uint64_t wid,
+                                bool terminate, uint64_t now, uint64_t *id)
+{
+    (void)now;
+    fl_rhandle *r;
+    fl_status st = new_handle(c, owner, &r);
+    if (st != FL_OK)
+        return st;
+    r->is_revoke = true;
+    r->terminate = terminate;
+    r->wid = wid;
+    *id = r->local_id;
+    link_handle(c, r);
+    return FL_OK;
+}
+
+bool fl__remote_revoke(fl_core *c, uint64_t id, bool terminate, uint64_t now)
+{
+    (void)now;
+    for (fl_rhandle *r = c->remote.handles; r; r = r->next) {
+        if (r->local_id != id)
+            continue;
+        if (r->is_submit || r->is_revoke)
+            return false; /* no workflow id yet / a revoke already */
+        /* The keeper's answer names the query's rid: it ends the handle,
+         * and its later answer to the query is a duplicate. */
+        send_revoke(c, r->owner, r->local_id, r->wid, terminate);
+        return true;
+    }
+    return false;
+}
+
 static fl_rhandle *take_handle(fl_core *c, const char *owner, uint64_t rid)
 {
     for (fl_rhandle **p = &c->remote.handles; *p; p = &(*p)->next) {
@@ -416,6 +503,26 @@ void fl__remote_on_result(fl_core *c, fl_msg *m, uint64_t now)
     fl_value *v = m->value;
     m->value = NULL;
     final_of(c, r, st, v, m->err_type, m->err_message);
+}
+
+void fl__remote_on_error(fl_core *c, const fl_msg *m)
+{
+    if (!m->has_re)
+        return;
+    fl_rhandle *r = NULL;
+    for (fl_rhandle *h = c->remote.handles; h && !r; h = h->next)
+        if (h->is_revoke && h->local_id == m->re &&
+            strcmp(h->owner, m->from) == 0)
+            r = h;
+    if (!r)
+        return; /* a query whose revoke was refused keeps waiting */
+    r = take_handle(c, m->from, m->re);
+    bool old = m->err_type && strcmp(m->err_type, "UnknownKind") == 0;
+    char why[FL_MAX_ID_BUF + 96];
+    snprintf(why, sizeof why, "node %s does not know revoke (an older "
+             "floret): nothing was revoked", m->from);
+    final_of(c, r, FL_FAILURE, NULL, m->err_type ? m->err_type : "Error",
+             old ? why : m->err_message ? m->err_message : "");
 }
 
 void fl__remote_peer_gone(fl_core *c, const char *id)

@@ -518,6 +518,73 @@ void fl__worker_on_lease(fl_core *c, fl_msg *m, uint64_t now)
     start_jobs(c, now);
 }
 
+/* Drop or stop every job of owner o with task id. Queued ones never
+ * run; running ones are cancelled and occupy their slot until the driver
+ * answers (at once for a task that sees its cancellation). Returns how
+ * many were found. */
+static size_t revoke_job(fl_core *c, fl_wowner *o, uint64_t id,
+                         bool terminate)
+{
+    fl_worker *w = &c->worker;
+    size_t found = 0;
+    for (fl_wjob *j = w->queue.head, *nx; j; j = nx) {
+        nx = j->next;
+        if (j->job.id != id || !job_of(j, o))
+            continue;
+        fl__log(c, FL_LOG_DEBUG, "task %s %s:%llu attempt %u revoked before "
+                "it started", j->job.name, j->job.owner,
+                (unsigned long long)id, (unsigned)j->job.attempt);
+        jl_remove(&w->queue, j);
+        job_free(j); /* its dedupe key stays: a duplicate lease is dropped */
+        if (o->held)
+            o->held--;
+        found++;
+    }
+    for (fl_wjob *j = w->running.head, *nx; j; j = nx) {
+        nx = j->next;
+        if (j->job.id != id || !job_of(j, o))
+            continue;
+        fl__log(c, FL_LOG_DEBUG, "task %s %s:%llu attempt %u revoked while "
+                "running: cancelled%s", j->job.name, j->job.owner,
+                (unsigned long long)id, (unsigned)j->job.attempt,
+                terminate ? " (terminate)" : "");
+        jl_remove(&w->running, j);
+        j->st = FL_J_ABANDONED;
+        j->job.terminate = terminate;
+        jl_push_back(&w->abandoned, j);
+        if (o->held)
+            o->held--;
+        if (c->io.cancel)
+            c->io.cancel(c->io.ud, &j->job);
+        found++;
+    }
+    /* Revoked again, now with terminate: a cancelled task that did not
+     * stop is killed where it can be. */
+    for (fl_wjob *j = w->abandoned.head; terminate && j; j = j->next) {
+        if (j->job.id != id || j->job.terminate || !job_of(j, o))
+            continue;
+        j->job.terminate = true;
+        if (c->io.cancel)
+            c->io.cancel(c->io.ud, &j->job);
+        found++;
+    }
+    return found;
+}
+
+void fl__worker_on_revoke(fl_core *c, fl_msg *m, uint64_t now)
+{
+    fl_wowner *o = find_owner(&c->worker, m->from);
+    /* Only the incarnation that leased a job may revoke it: ids are
+     * numbered per owner incarnation. */
+    if (!o || !o->inc || o->inc != m->inc)
+        return;
+    size_t found = 0;
+    for (size_t i = 0; i < m->nids; i++)
+        found += revoke_job(c, o, m->ids[i], m->terminate);
+    if (found && !c->shutting_down)
+        start_jobs(c, now);
+}
+
 /* ------------------------------------------------------------ output */
 
 static void write_outcome(fl_jw *jw, const fl_outbox_entry *e)

@@ -121,6 +121,15 @@ static void encode(fl_jw *w, const fl_msg *m)
             encode_result(w, &m->results[i]);
         fl__jw_end_arr(w);
         break;
+    case FL_KIND_REVOKE:
+        if (m->terminate)
+            fl__jw_bool(w, "terminate", true);
+        if (!m->nids) {
+            fl__jw_u64(w, "rid", m->rid);
+            fl__jw_u64(w, "id", m->wid);
+            break;
+        }
+        /* fall through */
     case FL_KIND_EXTEND:
     case FL_KIND_RELEASE:
         fl__jw_arr(w, "ids");

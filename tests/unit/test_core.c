@@ -32,6 +32,7 @@ typedef struct node {
     fl_job *jobs[MAXJ];
     int njobs;
     int cancels;
+    int terminates;          /* cancels that asked to terminate */
     int finals, successes, failures, revoked, retries;
     char last_value[4096];
     char last_err_type[80];
@@ -89,8 +90,8 @@ static void io_execute(void *ud, fl_job *job)
 static void io_cancel(void *ud, fl_job *job)
 {
     node *nd = ud;
-    (void)job;
     nd->cancels++;
+    nd->terminates += job->terminate;
 }
 
 static void io_final(void *ud, const fl_final *fin)
@@ -1397,6 +1398,213 @@ static void work_until_quiet(harness *h, node **workers, int n)
 /* A workflow handed to a keeper: accepted once even when the submit is
  * sent twice, its result kept for later queries, NotFound for an unknown
  * id, NotAKeeper from a client, OwnerLost when the keeper dies. */
+/* protocol.md 3.13: a revoke reaches the worker. On a one-slot worker
+ * holding a running and a queued sleep, the queued one is dropped unrun,
+ * the running one cancelled (terminate passed on), and the slot runs the
+ * next task as soon as the cancelled one returns. */
+static void test_revoke_stops_work(void)
+{
+    static harness h;
+    fl_core_stats st;
+    setup(&h);
+    node *w = add_node(&h, "w1", 1, 0);
+    node *c = add_node(&h, "client", 0, 0);
+    pump(&h);
+    uint64_t a = submit(c, "sleep", "[30]", NULL);
+    uint64_t b = submit(c, "sleep", "[30]", NULL);
+    CHECK_EQ(w->njobs, 1); /* a runs, b is leased and queued */
+    fl_core_stats_get(w->core, &st);
+    CHECK_EQ(st.queued_local, 1u);
+    CHECK_EQ(st.running, 1u);
+
+    CHECK_EQ(fl_core_revoke(c->core, b, h.now), FL_OK);
+    pump(&h);
+    CHECK_EQ(c->revoked, 1);
+    fl_core_stats_get(w->core, &st);
+    CHECK_EQ(st.queued_local, 0u);  /* dropped before it started */
+    CHECK_EQ(st.running, 1u);
+    CHECK_EQ(w->cancels, 0);
+    CHECK_EQ(w->njobs, 1);
+
+    CHECK_EQ(fl_core_revoke_with(c->core, a, true, h.now), FL_OK);
+    pump(&h);
+    CHECK_EQ(c->revoked, 2);
+    CHECK_EQ(w->cancels, 1);
+    CHECK_EQ(w->terminates, 1);
+    fl_core_stats_get(w->core, &st);
+    CHECK_EQ(st.running, 0u);
+
+    /* The next task waits for the slot, and takes it when a returns. */
+    submit(c, "add", "[2,3]", NULL);
+    CHECK_EQ(w->njobs, 1);
+    run_jobs(w); /* a returns (its answer is dropped), then add runs */
+    run_jobs(w);
+    CHECK_EQ(c->successes, 1);
+    CHECK_STR(c->last_value, "5");
+    CHECK_EQ(c->finals, 3);
+    CHECK_EQ(h.ran, 2); /* a and add; b never ran */
+    teardown(&h);
+}
+
+/* A revoke names the owner incarnation that leased: one from another
+ * incarnation (a restarted owner's ids) or a malformed one stops nothing,
+ * and a worker too old to know revoke answers UnknownKind, which the owner
+ * only logs. */
+static void test_revoke_only_from_the_lessor(void)
+{
+    static harness h;
+    fl_core_stats st;
+    char text[256];
+    setup(&h);
+    node *w = add_node(&h, "w1", 1, 0);
+    node *c = add_node(&h, "client", 0, 0);
+    pump(&h);
+    uint64_t a = submit(c, "sleep", "[30]", NULL);
+    submit(c, "sleep", "[30]", NULL);
+    snprintf(text, sizeof text, "{\"v\":1,\"kind\":\"revoke\",\"from\":\"client\","
+             "\"inc\":%llu,\"ids\":[1,2]}", (unsigned long long)c->inc + 1);
+    inject(w, NULL, text);
+    inject(w, NULL, "{\"v\":1,\"kind\":\"revoke\",\"from\":\"mallory\",\"inc\":5,"
+              "\"ids\":[1,2]}");
+    fl_core_stats_get(w->core, &st);
+    CHECK_EQ(st.queued_local + st.running, 2u);
+    CHECK_EQ(w->cancels, 0);
+    CHECK_EQ(st.bad_messages, 0u);
+    /* Malformed: both forms, ids without inc, neither. */
+    inject(w, NULL, "{\"v\":1,\"kind\":\"revoke\",\"from\":\"client\",\"inc\":1,"
+              "\"ids\":[1],\"id\":1,\"rid\":1}");
+    inject(w, NULL, "{\"v\":1,\"kind\":\"revoke\",\"from\":\"client\",\"ids\":[1]}");
+    inject(w, NULL, "{\"v\":1,\"kind\":\"revoke\",\"from\":\"client\",\"inc\":1}");
+    inject(w, NULL, "{\"v\":1,\"kind\":\"revoke\",\"from\":\"client\",\"inc\":1,"
+              "\"ids\":[1],\"terminate\":1}");
+    fl_core_stats_get(w->core, &st);
+    CHECK_EQ(st.bad_messages, 4u);
+    CHECK_EQ(st.queued_local + st.running, 2u);
+    /* An older worker's answer to a revoke changes nothing at the owner. */
+    CHECK_EQ(fl_core_revoke(c->core, a, h.now), FL_OK);
+    inject(c, NULL, "{\"v\":1,\"kind\":\"error\",\"from\":\"w1\",\"error\":{\"type\":"
+              "\"UnknownKind\",\"message\":\"kind: unknown kind 'revoke'\"}}");
+    fl_core_stats_get(c->core, &st);
+    CHECK_EQ(st.owned_pending, 1u);
+    teardown(&h);
+}
+
+/* A revoke lost with a connection: the worker's holding names a task the
+ * owner has ended, and the owner revokes it again. */
+static void test_revoke_after_reconnect(void)
+{
+    static harness h;
+    fl_core_stats st;
+    setup(&h);
+    node *w = add_node(&h, "w1", 1, 0);
+    node *c = add_node(&h, "client", 0, 0);
+    pump(&h);
+    uint64_t a = submit(c, "sleep", "[30]", NULL);
+    CHECK_EQ(w->njobs, 1);
+    w->up = false; /* the revoke goes nowhere */
+    CHECK_EQ(fl_core_revoke(c->core, a, h.now), FL_OK);
+    pump(&h);
+    w->up = true;
+    fl_core_stats_get(w->core, &st);
+    CHECK_EQ(st.running, 1u);
+    fl_core_disconnected(w->core, h.now);
+    fl_core_connected(w->core, h.now);
+    pump(&h);
+    CHECK_EQ(w->cancels, 1);
+    fl_core_stats_get(w->core, &st);
+    CHECK_EQ(st.running, 0u);
+    teardown(&h);
+}
+
+/* A workflow handed to a keeper is revoked by id from any client: its
+ * leased tasks stop on their worker, every waiter sees REVOKED; a revoke
+ * of an ended one answers its state, of an unknown id NotFound; a task a
+ * client owns is revoked the same way; an owner that does not know revoke
+ * answers UnknownKind. */
+static void test_keeper_revoke(void)
+{
+    static harness h;
+    char err[200] = "";
+    uint64_t id = 0, q = 0;
+    unsigned long long wid = 0;
+    setup(&h);
+    node *k = add_node(&h, "keeper", 1, 0);
+    node *c = add_node(&h, "client", 0, 0);
+    node *other = add_node(&h, "other", 0, 0);
+    pump(&h);
+    const char *chain = "{\"chain\":[{\"task\":\"sleep\",\"args\":[30]},"
+                        "{\"task\":\"add\",\"args\":[1]}]}";
+    CHECK_EQ(fl_core_remote_submit(c->core, "keeper", chain, strlen(chain),
+                                   h.now, &id, err, sizeof err), FL_OK);
+    pump(&h);
+    CHECK_EQ(sscanf(c->last_value, "\"keeper:%llu\"", &wid), 1);
+    CHECK_EQ(k->njobs, 1); /* the keeper's own slot runs the sleep */
+    CHECK_EQ(fl_core_remote_query(other->core, "keeper", wid, h.now, &q), FL_OK);
+    pump(&h);
+    CHECK_EQ(other->finals, 0);
+
+    CHECK_EQ(fl_core_remote_revoke(c->core, "keeper", wid, false, h.now, &id),
+             FL_OK);
+    pump(&h);
+    CHECK_EQ(c->revoked, 1);
+    CHECK_EQ(other->revoked, 1); /* the waiter */
+    CHECK_EQ(k->cancels, 1);      /* the running sleep */
+    fl_core_stats st;
+    fl_core_stats_get(k->core, &st);
+    CHECK_EQ(st.owned_pending, 0u);
+    /* Again: it has ended, REVOKED, and says so. */
+    CHECK_EQ(fl_core_remote_revoke(other->core, "keeper", wid, false, h.now,
+                                   &id), FL_OK);
+    pump(&h);
+    CHECK_EQ(other->revoked, 2);
+    CHECK_EQ(fl_core_remote_revoke(c->core, "keeper", 999, false, h.now, &id),
+             FL_OK);
+    pump(&h);
+    CHECK_STR(c->last_err_type, "NotFound");
+    CHECK(strstr(c->last_err_msg, "no task or workflow 999 on node keeper"));
+
+    /* A finished workflow answers its state: nothing was revoked. */
+    const char *quick = "{\"task\":\"add\",\"args\":[2,2]}";
+    CHECK_EQ(fl_core_remote_submit(c->core, "keeper", quick, strlen(quick),
+                                   h.now, &id, err, sizeof err), FL_OK);
+    pump(&h);
+    CHECK_EQ(sscanf(c->last_value, "\"keeper:%llu\"", &wid), 1);
+    node *ws[] = {k};
+    run_jobs(k); /* the cancelled sleep returns */
+    work_until_quiet(&h, ws, 1);
+    int ok_before = c->successes;
+    CHECK_EQ(fl_core_remote_revoke(c->core, "keeper", wid, false, h.now, &id),
+             FL_OK);
+    pump(&h);
+    CHECK_EQ(c->successes, ok_before + 1);
+    CHECK_STR(c->last_value, "4");
+
+    /* A task another client owns: revoked at its owner, by id. */
+    uint64_t t = submit(other, "sleep", "[30]", NULL);
+    CHECK_EQ(k->njobs, 1);
+    CHECK_EQ(fl_core_remote_revoke(c->core, "other", t, true, h.now, &id),
+             FL_OK);
+    pump(&h);
+    CHECK_EQ(other->revoked, 3);
+    CHECK_STR(other->last_err_msg, "revoked by client");
+    CHECK_EQ(k->terminates, 1);
+    int revoked = c->revoked;
+    CHECK_EQ(c->revoked, revoked);
+
+    /* An older owner answers UnknownKind, echoing the revoke's mid. */
+    CHECK_EQ(fl_core_remote_revoke(c->core, "old", 5, false, h.now, &id),
+             FL_OK);
+    pump(&h);
+    char reply[256];
+    snprintf(reply, sizeof reply, "{\"v\":1,\"kind\":\"error\",\"from\":\"old\","
+             "\"re\":%llu,\"error\":{\"type\":\"UnknownKind\",\"message\":"
+             "\"kind: unknown kind 'revoke'\"}}", (unsigned long long)id);
+    inject(c, NULL, reply);
+    CHECK_STR(c->last_err_type, "UnknownKind");
+    CHECK(strstr(c->last_err_msg, "does not know revoke"));
+    teardown(&h);
+}
+
 static void test_keeper(void)
 {
     static harness h;
@@ -1495,6 +1703,10 @@ int main(void)
     RUN(test_credit_covers_the_round_trip);
     RUN(test_time_limit);
     RUN(test_countdown_and_revoke);
+    RUN(test_revoke_stops_work);
+    RUN(test_revoke_only_from_the_lessor);
+    RUN(test_revoke_after_reconnect);
+    RUN(test_keeper_revoke);
     RUN(test_bad_message_gets_error_reply);
     RUN(test_shutdown_releases_queued);
     return TEST_DONE();

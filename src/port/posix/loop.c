@@ -247,6 +247,9 @@ void fl__loop_job_finished(void *ud, fl_xjob *xj)
 static fl_status apply_canvas(fl_node *n, fl_result *r, uint64_t *id,
                               char *err, size_t errlen)
 {
+    if (r->remote_owner && r->remote_revoke)
+        return fl_core_remote_revoke(n->core, r->remote_owner, r->remote_wid,
+                                     r->remote_terminate, n->now, id);
     if (r->remote_owner && r->canvas)
         return fl_core_remote_submit(n->core, r->remote_owner, r->canvas,
                                      strlen(r->canvas), n->now, id, err, errlen);
@@ -341,7 +344,9 @@ static void run_revokes(fl_node *n, fl_result *r, bool live)
         id = r->id;
         pthread_mutex_unlock(&r->mu);
         if (live && known && !atomic_load(&r->ready))
-            (void)fl_core_revoke(n->core, id, n->now); /* ENOTFOUND: ended */
+            (void)fl_core_revoke_with(n->core, id,
+                                      atomic_load(&r->revoke_terminate),
+                                      n->now); /* ENOTFOUND: ended */
         fl__result_unref(r);
         r = next;
     }

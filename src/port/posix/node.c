@@ -772,9 +772,10 @@ static fl_status pick_owner(fl_node *node, const char *owner, char *out,
     return st;
 }
 
-/* Queue a remote submit (canvas) or query (wid) handle for owner. */
+/* Queue a remote submit (canvas), query or revoke (wid, with revoke
+ * 1, or 2 for terminate) handle for owner. */
 static fl_status remote_handle(fl_node *node, const char *owner,
-                               const char *canvas, uint64_t wid,
+                               const char *canvas, uint64_t wid, int revoke,
                                fl_result **out)
 {
     fl_result *r = fl__result_new();
@@ -783,6 +784,8 @@ static fl_status remote_handle(fl_node *node, const char *owner,
     r->node = node;
     r->remote_owner = fl__strdup(owner);
     r->remote_wid = wid;
+    r->remote_revoke = revoke > 0;
+    r->remote_terminate = revoke > 1;
     r->canvas = canvas ? fl__strdup(canvas) : NULL;
     if (!r->remote_owner || (canvas && !r->canvas)) {
         fl__result_unref(r);
@@ -829,7 +832,7 @@ fl_status fl_node_submit(fl_node *node, const char *owner,
     }
     st = pick_owner(node, owner, who, sizeof who);
     if (st == FL_OK)
-        st = remote_handle(node, who, fl_canvas_json(canvas), 0, &r);
+        st = remote_handle(node, who, fl_canvas_json(canvas), 0, 0, &r);
     if (st != FL_OK)
         return st;
     st = fl_result_wait(r, timeout_ms);
@@ -842,34 +845,61 @@ fl_status fl_node_submit(fl_node *node, const char *owner,
     return st;
 }
 
+/* "OWNER:N" into owner (FL_MAX_ID_BUF bytes) and *wid (N >= 1). */
+static bool parse_remote_id(const char *id, char *owner, uint64_t *wid)
+{
+    const char *colon;
+    char *end;
+    unsigned long long n;
+    size_t len;
+
+    colon = strrchr(id, ':');
+    if (!colon || colon == id || !colon[1] || colon[1] == '-' || colon[1] == '+')
+        return false;
+    len = (size_t)(colon - id);
+    if (len >= FL_MAX_ID_BUF)
+        return false;
+    memcpy(owner, id, len);
+    owner[len] = '\0';
+    if (!fl__valid_id(owner))
+        return false;
+    errno = 0;
+    n = strtoull(colon + 1, &end, 10);
+    if (*end || errno || n == 0)
+        return false;
+    *wid = (uint64_t)n;
+    return true;
+}
+
 fl_status fl_node_result(fl_node *node, const char *id, fl_result **out)
 {
     char owner[FL_MAX_ID_BUF];
-    const char *colon;
-    char *end;
-    unsigned long long wid;
-    size_t n;
+    uint64_t wid;
 
     if (!node || !id || !out)
         return FL_EINVAL;
     *out = NULL;
-    colon = strrchr(id, ':');
-    if (!colon || colon == id || !colon[1] || colon[1] == '-' || colon[1] == '+')
-        return FL_EINVAL;
-    n = (size_t)(colon - id);
-    if (n >= sizeof owner)
-        return FL_EINVAL;
-    memcpy(owner, id, n);
-    owner[n] = '\0';
-    if (!fl__valid_id(owner))
-        return FL_EINVAL;
-    errno = 0;
-    wid = strtoull(colon + 1, &end, 10);
-    if (*end || errno || wid == 0)
+    if (!parse_remote_id(id, owner, &wid))
         return FL_EINVAL;
     if (atomic_load(&node->phase) != FL_NODE_RUNNING)
         return FL_ESTATE;
-    return remote_handle(node, owner, NULL, (uint64_t)wid, out);
+    return remote_handle(node, owner, NULL, wid, 0, out);
+}
+
+fl_status fl_node_revoke(fl_node *node, const char *id, bool terminate,
+                         fl_result **out)
+{
+    char owner[FL_MAX_ID_BUF];
+    uint64_t wid;
+
+    if (!node || !id || !out)
+        return FL_EINVAL;
+    *out = NULL;
+    if (!parse_remote_id(id, owner, &wid))
+        return FL_EINVAL;
+    if (atomic_load(&node->phase) != FL_NODE_RUNNING)
+        return FL_ESTATE;
+    return remote_handle(node, owner, NULL, wid, terminate ? 2 : 1, out);
 }
 
 void fl_node_log(fl_node *node, int level, const char *fmt, ...)

@@ -113,8 +113,11 @@ struct fl_result {
     struct fl_node *node;  /* the submitting node (for revoke) */
     char *remote_owner;    /* hand canvas to, or query remote_wid at, it */
     uint64_t remote_wid;
+    bool remote_revoke;    /* ask remote_owner to revoke remote_wid */
+    bool remote_terminate; /* ... with terminate */
 
     atomic_bool revoke_wanted; /* set by fl_result_revoke */
+    atomic_bool revoke_terminate; /* set by fl_result_terminate */
     struct fl_result *next; /* inbox link */
     struct fl_result *revoke_next; /* inbox link for revoke requests */
 };

@@ -30,6 +30,7 @@ fl_result *fl__result_new(void)
     atomic_init(&r->state, FL_PENDING);
     atomic_init(&r->ready, false);
     atomic_init(&r->revoke_wanted, false);
+    atomic_init(&r->revoke_terminate, false);
     return r;
 }
 
@@ -293,7 +294,7 @@ const char *fl_result_worker(const fl_result *r)
     return fl_result_ready(r) ? r->worker : "";
 }
 
-fl_status fl_result_revoke(fl_result *r)
+static fl_status revoke(fl_result *r, bool terminate)
 {
     fl_node *node;
     if (!r)
@@ -301,6 +302,8 @@ fl_status fl_result_revoke(fl_result *r)
     if (atomic_load_explicit(&r->ready, memory_order_acquire))
         return FL_ENOTFOUND;
     node = r->node;
+    if (terminate)
+        atomic_store(&r->revoke_terminate, true);
     atomic_store(&r->revoke_wanted, true);
     if (!node)
         return FL_ESTATE;
@@ -309,6 +312,16 @@ fl_status fl_result_revoke(fl_result *r)
         fl__inbox_revoke(&node->inbox, r);
     pthread_mutex_unlock(&node->mu);
     return FL_OK;
+}
+
+fl_status fl_result_revoke(fl_result *r)
+{
+    return revoke(r, false);
+}
+
+fl_status fl_result_terminate(fl_result *r)
+{
+    return revoke(r, true);
 }
 
 void fl_result_free(fl_result *r)

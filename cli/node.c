@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "config.h"
 #include "conn.h"
 #include "floret/floret.h"
 #include "hosted.h"
@@ -136,6 +137,10 @@ static void usage(FILE *f)
             "Run a node that executes tasks, until SIGINT or SIGTERM (running tasks get\n"
             "30 s to finish; a second signal exits at once).\n\n"
             "Options:\n"
+            "  --config FILE        settings from FILE, one 'KEY = VALUE' a line, KEY a\n"
+            "                       long option below without its dashes (slots = 2,\n"
+            "                       tag = gpu=1, events = true); flags and FLORET_*\n"
+            "                       variables override it (docs/operations.md)\n"
             CLI_CONN_HELP
             "  --cluster NAME       cluster to join (default: default)\n"
             "  --slots N            tasks run at once (default: one per core; 0: none)\n"
@@ -372,7 +377,62 @@ static fl_registry *node_registry(const fl__wc_roots *roots)
     return reg;
 }
 
+/* What `--config FILE` may set: every option but --help and --config. */
+static const struct cli_config_key node_keys[] = {
+    {"broker", "--broker", NULL, CLI_KEY_VALUE, "FLORET_BROKER", NULL},
+    {"password-file", "--password-file", NULL, CLI_KEY_VALUE, "FLORET_PASSWORD_FILE", "FLORET_PASSWORD"},
+    {"tls-ca", "--tls-ca", NULL, CLI_KEY_VALUE, "FLORET_TLS_CA_FILE", NULL},
+    {"tls-cert", "--tls-cert", NULL, CLI_KEY_VALUE, "FLORET_TLS_CERT_FILE", NULL},
+    {"tls-key", "--tls-key", NULL, CLI_KEY_VALUE, "FLORET_TLS_KEY_FILE", NULL},
+    {"log-format", "--log-format", NULL, CLI_KEY_VALUE, "FLORET_LOG_FORMAT", NULL},
+    {"cluster", "--cluster", NULL, CLI_KEY_VALUE, NULL, NULL},
+    {"name", "--name", NULL, CLI_KEY_VALUE, NULL, NULL},
+    {"slots", "--slots", NULL, CLI_KEY_VALUE, NULL, NULL},
+    {"task-nice", "--task-nice", NULL, CLI_KEY_VALUE, NULL, NULL},
+    {"tag", "--tag", NULL, CLI_KEY_REPEAT, NULL, NULL},
+    {"tasks", "--tasks", NULL, CLI_KEY_VALUE, NULL, NULL},
+    {"max-message", "--max-message", NULL, CLI_KEY_VALUE, NULL, NULL},
+    {"lease-ttl", "--lease-ttl", NULL, CLI_KEY_VALUE, NULL, NULL},
+    {"stop-grace", "--stop-grace", NULL, CLI_KEY_VALUE, NULL, NULL},
+    {"trust", "--trust", NULL, CLI_KEY_REPEAT, NULL, NULL},
+    {"insecure-allow-unsigned", "--insecure-allow-unsigned", NULL, CLI_KEY_BOOL, NULL, NULL},
+    {"lua-mem", "--lua-mem", NULL, CLI_KEY_VALUE, NULL, NULL},
+    {"lua-steps", "--lua-steps", NULL, CLI_KEY_VALUE, NULL, NULL},
+    {"data-dir", "--data-dir", NULL, CLI_KEY_REPEAT, NULL, NULL},
+    {"events", "--events", "-E", CLI_KEY_BOOL, NULL, NULL},
+    {"verbose", "--verbose", "-v", CLI_KEY_BOOL, NULL, NULL},
+    {"quiet", "--quiet", "-q", CLI_KEY_BOOL, NULL, NULL},
+};
+
+/* One entry of a configuration file, checked by the command line's own
+ * parser (so a bad value gets the same reason, with FILE:LINE). */
+static int check_entry(int argc, char **argv, void *ud)
+{
+    struct node_args scratch;
+    int rc;
+    (void)ud;
+    rc = parse(argc, argv, &scratch);
+    free(scratch.env_dirs);
+    return rc;
+}
+
+static int node_main(int argc, char **argv);
+
 int cli_node(int argc, char **argv)
+{
+    struct cli_config_argv cfg;
+    int rc = cli_config_args("node", argc, argv, node_keys,
+                             sizeof node_keys / sizeof node_keys[0], check_entry, NULL, &cfg);
+    if (rc >= 0)
+        return rc;
+    if (cfg.argc == 0)
+        return node_main(argc, argv);
+    rc = node_main(cfg.argc, cfg.argv);
+    cli_config_argv_free(&cfg);
+    return rc;
+}
+
+static int node_main(int argc, char **argv)
 {
     struct node_args a;
     fl_node *node = NULL;

@@ -13,10 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *cli_error_where;
+
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
     fprintf(stderr, "floret %s: ", cmd);
+    if (cli_error_where)
+        fprintf(stderr, "%s: ", cli_error_where);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);

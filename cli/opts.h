@@ -24,7 +24,13 @@ bool cli_parse_long(const char *s, long min, long max, long *out);
 /* A non-negative number of seconds (fractions allowed), at most max. */
 bool cli_parse_seconds(const char *s, double max, double *out);
 
-/* Print "floret CMD: MESSAGE" and a hint to run --help on stderr; returns 2. */
+/* Where the arguments being parsed came from, for error messages: a
+ * configuration file's "FILE:LINE" while its entries are checked (config.c),
+ * else NULL (the command line). */
+extern const char *cli_error_where;
+
+/* Print "floret CMD: MESSAGE" (or "floret CMD: FILE:LINE: MESSAGE" while
+ * cli_error_where is set) and a hint to run --help on stderr; returns 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))

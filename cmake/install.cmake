@@ -1,6 +1,7 @@
 # install.cmake - what `cmake --install` installs (the floret command,
 # libfloret.so.0 with its .so link, libfloret.a, floret/floret.h, floret.pc,
-# the CMake package floret::floret, the licence and changelog) and the
+# the CMake package floret::floret, the systemd unit floret-node@.service,
+# the licence and changelog) and the
 # Debian package built from the same rules with CPack (`cpack -G DEB`).
 # Included from the top-level CMakeLists.txt after the targets exist.
 # Depends on GNUInstallDirs, CMakePackageConfigHelpers, CPack.
@@ -36,6 +37,29 @@ write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/floretConfigVersion
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/floretConfig.cmake
   ${CMAKE_CURRENT_BINARY_DIR}/floretConfigVersion.cmake
   DESTINATION ${FLORET_CMAKE_DIR} COMPONENT dev)
+
+# The systemd unit floret-node@NAME runs `floret node --config
+# SYSCONFDIR/floret/NAME.conf` (/etc/floret with the /usr prefix); a
+# commented example of such a file goes with the documentation.
+# Its paths follow the prefix at install time, as floret.pc's do; the
+# configuration directory is GNUInstallDirs' rule (/usr: /etc).
+set(FLORET_SYSTEMD_UNITDIR lib/systemd/system CACHE STRING
+  "Where floret-node@.service goes, under the prefix")
+install(CODE "
+  set(FLORET_BINDIR \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}\")
+  if(CMAKE_INSTALL_PREFIX STREQUAL \"/usr\")
+    set(FLORET_CONFDIR /etc/floret)
+  else()
+    set(FLORET_CONFDIR \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_SYSCONFDIR}/floret\")
+  endif()
+  set(FLORET_DOCDIR \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_DATAROOTDIR}/doc/floret\")
+  configure_file(\"${CMAKE_CURRENT_SOURCE_DIR}/dist/floret-node@.service.in\"
+                 \"${CMAKE_CURRENT_BINARY_DIR}/floret-node@.service\" @ONLY)
+" COMPONENT bin)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/floret-node@.service
+  DESTINATION ${FLORET_SYSTEMD_UNITDIR} COMPONENT bin)
+install(FILES dist/node.conf.example docs/operations.md
+  DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/floret COMPONENT bin)
 
 # Three Debian packages, as Debian splits a library: floret (the command),
 # libfloret0 (the shared library) and libfloret-dev (header, static

@@ -18,6 +18,7 @@ PACKAGES=(
   gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm  # the microcontroller firmware (scripts/mcu.sh), tests/cross and their tests
   dpkg-dev                          # dpkg-source, which `apt-get source` (scripts/mcu.sh) unpacks with; dpkg-shlibdeps for the .deb
   file                              # CPack's .deb: finds the ELF files dpkg-shlibdeps reads
+  systemd                           # systemd-analyze verify checks floret-node@.service (tests)
   libmicrohttpd-dev                 # floret dashboard's HTTP server
   python3-prometheus-client         # tests parse the dashboard's /metrics with it
   chromium                          # the dashboard's page in a real headless browser (tests)

@@ -70,6 +70,11 @@ class InstallTest(unittest.TestCase):
         with open(os.path.join(self.libdir, "pkgconfig", "floret.pc")) as f:
             pc = f.read()
         self.assertIn("prefix=%s\n" % self.prefix, pc)
+        with open(os.path.join(self.prefix, "lib", "systemd", "system",
+                               "floret-node@.service")) as f:
+            unit = f.read()
+        self.assertIn("\nExecStart=%s/bin/floret node --config %s/etc/floret/%%i.conf\n"
+                      % (self.prefix, self.prefix), unit)
 
     def test_exports_exactly_the_header(self):
         declared = header_api.declared_functions(

@@ -5,9 +5,12 @@ dependencies (from dpkg-shlibdeps) and their files sit where Debian puts
 them; unpacked with `dpkg -x` into a staging root, a C program compiles
 against them with `pkg-config --cflags --libs floret` alone (the sysroot
 pointed at the root), the unpacked `floret node` serves a real Mosquitto,
-and both the unpacked `floret call add 2 3` and that program print 5.
+and both the unpacked `floret call add 2 3` and that program print 5 from
+a node started as floret-node@.service starts it (its ExecStart, with a
+/etc/floret/NAME.conf inside the root); systemd-analyze verify accepts the
+unit.
 Nothing is installed on this machine. Depends on floret_fixture, cpack,
-dpkg-deb, dpkg-shlibdeps, pkg-config and a C compiler."""
+dpkg-deb, systemd-analyze, dpkg-shlibdeps, pkg-config and a C compiler."""
 
 import glob
 import os
@@ -96,6 +99,34 @@ class PackageTest(unittest.TestCase):
             pc = f.read()
         self.assertIn("prefix=/usr\n", pc)
 
+    def unit_text(self):
+        with open(os.path.join(self.root, "usr", "lib", "systemd", "system",
+                               "floret-node@.service")) as f:
+            return f.read()
+
+    def exec_start(self):
+        lines = [l for l in self.unit_text().splitlines() if l.startswith("ExecStart=")]
+        self.assertEqual(len(lines), 1, self.unit_text())
+        return lines[0][len("ExecStart="):]
+
+    def rooted(self, arg):
+        for top in ("/usr/", "/etc/"):
+            if arg.startswith(top):
+                return self.root + arg
+        return arg
+
+    def test_systemd_unit(self):
+        self.assertIn("/usr/lib/systemd/system/floret-node@.service", self.contents("floret"))
+        self.assertEqual(self.exec_start(), "/usr/bin/floret node --config /etc/floret/%i.conf")
+        self.assertIn("RestartPreventExitStatus=2 3 4", self.unit_text())
+        # systemd's own checker, on an instance whose binary is the unpacked one.
+        unit = os.path.join(self.dir, "floret-node@pi-1.service")
+        with open(unit, "w") as f:
+            f.write(self.unit_text().replace("/usr/bin/floret", self.rooted("/usr/bin/floret")))
+        r = subprocess.run(["systemd-analyze", "verify", unit], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual((r.returncode, r.stderr.strip()), (0, ""), r.stdout)
+
     def test_compile_and_call_from_the_unpacked_root(self):
         env = {k: v for k, v in os.environ.items() if not k.startswith("FLORET_")}
         env["PKG_CONFIG_SYSROOT_DIR"] = self.root
@@ -108,12 +139,21 @@ class PackageTest(unittest.TestCase):
 
         broker = fx.Broker(self.dir).start()
         self.addCleanup(broker.stop)
-        env = dict(env, FLORET_BROKER=broker.url, LD_LIBRARY_PATH=self.libdir)
-        floret = os.path.join(self.root, "usr", "bin", "floret")
-        node = fx.spawn([floret, "node", "--name", "deb-node", "--slots", "2"],
-                        os.path.join(self.dir, "node.log"), env=env)
+        # The node starts as floret-node@deb-node.service starts it: its
+        # ExecStart, with /usr and /etc inside the unpacked root, and the
+        # unit's (empty) environment but for the library path.
+        conf_dir = os.path.join(self.root, "etc", "floret")
+        os.makedirs(conf_dir)
+        with open(os.path.join(conf_dir, "deb-node.conf"), "w") as f:
+            f.write("# written by test_package\nbroker = %s\nname = deb-node\nslots = 2\n"
+                    % broker.url)
+        argv = [self.rooted(a.replace("%i", "deb-node")) for a in self.exec_start().split()]
+        node = fx.spawn(argv, os.path.join(self.dir, "node.log"),
+                        env={"LD_LIBRARY_PATH": self.libdir, "PATH": "/usr/bin:/bin"})
         self.addCleanup(fx.stop_process, node)
         fx.wait_online(broker.port, ["deb-node"])
+        env = dict(env, FLORET_BROKER=broker.url, LD_LIBRARY_PATH=self.libdir)
+        floret = os.path.join(self.root, "usr", "bin", "floret")
         for argv in ([floret, "call", "add", "2", "3"], [prog, "add", "2", "3"]):
             r = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
             self.assertEqual((r.returncode, r.stdout.strip()), (0, "5"),

@@ -408,11 +408,21 @@ static const struct cli_config_key node_keys[] = {
  * parser (so a bad value gets the same reason, with FILE:LINE). */
 static int check_entry(int argc, char **argv, void *ud)
 {
+    static const char *const conn_flags[] = {"--broker", "--password-file", "--tls-ca",
+                                             "--tls-cert", "--tls-key", "--log-format"};
     struct node_args scratch;
     int rc;
     (void)ud;
     rc = parse(argc, argv, &scratch);
     free(scratch.env_dirs);
+    /* The connection's options are checked together, when resolved. */
+    for (size_t i = 0; rc < 0 && i < sizeof conn_flags / sizeof conn_flags[0]; i++) {
+        fl_url url;
+        char err[FL_PATH_BUF + 400];
+        if (strcmp(argv[1], conn_flags[i]) == 0 &&
+            cli_conn_resolve(&scratch.conn, &url, err, sizeof err) != FL_OK)
+            rc = cli_usage_error("node", "%s", err);
+    }
     return rc;
 }
 

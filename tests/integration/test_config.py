@@ -47,7 +47,8 @@ class ConfigTest(fx.ClusterTest):
         self.refused("= 3\n", "FILE:1: a value without a key")
         self.refused("tag = novalue\n", "FILE:1: --tag 'novalue': expected KEY=VALUE")
         self.refused("task-nice = 20\n", "FILE:1: --task-nice '20': expected a number from 0 to 19")
-        self.refused("slots = 1\nlog-format = xml\n", "FILE:2: ", "xml")
+        self.refused("slots = 1\nlog-format = xml\n", "FILE:2: --log-format 'xml': expected text or json")
+        self.refused("broker = http://x\n", "FILE:1: ", "http://x")
         self.refused(b"slots = 2\n\0\n", "has a NUL byte")
         r = subprocess.run([fx.FLORET_BIN, "node", "--config", "/nonexistent/x.conf"],
                            capture_output=True, text=True, timeout=30)

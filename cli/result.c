@@ -28,8 +28,8 @@ int cli_run_async(struct cli_client *c, const fl_canvas *cv, const char *owner)
     }
     if (st == FL_ENOTFOUND)
         fprintf(stderr, "error: no node to keep the workflow: %s\n",
-                owner ? "the --owner node is not online"
-                      : "no online node with slots on this cluster");
+                owner ? "the --owner node is not online, or keeps no workflows"
+                      : "no online node with slots that keeps workflows on this cluster");
     else if (st == FL_ETIMEDOUT)
         fprintf(stderr, "error: the owner did not accept the workflow within %u s\n",
                 ACCEPT_TIMEOUT_MS / 1000);

@@ -174,7 +174,8 @@ static void json_node(const struct view_node *n, uint64_t now)
     printf(",\"version\":");
     cli_json_string(n->p.version);
     if (n->has_presence)
-        printf(",\"max_msg\":%zu", n->p.max_msg);
+        printf(",\"max_msg\":%zu,\"keeper\":%s", n->p.max_msg,
+               n->p.keeper ? "true" : "false");
     printf(",\"tasks\":");
     json_list(n->p.tasks);
     printf(",\"modules\":");

@@ -4,7 +4,8 @@
 #
 #   scripts/mcu.sh build          fetch lwIP and cJSON (Debian source
 #                                 packages), cross-compile, print the size table
-#   scripts/mcu.sh size           print the size table of the last build
+#   scripts/mcu.sh size [--check] print the size table of the last build;
+#                                 --check: fail when over the flash budgets
 #   scripts/mcu.sh run --broker mqtt://127.0.0.1:PORT [--name ID]
 #                     [--cluster NAME] [--slots N] [--stats MS] [--log 0-3]
 #                                 boot the firmware in qemu-system-arm as a
@@ -30,7 +31,7 @@ JOBS=${FLORET_JOBS:-2}
 die() { echo "mcu.sh: $*" >&2; exit 1; }
 
 usage() {
-  sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   exit "${1:-2}"
 }
 
@@ -165,7 +166,7 @@ build() {
 
 size_table() {
   [[ -f $ELF ]] || die "no firmware built yet: scripts/mcu.sh build"
-  python3 "$ROOT/scripts/mcu_size.py" "${ELF%.elf}.map" "$ELF"
+  python3 "$ROOT/scripts/mcu_size.py" "${ELF%.elf}.map" "$ELF" "$@"
 }
 
 # ------------------------------------------------------------ run
@@ -230,7 +231,7 @@ run() {
 
 case ${1:-} in
   build) shift; build "$@" ;;
-  size) shift; size_table ;;
+  size) shift; size_table "$@" ;;
   run) shift; run "$@" ;;
   -h|--help|help) usage 0 ;;
   *) usage 2 ;;

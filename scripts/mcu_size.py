@@ -5,7 +5,10 @@ port and board, lwIP, cJSON, the C library with libgcc), with the arena
 (floret's heap) and the stack shown apart, since their use is measured at
 run time (bench/mcu_size.sh).
 
-usage: mcu_size.py FIRMWARE.map [FIRMWARE.elf] [--json]
+usage: mcu_size.py FIRMWARE.map [FIRMWARE.elf] [--json] [--check]
+--check: exit 1, naming the part, when floret's own flash is over
+FLORET_FLASH_BUDGET or the firmware's over FLASH_BUDGET (the targets the
+firmware is held to: docs/microcontrollers.md, "Memory budget").
 Depends on python3 only.
 """
 import json
@@ -20,6 +23,8 @@ PARTS = [
     ("libc", "libc (newlib, libm, libgcc)"),
 ]
 FLASH_SECTIONS = {".vectors", ".text", ".ARM.exidx", ".init_array"}
+FLORET_FLASH_BUDGET = 48 * 1024  # floret's core and tasks, at -Os
+FLASH_BUDGET = 160 * 1024        # the whole firmware
 
 
 def part_of(path):
@@ -96,10 +101,27 @@ def kib(n):
     return f"{n / 1024:.1f} KiB"
 
 
+def check(sizes):
+    """The budget lines, and whether both budgets hold."""
+    floret = sizes["floret"]["flash"]
+    total = sum(s["flash"] for s in sizes.values())
+    ok = True
+    lines = []
+    for what, used, budget in (("floret core and tasks", floret, FLORET_FLASH_BUDGET),
+                               ("whole firmware", total, FLASH_BUDGET)):
+        over = used > budget
+        ok = ok and not over
+        lines.append(f"{what}: {kib(used)} of flash, budget {kib(budget)}: "
+                     f"{'OVER by ' + kib(used - budget) if over else 'within'}")
+    return lines, ok
+
+
 def main(argv):
     if len(argv) < 2:
         sys.exit(__doc__)
     sizes, arena, stack = parse(argv[1])
+    if not sizes["floret"]["flash"]:
+        sys.exit(f"mcu_size.py: no floret code found in {argv[1]}")
     if "--json" in argv:
         print(json.dumps({"parts": sizes, "arena": arena, "stack": stack}))
         return
@@ -114,6 +136,11 @@ def main(argv):
     print(f"{'stack (reserved)':<46} {'':>10} {kib(stack):>11}")
     print(f"{'total':<46} {kib(tf):>10} {kib(tr + arena + stack):>11}")
     print(f"(the arena's and the stack's high-water marks over a run: bench/mcu_size.sh)")
+    if "--check" in argv:
+        lines, ok = check(sizes)
+        print("\n".join(lines))
+        if not ok:
+            sys.exit("mcu_size.py: the firmware is over its flash budget")
 
 
 if __name__ == "__main__":

@@ -635,6 +635,8 @@ typedef struct fl_peer {
     char tags[256];      /* comma-separated routing tags, "k=v,k2=v2" */
     char modules[256];   /* hot-deployed Lua modules, "name@version,..." */
     size_t max_msg;      /* largest message it accepts, bytes */
+    bool keeper;         /* takes workflows handed over (floret run --async);
+                            false: a worker-only node (a board) */
 } fl_peer;
 
 /*

@@ -416,6 +416,9 @@ static bool decode_presence(dec *d, cJSON *root, fl_msg *m)
         !get_str(d, root, "version", false, SHORT_TEXT, &m->version) ||
         !get_u64(d, root, "max_msg", false, NO_LIMIT, &m->max_msg))
         return false;
+    m->keeper = true;
+    if (!get_bool(d, root, "keeper", false, &m->keeper))
+        return false;
     m->has_tasks = member(root, "tasks") != NULL;
 
     return get_str_list(d, root, "tasks", TASK_NAME, &m->task_names,

@@ -117,6 +117,7 @@ typedef struct fl_msg {
     char **task_names;
     size_t ntask_names;
     bool has_tasks;           /* a `tasks` member was present (even empty) */
+    bool keeper;              /* takes workflows handed over (absent: true) */
     char **tags;              /* "key=value" */
     size_t ntags;
     char **modules;           /* "module@version" */

@@ -304,6 +304,9 @@ void fl__send_error(fl_core *c, const char *to, const fl_msg *re,
                     const char *type, const char *message);
 
 /* owner.c */
+/* True when this core has its owner and keeper sides (owner.c); false in a
+ * worker-only core (worker_only/owner_none.c), whose presence says so. */
+bool fl__owner_side(void);
 void fl__owner_init(fl_core *c);
 void fl__owner_free(fl_core *c);
 void fl__owner_on_fetch(fl_core *c, fl_msg *m, uint64_t now);
@@ -341,8 +344,9 @@ bool fl__owner_revoke(fl_core *c, uint64_t id, bool terminate,
 void fl__owner_owe_revoke(fl_core *c, const char *worker, uint64_t id,
                           bool terminate);
 
-/* reconcile.c: after a reconnection, owner and worker agree on what is
- * leased (docs/protocol.md, check and holding). */
+/* reconcile_owner.c (owner) and reconcile.c (worker): after a
+ * reconnection, owner and worker agree on what is leased
+ * (docs/protocol.md, check and holding). */
 void fl__owner_on_holding(fl_core *c, fl_msg *m, uint64_t now);
 void fl__owner_send_checks(fl_core *c);
 void fl__owner_check_all(fl_core *c);

@@ -1560,6 +1560,8 @@ void fl__owner_connected(fl_core *c, uint64_t now)
     c->owner.connected_at = now;
 }
 
+bool fl__owner_side(void) { return true; }
+
 void fl__owner_init(fl_core *c)
 {
     memset(&c->owner, 0, sizeof c->owner);

@@ -59,6 +59,8 @@ void fl__presence_write(fl_core *c, fl_jw *w, bool online)
         fl__jw_end_arr(w);
     }
     fl__jw_u64(w, "max_msg", c->max_message);
+    if (c->slots && !fl__owner_side())
+        fl__jw_bool(w, "keeper", false);
     if (c->slots && c->extra_modules && c->extra_modules[0]) {
         fl__jw_arr(w, "modules");
         write_list(w, c->extra_modules);
@@ -216,6 +218,7 @@ static void fill_info(fl_peer *info, const fl_msg *m)
     }
     copy_str(info->arch, sizeof info->arch, m->arch);
     copy_str(info->version, sizeof info->version, m->version);
+    info->keeper = m->keeper;
     info->max_msg = m->max_msg && m->max_msg <= SIZE_MAX
                         ? (size_t)m->max_msg
                         : FL_DEFAULT_MAX_MESSAGE;

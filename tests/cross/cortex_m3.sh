@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # cortex_m3.sh - proves the portable core builds for a microcontroller:
-# compiles every file of src/core/ and src/tasks/ with Debian's
-# gcc-arm-none-eabi and newlib-nano for a Cortex-M3 under the small profile
-# (-Os, -Werror, no stack frame over 1 KiB), then checks that the objects
-# need no thread-local storage and no libatomic, that no string compiled
-# in is a printf format of a floating-point number (newlib-nano has no %g), and prints the
-# size of floret's code; it fails when that passes FLORET_CORE_TEXT_MAX
-# bytes (48 KiB, the budget of docs/architecture.md, "Small profile").
+# compiles every file of src/core/ (with src/core/worker_only/) and
+# src/tasks/ with Debian's gcc-arm-none-eabi and newlib-nano for a
+# Cortex-M3 under the small profile (-Os, -Werror, no stack frame over
+# 1 KiB), then checks that the objects need no thread-local storage and no
+# libatomic, that no string compiled in is a printf format of a
+# floating-point number (newlib-nano has no %g), and prints the size of
+# floret's code, linked as the full core and as the worker-only core of
+# the firmware (docs/microcontrollers.md, "Worker-only core"); it fails
+# when the worker-only one passes FLORET_CORE_TEXT_MAX bytes (default
+# 48 KiB, the budget of docs/architecture.md, "Small profile").
 # cJSON's header comes from Debian's libcjson-dev.
 #
 # Usage: cortex_m3.sh SOURCE_DIR WORK_DIR
@@ -18,7 +21,7 @@ SRC=$(cd "$1" && pwd)
 mkdir -p "$2"
 WORK=$(cd "$2" && pwd)
 TARGET=49152
-TEXT_MAX=${FLORET_CORE_TEXT_MAX:-}
+TEXT_MAX=${FLORET_CORE_TEXT_MAX:-$TARGET}
 CC=arm-none-eabi-gcc
 
 fail() {
@@ -45,7 +48,7 @@ FLAGS=(-mcpu=cortex-m3 -mthumb -Os --specs=nano.specs -std=c11
 echo "cortex_m3: $($CC --version | head -n1)"
 echo "cortex_m3: ${FLAGS[*]}"
 objs=()
-for src in "$SRC"/src/core/*.c "$SRC"/src/tasks/*.c; do
+for src in "$SRC"/src/core/*.c "$SRC"/src/core/worker_only/*.c "$SRC"/src/tasks/*.c; do
   dir=$(basename "$(dirname "$src")")
   obj="$WORK/obj/${dir}_$(basename "${src%.c}").o"
   (cd "$WORK/obj" && "$CC" "${FLAGS[@]}" -c "$src" -o "$obj") ||
@@ -81,16 +84,18 @@ arm-none-eabi-size -t "${objs[@]}" | sed "s|$WORK/obj/||"
 sum() {
   arm-none-eabi-size -t "$@" | awk 'END {print $1, $2, $3}'
 }
-read -r core_text core_data core_bss < <(sum "$WORK"/obj/core_*.o)
+read -r core_text core_data core_bss < <(sum "$WORK"/obj/core_*.o "$WORK"/obj/worker_only_*.o)
 read -r tasks_text tasks_data tasks_bss < <(sum "$WORK"/obj/tasks_*.o)
 text=$((core_text + tasks_text))
 echo "cortex_m3: src/core .text $core_text, .data $core_data, .bss $core_bss"
 echo "cortex_m3: src/tasks .text $tasks_text, .data $tasks_data, .bss $tasks_bss"
 echo "cortex_m3: all of floret's objects: .text $text"
 
-# What a worker's firmware keeps of it: linked alone (no libc, no cJSON:
-# their symbols are left unresolved) with unused sections dropped, from the
-# calls a port makes to serve tasks.
+# What a worker keeps of it: linked alone (no libc, no cJSON: their
+# symbols are left unresolved) with unused sections dropped, from the
+# calls a port makes to serve tasks; once as the full core (a POSIX node
+# serving tasks), once as the firmware's worker-only core, without the
+# files src/core/worker_only/left_out.txt names and with owner_none.c.
 WORKER_API=(fl_set_allocator fl_registry_new fl_registry_free fl_register_builtins
   fl_register_wordcount fl_core_new fl_core_free fl_core_will fl_core_will_retain
   fl_core_connected fl_core_disconnected fl_core_input fl_core_tick fl_core_flush
@@ -100,17 +105,36 @@ roots=()
 for sym in "${WORKER_API[@]}"; do
   roots+=("-Wl,--undefined=$sym")
 done
-"$CC" -mcpu=cortex-m3 -mthumb -nostdlib -Wl,--gc-sections \
-  -Wl,--unresolved-symbols=ignore-all -Wl,--entry=fl_core_new "${roots[@]}" \
-  -o "$WORK/worker.elf" "${objs[@]}" || fail "the worker's objects do not link"
-missing=$(arm-none-eabi-nm "$WORK/worker.elf" | awk '{print $NF}' | sort -u |
-  comm -13 - <(printf '%s\n' "${WORKER_API[@]}" | sort -u))
-[[ -z "$missing" ]] || fail "not in the core: $missing"
+link_worker() { # ELF OBJECTS...
+  local elf=$1
+  shift
+  "$CC" -mcpu=cortex-m3 -mthumb -nostdlib -Wl,--gc-sections \
+    -Wl,--unresolved-symbols=ignore-all -Wl,--entry=fl_core_new "${roots[@]}" \
+    -o "$elf" "$@" || fail "the worker's objects do not link ($elf)"
+  local missing
+  missing=$(arm-none-eabi-nm "$elf" | awk '{print $NF}' | sort -u |
+    comm -13 - <(printf '%s\n' "${WORKER_API[@]}" | sort -u))
+  [[ -z "$missing" ]] || fail "not in the core: $missing"
+}
+full=() worker_only=()
+left_out=" $(grep -v '^#' "$SRC/src/core/worker_only/left_out.txt" | sed 's/\.c$//' | tr '\n' ' ') "
+for o in "${objs[@]}"; do
+  base=$(basename "$o" .o)
+  case $base in
+    worker_only_*) worker_only+=("$o") ;;
+    core_*) full+=("$o")
+            [[ $left_out == *" ${base#core_} "* ]] || worker_only+=("$o") ;;
+    *) full+=("$o"); worker_only+=("$o") ;;
+  esac
+done
+link_worker "$WORK/worker_full.elf" "${full[@]}"
+link_worker "$WORK/worker.elf" "${worker_only[@]}"
+read -r full_text _ < <(arm-none-eabi-size "$WORK/worker_full.elf" | awk 'NR == 2 {print $1}')
 read -r linked_text linked_data linked_bss < <(arm-none-eabi-size "$WORK/worker.elf" |
   awk 'NR == 2 {print $1, $2, $3}')
-verdict=$( ((linked_text <= TARGET)) && echo within || echo OVER)
-echo "cortex_m3: a worker links .text $linked_text, .data $linked_data, .bss $linked_bss of floret ($verdict the $TARGET-byte target)"
-if [[ -n "$TEXT_MAX" ]] && ((linked_text > TEXT_MAX)); then
-  fail "a worker's floret code is $linked_text bytes, over FLORET_CORE_TEXT_MAX=$TEXT_MAX"
-fi
+echo "cortex_m3: the full core, serving tasks, links .text $full_text of floret"
+verdict=$( ((linked_text <= TEXT_MAX)) && echo within || echo OVER)
+echo "cortex_m3: the worker-only core links .text $linked_text, .data $linked_data, .bss $linked_bss of floret ($verdict the $TEXT_MAX-byte target)"
+((linked_text <= TEXT_MAX)) ||
+  fail "a worker-only core's floret code is $linked_text bytes, over $TEXT_MAX (FLORET_CORE_TEXT_MAX)"
 echo "cortex_m3: PASS"

@@ -137,7 +137,15 @@ static void test_roundtrip_presence(void)
         CHECK_STR(m->arch, "aarch64");
         CHECK_STR(m->version, FL_VERSION);
         CHECK(!m->has_mid);
+        CHECK(m->keeper); /* absent: it keeps workflows */
     }
+    fl__msg_free(m);
+
+    fl__jw_reset(&w);
+    build_presence(&w);
+    fl__jw_bool(&w, "keeper", false);
+    m = finish_decode(&w);
+    CHECK(m && !m->keeper);
     fl__msg_free(m);
 
     fl__jw_reset(&w);
@@ -541,6 +549,8 @@ static const bad_case bad[] = {
      "arch: longer than 64 bytes", "w1"},
     {HEAD "\"kind\":\"presence\",\"inc\":1,\"state\":\"online\",\"version\":1}", FL_EPROTO,
      "version: expected a string, got number", "w1"},
+    {HEAD "\"kind\":\"presence\",\"inc\":1,\"state\":\"online\",\"keeper\":0}", FL_EPROTO,
+     "keeper: expected a boolean, got number", "w1"},
 };
 
 static void check_bad(const void *p, size_t n, fl_status status, const char *reason,

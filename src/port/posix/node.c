@@ -737,8 +737,10 @@ fl_status fl_node_apply(fl_node *node, const fl_canvas *canvas,
 #define PEER_POLL_MS 50u
 #define MAX_PEERS 256
 
-/* Is owner online, or (owner NULL) which online node with slots is the
- * least loaded? Waits a little for presence right after start. */
+/* Is owner online, or (owner NULL) which online node with slots that keeps
+ * workflows (not a worker-only board) is the least loaded? Waits a little
+ * for presence right after start. A named owner is asked even when its
+ * presence says it keeps none: its NotAKeeper answer says why. */
 static fl_status pick_owner(fl_node *node, const char *owner, char *out,
                             size_t cap)
 {
@@ -758,7 +760,7 @@ static fl_status pick_owner(fl_node *node, const char *owner, char *out,
         }
         for (size_t i = 0; i < n; i++) {
             const fl_peer *p = &peers[i];
-            if (!p->online || p->slots <= 0)
+            if (!p->online || p->slots <= 0 || (!owner && !p->keeper))
                 continue;
             if (owner ? strcmp(p->id, owner) == 0 : (!best || p->load < best->load))
                 best = p;

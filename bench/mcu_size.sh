@@ -105,6 +105,10 @@ for k, label in labels:
     print("| %s | %s | %s |" % (label, kib(parts[k]["flash"]), kib(parts[k]["ram"])))
 print("| **total** | **%s** | **%s** |" % (kib(flash), kib(ram)))
 print()
+for what, used, budget in (("floret's own flash", parts["floret"]["flash"], 48 * 1024),
+                           ("the firmware's flash", flash, 160 * 1024)):
+    print("%s: %s of a %s budget (%s)" % (what, kib(used), kib(budget),
+                                         "within" if used <= budget else "OVER"))
 peak, stack = last["arena_peak"], last["stack_peak"]
 print("RAM in use after %d tasks: static %s + arena peak %s (of %s reserved) + stack peak %s "
       "(of %s reserved) = **%s**" % (tasks, kib(ram), kib(peak), kib(sizes["arena"]), kib(stack),

@@ -4,8 +4,8 @@
  * floret_core_worker), driven by hand with raw JSON: its presence says
  * "keeper":false; a fetch, done, extend, release or holding sent to it gets
  * a BadMessage error naming the kind and saying it owns no tasks (re echoes
- * the mid); a submit gets a FAILURE result NotAKeeper and a query one
- * NotFound, with the rid; an error is not answered; submit and apply
+ * the mid); a submit gets a FAILURE result NotAKeeper and a query or a
+ * revoke by id one NotFound, with the rid; an error is not answered; submit and apply
  * calls fail; and after all that it still runs what it is leased.
  * Depends on core.h, codec.h and test.h.
  */
@@ -163,6 +163,9 @@ static void test_worker_only(void)
     feed(c, &r, IN, "{\"v\":1,\"kind\":\"query\",\"from\":\"cli\",\"inc\":1,"
                     "\"rid\":8,\"id\":3}");
     expect_failed_result(&r, 8, "NotFound");
+    feed(c, &r, IN, "{\"v\":1,\"kind\":\"revoke\",\"from\":\"cli\",\"inc\":1,"
+                    "\"mid\":3,\"rid\":9,\"id\":17}");
+    expect_failed_result(&r, 9, "NotFound");
 
     /* Never an error for an error, nor a reply to a stray result. */
     feed(c, &r, IN, "{\"v\":1,\"kind\":\"error\",\"from\":\"cli\",\"re\":1,"

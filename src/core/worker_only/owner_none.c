@@ -4,13 +4,16 @@
  * the place of owner.c, reconcile_owner.c, remote.c and canvas*.c, so a
  * node that only runs what it is leased links none of their code: what
  * arrives for an owner (fetch, done, extend, release, holding) gets a
- * BadMessage error reply saying this node owns no tasks; a submit or query
- * for a keeper gets the keeper's own refusal, a FAILURE result (NotAKeeper,
- * NotFound), so a waiting client ends at once; its presence says
+ * BadMessage error reply saying this node owns no tasks; a submit, query
+ * or revoke (by id) for a keeper gets the keeper's own refusal, a FAILURE
+ * result (NotAKeeper, NotFound), so a waiting client ends at once; its presence says
  * "keeper":false, so clients do not pick it to keep a workflow; and the
  * calls that would make it own something fail.
  * The build picks this file instead of those (the firmware's Makefile, and
  * CMake's floret_core_worker); nothing in the core tests which one it got.
+ * A new function of those files that the kept ones call needs its answer
+ * here too: until then the worker-only core does not link (mcu_build, and
+ * unit.test_worker_only in every build with tests, say so).
  * Depends on internal.h.
  */
 #include <stdio.h>
@@ -138,13 +141,14 @@ fl_status fl_core_apply(fl_core *c, const char *canvas, size_t len,
 
 /* What a keeper answers a submit it will not run or a query for a
  * workflow it does not have (docs/protocol.md, section 3.8). */
-static void send_failure(fl_core *c, const fl_msg *m, const char *type)
+static void send_failure(fl_core *c, const fl_msg *m, const char *type,
+                         uint64_t id)
 {
     fl__log(c, FL_LOG_WARN, "refused a %s from %s: %s",
             fl__kind_name(m->kind), m->from, NOT_AN_OWNER);
     fl__jw_begin_msg(&c->jw, FL_KIND_RESULT, c->id, c->inc);
     fl__jw_u64(&c->jw, "rid", m->rid);
-    fl__jw_u64(&c->jw, "id", 0);
+    fl__jw_u64(&c->jw, "id", id);
     fl__jw_str(&c->jw, "state", "FAILURE");
     fl__jw_obj(&c->jw, "error");
     fl__jw_str(&c->jw, "type", type);
@@ -157,13 +161,28 @@ static void send_failure(fl_core *c, const fl_msg *m, const char *type)
 void fl__remote_on_submit(fl_core *c, fl_msg *m, uint64_t now)
 {
     (void)now;
-    send_failure(c, m, "NotAKeeper");
+    send_failure(c, m, "NotAKeeper", 0);
 }
 
 void fl__remote_on_query(fl_core *c, fl_msg *m, uint64_t now)
 {
     (void)now;
-    send_failure(c, m, "NotFound");
+    send_failure(c, m, "NotFound", m->wid);
+}
+
+/* A revoke naming a task or workflow id (one with ids is for the worker
+ * side, which core.c hands it to). */
+void fl__remote_on_revoke(fl_core *c, fl_msg *m, uint64_t now)
+{
+    (void)now;
+    send_failure(c, m, "NotFound", m->wid);
+}
+
+/* Errors that may answer a revoke request: this core sends none. */
+void fl__remote_on_error(fl_core *c, const fl_msg *m)
+{
+    (void)c;
+    (void)m;
 }
 
 /* Replies to requests this core never sends: a stray one is only logged,

@@ -5,17 +5,31 @@
 running there, after which the slot runs the next task at once; a call
 another client owns, revoked by the id `floret status` shows; and ids that
 cannot be revoked, each with its own clear error.
-Depends on floret_fixture."""
+A Lua task spinning in a loop stops at its hook when revoked.
+Depends on floret_fixture and deploy_fixture."""
 
 import json
 import os
 import re
 import subprocess
 
+import deploy_fixture as dfx
 import floret_fixture as fx
 
 
+def node_status(cluster, node):
+    """node's entry in `floret status --json` ({} when it is not there)."""
+    r = cluster.floret("status", "--json", "--wait", "500", timeout=30)
+    for n in json.loads(r.stdout):
+        if n.get("id") == node:
+            return n
+    return {}
+
+
 class RevokeTest(fx.ClusterTest):
+    def status(self, node):
+        return node_status(self.cluster, node)
+
     def test_apply_and_revoke_from_c(self):
         c = self.start_cluster(("w1",), ["--slots", "4"])
         r = subprocess.run([os.environ["REVOKE_BIN"]], env=c.env(),
@@ -26,13 +40,6 @@ class RevokeTest(fx.ClusterTest):
         # The node is free again: a task runs at once.
         q = c.floret("call", "add", "2", "3", "--timeout", "10")
         self.assertEqual(q.stdout.strip(), "5", q.stderr + self.logs())
-
-    def status(self, node):
-        r = self.cluster.floret("status", "--json", "--wait", "500", timeout=30)
-        for n in json.loads(r.stdout):
-            if n.get("id") == node:
-                return n
-        return {}
 
     def run_async(self, expr):
         r = self.cluster.floret("run", "--async", "--owner", "w1", expr, timeout=30)
@@ -118,6 +125,26 @@ class RevokeTest(fx.ClusterTest):
         # w1 is fine after all that.
         q = c.floret("call", "add", "2", "2", "--timeout", "10")
         self.assertEqual(q.stdout.strip(), "4", q.stderr + self.logs())
+
+
+class LuaRevokeTest(dfx.DeployTest):
+    def test_a_spinning_lua_task_stops_at_its_hook(self):
+        # A budget that would let the loop spin for many minutes.
+        c = self.start_trusting(("w1",), ["--slots", "1", "-v", "--lua-steps", "1000000000000"])
+        src = "local M = {}\nfunction M.spin() while true do end end\nreturn M\n"
+        v = self.version_of(self.deploy(self.write_module("lp", src), "--key", self.key))
+        dfx.wait_modules(c.broker.port, ["w1"], {"lp@" + v})
+        r = c.floret("run", "--async", "--owner", "w1", "lp.spin()", timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr + self.logs())
+        wid = r.stdout.strip()
+        fx.wait_until(lambda: node_status(c, "w1").get("running"), 20,
+                      interval=0.3, what="lp.spin running on w1")
+        r = c.floret("revoke", wid, timeout=30)
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, wid + " revoked"),
+                         r.stderr + self.logs())
+        self.assert_call("5", "add", "2", "3")
+        self.assertRegex(c.nodes["w1"].log_text(),
+                         r"task lp.spin w1:\d+ attempt 1 revoked while running: cancelled")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ typedef struct sim_task {
     fl_call_options opt;
     char route[16];          /* opt.route points here when set */
     bool revoke;             /* the client will try to revoke it */
+    bool revoke_at_run;      /* ... also right after a worker starts it */
 
     /* what must come out (when not lost to faults or revoked) */
     fl_state want_state;

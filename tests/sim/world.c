@@ -187,6 +187,14 @@ static void check_execution(world *w, sim_node *n, const fl_job *job)
         return;
     }
     t->executions++;
+    /* Half of the revokes land while the task runs (or waits at its
+     * worker), so that the worker's side of revoke is exercised too. */
+    if (t->revoke && !t->revoke_requested && !t->revoke_at_run &&
+        fl__rng_below(&w->rng, 2) == 0) {
+        t->revoke_at_run = true;
+        push(w, w->ev.now + between(w, 0, 30 * SIM_MS), SIM_EV_REVOKE,
+             w->p.workers + c, 0, t);
+    }
     if (t->executions > sim_task_max_runs(t))
         sim_fail(w, "task %s/%llu (%s) executed %u times, max_attempts %u",
                  job->owner, (unsigned long long)job->id, t->name,
@@ -205,6 +213,73 @@ static void check_execution(world *w, sim_node *n, const fl_job *job)
         sim_fail(w, "task %s/%llu leased as attempt %u (max %u)", job->owner,
                  (unsigned long long)job->id, job->attempt,
                  sim_task_max_runs(t));
+}
+
+/* Does the payload hold text (payloads are not NUL-terminated)? */
+static bool contains(const void *payload, size_t len, const char *text)
+{
+    size_t n = strlen(text);
+    const char *p = payload;
+    for (size_t i = 0; i + n <= len; i++)
+        if (memcmp(p + i, text, n) == 0)
+            return true;
+    return false;
+}
+
+/* The revoke (protocol.md 3.13) that worker n just took from client c:
+ * every job of those task ids it holds must be cancelled now, and no job
+ * of them may start later. Revokes of another incarnation are ignored by
+ * the core and so here (clients never restart in the simulator). */
+static void check_revoke(world *w, sim_node *n, const sim_msg *m)
+{
+    if (n->client >= 0 || !contains(m->payload, m->len, "\"kind\":\"revoke\""))
+        return;
+    fl_value *v = NULL;
+    if (fl_value_parse((const char *)m->payload, m->len, &v) != FL_OK)
+        return;
+    const char *from = fl_value_string(fl_value_get(v, "from"), NULL);
+    const fl_value *ids = fl_value_get(v, "ids");
+    int c = from ? client_by_id(w, from) : -1;
+    for (size_t i = 0; c >= 0 && i < fl_value_count(ids); i++) {
+        uint64_t id = (uint64_t)fl_value_number(fl_value_at(ids, i));
+        for (sim_job *j = w->jobs; j; j = j->next) {
+            if (j->node != n->index || j->gen != n->gen || !j->job ||
+                j->finished || j->job->id != id || strcmp(j->job->owner, from))
+                continue;
+            if (!j->cancelled)
+                sim_fail(w, "%s still runs %s/%llu after its revoke arrived",
+                         n->id, from, (unsigned long long)id);
+            w->revokes_cancelled++;
+        }
+        if (w->nrevoked == w->revoked_cap) {
+            size_t cap = w->revoked_cap ? w->revoked_cap * 2 : 64;
+            void *nr = realloc(w->revoked, cap * sizeof *w->revoked);
+            if (!nr) {
+                sim_fail(w, "simulator out of memory");
+                break;
+            }
+            w->revoked = nr;
+            w->revoked_cap = cap;
+        }
+        w->revoked[w->nrevoked].node = n->index;
+        w->revoked[w->nrevoked].client = c;
+        w->revoked[w->nrevoked++].id = id;
+    }
+    fl_value_free(v);
+}
+
+/* A revoke overtaken by its lease (--reorder) cannot stop it: the worker
+ * holds nothing yet. Without reordering a lease never comes after it. */
+static void check_not_revoked(world *w, sim_node *n, const fl_job *job)
+{
+    if (w->p.net.reorder > 0)
+        return;
+    int c = client_by_id(w, job->owner);
+    for (size_t i = 0; i < w->nrevoked; i++)
+        if (w->revoked[i].node == n->index && w->revoked[i].client == c &&
+            w->revoked[i].id == job->id)
+            sim_fail(w, "%s runs %s/%llu after its revoke arrived", n->id,
+                     job->owner, (unsigned long long)job->id);
 }
 
 /* A slot takes the job: run it now, answer after its simulated duration. */
@@ -275,6 +350,7 @@ static void io_execute(void *ud, fl_job *job)
     trace(w, "%s runs %s/%llu %s attempt %u", n->id, job->owner,
           (unsigned long long)job->id, job->name, job->attempt);
     check_execution(w, n, job);
+    check_not_revoked(w, n, job);
     if (n->tasks[0] && !in_mixed_set(n->tasks, job->name))
         sim_fail(w, "%s was leased %s/%llu %s, which it does not run (%s)",
                  n->id, job->owner, (unsigned long long)job->id, job->name,
@@ -530,6 +606,7 @@ static void on_deliver(world *w, const sim_event *e)
                   (int)(m->len > 400 ? 400 : m->len),
                   (const char *)m->payload);
         fl_core_input(n->core, m->topic, m->payload, m->len, w->ev.now);
+        check_revoke(w, n, m);
         touch(w, n);
     }
     sim_msg_unref(m);
@@ -958,6 +1035,7 @@ static void teardown(world *w)
     fl_registry_free((fl_registry *)w->reg);
     sim_events_free(&w->ev);
     sim_workflows_free(w);
+    free(w->revoked);
     free(w->index);
     free(w->tasks);
     free(w->nodes);

@@ -98,6 +98,11 @@ struct world {
     uint64_t wf_lost;     /* workflows failed by a member lost to faults */
     int alive_workers;
     uint64_t crashes, disconnects, events;
+    /* Revokes (protocol.md 3.13) a worker core has received: (worker,
+     * client, task id), to check that nothing runs after its revoke. */
+    struct sim_revoked { int node; int client; uint64_t id; } *revoked;
+    size_t nrevoked, revoked_cap;
+    uint64_t revokes_cancelled;  /* running jobs a revoke cancelled */
     bool broker_down;     /* between a broker restart's down and up */
     int restarts_left;
     uint64_t by_type[16];  /* events handled, per SIM_EV_ kind */

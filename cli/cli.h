@@ -16,6 +16,7 @@ int cli_forget(int argc, char **argv);    /* cli/forget.c */
 int cli_dashboard(int argc, char **argv); /* cli/dashboard.c */
 int cli_local(int argc, char **argv);     /* cli/local.c */
 int cli_wordcount(int argc, char **argv); /* cli/wordcount.c */
+int cli_mandelbrot(int argc, char **argv); /* cli/mandelbrot.c */
 int cli_run(int argc, char **argv);       /* cli/run.c */
 int cli_result(int argc, char **argv);    /* cli/result.c */
 int cli_revoke(int argc, char **argv);    /* cli/revoke.c */

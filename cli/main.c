@@ -29,6 +29,7 @@ static const struct subcommand commands[] = {
     {"dashboard", cli_dashboard, "serve a live web page, /metrics and /api/status"},
     {"local", cli_local, "run a command inside a private cluster on this machine"},
     {"wordcount", cli_wordcount, "count words in files on the cluster"},
+    {"mandelbrot", cli_mandelbrot, "render the Mandelbrot set on the cluster, tinted by node"},
     {"deploy", cli_deploy, "load a Lua tasks module on every node (signed)"},
     {"undeploy", cli_undeploy, "remove a deployed Lua module from every node"},
     {"shutdown", cli_shutdown, "ask a node, or all, to stop (signed)"},

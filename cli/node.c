@@ -370,6 +370,7 @@ static fl_registry *node_registry(const fl__wc_roots *roots)
 {
     fl_registry *reg = fl_registry_new();
     if (reg && (fl_register_builtins(reg) != FL_OK || fl_register_wordcount(reg) != FL_OK ||
+                fl_register_mandelbrot(reg) != FL_OK ||
                 (roots && fl__register_wordcount_file(reg, roots) != FL_OK))) {
         fl_registry_free(reg);
         reg = NULL;

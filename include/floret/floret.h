@@ -228,6 +228,18 @@ fl_status fl_register_builtins(fl_registry *reg);
  */
 fl_status fl_register_wordcount(fl_registry *reg);
 
+/*
+ * Register "mandel.tile", the task of `floret mandelbrot`: kwargs
+ * {"width","height","x","y","w","h","iter","cx","cy","span"} describe an
+ * image of width x height pixels of the complex plane centred on (cx, cy),
+ * span wide, and one tile of it (w x h pixels from x, y; at most 262,144
+ * pixels); the result is {"x","y","w","h"} with the tile's w * h gray
+ * pixels, row by row, as the attachment (0 inside the set, else 1..255
+ * growing with the escape time). A bad member fails with ValueError
+ * naming it. Returns FL_OK, FL_EEXIST or FL_ENOMEM.
+ */
+fl_status fl_register_mandelbrot(fl_registry *reg);
+
 /* --------------------------------------------------------------- the node */
 
 /* Celery's task states. */

@@ -451,6 +451,18 @@ static void start_task(fl_core *c, struct fl_wf *w, const char *input,
         return;
     }
     const char *a = args ? args : w->args;
+    /* A previous result prepended (or a group's list) adds a level: say
+     * so here rather than as a refused submit. */
+    const char *deep = fl__json_depth_check(a, strlen(a), FL_MAX_ARG_DEPTH);
+    if (deep) {
+        char msg[192];
+        snprintf(msg, sizeof msg, "%s: its arguments are %s for task "
+                 "arguments (a lease carries them 3 levels down)", w->name,
+                 deep);
+        fl__free(args);
+        node_ended(c, w, false, NULL, "ValueError", msg, now);
+        return;
+    }
     fl_submit s = {.name = w->name, .args_json = a, .args_len = strlen(a),
                    .kwargs_json = w->kwargs, .kwargs_len = strlen(w->kwargs),
                    .opt = w->opt};

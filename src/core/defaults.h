@@ -68,6 +68,14 @@
  * expression parser, fl_node_apply, fl_node_submit) holds to the same. */
 #define FL_MAX_CANVAS_DEPTH (FL_MAX_DEPTH - 1)
 
+/* Deepest task arguments (the args array itself is a level), kwargs and
+ * results: a lease carries args three levels down (the message, its tasks
+ * array, the task), a done a value three levels down (the message, its
+ * results, the entry), so three less than FL_MAX_DEPTH. Checked where they
+ * are given (fl_node_call, submit, a canvas step, a task's return), since
+ * a lease or done over the limit would be refused by its receiver. */
+#define FL_MAX_ARG_DEPTH (FL_MAX_DEPTH - 3)
+
 /* Longest node id, task name and cluster name (bytes). Wire limit: 64. */
 #ifndef FL_MAX_ID
 #define FL_MAX_ID 64

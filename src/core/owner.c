@@ -410,6 +410,20 @@ static fl_status check_submit(fl_core *c, const fl_submit *s)
         fl__log(c, FL_LOG_WARN, "submit %s: kwargs: %s", s->name, err);
         return FL_EINVAL;
     }
+    /* Checked even when the text was: a lease nests them 3 levels down. */
+    const char *deep = NULL, *which = NULL;
+    if (s->args_json && (deep = fl__json_depth_check(s->args_json, s->args_len,
+                                                     FL_MAX_ARG_DEPTH)))
+        which = "args";
+    else if (s->kwargs_json &&
+             (deep = fl__json_depth_check(s->kwargs_json, s->kwargs_len,
+                                          FL_MAX_ARG_DEPTH)))
+        which = "kwargs";
+    if (deep) {
+        fl__log(c, FL_LOG_WARN, "submit %s: %s: %s for task arguments (a "
+                "lease carries them 3 levels down)", s->name, which, deep);
+        return FL_EINVAL;
+    }
     if (s->opt.route && !fl__valid_id(s->opt.route) &&
         !fl__valid_tag(s->opt.route, strlen(s->opt.route))) {
         fl__log(c, FL_LOG_WARN, "submit %s: route '%.80s' is neither a node "

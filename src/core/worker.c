@@ -273,9 +273,31 @@ static bool outbox_add(fl_worker *w, const fl_wjob *j, fl_outcome *out)
 
 /* Queue the outcome of j for its owner, if that owner is still the one
  * that leased it. */
+/* A result nested deeper than a done message can carry would make the
+ * owner refuse the whole message; fail the task saying so instead. */
+static void check_result_depth(fl_outcome *out)
+{
+    const char *deep = out->ok && out->value_json
+                           ? fl__json_depth_check(out->value_json,
+                                                  out->value_len,
+                                                  FL_MAX_ARG_DEPTH)
+                           : NULL;
+    if (!deep)
+        return;
+    char *msg = fl__strdup_printf(FL_MAX_ERROR_MESSAGE, "the result is %s "
+                                  "for a task result (a done message "
+                                  "carries it 3 levels down)", deep);
+    fl_outcome_clear(out);
+    out->ok = false;
+    snprintf(out->err_type, sizeof out->err_type, "ValueError");
+    out->err_message = msg; /* NULL when out of memory: sent as "" */
+    out->retryable = false;
+}
+
 static void deliver(fl_core *c, fl_wjob *j, fl_outcome *out)
 {
     fl_worker *w = &c->worker;
+    check_result_depth(out);
     fl_wowner *o = find_owner(w, j->job.owner);
     if (!o || o->inc != j->owner_inc) {
         fl_outcome_clear(out);

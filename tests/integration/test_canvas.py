@@ -158,6 +158,16 @@ class CanvasTest(fx.ClusterTest):
                 self.assertIn("canvas JSON is nested %d levels deep, over the "
                               "limit of 31" % (2 * n + 2), r.stderr)
                 self.assertNotIn("not valid JSON", r.stderr)
+        # task arguments: 29 levels with the args array, as a lease
+        # carries them 3 levels down; a deeper call is refused at once
+        r = self.cluster.floret("call", "echo", "[" * 28 + "]" * 28)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout), json.loads("[" * 28 + "]" * 28))
+        r = self.cluster.floret("call", "--timeout", "10", "echo",
+                                "[" * 29 + "]" * 29)
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("args: nested 30 levels deep, over the limit of 29 for "
+                      "task arguments", r.stderr)
         # the same canvas given as JSON says the same
         deep = self.cluster.floret("run", "--show", nest(14)).stdout
         deep = '{"group":[' + deep.strip() + "]}"

@@ -1272,6 +1272,79 @@ static void test_canvas_nesting(void)
     canvas_gives("{\"group\":[]}", "[]");
 }
 
+/* deep(n): an array nested n levels, built as text. */
+static void task_deep(fl_task_ctx *ctx, void *ud)
+{
+    (void)ud;
+    static char text[256];
+    int n = (int)fl_value_number(fl_value_at(fl_task_args(ctx), 0));
+    if (n < 1 || n > 100)
+        n = 1;
+    memset(text, '[', (size_t)n);
+    memset(text + n, ']', (size_t)n);
+    fl_task_return_json(ctx, text, 2 * (size_t)n);
+}
+
+/* Arguments and results a lease or a done could not carry fail where
+ * they arise, saying how deep: a canvas step whose input grew too deep, a
+ * task result too deep, a submit too deep; nothing waits for a message
+ * its receiver would refuse. */
+static void test_arg_and_result_depth(void)
+{
+    static harness h;
+    char buf[512];
+    int lim = FL_MAX_ARG_DEPTH;
+    /* echo(X, 1) returns [X, 1], one level more each step: the step whose
+     * arguments would be lim + 1 deep fails. */
+    size_t n = (size_t)snprintf(buf, sizeof buf, "{\"chain\":[{\"task\":"
+                                "\"echo\",\"args\":[");
+    for (int i = 0; i < lim - 2; i++)
+        buf[n++] = '[';
+    for (int i = 0; i < lim - 2; i++)
+        buf[n++] = ']';
+    snprintf(buf + n, sizeof buf - n, ",1]},{\"task\":\"echo\",\"args\":"
+             "[1]},{\"task\":\"echo\",\"args\":[1]}]}");
+    setup(&h);
+    node *c = run_canvas(&h, buf, true);
+    CHECK_EQ(c->failures, 1);
+    CHECK_STR(c->last_err_type, "ValueError");
+    char want[200];
+    snprintf(want, sizeof want, "chain step 3 (echo) failed: echo: its "
+             "arguments are nested %d levels deep, over the limit of %d for "
+             "task arguments", lim + 1, lim);
+    if (strncmp(c->last_err_msg, want, strlen(want)) != 0)
+        fprintf(stderr, "  got '%s'\n", c->last_err_msg);
+    CHECK(strncmp(c->last_err_msg, want, strlen(want)) == 0);
+    teardown(&h);
+
+    /* A result over the limit fails its task instead of being sent. */
+    setup(&h);
+    fl_registry_add(h.reg, "deep", task_deep, NULL);
+    snprintf(buf, sizeof buf, "{\"group\":[{\"task\":\"deep\",\"args\":"
+             "[%d]},{\"task\":\"deep\",\"args\":[%d]}]}", lim, lim + 1);
+    c = run_canvas(&h, buf, true);
+    CHECK_EQ(c->failures, 1);
+    CHECK_STR(c->last_err_type, "ValueError");
+    snprintf(want, sizeof want, "group member 2 (deep) failed: the result is "
+             "nested %d levels deep, over the limit of %d for a task result",
+             lim + 1, lim);
+    if (strncmp(c->last_err_msg, want, strlen(want)) != 0)
+        fprintf(stderr, "  got '%s'\n", c->last_err_msg);
+    CHECK(strncmp(c->last_err_msg, want, strlen(want)) == 0);
+
+    /* A plain submit too deep is refused at once. */
+    n = 0;
+    for (int i = 0; i < lim + 1; i++)
+        buf[n++] = '[';
+    for (int i = 0; i < lim + 1; i++)
+        buf[n++] = ']';
+    buf[n] = '\0';
+    fl_submit s = {.name = "echo", .args_json = buf, .args_len = n};
+    uint64_t id = 0;
+    CHECK_EQ(fl_core_submit(c->core, &s, h.now, &id), FL_EINVAL);
+    teardown(&h);
+}
+
 static void test_canvas_failures_name_the_member(void)
 {
     static harness h;
@@ -1681,6 +1754,7 @@ int main(void)
     RUN(test_canvas_nesting);
     RUN(test_canvas_failures_name_the_member);
     RUN(test_canvas_rejects_bad_json);
+    RUN(test_arg_and_result_depth);
     RUN(test_canvas_revoke);
     RUN(test_canvas_counters);
     RUN(test_round_trip);

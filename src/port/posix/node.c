@@ -528,6 +528,17 @@ bool fl__node_id_taken(fl_node *node)
 
 /* ----------------------------------------------------------------- calls */
 
+/* JSON a lease could not carry (FL_MAX_ARG_DEPTH): logged, true. */
+static bool too_deep(fl_node *n, const char *name, const char *which,
+                     const char *json)
+{
+    const char *deep = fl__json_depth_check(json, strlen(json), FL_MAX_ARG_DEPTH);
+    if (deep)
+        fl__plog(&n->log, FL_LOG_ERROR, "call %s: %s: %s for task arguments "
+                 "(a lease carries them 3 levels down)", name, which, deep);
+    return deep != NULL;
+}
+
 static fl_status check_call(fl_node *n, const char *name, const char *args,
                             const char *kwargs, size_t att_len,
                             const fl_call_options *opt)
@@ -544,6 +555,8 @@ static fl_status check_call(fl_node *n, const char *name, const char *args,
             fl__plog(&n->log, FL_LOG_ERROR, "call %s: args: %s", name, err);
             return FL_EINVAL;
         }
+        if (too_deep(n, name, "args", args))
+            return FL_EINVAL;
     }
     if (kwargs) {
         size += strlen(kwargs);
@@ -551,6 +564,8 @@ static fl_status check_call(fl_node *n, const char *name, const char *args,
             fl__plog(&n->log, FL_LOG_ERROR, "call %s: kwargs: %s", name, err);
             return FL_EINVAL;
         }
+        if (too_deep(n, name, "kwargs", kwargs))
+            return FL_EINVAL;
     }
     if (opt && opt->route && !fl__valid_id(opt->route) &&
         !fl__valid_tag(opt->route, strlen(opt->route)))

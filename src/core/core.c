@@ -45,6 +45,8 @@ void fl__send_to(fl_core *c, const char *to, const char *suffix, int qos,
     else if (c->connected && c->io.publish)
         c->io.publish(c->io.ud, topic, payload, len, qos, retain);
     fl__jw_reset(&c->jw);
+    if (FL_JW_KEEP_BYTES && c->jw.json.cap > FL_JW_KEEP_BYTES)
+        fl__jw_free(&c->jw);
 }
 
 static void send_error_re(fl_core *c, const char *to, bool has_re, uint64_t re,

@@ -217,6 +217,14 @@
 #define FL_WC_MIN_ENTRIES FL__PICK(256u, 32u)
 #endif
 
+/* The core writes every message it sends in one buffer, kept for the next
+ * one; past this capacity it is freed once the message is out, so a board
+ * holds no idle copy of its largest message (a word count's outcome) while
+ * it counts the next chunk. 0 = always kept. 0 / 1 KiB. */
+#ifndef FL_JW_KEEP_BYTES
+#define FL_JW_KEEP_BYTES FL__PICK(0u, 1024u)
+#endif
+
 /* Room for a node's routing tags, "k=v,k2=v2" (fl_peer.tags in the public
  * header, which fixes it). */
 #define FL_TAGS_BUF 256

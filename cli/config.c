@@ -213,8 +213,10 @@ int cli_config_args(const char *cmd, int argc, char **argv,
     memset(out, 0, sizeof *out);
     if ((rc = find_config(cmd, argc, argv, &path, &at, &width)) >= 0 || !path)
         return rc;
-    if ((rc = read_file(cmd, path, &out->text)) >= 0)
+    if ((rc = read_file(cmd, path, &out->text)) >= 0) {
+        cli_config_argv_free(out);
         return rc;
+    }
     es = calloc(CONFIG_MAX_ENTRIES, sizeof *es);
     if (!es)
         return cli_usage_error(cmd, "--config %s: out of memory", path);

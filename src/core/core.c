@@ -313,10 +313,12 @@ static void on_error(fl_core *c, const fl_msg *m, uint64_t now)
         on_no_presence(c, m, now);
         return;
     }
-    fl__log(c, FL_LOG_WARN, "error from %s: %s: %s", m->from,
-            m->err_type ? m->err_type : "?",
+    /* One that ends a revoke request of ours reaches its waiter, who
+     * says it; any other is all the user hears of it. */
+    bool answered = fl__remote_on_error(c, m);
+    fl__log(c, answered ? FL_LOG_DEBUG : FL_LOG_WARN, "error from %s: %s: %s",
+            m->from, m->err_type ? m->err_type : "?",
             m->err_message ? m->err_message : "");
-    fl__remote_on_error(c, m);
 }
 
 static void on_inbox(fl_core *c, fl_msg *m, uint64_t now)

@@ -395,8 +395,8 @@ void fl__remote_on_revoke(fl_core *c, fl_msg *m, uint64_t now);
  * node to revoke it. false when id is no such handle. */
 bool fl__remote_revoke(fl_core *c, uint64_t id, bool terminate, uint64_t now);
 /* An error reply that may answer one of our revoke requests (an older
- * keeper that does not know revoke). */
-void fl__remote_on_error(fl_core *c, const fl_msg *m);
+ * keeper that does not know revoke): true when it did, and ended it. */
+bool fl__remote_on_error(fl_core *c, const fl_msg *m);
 void fl__remote_peer_gone(fl_core *c, const char *id);
 void fl__remote_connected(fl_core *c);
 uint64_t fl__remote_tick(fl_core *c, uint64_t now);

@@ -505,17 +505,17 @@ void fl__remote_on_result(fl_core *c, fl_msg *m, uint64_t now)
     final_of(c, r, st, v, m->err_type, m->err_message);
 }
 
-void fl__remote_on_error(fl_core *c, const fl_msg *m)
+bool fl__remote_on_error(fl_core *c, const fl_msg *m)
 {
     if (!m->has_re)
-        return;
+        return false;
     fl_rhandle *r = NULL;
     for (fl_rhandle *h = c->remote.handles; h && !r; h = h->next)
         if (h->is_revoke && h->local_id == m->re &&
             strcmp(h->owner, m->from) == 0)
             r = h;
     if (!r)
-        return; /* a query whose revoke was refused keeps waiting */
+        return false; /* a query whose revoke was refused keeps waiting */
     r = take_handle(c, m->from, m->re);
     bool old = m->err_type && strcmp(m->err_type, "UnknownKind") == 0;
     char why[FL_MAX_ID_BUF + 96];
@@ -523,6 +523,7 @@ void fl__remote_on_error(fl_core *c, const fl_msg *m)
              "floret): nothing was revoked", m->from);
     final_of(c, r, FL_FAILURE, NULL, m->err_type ? m->err_type : "Error",
              old ? why : m->err_message ? m->err_message : "");
+    return true;
 }
 
 void fl__remote_peer_gone(fl_core *c, const char *id)

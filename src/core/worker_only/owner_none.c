@@ -179,10 +179,11 @@ void fl__remote_on_revoke(fl_core *c, fl_msg *m, uint64_t now)
 }
 
 /* Errors that may answer a revoke request: this core sends none. */
-void fl__remote_on_error(fl_core *c, const fl_msg *m)
+bool fl__remote_on_error(fl_core *c, const fl_msg *m)
 {
     (void)c;
     (void)m;
+    return false;
 }
 
 /* Replies to requests this core never sends: a stray one is only logged,

@@ -143,7 +143,7 @@ int cli_client_report(struct cli_client *c, fl_result *r, double timeout_s,
     }
     fl_state s = fl_result_state(r);
     if (s == FL_PENDING)
-        client_error(c, "no result within %g s (no node took %s; "
+        client_error(c, "no result within %g s (no node has started %s; "
                         "is a worker running on cluster '%s'?)",
                      timeout_s + c->waited_s, what, c->cluster ? c->cluster : "default");
     else

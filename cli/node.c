@@ -168,6 +168,12 @@ static void usage(FILE *f)
             "  --data-dir DIR       the word count's wc.file may read files below DIR\n"
             "                       (repeatable; also $FLORET_DATA_DIRS, colon-separated);\n"
             "                       without one, this node reads no file by reference\n"
+            "  --state-dir DIR      journal the workflows handed to this node (run --async)\n"
+            "                       in DIR/keeper-<name>.journal: after a crash or kill -9,\n"
+            "                       the node started again with the same DIR and --name\n"
+            "                       resumes them and answers for the ended ones\n"
+            "  --result-expires S   keep ended handed-over workflows S seconds\n"
+            "                       (default 86400, a day, as Celery's result_expires)\n"
             "  -E, --events         publish an event for every step of every task\n"
             "                       (otherwise only while a monitor asks for them)\n"
             "  -v, --verbose        log debug lines too\n"
@@ -342,6 +348,18 @@ static int parse(int argc, char **argv, struct node_args *a)
             if (!cli_parse_long(v, 1000, 1000000000000L, &num))
                 return cli_usage_error("node", "--lua-steps '%s': expected a number from 1000 to 10^12", v);
             a->o.lua_steps = (uint64_t)num;
+        } else if ((m = cli_opt(argc, argv, &i, "--state-dir", &v, "node")) != 0) {
+            if (m < 0)
+                return 2;
+            if (!v[0])
+                return cli_usage_error("node", "--state-dir: expected a directory");
+            a->o.state_dir = v;
+        } else if ((m = cli_opt(argc, argv, &i, "--result-expires", &v, "node")) != 0) {
+            if (m < 0)
+                return 2;
+            if (!cli_parse_long(v, 1, 3650L * 86400, &num))
+                return cli_usage_error("node", "--result-expires '%s': expected seconds from 1 to 315360000", v);
+            a->o.result_expires_s = (uint32_t)num;
         } else if ((m = cli_opt(argc, argv, &i, "--lease-ttl", &v, "node")) != 0) {
             if (m < 0)
                 return 2;

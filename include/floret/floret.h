@@ -242,7 +242,9 @@ fl_status fl_register_mandelbrot(fl_registry *reg);
 
 /* --------------------------------------------------------------- the node */
 
-/* Celery's task states. */
+/* Celery's task states, with Celery's meanings (docs/states.md): PENDING
+ * until a worker runs the task in one of its slots (a lease is not a
+ * start), then STARTED; RETRY while a retry waits for its backoff. */
 typedef enum fl_state {
     FL_PENDING,
     FL_STARTED,
@@ -351,6 +353,16 @@ typedef struct fl_node_options {
     fl_observe_fn observe;
     void *observe_ud;
     bool watch_events;
+
+    /* Durable keeping (docs/protocol.md 3.8, "Durable keepers"): a node
+     * with slots journals the workflows handed to it (fl_node_submit) in
+     * state_dir/keeper-<id>.journal, created if need be; after a crash and
+     * a restart with the same state_dir and name it resumes those that had
+     * not ended and answers for the ended ones. NULL: kept in memory only.
+     * result_expires_s: how long ended workflows are kept; 0 = a day
+     * (Celery's result_expires). */
+    const char *state_dir;
+    uint32_t result_expires_s;
 } fl_node_options;
 
 /* Fill o with the defaults described above. */
@@ -483,6 +495,21 @@ uint64_t fl_result_id(const fl_result *r);
 
 /* The id of the node that ran the successful attempt ("" before). */
 const char *fl_result_worker(const fl_result *r);
+
+/* What is known of a workflow kept by another node (fl_node_result,
+ * fl_node_result_state): its state, the worker last heard of, how many
+ * leases its tasks had, and when it was handed over, first started and
+ * ended (ms since 1970-01-01 UTC by the keeper's clock; 0: not (yet), or
+ * unknown). */
+typedef struct fl_result_info {
+    fl_state state;
+    const char *node;      /* valid while r lives; "" when none */
+    uint32_t attempts;
+    uint64_t submitted_ms, started_ms, ended_ms;
+} fl_result_info;
+
+/* Fill *info from r (all zero but state for a handle of this node's own). */
+void fl_result_get_info(const fl_result *r, fl_result_info *info);
 
 void fl_result_free(fl_result *r);
 
@@ -625,7 +652,7 @@ fl_status fl_node_result(fl_node *node, const char *id, fl_result **out);
  * show its OWNER and id). terminate as in fl_result_terminate. The owner
  * answers, and *out (free it with fl_result_free) ends with the answer:
  * REVOKED when it was revoked now; the state N had already ended in
- * (an owner keeps ended workflows it was handed for an hour, nothing
+ * (an owner keeps ended workflows it was handed for a day, nothing
  * else); FAILURE NotFound (no such id there), UnknownKind (an owner
  * too old to know revoke) or OwnerLost (OWNER is offline). A node that
  * does not exist never answers: bound the wait. FL_OK, FL_EINVAL (not an
@@ -633,6 +660,16 @@ fl_status fl_node_result(fl_node *node, const char *id, fl_result **out);
  */
 fl_status fl_node_revoke(fl_node *node, const char *id, bool terminate,
                          fl_result **out);
+
+/*
+ * A handle that ends as soon as the keeper of "OWNER:N" answers with the
+ * workflow's current state, whatever it is: PENDING (no task started yet),
+ * STARTED, RETRY, or its end (then with its value or error, as
+ * fl_node_result's); fl_result_get_info tells the rest. It ends in FAILURE
+ * NotFound, UnknownKeeper (no such node, within a second) or OwnerLost as
+ * fl_node_result's does. Same returns as fl_node_result.
+ */
+fl_status fl_node_result_state(fl_node *node, const char *id, fl_result **out);
 
 /* One node as last seen in the cluster's presence topics. */
 typedef struct fl_peer {

@@ -658,6 +658,27 @@ static void root_ended(fl_core *c, fl_wfroot *r, bool ok, char *value,
     wf_free(top);
 }
 
+void fl__canvas_task_ran_on(fl_core *c, struct fl_wf *w, const char *worker)
+{
+    fl__remote_member_node(c, w->root->id, worker);
+}
+
+void fl__canvas_task_leased(fl_core *c, struct fl_wf *w)
+{
+    fl__remote_member_leased(c, w->root->id);
+}
+
+void fl__canvas_task_state(fl_core *c, struct fl_wf *w, fl_state st,
+                           const char *worker)
+{
+    fl_wfroot *r = w->root;
+    if (st == FL_STARTED)
+        r->started = true;
+    fl__remote_member_state(c, r->id, st, worker);
+    if (c->io.state)
+        c->io.state(c->io.ud, r->id, st);
+}
+
 void fl__canvas_task_ended(fl_core *c, struct fl_wf *w, fl_state st,
                            fl_value *value, const char *err_type,
                            const char *err_message, uint64_t now)
@@ -666,10 +687,10 @@ void fl__canvas_task_ended(fl_core *c, struct fl_wf *w, fl_state st,
      * its end counts too: submitted = finished + owned_pending. */
     c->stats.finished++;
     w->task_id = 0;
-    if (!w->root->started && c->io.state) {
-        w->root->started = true;
-        c->io.state(c->io.ud, w->root->id, FL_STARTED);
-    }
+    /* A member that ended started, reported or not (an older worker, or
+     * one quicker than its report). */
+    if (!w->root->started)
+        fl__canvas_task_state(c, w, FL_STARTED, NULL);
     if (st == FL_SUCCESS) {
         char *text = value ? fl_value_to_json(value, NULL) : fl__strdup("null");
         fl_value_free(value);

@@ -32,7 +32,7 @@
 static const char *const kind_names[] = {
     "presence", "work", "fetch", "lease", "done", "extend", "release", "error",
     "submit", "submitted", "query", "result", "check", "holding", "watch",
-    "stats", "events", "ping", "pong", "revoke",
+    "stats", "events", "ping", "pong", "revoke", "started",
 };
 #define NKINDS (sizeof kind_names / sizeof kind_names[0])
 
@@ -414,7 +414,8 @@ static bool decode_presence(dec *d, cJSON *root, fl_msg *m)
         !get_str(d, root, "runtime", false, SHORT_TEXT, &m->runtime) ||
         !get_str(d, root, "arch", false, SHORT_TEXT, &m->arch) ||
         !get_str(d, root, "version", false, SHORT_TEXT, &m->version) ||
-        !get_u64(d, root, "max_msg", false, NO_LIMIT, &m->max_msg))
+        !get_u64(d, root, "max_msg", false, NO_LIMIT, &m->max_msg) ||
+        !get_bool(d, root, "durable", false, &m->durable))
         return false;
     m->keeper = true;
     if (!get_bool(d, root, "keeper", false, &m->keeper))
@@ -447,6 +448,7 @@ static bool decode_lease(dec *d, cJSON *root, fl_msg *m)
     size_t n;
     if (!get_u64(d, root, "fid", true, NO_LIMIT, &m->fid) ||
         !get_u32(d, root, "ttl_ms", true, 0, &m->ttl_ms) ||
+        !get_bool(d, root, "track_started", false, &m->track_started) ||
         !get_array(d, root, "tasks", true, 1, FL_MAX_BATCH, &tasks, &n))
         return false;
     m->tasks = fl__calloc(n, sizeof *m->tasks);
@@ -611,25 +613,35 @@ static bool decode_kind(dec *d, cJSON *root, fl_kind *kind)
                 printable(k->valuestring, tmp, sizeof tmp));
 }
 
-/* A workflow's final, answering a query: SUCCESS with a value, or
+/* A workflow's state, answering a query: SUCCESS with a value,
  * FAILURE/REVOKED with an error (a FAILURE also with a group's partial
- * results as its value). */
+ * results as its value), or (a query with `now`) PENDING, STARTED or
+ * RETRY; with what the keeper knows of its run. */
 static bool decode_workflow_result(dec *d, cJSON *root, fl_msg *m)
 {
-    static const char *const states[] = {"SUCCESS", "FAILURE", "REVOKED"};
+    static const char *const states[] = {"SUCCESS", "FAILURE", "REVOKED",
+                                         "PENDING", "STARTED", "RETRY"};
     if (!get_u64(d, root, "rid", true, NO_LIMIT, &m->rid) ||
         !get_u64(d, root, "id", true, NO_LIMIT, &m->wid) ||
-        !get_str(d, root, "state", true, SHORT_TEXT, &m->state))
+        !get_str(d, root, "state", true, SHORT_TEXT, &m->state) ||
+        !get_str(d, root, "node", false, ANY_ID, &m->node) ||
+        !get_u32(d, root, "attempts", false, 0, &m->attempts) ||
+        !get_u64(d, root, "submitted_ms", false, NO_LIMIT, &m->submitted_ms) ||
+        !get_u64(d, root, "started_ms", false, NO_LIMIT, &m->started_ms) ||
+        !get_u64(d, root, "ended_ms", false, NO_LIMIT, &m->ended_ms))
         return false;
     size_t i = 0;
-    while (i < 3 && strcmp(m->state, states[i]) != 0)
+    while (i < 6 && strcmp(m->state, states[i]) != 0)
         i++;
-    if (i == 3)
+    if (i == 6)
         return fail(d, FL_EPROTO, "state",
-                    "expected SUCCESS, FAILURE or REVOKED, got '%.40s'", m->state);
+                    "expected SUCCESS, FAILURE, REVOKED, PENDING, STARTED or "
+                    "RETRY, got '%.40s'", m->state);
     /* A FAILURE may carry the partial results of a group (section 3.8). */
     if (i < 2 && !take_value(d, root, "value", -1, &m->value))
         return false;
+    if (i >= 3)
+        return true;
     return i == 0 || decode_error(d, root, &m->err_type, &m->err_message, NULL);
 }
 
@@ -683,9 +695,14 @@ static bool decode_msg(dec *d, cJSON *root, fl_msg *m, bool has_nul)
                 fail(d, FL_EPROTO, "canvas", "missing")) &&
                take_value(d, root, "canvas", cJSON_Object, &m->canvas);
     case FL_KIND_SUBMITTED:
-    case FL_KIND_QUERY:
         return get_u64(d, root, "rid", true, NO_LIMIT, &m->rid) &&
                get_u64(d, root, "id", true, NO_LIMIT, &m->wid);
+    case FL_KIND_QUERY:
+        return get_u64(d, root, "rid", true, NO_LIMIT, &m->rid) &&
+               get_u64(d, root, "id", true, NO_LIMIT, &m->wid) &&
+               get_bool(d, root, "now", false, &m->now);
+    case FL_KIND_STARTED:
+        return decode_ids(d, root, m);
     case FL_KIND_RESULT:
         return decode_workflow_result(d, root, m);
     case FL_KIND_CHECK:
@@ -893,6 +910,7 @@ void fl__msg_free(fl_msg *m)
     fl_value_free(m->canvas);
     fl_value_free(m->value);
     fl__free(m->state);
+    fl__free(m->node);
     fl__free(m->err_type);
     fl__free(m->err_message);
     fl__free(m);

@@ -41,7 +41,8 @@ typedef enum fl_kind {
     FL_KIND_EVENTS, /* written only: a batch of task events */
     FL_KIND_PING,
     FL_KIND_PONG,
-    FL_KIND_REVOKE  /* stop tasks (owner -> worker) or a kept workflow */
+    FL_KIND_REVOKE, /* stop tasks (owner -> worker) or a kept workflow */
+    FL_KIND_STARTED /* worker -> owner: these tasks began to run */
 } fl_kind;
 
 /* The protocol's name of a kind ("fetch", ...). */
@@ -93,6 +94,8 @@ typedef struct fl_msg {
     uint64_t rtt_us;
     /* lease; watch: how long to send events */
     uint32_t ttl_ms;
+    /* lease: the owner wants `started` for its tasks (track_started) */
+    bool track_started;
     fl_msg_task *tasks;
     size_t ntasks;
     /* done */
@@ -126,15 +129,21 @@ typedef struct fl_msg {
      * wid (and rid) is a task or workflow we own that the sender wants
      * revoked. terminate: kill it if it cannot stop (protocol.md 3.13). */
     bool terminate;
+    bool durable;             /* a keeper that journals what it keeps */
     /* submit, submitted, query, result, revoke: the client's request id */
     uint64_t rid;
     /* submitted, query, result, revoke: the workflow's id at its owner */
     uint64_t wid;
     /* submit */
     fl_value *canvas;         /* always an object */
+    /* query: answer at once with the current state */
+    bool now;
     /* result */
-    char *state;              /* "SUCCESS", "FAILURE", "REVOKED" */
+    char *state;              /* a state name: "SUCCESS", ... "PENDING" */
     fl_value *value;          /* SUCCESS: any JSON value (may be NULL) */
+    char *node;               /* optional: the worker last heard of */
+    uint32_t attempts;        /* optional: leases of its tasks so far */
+    uint64_t submitted_ms, started_ms, ended_ms; /* optional wall times */
     /* error (and result when not SUCCESS) */
     bool has_re;
     uint64_t re;

@@ -406,9 +406,10 @@ static bool entries(rd *r, fl_msg *m, bool (*next)(rd *, fl_msg *, att_ref),
 }
 
 enum { M_V, M_KIND, M_FROM, M_INC, M_MID, M_BIN, M_RESULTS, M_FID, M_TTL,
-       M_TASKS, M_COUNT };
+       M_TASKS, M_TRACK, M_COUNT };
 static const char *const msg_keys[M_COUNT] = {
-    "v", "kind", "from", "inc", "mid", "bin", "results", "fid", "ttl_ms", "tasks"};
+    "v", "kind", "from", "inc", "mid", "bin", "results", "fid", "ttl_ms", "tasks",
+    "track_started"};
 
 typedef struct msg_ctx {
     fl_msg *m;
@@ -446,6 +447,7 @@ static bool msg_member(rd *r, int key, void *ctx)
     case M_FID: return plain_uint(r, UINT64_MAX, &m->fid);
     case M_TTL: return plain_u32(r, 0, &m->ttl_ms);
     case M_TASKS: return entries(r, m, next_task, c->a);
+    case M_TRACK: return plain_bool(r, &m->track_started);
     }
     return false;
 }
@@ -459,7 +461,8 @@ static bool members_fit(fl_kind kind, unsigned seen)
                         ? common | 1u << M_RESULTS
                         : common | 1u << M_INC | 1u << M_FID | 1u << M_TTL |
                               1u << M_TASKS;
-    return (seen & need) == need && (seen & ~(need | optional)) == 0;
+    unsigned may = optional | (kind == FL_KIND_LEASE ? 1u << M_TRACK : 0u);
+    return (seen & need) == need && (seen & ~(need | may)) == 0;
 }
 
 fl_status fl__decode_fast(const char *json, size_t len, const uint8_t *att,

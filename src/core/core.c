@@ -134,6 +134,7 @@ fl_status fl_core_new(const fl_core_config *cfg, const fl_core_io *io,
     fl__owner_init(c);
     fl__worker_init(c);
     fl__obs_init(c, cfg->events);
+    fl__remote_init(c, cfg);
     if (build_will(c) != FL_OK) {
         fl_core_free(c);
         return FL_ENOMEM;
@@ -249,7 +250,7 @@ void fl_core_connected(fl_core *c, uint64_t now)
     c->next_presence = now + FL_PRESENCE_MS * 1000ull;
     fl__owner_connected(c, now);
     fl__worker_connected(c, now);
-    fl__remote_connected(c);
+    fl__remote_connected(c, now);
     fl__obs_connected(c, now);
     fl_core_flush(c, now);
 }
@@ -338,6 +339,9 @@ static void on_inbox(fl_core *c, fl_msg *m, uint64_t now)
         break;
     case FL_KIND_RELEASE:
         fl__owner_on_release(c, m, now);
+        break;
+    case FL_KIND_STARTED:
+        fl__owner_on_started(c, m, now);
         break;
     case FL_KIND_SUBMIT:
         fl__remote_on_submit(c, m, now);

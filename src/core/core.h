@@ -73,6 +73,9 @@ typedef struct fl_final {
     const char *err_message;
     uint32_t attempts;       /* runs started */
     const char *worker;      /* node that produced the outcome ("" if none) */
+    /* A workflow kept by another node (fl_core_remote_query): when it was
+     * handed over, first started and ended, wall clock ms (0: unknown). */
+    uint64_t submitted_ms, started_ms, ended_ms;
 } fl_final;
 
 /* What the per-task log line says, field by field (fl_core_io.log_task). */
@@ -114,6 +117,12 @@ typedef struct fl_core_io {
      * driver that logs structured lines; NULL: it goes to log. */
     void (*log_task)(void *ud, int level, const char *line,
                      const struct fl_core_task_log *t);
+    /* A keeper's journal (docs/protocol.md 3.8, "Durable keepers"): store
+     * this record (one line of JSON, no newline) durably before returning;
+     * the core tells a client about the change only after it. false when
+     * it could not (the core then refuses the workflow, or logs). NULL: the
+     * node keeps workflows in memory only. */
+    bool (*kept)(void *ud, const char *record, size_t len);
 } fl_core_io;
 
 /* A message on the control topics `ctl` or `ctl/<module>` (signed deploy,
@@ -139,6 +148,14 @@ typedef struct fl_core_config {
     const char *only_tasks;
     int log_level;
     bool events;               /* publish task events all the time */
+    /* The first id this node gives a workflow it keeps for another node
+     * (`submit`); ids count up from it. It must be above every id an
+     * earlier incarnation of this node gave: the driver restores a journal
+     * (which raises it past the journal's ids) or picks one from its clock.
+     * 0 = 1. */
+    uint64_t first_kept_id;
+    uint32_t keep_results_s;   /* ended kept workflows are kept this long;
+                                * 0 = FL_KEEP_RESULTS_S */
 } fl_core_config;
 
 /* Create a core. FL_OK, FL_EINVAL (bad id/cluster/tags), FL_ENOMEM. */
@@ -249,6 +266,36 @@ fl_status fl_core_remote_query(fl_core *c, const char *owner, uint64_t wid,
  * FL_OK, FL_EINVAL (bad owner id), FL_ENOMEM, FL_ESTATE. */
 fl_status fl_core_remote_revoke(fl_core *c, const char *owner, uint64_t wid,
                                 bool terminate, uint64_t now, uint64_t *id);
+
+/* Wait on nothing: ask keeper owner for the current state of workflow wid
+ * (`query` with `now`); *id's final comes with that state, which may be
+ * PENDING, STARTED or RETRY, and what the keeper knows of the run. */
+fl_status fl_core_remote_state(fl_core *c, const char *owner, uint64_t wid,
+                               uint64_t now, uint64_t *id);
+
+/*
+ * Durable keepers. Feed the records the `kept` callback stored, in the
+ * order they were stored, before the first fl_core_connected: FL_OK, or
+ * FL_EPROTO for a record that does not read (err says why; the caller
+ * logs it and goes on), FL_ENOMEM. Then fl_core_kept_resume starts again
+ * every workflow that had not ended (from its start: its tasks run
+ * at-least-once) and forgets ended ones past their keeping time.
+ */
+fl_status fl_core_kept_load(fl_core *c, const char *record, size_t len,
+                            uint64_t now, char *err, size_t errlen);
+void fl_core_kept_resume(fl_core *c, uint64_t now);
+
+/* Every record needed to restore what the keeper holds now, for a driver
+ * that compacts its journal: fn gets each (one line of JSON) and returns
+ * false to stop. false when one failed (or out of memory). */
+bool fl_core_kept_dump(fl_core *c, bool (*fn)(void *ud, const char *record,
+                                              size_t len),
+                       void *ud);
+
+/* Records the `kept` callback stored since the last dump, and how many of
+ * them a dump would write now: a driver compacts when the first is far
+ * above the second. */
+void fl_core_kept_counts(const fl_core *c, uint64_t *stored, uint64_t *live);
 
 /* Revoke a pending or running owned task or workflow (final REVOKED):
  * the workers holding its leased tasks are told to drop or cancel them

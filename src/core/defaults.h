@@ -188,13 +188,19 @@
 #endif
 
 /* How long, and how many, ended workflows a node keeps for the clients
- * that handed them over with `submit` (docs/protocol.md). 3600 s in both;
- * 1000 / 16 workflows. */
+ * that handed them over with `submit` (docs/protocol.md): a day, as
+ * Celery's result_expires, in both; 10000 / 16 workflows. */
 #ifndef FL_KEEP_RESULTS_S
-#define FL_KEEP_RESULTS_S 3600u
+#define FL_KEEP_RESULTS_S 86400u
 #endif
 #ifndef FL_KEEP_RESULTS_MAX
-#define FL_KEEP_RESULTS_MAX FL__PICK(1000u, 16u)
+#define FL_KEEP_RESULTS_MAX FL__PICK(10000u, 16u)
+#endif
+
+/* A worker reports a task `started` once it has run this long (us): the
+ * outcome of a quicker one says it all (docs/protocol.md 3.14). */
+#ifndef FL_STARTED_AFTER_US
+#define FL_STARTED_AFTER_US 1000u
 #endif
 
 /* Word count tables (src/tasks) kept between map tasks, and the largest

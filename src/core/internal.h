@@ -57,6 +57,7 @@ typedef struct fl_otask {
     uint32_t max_attempts;
     uint32_t attempts;         /* leases granted */
     uint32_t failed_attempt;   /* outcomes for attempts <= this are stale */
+    uint32_t started_attempt;  /* the last attempt reported started */
     uint64_t expires_at;       /* 0 = never */
     fl_tstate st;
     uint64_t when;             /* DELAYED: ready time; LEASED: deadline */
@@ -172,6 +173,8 @@ typedef struct fl_wjob {
     fl_jstate st;
     uint64_t started;
     uint64_t dedupe_key;
+    bool track_started;           /* its owner wants `started` */
+    bool started_sent;
     struct fl_wjob *prev, *next;  /* in queue or running list */
 } fl_wjob;
 
@@ -233,6 +236,7 @@ typedef struct fl_peer_rec {
     char **tasks;
     size_t ntasks;
     bool tasks_known;
+    bool durable;          /* a keeper with a journal: it comes back */
     struct fl_peer_rec *next;
 } fl_peer_rec;
 
@@ -246,9 +250,15 @@ struct fl_rhandle;
 typedef struct fl_remote {
     struct fl_hosted *hosted; /* newest first */
     size_t nhosted;
-    fl_u64map by_wid;
+    fl_u64map by_wid;         /* running: the core's workflow id -> hosted */
+    fl_u64map by_kid;         /* the id clients know -> hosted */
     struct fl_hosted *applying; /* inside fl_core_apply for a submit */
     struct fl_rhandle *handles;
+    uint64_t next_kid;        /* the next kept workflow's id */
+    uint64_t keep_us;         /* ended ones are kept this long */
+    fl_jw rec;                /* journal records are written here */
+    uint64_t stored;          /* records the driver stored since a dump */
+    uint64_t connected_at;    /* 0: not connected yet */
 } fl_remote;
 
 /* ------------------------------------------------------------ the core */
@@ -312,6 +322,7 @@ void fl__owner_free(fl_core *c);
 void fl__owner_on_fetch(fl_core *c, fl_msg *m, uint64_t now);
 void fl__owner_on_done(fl_core *c, fl_msg *m, uint64_t now);
 void fl__owner_on_extend(fl_core *c, fl_msg *m, uint64_t now);
+void fl__owner_on_started(fl_core *c, fl_msg *m, uint64_t now);
 void fl__owner_on_release(fl_core *c, fl_msg *m, uint64_t now);
 void fl__owner_worker_gone(fl_core *c, const char *id, uint64_t inc,
                            uint64_t now);
@@ -354,6 +365,12 @@ void fl__worker_on_check(fl_core *c, fl_msg *m, uint64_t now);
 void fl__worker_send_holdings(fl_core *c);
 
 /* canvas.c */
+/* A task of workflow leaf w was leased / started (on worker) or waits for
+ * a retry: the workflow's state follows its members'. */
+void fl__canvas_task_leased(fl_core *c, struct fl_wf *w);
+void fl__canvas_task_ran_on(fl_core *c, struct fl_wf *w, const char *worker);
+void fl__canvas_task_state(fl_core *c, struct fl_wf *w, fl_state st,
+                           const char *worker);
 void fl__canvas_task_ended(fl_core *c, struct fl_wf *w, fl_state st,
                            fl_value *value, const char *err_type,
                            const char *err_message, uint64_t now);
@@ -398,7 +415,21 @@ bool fl__remote_revoke(fl_core *c, uint64_t id, bool terminate, uint64_t now);
  * keeper that does not know revoke): true when it did, and ended it. */
 bool fl__remote_on_error(fl_core *c, const fl_msg *m);
 void fl__remote_peer_gone(fl_core *c, const char *id);
-void fl__remote_connected(fl_core *c);
+void fl__remote_connected(fl_core *c, uint64_t now);
+void fl__remote_init(fl_core *c, const fl_core_config *cfg);
+/* A task of our workflow wid started (STARTED, on `worker`) or waits for
+ * a retry (RETRY); or was leased (attempt counted). */
+void fl__remote_member_state(fl_core *c, uint64_t wid, fl_state st,
+                             const char *worker);
+void fl__remote_member_leased(fl_core *c, uint64_t wid);
+void fl__remote_member_node(fl_core *c, uint64_t wid, const char *worker);
+/* A durable keeper (presence `durable`) is online again: ask it again. */
+void fl__remote_peer_back(fl_core *c, const char *id);
+/* keeper.c */
+bool fl__remote_hosted_final(fl_core *c, const fl_final *fin);
+uint64_t fl__keeper_tick(fl_core *c, uint64_t now);
+void fl__keeper_prune(fl_core *c, uint64_t now);
+void fl__keeper_free(fl_core *c);
 uint64_t fl__remote_tick(fl_core *c, uint64_t now);
 void fl__remote_free(fl_core *c);
 /* Deliver an owned task's or workflow's end: to the node that submitted it

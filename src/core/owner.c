@@ -359,6 +359,8 @@ static void finish(fl_core *c, fl_otask *t, const fl_ending *e, uint64_t now)
     if (t->wf) {
         struct fl_wf *wf = t->wf;
         task_free(t);
+        if (e->worker && e->worker[0])
+            fl__canvas_task_ran_on(c, wf, e->worker);
         fl__canvas_task_ended(c, wf, e->state, e->value, e->err_type,
                               e->err_message, now);
         return;
@@ -789,6 +791,8 @@ static void begin_lease(fl_core *c, const fl_oworker *w)
     fl__jw_begin_msg(&c->jw, FL_KIND_LEASE, c->id, c->inc);
     fl__jw_u64(&c->jw, "fid", w->fid);
     fl__jw_u64(&c->jw, "ttl_ms", c->ttl_ms);
+    /* Waiters see STARTED when a task really starts (section 3.14). */
+    fl__jw_bool(&c->jw, "track_started", true);
     fl__jw_arr(&c->jw, "tasks");
 }
 
@@ -988,8 +992,8 @@ static size_t lease_to(fl_core *c, fl_oworker *w, size_t max, uint64_t now)
         in_msg++;
         given++;
         c->stats.leased++;
-        if (c->io.state)
-            c->io.state(c->io.ud, t->id, FL_STARTED);
+        if (t->wf)
+            fl__canvas_task_leased(c, t->wf);
     }
     if (in_msg)
         end_lease(c, w);
@@ -1350,7 +1354,9 @@ static void retry_later(fl_core *c, fl_otask *t, uint32_t attempt,
     t->failed_attempt = attempt;
     detach(o, t);
     make_delayed(o, t, now + d * 1000u);
-    if (c->io.state)
+    if (t->wf)
+        fl__canvas_task_state(c, t->wf, FL_RETRY, NULL);
+    else if (c->io.state)
         c->io.state(c->io.ud, t->id, FL_RETRY);
 }
 
@@ -1452,6 +1458,24 @@ void fl__owner_on_extend(fl_core *c, fl_msg *m, uint64_t now)
         fl_otask *t = leased_to(c, m->ids[i], m, "extend(s)", now);
         if (t)
             fl__owner_extend_task(c, t, now);
+    }
+}
+
+/* A worker began to run tasks it holds (section 3.14): their waiters see
+ * STARTED. From anyone but the holder it is stale, and changes nothing. */
+void fl__owner_on_started(fl_core *c, fl_msg *m, uint64_t now)
+{
+    (void)now;
+    for (size_t i = 0; i < m->nids; i++) {
+        fl_otask *t = fl__map_get(&c->owner.tasks, m->ids[i]);
+        if (!t || !is_holder(t, m->from, m->inc) ||
+            t->started_attempt == t->attempts)
+            continue;
+        t->started_attempt = t->attempts;
+        if (t->wf)
+            fl__canvas_task_state(c, t->wf, FL_STARTED, m->from);
+        else if (c->io.state)
+            c->io.state(c->io.ud, t->id, FL_STARTED);
     }
 }
 

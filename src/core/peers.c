@@ -70,6 +70,8 @@ void fl__presence_write(fl_core *c, fl_jw *w, bool online)
     fl__jw_str(w, "arch", c->arch);
     fl__jw_str(w, "version", FL_VERSION);
     fl__jw_u64(w, "load", online ? fl__worker_load(c) : 0);
+    if (c->slots && c->io.kept)
+        fl__jw_bool(w, "durable", true);
     if (c->tags[0]) {
         fl__jw_arr(w, "tags");
         for (const char *t = c->tags; *t;) {
@@ -340,9 +342,14 @@ void fl__peers_on_presence(fl_core *c, const char *topic_id, fl_msg *m,
         p = fl__calloc(1, sizeof *p);
         if (!p)
             return;
+        copy_str(p->info.id, sizeof p->info.id, m->from);
         p->next = c->peers;
         c->peers = p;
-    } else if (p->inc && p->inc != m->inc && p->info.online) {
+    }
+    /* Before peer_lost: waiters on a durable keeper keep waiting. */
+    bool was_durable = p->durable;
+    p->durable = m->durable || (!m->online && was_durable);
+    if (p->inc && p->inc != m->inc && p->info.online) {
         peer_lost(c, m->from, p->inc, now);  /* it restarted */
     }
     bool came = m->online && !p->info.online;
@@ -360,7 +367,10 @@ void fl__peers_on_presence(fl_core *c, const char *topic_id, fl_msg *m,
     } else if (came)
         fl__log(c, FL_LOG_DEBUG, "peer %s online (%u slots)", m->from,
                 (unsigned)m->slots);
+    bool back = m->online && (came || (p->inc && p->inc != m->inc));
     p->inc = m->inc;
+    if (back && p->durable)
+        fl__remote_peer_back(c, m->from);
     lease_view before = view_of(&p->info);
     fill_info(&p->info, m);
     bool tasks_changed = !same_tasks(p, m);

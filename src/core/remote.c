@@ -3,12 +3,15 @@
  * handed to a node"). A client that must not stay up until its workflow
  * ends (`floret run --async`) sends it to a long-running node with
  * `submit`; that node owns it like any workflow of its own, keeps its
- * final for a while, and answers `query` with `result`. Here are both
- * sides: the keeper (hosted workflows) and the client (remote handles).
+ * final for a while, and answers `query` with `result`.
  *
- * Messages that cannot be sent while disconnected are sent again on the
- * next connection; the keeper recognises a repeated submit by (client,
- * rid), so a workflow is never started twice.
+ * The keeper side is keeper.c; here is the client's: handles on workflows
+ * kept by other nodes. Messages that cannot be sent while disconnected
+ * are sent again on the next connection; the keeper recognises a repeated
+ * submit by (client, rid), so a workflow is never started twice. A handle
+ * on a node that shows no presence a second after we connected ends with
+ * UnknownKeeper; one on a durable keeper (presence `durable`) that goes
+ * offline waits for it to come back.
  * Depends on internal.h, codec, map.
  */
 #include <stdio.h>
@@ -16,273 +19,6 @@
 
 #include "alloc.h"
 #include "internal.h"
-
-/* ------------------------------------------------------------ keeper */
-
-typedef struct fl_waiter {
-    char client[FL_MAX_ID_BUF];
-    uint64_t rid;
-    struct fl_waiter *next;
-} fl_waiter;
-
-typedef struct fl_hosted {
-    uint64_t wid;
-    char client[FL_MAX_ID_BUF]; /* who submitted it */
-    uint64_t rid;               /* the submitter's request id */
-    bool ended;
-    uint64_t ended_at;
-    fl_state state;
-    char *value_json;           /* SUCCESS; a failed group's partial list */
-    char *err_type, *err_message;
-    fl_waiter *waiters;
-    struct fl_hosted *next;     /* all hosted, newest first */
-} fl_hosted;
-
-static void waiters_free(fl_waiter *w)
-{
-    while (w) {
-        fl_waiter *next = w->next;
-        fl__free(w);
-        w = next;
-    }
-}
-
-static void hosted_free(fl_hosted *h)
-{
-    fl__free(h->value_json);
-    fl__free(h->err_type);
-    fl__free(h->err_message);
-    waiters_free(h->waiters);
-    fl__free(h);
-}
-
-static void send_result(fl_core *c, const char *to, uint64_t rid, uint64_t wid,
-                        fl_state st, const char *value_json,
-                        const char *err_type, const char *err_message)
-{
-    fl__jw_begin_msg(&c->jw, FL_KIND_RESULT, c->id, c->inc);
-    fl__jw_u64(&c->jw, "rid", rid);
-    fl__jw_u64(&c->jw, "id", wid);
-    fl__jw_str(&c->jw, "state", fl_state_name(st));
-    if (st == FL_SUCCESS) {
-        if (value_json)
-            fl__jw_raw(&c->jw, "value", value_json, strlen(value_json));
-    } else {
-        if (value_json) /* a failed group's partial results */
-            fl__jw_raw(&c->jw, "value", value_json, strlen(value_json));
-        fl__jw_obj(&c->jw, "error");
-        fl__jw_str(&c->jw, "type", err_type ? err_type : fl_state_name(st));
-        fl__jw_str(&c->jw, "message", err_message ? err_message : "");
-        fl__jw_end_obj(&c->jw);
-    }
-    fl__send_to(c, to, NULL, 1, false);
-}
-
-static void answer(fl_core *c, const fl_hosted *h, const char *to, uint64_t rid)
-{
-    send_result(c, to, rid, h->wid, h->state, h->value_json, h->err_type,
-                h->err_message);
-}
-
-static void send_submitted(fl_core *c, const char *to, uint64_t rid,
-                           uint64_t wid)
-{
-    fl__jw_begin_msg(&c->jw, FL_KIND_SUBMITTED, c->id, c->inc);
-    fl__jw_u64(&c->jw, "rid", rid);
-    fl__jw_u64(&c->jw, "id", wid);
-    fl__send_to(c, to, NULL, 1, false);
-}
-
-static fl_hosted *find_submit(fl_core *c, const char *client, uint64_t rid)
-{
-    for (fl_hosted *h = c->remote.hosted; h; h = h->next)
-        if (h->rid == rid && strcmp(h->client, client) == 0)
-            return h;
-    return NULL;
-}
-
-void fl__remote_on_submit(fl_core *c, fl_msg *m, uint64_t now)
-{
-    char err[256] = "";
-    size_t len = 0;
-    uint64_t wid = 0;
-    fl_hosted *h = find_submit(c, m->from, m->rid);
-    if (h) { /* a resend: it runs once */
-        send_submitted(c, m->from, m->rid, h->wid);
-        return;
-    }
-    if (c->slots == 0) {
-        send_result(c, m->from, m->rid, 0, FL_FAILURE, NULL, "NotAKeeper",
-                    "this node is a client (0 slots); submit to a node that runs tasks");
-        return;
-    }
-    char *json = fl_value_to_json(m->canvas, &len);
-    h = fl__calloc(1, sizeof *h);
-    if (!json || !h) {
-        fl__free(json);
-        fl__free(h);
-        send_result(c, m->from, m->rid, 0, FL_FAILURE, NULL, "MemoryError",
-                    "the node is out of memory");
-        return;
-    }
-    c->remote.applying = h;
-    fl_status st = fl_core_apply(c, json, len, now, &wid, err, sizeof err);
-    c->remote.applying = NULL;
-    fl__free(json);
-    if (st != FL_OK) {
-        fl__free(h);
-        fl__log(c, FL_LOG_WARN, "refused a workflow from %s: %s", m->from,
-                err[0] ? err : fl_strerror(st));
-        send_result(c, m->from, m->rid, 0, FL_FAILURE, NULL,
-                    st == FL_EINVAL ? "CanvasError" : "SubmitError",
-                    err[0] ? err : fl_strerror(st));
-        return;
-    }
-    h->wid = wid;
-    h->rid = m->rid;
-    snprintf(h->client, sizeof h->client, "%s", m->from);
-    if (!fl__map_put(&c->remote.by_wid, wid, h)) {
-        fl__free(h);
-        send_result(c, m->from, m->rid, 0, FL_FAILURE, NULL, "MemoryError",
-                    "the node is out of memory");
-        fl_core_revoke(c, wid, now);
-        return;
-    }
-    h->next = c->remote.hosted;
-    c->remote.hosted = h;
-    c->remote.nhosted++;
-    fl__log(c, FL_LOG_INFO, "keeping workflow %llu for %s",
-            (unsigned long long)wid, m->from);
-    send_submitted(c, m->from, m->rid, wid);
-}
-
-/* A revoke of `id`, a task or workflow this node owns (protocol.md
- * 3.13), from anyone who may write our inbox, as Celery's revoke is: the
- * broker's ACL is the perimeter. Answered with `result`: REVOKED when it
- * was revoked now, the state it ended in when it had ended (kept
- * workflows), FAILURE NotFound when we know no such id. */
-void fl__remote_on_revoke(fl_core *c, fl_msg *m, uint64_t now)
-{
-    char why[FL_MAX_ID_BUF + 64];
-    fl_hosted *h = fl__map_get(&c->remote.by_wid, m->wid);
-    if (h && h->ended) {
-        answer(c, h, m->from, m->rid);
-        return;
-    }
-    snprintf(why, sizeof why, "revoked by %s", m->from);
-    if (fl__owner_revoke(c, m->wid, m->terminate, why, now)) {
-        fl__log(c, FL_LOG_INFO, "revoked %llu%s at the request of %s",
-                (unsigned long long)m->wid, m->terminate ? " (terminate)" : "",
-                m->from);
-        h = fl__map_get(&c->remote.by_wid, m->wid);
-        if (h && h->ended)
-            answer(c, h, m->from, m->rid);
-        else
-            send_result(c, m->from, m->rid, m->wid, FL_REVOKED, NULL,
-                        "Revoked", why);
-        return;
-    }
-    snprintf(why, sizeof why, "no task or workflow %llu on node %s",
-             (unsigned long long)m->wid, c->id);
-    char full[sizeof why + 80];
-    snprintf(full, sizeof full, "%s (it ended, or never existed; ended "
-             "workflows are kept %u s)", why, FL_KEEP_RESULTS_S);
-    send_result(c, m->from, m->rid, m->wid, FL_FAILURE, NULL, "NotFound",
-                full);
-}
-
-void fl__remote_on_query(fl_core *c, fl_msg *m, uint64_t now)
-{
-    (void)now;
-    fl_hosted *h = fl__map_get(&c->remote.by_wid, m->wid);
-    if (!h) {
-        char why[160];
-        snprintf(why, sizeof why,
-                 "no workflow %llu on node %s (ended results are kept %u s)",
-                 (unsigned long long)m->wid, c->id, FL_KEEP_RESULTS_S);
-        send_result(c, m->from, m->rid, m->wid, FL_FAILURE, NULL, "NotFound", why);
-        return;
-    }
-    if (h->ended) {
-        answer(c, h, m->from, m->rid);
-        return;
-    }
-    for (fl_waiter *w = h->waiters; w; w = w->next)
-        if (w->rid == m->rid && strcmp(w->client, m->from) == 0)
-            return; /* a resend */
-    fl_waiter *w = fl__calloc(1, sizeof *w);
-    if (!w) {
-        send_result(c, m->from, m->rid, m->wid, FL_FAILURE, NULL, "MemoryError",
-                    "the node is out of memory");
-        return;
-    }
-    snprintf(w->client, sizeof w->client, "%s", m->from);
-    w->rid = m->rid;
-    w->next = h->waiters;
-    h->waiters = w;
-}
-
-/* Record a hosted workflow's end and answer its waiters. true when fin
- * was one of ours (then fin->value has been freed). */
-static bool hosted_final(fl_core *c, const fl_final *fin)
-{
-    fl_hosted *h = fl__map_get(&c->remote.by_wid, fin->id);
-    if (!h && c->remote.applying) {
-        /* It ended inside fl_core_apply, before its id was recorded. */
-        h = c->remote.applying;
-        h->wid = fin->id;
-    }
-    if (!h || h->ended)
-        return false;
-    h->ended = true;
-    h->ended_at = 0; /* stamped by the next prune, which knows the time */
-    h->state = fin->state;
-    if (fin->state == FL_SUCCESS)
-        h->value_json = fin->value ? fl_value_to_json(fin->value, NULL)
-                                   : fl__strdup("null");
-    else if (fin->value) /* kept on a best-effort basis: the error stands */
-        h->value_json = fl_value_to_json(fin->value, NULL);
-    h->err_type = fin->err_type ? fl__strdup(fin->err_type) : NULL;
-    h->err_message = fin->err_message ? fl__strdup(fin->err_message) : NULL;
-    fl_value_free(fin->value);
-    if (fin->state == FL_SUCCESS && !h->value_json) {
-        h->state = FL_FAILURE;
-        h->err_type = fl__strdup("MemoryError");
-        h->err_message = fl__strdup("the keeper ran out of memory storing the result");
-    }
-    for (fl_waiter *w = h->waiters; w; w = w->next)
-        answer(c, h, w->client, w->rid);
-    waiters_free(h->waiters);
-    h->waiters = NULL;
-    return true;
-}
-
-/* Forget ended workflows past their keeping time, and the oldest ended
- * ones beyond the count limit. */
-static void prune_hosted(fl_core *c, uint64_t now)
-{
-    uint64_t keep_us = (uint64_t)FL_KEEP_RESULTS_S * 1000000u;
-    size_t seen_ended = 0;
-    for (fl_hosted **p = &c->remote.hosted; *p;) {
-        fl_hosted *h = *p;
-        bool drop = false;
-        if (h->ended && !h->ended_at)
-            h->ended_at = now;
-        if (h->ended) {
-            seen_ended++;
-            drop = now - h->ended_at >= keep_us ||
-                   seen_ended > FL_KEEP_RESULTS_MAX;
-        }
-        if (drop) {
-            *p = h->next;
-            fl__map_del(&c->remote.by_wid, h->wid);
-            c->remote.nhosted--;
-            hosted_free(h);
-        } else {
-            p = &h->next;
-        }
-    }
-}
 
 /* ------------------------------------------------------------ client */
 
@@ -292,6 +28,8 @@ typedef struct fl_rhandle {
     bool is_submit;    /* else a query for wid */
     bool is_revoke;    /* a revoke of wid (ends with the owner's answer) */
     bool terminate;    /* is_revoke: with terminate */
+    bool now;          /* a query for the current state */
+    bool sent;         /* the keeper's presence was seen, request sent */
     uint64_t wid;
     char *canvas;      /* submit: kept to send again after a reconnect */
     struct fl_rhandle *next;
@@ -325,6 +63,8 @@ static void send_request(fl_core *c, const fl_rhandle *r)
         fl__jw_begin_msg(&c->jw, FL_KIND_QUERY, c->id, c->inc);
         fl__jw_u64(&c->jw, "rid", r->local_id);
         fl__jw_u64(&c->jw, "id", r->wid);
+        if (r->now)
+            fl__jw_bool(&c->jw, "now", true);
     }
     fl__send_to(c, r->owner, NULL, 1, false);
 }
@@ -347,19 +87,75 @@ static fl_status new_handle(fl_core *c, const char *owner, fl_rhandle **out)
 static void final_of(fl_core *c, fl_rhandle *r, fl_state st, fl_value *value,
                      const char *type, const char *message);
 
-/* Send r's request, or end it at once when its keeper is known to be
- * offline (a retained will says so): nobody would ever answer. */
-static void link_handle(fl_core *c, fl_rhandle *r)
+static const fl_peer_rec *keeper_peer(const fl_core *c, const char *id)
 {
-    for (const fl_peer_rec *p = c->peers; p; p = p->next) {
-        if (strcmp(p->info.id, r->owner) == 0 && !p->info.online) {
-            char why[FL_MAX_ID_BUF + 64];
-            snprintf(why, sizeof why, "node %s, which keeps the workflow, is offline",
-                     r->owner);
-            final_of(c, r, FL_FAILURE, NULL, "OwnerLost", why);
+    for (const fl_peer_rec *p = c->peers; p; p = p->next)
+        if (strcmp(p->info.id, id) == 0)
+            return p;
+    return NULL;
+}
+
+/* How long after connecting a keeper without presence is taken as
+ * unknown: the retained presences come at once after the subscription. */
+#define KEEPER_GRACE_US 1000000u
+
+/* "w1, w2": the online nodes with slots, for an error message. */
+static void keepers_list(const fl_core *c, char *out, size_t cap)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (const fl_peer_rec *p = c->peers; p && len + 4 < cap; p = p->next) {
+        if (!p->info.online || p->info.slots == 0)
+            continue;
+        int n = snprintf(out + len, cap - len, "%s%s", len ? ", " : "",
+                         p->info.id);
+        if (n < 0 || (size_t)n >= cap - len) {
+            snprintf(out + len, cap - len, ", ...");
             return;
         }
+        len += (size_t)n;
     }
+    if (!len)
+        snprintf(out, cap, "none");
+}
+
+static void unknown_keeper(fl_core *c, fl_rhandle *r)
+{
+    char why[FL_MAX_ID_BUF * 2 + 300], online[200];
+    keepers_list(c, online, sizeof online);
+    snprintf(why, sizeof why, "no node '%s' on cluster '%s': it has no "
+             "presence (online nodes with slots: %s)", r->owner, c->cluster,
+             online);
+    final_of(c, r, FL_FAILURE, NULL, "UnknownKeeper", why);
+}
+
+/* What a handle does about its keeper's presence: false when it ended. */
+static bool check_keeper(fl_core *c, fl_rhandle *r, uint64_t now)
+{
+    const fl_peer_rec *p = keeper_peer(c, r->owner);
+    if (p && !p->info.online && !p->durable) {
+        char why[FL_MAX_ID_BUF + 64];
+        snprintf(why, sizeof why, "node %s, which keeps the workflow, is offline",
+                 r->owner);
+        final_of(c, r, FL_FAILURE, NULL, "OwnerLost", why);
+        return false;
+    }
+    /* A revoke may go to a client, whose presence is not retained. */
+    if (!p && !r->is_revoke && c->remote.connected_at &&
+        now >= c->remote.connected_at + KEEPER_GRACE_US) {
+        unknown_keeper(c, r);
+        return false;
+    }
+    return true;
+}
+
+/* Send r's request, or end it at once when its keeper is known to be
+ * offline (a retained will says so, and it keeps no journal), or unknown:
+ * nobody would ever answer. */
+static void link_handle(fl_core *c, fl_rhandle *r, uint64_t now)
+{
+    if (!check_keeper(c, r, now))
+        return;
     r->next = c->remote.handles;
     c->remote.handles = r;
     send_request(c, r);
@@ -369,7 +165,6 @@ fl_status fl_core_remote_submit(fl_core *c, const char *owner,
                                 const char *canvas, size_t len, uint64_t now,
                                 uint64_t *id, char *err, size_t errlen)
 {
-    (void)now;
     fl_rhandle *r;
     /* The keeper applies it as fl_core_apply does: the same depth limit. */
     const char *deep = canvas ? fl__json_depth_check(canvas, len,
@@ -391,28 +186,39 @@ fl_status fl_core_remote_submit(fl_core *c, const char *owner,
         return FL_ENOMEM;
     }
     *id = r->local_id;
-    link_handle(c, r);
+    link_handle(c, r, now);
+    return FL_OK;
+}
+
+static fl_status query(fl_core *c, const char *owner, uint64_t wid, bool now_state,
+                       uint64_t now, uint64_t *id)
+{
+    fl_rhandle *r;
+    fl_status st = new_handle(c, owner, &r);
+    if (st != FL_OK)
+        return st;
+    r->wid = wid;
+    r->now = now_state;
+    *id = r->local_id;
+    link_handle(c, r, now);
     return FL_OK;
 }
 
 fl_status fl_core_remote_query(fl_core *c, const char *owner, uint64_t wid,
                                uint64_t now, uint64_t *id)
 {
-    (void)now;
-    fl_rhandle *r;
-    fl_status st = new_handle(c, owner, &r);
-    if (st != FL_OK)
-        return st;
-    r->wid = wid;
-    *id = r->local_id;
-    link_handle(c, r);
-    return FL_OK;
+    return query(c, owner, wid, false, now, id);
+}
+
+fl_status fl_core_remote_state(fl_core *c, const char *owner, uint64_t wid,
+                               uint64_t now, uint64_t *id)
+{
+    return query(c, owner, wid, true, now, id);
 }
 
 fl_status fl_core_remote_revoke(fl_core *c, const char *owner, uint64_t wid,
                                 bool terminate, uint64_t now, uint64_t *id)
 {
-    (void)now;
     fl_rhandle *r;
     fl_status st = new_handle(c, owner, &r);
     if (st != FL_OK)
@@ -421,7 +227,7 @@ fl_status fl_core_remote_revoke(fl_core *c, const char *owner, uint64_t wid,
     r->terminate = terminate;
     r->wid = wid;
     *id = r->local_id;
-    link_handle(c, r);
+    link_handle(c, r, now);
     return FL_OK;
 }
 
@@ -457,6 +263,16 @@ static void handle_free(fl_rhandle *r)
 {
     fl__free(r->canvas);
     fl__free(r);
+}
+
+static void final_with(fl_core *c, fl_rhandle *r, fl_final *fin)
+{
+    fin->id = r->local_id;
+    if (c->io.final)
+        c->io.final(c->io.ud, fin);
+    else
+        fl_value_free(fin->value);
+    handle_free(r); /* after: fin.worker may point into it */
 }
 
 static void final_of(fl_core *c, fl_rhandle *r, fl_state st, fl_value *value,
@@ -497,12 +313,27 @@ void fl__remote_on_result(fl_core *c, fl_msg *m, uint64_t now)
     fl_rhandle *r = take_handle(c, m->from, m->rid);
     if (!r)
         return; /* a duplicate, or for a handle that already ended */
-    fl_state st = strcmp(m->state, "SUCCESS") == 0   ? FL_SUCCESS
-                  : strcmp(m->state, "REVOKED") == 0 ? FL_REVOKED
-                                                     : FL_FAILURE;
-    fl_value *v = m->value;
+    static const fl_state states[] = {FL_SUCCESS, FL_REVOKED, FL_PENDING,
+                                      FL_STARTED, FL_RETRY};
+    fl_state st = FL_FAILURE;
+    for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
+        if (strcmp(m->state, fl_state_name(states[i])) == 0)
+            st = states[i];
+    if (st != FL_SUCCESS && st != FL_REVOKED && st != FL_FAILURE && !r->now &&
+        !r->is_revoke) {
+        /* Not an end: a waiting handle goes on waiting (a keeper should
+         * not send this). */
+        r->next = c->remote.handles;
+        c->remote.handles = r;
+        return;
+    }
+    fl_final fin = {.state = st, .value = m->value, .err_type = m->err_type,
+                    .err_message = m->err_message,
+                    .worker = m->node ? m->node : "", .attempts = m->attempts,
+                    .submitted_ms = m->submitted_ms,
+                    .started_ms = m->started_ms, .ended_ms = m->ended_ms};
     m->value = NULL;
-    final_of(c, r, st, v, m->err_type, m->err_message);
+    final_with(c, r, &fin);
 }
 
 bool fl__remote_on_error(fl_core *c, const fl_msg *m)
@@ -528,6 +359,9 @@ bool fl__remote_on_error(fl_core *c, const fl_msg *m)
 
 void fl__remote_peer_gone(fl_core *c, const char *id)
 {
+    const fl_peer_rec *kp = keeper_peer(c, id);
+    if (kp && kp->durable)
+        return; /* it resumes what it keeps when it is back: wait for it */
     char why[FL_MAX_ID_BUF + 96];
     snprintf(why, sizeof why,
              "node %s, which keeps the workflow, went offline", id);
@@ -542,17 +376,56 @@ void fl__remote_peer_gone(fl_core *c, const char *id)
     }
 }
 
-void fl__remote_connected(fl_core *c)
+void fl__remote_peer_back(fl_core *c, const char *id)
 {
     for (fl_rhandle *r = c->remote.handles; r; r = r->next)
+        if (strcmp(r->owner, id) == 0)
+            send_request(c, r);
+}
+
+void fl__remote_connected(fl_core *c, uint64_t now)
+{
+    c->remote.connected_at = now ? now : 1;
+    for (fl_rhandle *r = c->remote.handles; r; r = r->next)
         send_request(c, r);
+}
+
+void fl__remote_init(fl_core *c, const fl_core_config *cfg)
+{
+    fl__map_init(&c->remote.by_wid);
+    fl__map_init(&c->remote.by_kid);
+    fl__jw_init(&c->remote.rec);
+    c->remote.next_kid = cfg->first_kept_id ? cfg->first_kept_id : 1;
+    c->remote.keep_us = (uint64_t)(cfg->keep_results_s ? cfg->keep_results_s
+                                                       : FL_KEEP_RESULTS_S) *
+                        1000000u;
+}
+
+/* Handles whose keeper never showed a presence end UnknownKeeper. */
+static uint64_t handles_tick(fl_core *c, uint64_t now)
+{
+    if (!c->remote.handles || !c->remote.connected_at)
+        return 0;
+    uint64_t due = c->remote.connected_at + KEEPER_GRACE_US;
+    if (now < due)
+        return due;
+    for (fl_rhandle **p = &c->remote.handles; *p;) {
+        fl_rhandle *r = *p;
+        if (!r->is_revoke && !keeper_peer(c, r->owner)) {
+            *p = r->next;
+            unknown_keeper(c, r);
+        } else {
+            p = &r->next;
+        }
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------ both */
 
 void fl__final(fl_core *c, const fl_final *fin)
 {
-    if ((c->remote.nhosted || c->remote.applying) && hosted_final(c, fin))
+    if (fl__remote_hosted_final(c, fin))
         return;
     if (c->io.final)
         c->io.final(c->io.ud, fin);
@@ -562,23 +435,17 @@ void fl__final(fl_core *c, const fl_final *fin)
 
 uint64_t fl__remote_tick(fl_core *c, uint64_t now)
 {
-    if (!c->remote.nhosted)
-        return 0;
-    prune_hosted(c, now);
-    return now + 60u * 1000000u;
+    uint64_t a = fl__keeper_tick(c, now);
+    uint64_t b = handles_tick(c, now);
+    return a && (!b || a < b) ? a : b;
 }
 
 void fl__remote_free(fl_core *c)
 {
-    while (c->remote.hosted) {
-        fl_hosted *next = c->remote.hosted->next;
-        hosted_free(c->remote.hosted);
-        c->remote.hosted = next;
-    }
+    fl__keeper_free(c);
     while (c->remote.handles) {
         fl_rhandle *next = c->remote.handles->next;
         handle_free(c->remote.handles);
         c->remote.handles = next;
     }
-    fl__map_free(&c->remote.by_wid);
 }

@@ -533,6 +533,7 @@ void fl__worker_on_lease(fl_core *c, fl_msg *m, uint64_t now)
             continue;
         }
         j->dedupe_key = key;
+        j->track_started = m->track_started;
         jl_push_back(&w->queue, j);
         o->held++;
         fl__obs_received(c, j, now);
@@ -799,6 +800,71 @@ static void enforce_time_limits(fl_core *c, uint64_t now, uint64_t *next)
     }
 }
 
+/* Whether j is one of the jobs really running: the driver runs jobs in
+ * the order they were handed to it, `slots` at once (abandoned ones hold
+ * their slots until they return), so those are the first of `running`. */
+static size_t running_slots(const fl_core *c)
+{
+    size_t busy = c->worker.abandoned.n;
+    return c->slots > busy ? c->slots - busy : 0;
+}
+
+static bool started_due(const fl_wjob *j, uint64_t now)
+{
+    return j->track_started && !j->started_sent &&
+           now >= j->started + FL_STARTED_AFTER_US;
+}
+
+/* One `started` for first's owner: every due job of it among the running
+ * ones (up to a batch). */
+static void send_started_for(fl_core *c, const fl_wjob *first, uint64_t now)
+{
+    fl_worker *w = &c->worker;
+    size_t k = 0, n = 0, lim = running_slots(c);
+    char to[FL_MAX_ID_BUF];
+    uint64_t inc = first->owner_inc;
+    memcpy(to, first->job.owner, sizeof to);
+    fl__jw_begin_msg(&c->jw, FL_KIND_STARTED, c->id, c->inc);
+    fl__jw_arr(&c->jw, "ids");
+    for (fl_wjob *j = w->running.head; j && k < lim && n < FL_MAX_BATCH;
+         j = j->next, k++) {
+        if (started_due(j, now) && j->owner_inc == inc &&
+            strcmp(j->job.owner, to) == 0) {
+            fl__jw_u64(&c->jw, NULL, j->job.id);
+            j->started_sent = true;
+            n++;
+        }
+    }
+    fl__jw_end_arr(&c->jw);
+    fl__send_to(c, to, NULL, 1, false);
+}
+
+/* Tell owners that asked (track_started) which of their tasks run, once
+ * each has run FL_STARTED_AFTER_US (docs/protocol.md 3.14). */
+static void report_started(fl_core *c, uint64_t now, uint64_t *next)
+{
+    fl_worker *w = &c->worker;
+    size_t k = 0, lim = running_slots(c);
+    if (!c->connected)
+        return;
+    for (fl_wjob *j = w->running.head; j && k < lim; j = j->next, k++) {
+        if (!j->track_started || j->started_sent)
+            continue;
+        uint64_t due = j->started + FL_STARTED_AFTER_US;
+        if (now < due) {
+            if (!*next || due < *next)
+                *next = due;
+            continue;
+        }
+        fl_wowner *o = find_owner(w, j->job.owner);
+        if (!o || o->inc != j->owner_inc) {
+            j->started_sent = true; /* its owner is gone */
+            continue;
+        }
+        send_started_for(c, j, now);
+    }
+}
+
 static void extend_leases(fl_core *c, fl_wowner *o, uint64_t now)
 {
     fl_worker *w = &c->worker;
@@ -864,6 +930,7 @@ uint64_t fl__worker_tick(fl_core *c, uint64_t now)
     fl_worker *w = &c->worker;
     uint64_t next = 0;
     enforce_time_limits(c, now, &next);
+    report_started(c, now, &next);
     for (fl_wowner *o = w->owners, *nx; o; o = nx) {
         nx = o->next;
         if (owner_idle(c, o, now)) {

@@ -93,6 +93,8 @@ static void encode(fl_jw *w, const fl_msg *m)
         for (size_t i = 0; i < m->ntask_names; i++)
             fl__jw_str(w, NULL, m->task_names[i]);
         fl__jw_end_arr(w);
+        if (m->durable)
+            fl__jw_bool(w, "durable", true);
         if (m->ntags) {
             fl__jw_arr(w, "tags");
             for (size_t i = 0; i < m->ntags; i++)
@@ -110,6 +112,8 @@ static void encode(fl_jw *w, const fl_msg *m)
     case FL_KIND_LEASE:
         fl__jw_u64(w, "fid", m->fid);
         fl__jw_u64(w, "ttl_ms", m->ttl_ms);
+        if (m->track_started)
+            fl__jw_bool(w, "track_started", true);
         fl__jw_arr(w, "tasks");
         for (size_t i = 0; i < m->ntasks; i++)
             encode_task(w, &m->tasks[i]);
@@ -132,6 +136,7 @@ static void encode(fl_jw *w, const fl_msg *m)
         /* fall through */
     case FL_KIND_EXTEND:
     case FL_KIND_RELEASE:
+    case FL_KIND_STARTED:
         fl__jw_arr(w, "ids");
         for (size_t i = 0; i < m->nids; i++)
             fl__jw_u64(w, NULL, m->ids[i]);
@@ -177,15 +182,24 @@ static void encode(fl_jw *w, const fl_msg *m)
     case FL_KIND_QUERY:
         fl__jw_u64(w, "rid", m->rid);
         fl__jw_u64(w, "id", m->wid);
+        if (m->now)
+            fl__jw_bool(w, "now", true);
         break;
     case FL_KIND_RESULT:
         fl__jw_u64(w, "rid", m->rid);
         fl__jw_u64(w, "id", m->wid);
         fl__jw_str(w, "state", m->state);
+        if (m->node)
+            fl__jw_str(w, "node", m->node);
+        fl__jw_u64(w, "attempts", m->attempts);
+        fl__jw_u64(w, "submitted_ms", m->submitted_ms);
+        fl__jw_u64(w, "started_ms", m->started_ms);
+        fl__jw_u64(w, "ended_ms", m->ended_ms);
         if (strcmp(m->state, "SUCCESS") == 0) {
             if (m->value)
                 fl__jw_value(w, "value", m->value);
-        } else {
+        } else if (strcmp(m->state, "FAILURE") == 0 ||
+                   strcmp(m->state, "REVOKED") == 0) {
             encode_error(w, m->err_type, m->err_message, NULL);
         }
         break;
@@ -219,6 +233,10 @@ static void require_same(const fl_msg *a, const fl_msg *b)
     REQUIRE(same_str(a->from, b->from));
     REQUIRE(a->inc == b->inc && a->has_mid == b->has_mid && a->mid == b->mid);
     REQUIRE(a->fid == b->fid && a->credit == b->credit && a->ttl_ms == b->ttl_ms);
+    REQUIRE(a->track_started == b->track_started && a->now == b->now);
+    REQUIRE(a->durable == b->durable && same_str(a->node, b->node));
+    REQUIRE(a->attempts == b->attempts && a->submitted_ms == b->submitted_ms);
+    REQUIRE(a->started_ms == b->started_ms && a->ended_ms == b->ended_ms);
     REQUIRE(a->pending == b->pending);
     REQUIRE(a->online == b->online && a->slots == b->slots && a->load == b->load);
     REQUIRE(same_str(a->runtime, b->runtime) && same_str(a->arch, b->arch));

@@ -517,7 +517,8 @@ static void start_node(world *w, sim_node *n)
 {
     static const fl_core_io io = {NULL,      io_publish, io_subscribe,
                                   io_execute, io_cancel, io_final,
-                                  io_state,  io_log,     NULL,      NULL};
+                                  io_state,  io_log,     NULL,      NULL,
+                                  NULL};
     fl_core_io mine = io;
     mine.ud = n;
     n->inc = (fl__rng_next(&w->rng) >> 11) + 1;

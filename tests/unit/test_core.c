@@ -40,6 +40,8 @@ typedef struct node {
     char last_worker[80];
     size_t max_lease;        /* largest lease payload delivered to it */
     uint64_t inc;            /* its incarnation */
+    char *journal;           /* records its `kept` stored, one a line */
+    size_t journal_len;
 } node;
 
 struct harness {
@@ -54,6 +56,7 @@ struct harness {
     int leased;              /* tasks delivered in leases so far */
     int ran;                 /* jobs run_jobs finished so far */
     const char *only_tasks;  /* the next add_node's --tasks (then reset) */
+    bool journal;            /* the next add_node keeps a journal (reset) */
     size_t max_message;      /* the next add_node's limit (then reset) */
 };
 
@@ -133,6 +136,25 @@ static void io_log(void *ud, int level, const char *line)
         fprintf(stderr, "[%s] %d %s\n", nd->id, level, line);
 }
 
+static bool io_kept(void *ud, const char *rec, size_t len)
+{
+    node *nd = ud;
+    char *j = realloc(nd->journal, nd->journal_len + len + 2);
+    if (!j)
+        return false;
+    memcpy(j + nd->journal_len, rec, len);
+    nd->journal_len += len;
+    j[nd->journal_len++] = '\n';
+    j[nd->journal_len] = '\0';
+    nd->journal = j;
+    return true;
+}
+
+static uint64_t io_wall(void *ud)
+{
+    return ((node *)ud)->h->now / 1000u + 1764655200000ull;
+}
+
 static node *add_node(harness *h, const char *id, uint32_t slots,
                       uint32_t ttl_ms)
 {
@@ -155,7 +177,9 @@ static node *add_node(harness *h, const char *id, uint32_t slots,
     fl_core_io io = {.ud = nd, .publish = io_publish,
                      .subscribe = io_subscribe, .execute = io_execute,
                      .cancel = io_cancel, .final = io_final,
-                     .state = io_state, .log = io_log};
+                     .state = io_state, .log = io_log, .wall_ms = io_wall,
+                     .kept = h->journal ? io_kept : NULL};
+    h->journal = false;
     CHECK_EQ(fl_core_new(&cfg, &io, &nd->core), FL_OK);
     nd->inc = cfg.incarnation;
     nd->up = true;
@@ -286,9 +310,11 @@ static void setup(harness *h)
 
 static void teardown(harness *h)
 {
-    for (int i = 0; i < h->count; i++)
+    for (int i = 0; i < h->count; i++) {
         if (h->n[i].core)
             fl_core_free(h->n[i].core);
+        free(h->n[i].journal);
+    }
     while (h->qhead < h->qtail)
         free(h->q[h->qhead++].data);
     fl_registry_free(h->reg);
@@ -1747,9 +1773,129 @@ static void test_keeper(void)
     teardown(&h);
 }
 
+/* A node with a journal restarted from it: the same core id again, a new
+ * incarnation, every stored line read back before it connects. */
+static void restart_from_journal(node *nd, uint32_t slots)
+{
+    harness *h = nd->h;
+    char *journal = nd->journal;
+    nd->journal = NULL;
+    nd->journal_len = 0;
+    fl_core_config cfg = {.node_id = nd->id, .incarnation = nd->inc + 100,
+                          .slots = slots, .seed = 7, .registry = h->reg,
+                          .log_level = 3, .max_message = (size_t)8 << 20};
+    fl_core_io io = {.ud = nd, .publish = io_publish,
+                     .subscribe = io_subscribe, .execute = io_execute,
+                     .cancel = io_cancel, .final = io_final,
+                     .state = io_state, .log = io_log, .wall_ms = io_wall,
+                     .kept = io_kept};
+    CHECK_EQ(fl_core_new(&cfg, &io, &nd->core), FL_OK);
+    nd->inc = cfg.incarnation;
+    char err[200];
+    for (char *line = journal; line && *line;) {
+        char *nl = strchr(line, '\n');
+        CHECK(nl != NULL);
+        CHECK_EQ(fl_core_kept_load(nd->core, line, (size_t)(nl - line), h->now,
+                                   err, sizeof err), FL_OK);
+        line = nl + 1;
+    }
+    free(journal);
+    fl_core_kept_resume(nd->core, h->now);
+    nd->up = true;
+    fl_core_connected(nd->core, h->now);
+    pump(h);
+}
+
+/* A durable keeper: what it stored brings back, after a crash, the ended
+ * workflow's value, the unfinished one (run again to its end) and the id
+ * counter; a dump restores the same; bad records are refused by field. */
+static void test_keeper_journal(void)
+{
+    static harness h;
+    setup(&h);
+    h.journal = true;
+    node *k = add_node(&h, "keeper", 2, 0);
+    node *w = add_node(&h, "w", 2, 0);
+    node *c = add_node(&h, "client", 0, 0);
+    node *ws[] = {k, w};
+    pump(&h);
+    const char *chord = "{\"chord\":[{\"task\":\"add\",\"args\":[1,1]},"
+                        "{\"task\":\"add\",\"args\":[2,2]}],"
+                        "\"body\":{\"task\":\"xsum\"}}";
+    const char *chain = "{\"chain\":[{\"task\":\"add\",\"args\":[4,4]},"
+                        "{\"task\":\"mul\",\"args\":[8]}]}";
+    char err[200] = "";
+    uint64_t id = 0;
+    CHECK_EQ(fl_core_remote_submit(c->core, "keeper", chord, strlen(chord),
+                                   h.now, &id, err, sizeof err), FL_OK);
+    pump(&h);
+    CHECK_STR(c->last_value, "\"keeper:1\"");
+    work_until_quiet(&h, ws, 2);
+    CHECK(strstr(k->journal, "\"t\":\"accept\",\"id\":1") != NULL);
+    CHECK(strstr(k->journal, "\"t\":\"end\",\"id\":1,") != NULL);
+    CHECK(strstr(k->journal, "\"value\":6") != NULL);
+    /* The second one is accepted, then the keeper dies before it runs. */
+    CHECK_EQ(fl_core_remote_submit(c->core, "keeper", chain, strlen(chain),
+                                   h.now, &id, err, sizeof err), FL_OK);
+    pump(&h);
+    CHECK_STR(c->last_value, "\"keeper:2\"");
+    int finals = c->finals;
+    CHECK_EQ(fl_core_remote_query(c->core, "keeper", 2, h.now, &id), FL_OK);
+    pump(&h);
+    crash(k);
+    /* A durable keeper's waiters keep waiting for it. */
+    CHECK_EQ(c->finals, finals);
+    restart_from_journal(k, 2);
+    work_until_quiet(&h, ws, 2);
+    CHECK_EQ(c->finals, finals + 1);
+    CHECK_STR(c->last_value, "64");
+    CHECK_EQ(fl_core_remote_query(c->core, "keeper", 1, h.now, &id), FL_OK);
+    pump(&h);
+    CHECK_STR(c->last_value, "6");
+    /* The next id goes on from the journal's. */
+    CHECK_EQ(fl_core_remote_submit(c->core, "keeper", chain, strlen(chain),
+                                   h.now, &id, err, sizeof err), FL_OK);
+    pump(&h);
+    CHECK_STR(c->last_value, "\"keeper:3\"");
+    work_until_quiet(&h, ws, 2);
+    /* What a dump writes (a compacted journal) restores the same. */
+    free(k->journal);
+    k->journal = NULL;
+    k->journal_len = 0;
+    CHECK(fl_core_kept_dump(k->core, io_kept, k));
+    const char *head = "{\"t\":\"next\",\"id\":4}\n";
+    CHECK(strncmp(k->journal, head, strlen(head)) == 0);
+    crash(k);
+    restart_from_journal(k, 2);
+    uint64_t stored, live;
+    fl_core_kept_counts(k->core, &stored, &live);
+    CHECK(live >= 7); /* next + 3 x (accept, end) */
+    CHECK_EQ(fl_core_remote_query(c->core, "keeper", 3, h.now, &id), FL_OK);
+    pump(&h);
+    CHECK_STR(c->last_value, "64");
+    /* Bad records say which field. */
+    CHECK_EQ(fl_core_kept_load(k->core, "nope", 4, h.now, err, sizeof err),
+             FL_EPROTO);
+    CHECK_STR(err, "not valid JSON");
+    const char *r1 = "{\"t\":\"end\",\"id\":99,\"state\":\"SUCCESS\"}";
+    CHECK_EQ(fl_core_kept_load(k->core, r1, strlen(r1), h.now, err, sizeof err),
+             FL_EPROTO);
+    CHECK(strncmp(err, "id: ", 4) == 0);
+    const char *r2 = "{\"t\":\"accept\",\"id\":9,\"rid\":1}";
+    CHECK_EQ(fl_core_kept_load(k->core, r2, strlen(r2), h.now, err, sizeof err),
+             FL_EPROTO);
+    CHECK_STR(err, "client: missing");
+    const char *r3 = "{\"t\":\"end\",\"id\":1,\"state\":\"DONE\"}";
+    CHECK_EQ(fl_core_kept_load(k->core, r3, strlen(r3), h.now, err, sizeof err),
+             FL_EPROTO);
+    CHECK(strncmp(err, "state: ", 7) == 0);
+    teardown(&h);
+}
+
 int main(void)
 {
     RUN(test_keeper);
+    RUN(test_keeper_journal);
     RUN(test_canvas_examples);
     RUN(test_canvas_nesting);
     RUN(test_canvas_failures_name_the_member);

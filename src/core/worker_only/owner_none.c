@@ -79,6 +79,12 @@ void fl__owner_on_release(fl_core *c, fl_msg *m, uint64_t now)
     refuse(c, m);
 }
 
+void fl__owner_on_started(fl_core *c, fl_msg *m, uint64_t now)
+{
+    (void)now;
+    refuse(c, m);
+}
+
 void fl__owner_on_holding(fl_core *c, fl_msg *m, uint64_t now)
 {
     (void)now;
@@ -212,7 +218,23 @@ void fl__remote_peer_gone(fl_core *c, const char *id)
     (void)id;
 }
 
-void fl__remote_connected(fl_core *c) { (void)c; }
+void fl__remote_peer_back(fl_core *c, const char *id)
+{
+    (void)c;
+    (void)id;
+}
+
+void fl__remote_connected(fl_core *c, uint64_t now)
+{
+    (void)c;
+    (void)now;
+}
+
+void fl__remote_init(fl_core *c, const fl_core_config *cfg)
+{
+    (void)c;
+    (void)cfg;
+}
 void fl__remote_free(fl_core *c) { (void)c; }
 uint64_t fl__remote_tick(fl_core *c, uint64_t now)
 {
@@ -241,4 +263,49 @@ fl_status fl_core_remote_query(fl_core *c, const char *owner, uint64_t wid,
     (void)wid;
     (void)now;
     return no_workflow(id, NULL, 0);
+}
+
+fl_status fl_core_remote_state(fl_core *c, const char *owner, uint64_t wid,
+                               uint64_t now, uint64_t *id)
+{
+    (void)c;
+    (void)owner;
+    (void)wid;
+    (void)now;
+    return no_workflow(id, NULL, 0);
+}
+
+/* A worker-only core keeps no workflows, so it has no journal to read. */
+fl_status fl_core_kept_load(fl_core *c, const char *record, size_t len,
+                            uint64_t now, char *err, size_t errlen)
+{
+    (void)c;
+    (void)record;
+    (void)len;
+    (void)now;
+    if (err && errlen)
+        snprintf(err, errlen, "%s", NOT_AN_OWNER);
+    return FL_ESTATE;
+}
+
+void fl_core_kept_resume(fl_core *c, uint64_t now)
+{
+    (void)c;
+    (void)now;
+}
+
+bool fl_core_kept_dump(fl_core *c, bool (*fn)(void *ud, const char *record,
+                                              size_t len),
+                       void *ud)
+{
+    (void)c;
+    (void)fn;
+    (void)ud;
+    return true;
+}
+
+void fl_core_kept_counts(const fl_core *c, uint64_t *stored, uint64_t *live)
+{
+    (void)c;
+    *stored = *live = 0;
 }

@@ -190,6 +190,9 @@ static bool make_core(fl_mcu *m, uint64_t entropy)
     cfg.runtime = "native";
     cfg.arch = FL_MCU_ARCH;
     cfg.log_level = m->set.log_level;
+    /* No clock and no journal: kept workflow ids start at a random point
+     * below 2^51, so a restarted board does not give an old id again. */
+    cfg.first_kept_id = ((entropy >> 7) & ((UINT64_C(1) << 51) - 1)) + 1;
     fl__mcu_io(m, &io);
     fl_status st = fl_core_new(&cfg, &io, &m->core);
     if (st != FL_OK) {

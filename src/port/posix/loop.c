@@ -137,6 +137,12 @@ static void io_log_task(void *ud, int level, const char *line,
     fl__plog_task(&n->log, level, line, t);
 }
 
+static bool io_kept(void *ud, const char *record, size_t len)
+{
+    fl_node *n = ud;
+    return n->journal && fl__journal_store(n->journal, n->core, record, len);
+}
+
 static uint64_t io_wall_ms(void *ud)
 {
     struct timespec ts;
@@ -159,6 +165,8 @@ void fl__loop_io(fl_node *n, fl_core_io *io)
     io->log = io_log;
     io->log_task = io_log_task;
     io->wall_ms = io_wall_ms;
+    if (n->journal)
+        io->kept = io_kept;
 }
 
 /* ------------------------------------------------------ transport events */
@@ -253,6 +261,9 @@ static fl_status apply_canvas(fl_node *n, fl_result *r, uint64_t *id,
     if (r->remote_owner && r->canvas)
         return fl_core_remote_submit(n->core, r->remote_owner, r->canvas,
                                      strlen(r->canvas), n->now, id, err, errlen);
+    if (r->remote_owner && r->remote_now)
+        return fl_core_remote_state(n->core, r->remote_owner, r->remote_wid,
+                                    n->now, id);
     if (r->remote_owner)
         return fl_core_remote_query(n->core, r->remote_owner, r->remote_wid,
                                     n->now, id);
@@ -530,6 +541,7 @@ void *fl__loop_main(void *arg)
         run_inline(n);
         deadline = fl_core_tick(n->core, n->now);
         fl_core_flush(n->core, n->now);
+        fl__journal_maintain(n->journal, n->core);
         if (n->shutting) {
             if (stop_finished(n))
                 break;

@@ -159,6 +159,35 @@ static fl_status check_options(fl_node *n, const fl_node_options *o)
     return FL_OK;
 }
 
+static uint64_t first_id_from_clock(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || ts.tv_sec <= 0)
+        return 1;
+    uint64_t us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+    return us & ((UINT64_C(1) << 52) - 1); /* far below 2^53 either way */
+}
+
+/* --state-dir: the journal is opened (and locked) before the core exists,
+ * whose will then says `durable`, and read into it right after. */
+static fl_status open_journal(fl_node *n, const fl_node_options *o)
+{
+    if (!o->state_dir)
+        return FL_OK;
+    if (n->slots == 0)
+        return bad(n, "state dir '%s': a client (0 slots) keeps no workflows",
+                   o->state_dir);
+    n->journal = fl__calloc(1, sizeof *n->journal);
+    if (!n->journal)
+        return FL_ENOMEM;
+    fl_status st = fl__journal_open(n->journal, o->state_dir, n->id, &n->log);
+    if (st != FL_OK) {
+        fl__free(n->journal);
+        n->journal = NULL;
+    }
+    return st;
+}
+
 static fl_status make_core(fl_node *n, const fl_node_options *o)
 {
     uint64_t rnd[2];
@@ -186,11 +215,18 @@ static fl_status make_core(fl_node *n, const fl_node_options *o)
     cfg.only_tasks = o->tasks;
     cfg.log_level = o->log_level;
     cfg.events = o->events;
+    cfg.keep_results_s = o->result_expires_s;
+    /* Kept workflow ids never come back: a journal goes on from its last
+     * one; without one they start at the clock (us since 1970), above
+     * every id an earlier run gave unless the clock went back. */
+    cfg.first_kept_id = n->journal ? 1 : first_id_from_clock();
     fl__loop_io(n, &io);
     n->inc = cfg.incarnation;
     n->on_shutdown = o->on_shutdown;
     n->shutdown_ud = o->shutdown_ud;
     fl_status st = fl_core_new(&cfg, &io, &n->core);
+    if (st == FL_OK && n->journal)
+        st = fl__journal_load(n->journal, n->core, fl__now_us());
     if (st == FL_OK && o->observe) {
         fl_core_set_observer(n->core, o->observe, o->observe_ud);
         if (o->watch_events)
@@ -329,6 +365,8 @@ fl_status fl_node_new(const fl_node_options *o, fl_node **out)
         st = n->own_registry ? fl_register_builtins(n->own_registry) : FL_ENOMEM;
     }
     n->registry = o->registry ? o->registry : n->own_registry;
+    if (st == FL_OK)
+        st = open_journal(n, o);
     if (st == FL_OK)
         st = make_core(n, o);
     if (st == FL_OK && n->slots > 0)
@@ -480,6 +518,10 @@ void fl_node_free(fl_node *node)
         return; /* a task thread that never returned may still use any of it */
     if (node->core)
         fl_core_free(node->core);
+    if (node->journal) {
+        fl__journal_close(node->journal);
+        fl__free(node->journal);
+    }
     if (node->ex_ready)
         fl__executor_destroy(&node->ex);
     if (node->ctl)
@@ -790,7 +832,7 @@ static fl_status pick_owner(fl_node *node, const char *owner, char *out,
 }
 
 /* Queue a remote submit (canvas), query or revoke (wid, with revoke
- * 1, or 2 for terminate) handle for owner. */
+ * 1, or 2 for terminate; 3: a query for the current state) handle for owner. */
 static fl_status remote_handle(fl_node *node, const char *owner,
                                const char *canvas, uint64_t wid, int revoke,
                                fl_result **out)
@@ -801,8 +843,9 @@ static fl_status remote_handle(fl_node *node, const char *owner,
     r->node = node;
     r->remote_owner = fl__strdup(owner);
     r->remote_wid = wid;
-    r->remote_revoke = revoke > 0;
-    r->remote_terminate = revoke > 1;
+    r->remote_revoke = revoke == 1 || revoke == 2;
+    r->remote_terminate = revoke == 2;
+    r->remote_now = revoke == 3;
     r->canvas = canvas ? fl__strdup(canvas) : NULL;
     if (!r->remote_owner || (canvas && !r->canvas)) {
         fl__result_unref(r);
@@ -882,7 +925,7 @@ static bool parse_remote_id(const char *id, char *owner, uint64_t *wid)
         return false;
     errno = 0;
     n = strtoull(colon + 1, &end, 10);
-    if (*end || errno || n == 0)
+    if (*end || errno || n == 0 || n >= (1ull << 53))
         return false;
     *wid = (uint64_t)n;
     return true;
@@ -984,6 +1027,21 @@ fl_status fl_node_counters_get(fl_node *node, fl_node_counters *out)
     out->queued = st.queued_local;
     out->running = st.running;
     return FL_OK;
+}
+
+fl_status fl_node_result_state(fl_node *node, const char *id, fl_result **out)
+{
+    char owner[FL_MAX_ID_BUF];
+    uint64_t wid;
+
+    if (!node || !id || !out)
+        return FL_EINVAL;
+    *out = NULL;
+    if (!parse_remote_id(id, owner, &wid))
+        return FL_EINVAL;
+    if (atomic_load(&node->phase) != FL_NODE_RUNNING)
+        return FL_ESTATE;
+    return remote_handle(node, owner, NULL, wid, 3, out);
 }
 
 fl_status fl_node_peers(fl_node *node, fl_peer *peers, size_t cap, size_t *n)

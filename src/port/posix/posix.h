@@ -97,6 +97,8 @@ struct fl_result {
     char *err_type;
     char *err_message;
     char worker[FL_MAX_ID_BUF];
+    uint32_t attempts;     /* a kept workflow's (fl_result_get_info) */
+    uint64_t submitted_ms, started_ms, ended_ms;
 
     /* The submission, held until the loop hands it to the core. */
     char *name;
@@ -115,6 +117,7 @@ struct fl_result {
     uint64_t remote_wid;
     bool remote_revoke;    /* ask remote_owner to revoke remote_wid */
     bool remote_terminate; /* ... with terminate */
+    bool remote_now;       /* the query asks for the current state */
 
     atomic_bool revoke_wanted; /* set by fl_result_revoke */
     atomic_bool revoke_terminate; /* set by fl_result_terminate */
@@ -414,6 +417,33 @@ typedef enum fl_node_phase {
     FL_NODE_STOPPED
 } fl_node_phase;
 
+/* ------------------------------------------------------------ journal */
+
+/* A durable keeper's journal (journal.c). */
+typedef struct fl_journal {
+    char dir[FL_PATH_BUF];
+    char path[FL_PATH_BUF + 96];
+    int fd;              /* appends; holds the flock */
+    int tmp_fd;          /* while compacting */
+    char *line;          /* one record and its newline */
+    size_t line_cap;
+    bool compact_due;
+    fl_logger *log;
+} fl_journal;
+
+/* Open (creating dir, mode 0700) and lock DIR/keeper-<node_id>.journal.
+ * FL_OK, FL_EINVAL, FL_EIO, FL_EEXIST (another process holds it); logged. */
+fl_status fl__journal_open(fl_journal *j, const char *dir, const char *node_id,
+                           fl_logger *log);
+/* Read every record into core, resume, rewrite the file compacted. */
+fl_status fl__journal_load(fl_journal *j, fl_core *core, uint64_t now);
+/* The core's `kept` callback: append and fdatasync. */
+bool fl__journal_store(fl_journal *j, fl_core *core, const char *rec,
+                       size_t len);
+/* Outside core calls: compact the file when it has grown. */
+void fl__journal_maintain(fl_journal *j, fl_core *core);
+void fl__journal_close(fl_journal *j);
+
 struct fl_node {
     char id[FL_MAX_ID_BUF];
     char *cluster;
@@ -429,6 +459,7 @@ struct fl_node {
     size_t ntrust;
     struct fl_ctl_node *ctl;      /* control messages (nodes with slots) */
     fl_core *core;
+    fl_journal *journal;          /* --state-dir, or NULL */
     fl_transport tp;
     fl_executor ex;
     fl_inbox inbox;

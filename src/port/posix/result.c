@@ -132,12 +132,16 @@ void fl__result_finish(fl_result *r, const fl_final *fin)
             r->att_len = fin->att_len;
         }
     }
-    if (fin->state != FL_SUCCESS) {
+    if (fin->state == FL_FAILURE || fin->state == FL_REVOKED) {
         r->err_type = fl__strdup(fin->err_type ? fin->err_type : "Error");
         r->err_message = fl__strdup(fin->err_message ? fin->err_message : "");
     }
     if (fin->worker)
         strncpy(r->worker, fin->worker, sizeof r->worker - 1);
+    r->attempts = fin->attempts;
+    r->submitted_ms = fin->submitted_ms;
+    r->started_ms = fin->started_ms;
+    r->ended_ms = fin->ended_ms;
     mark_ready(r, fin->state);
 }
 
@@ -292,6 +296,22 @@ uint64_t fl_result_id(const fl_result *r)
 const char *fl_result_worker(const fl_result *r)
 {
     return fl_result_ready(r) ? r->worker : "";
+}
+
+void fl_result_get_info(const fl_result *r, fl_result_info *info)
+{
+    memset(info, 0, sizeof *info);
+    info->node = "";
+    if (!r)
+        return;
+    info->state = fl_result_state(r);
+    if (!fl_result_ready(r))
+        return;
+    info->node = r->worker;
+    info->attempts = r->attempts;
+    info->submitted_ms = r->submitted_ms;
+    info->started_ms = r->started_ms;
+    info->ended_ms = r->ended_ms;
 }
 
 static fl_status revoke(fl_result *r, bool terminate)

@@ -358,9 +358,10 @@ static void finish(fl_core *c, fl_otask *t, const fl_ending *e, uint64_t now)
     fl__map_del(&o->tasks, t->id);
     if (t->wf) {
         struct fl_wf *wf = t->wf;
-        task_free(t);
+        /* e->worker may point into t. */
         if (e->worker && e->worker[0])
             fl__canvas_task_ran_on(c, wf, e->worker);
+        task_free(t);
         fl__canvas_task_ended(c, wf, e->state, e->value, e->err_type,
                               e->err_message, now);
         return;
@@ -968,6 +969,14 @@ static size_t lease_to(fl_core *c, fl_oworker *w, size_t max, uint64_t now)
         fl_otask *t = next_for(c, o, &v);
         if (!t)
             break;
+        if (in_msg && ((t->expires_at && now >= t->expires_at) ||
+                       t->attempts >= t->max_attempts)) {
+            /* Ending it may end a workflow, whose waiters are answered
+             * with the writer this lease is being written in: send the
+             * lease first. */
+            end_lease(c, w);
+            in_msg = 0;
+        }
         if (!still_leasable(c, t, now))
             continue;
         if (in_msg && (in_msg == FL_MAX_BATCH ||

@@ -91,6 +91,19 @@ static void print_value(const fl_result *r, bool json)
     fl_free(text);
 }
 
+/* A failed group's member results, null where one failed. */
+static void print_partial(const fl_result *r, bool json)
+{
+    if (!fl_result_partial(r))
+        return;
+    char *text = fl_value_to_json(fl_result_partial(r), NULL);
+    if (json)
+        printf(",\"partial\":%s", text ? text : "null");
+    else
+        printf("%-10s %s\n", "partial", text ? text : "null");
+    fl_free(text);
+}
+
 static void print_error(const fl_result *r, bool json)
 {
     const char *type = fl_result_error_type(r) ? fl_result_error_type(r) : "";
@@ -132,8 +145,10 @@ static int print_info(const char *id, const fl_result *r, bool json)
     print_time("ended", in.ended_ms, json);
     if (in.state == FL_SUCCESS)
         print_value(r, json);
-    else if (in.state == FL_FAILURE || in.state == FL_REVOKED)
+    else if (in.state == FL_FAILURE || in.state == FL_REVOKED) {
+        print_partial(r, json);
         print_error(r, json);
+    }
     if (json)
         fputs("}\n", stdout);
     return fflush(stdout) == 0 ? 0 : 1;

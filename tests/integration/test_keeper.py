@@ -171,6 +171,19 @@ class KeeperTest(fx.ClusterTest):
         self.assertEqual(s["attempts"], 7)
         self.assertEqual(s["node"], "w1")
 
+    def test_json_of_a_failed_group(self):
+        self.start_cluster(("w1",))
+        wid = self.submit('[add(1,1), fail("x")]', "w1")
+        r = self.result(wid, "--json")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        s = json.loads(r.stdout)
+        self.assertEqual(s["id"], wid)
+        self.assertEqual(s["state"], "FAILURE")
+        self.assertEqual(s["partial"], [2, None])
+        self.assertEqual(s["error"]["type"], "TaskError")
+        self.assertEqual(s["attempts"], 2)
+        self.assertNotIn("value", s)
+
     def test_started_only_when_a_slot_runs_it(self):
         """A hand-written owner leases 8 sleeps to a 4-slot worker: the
         worker reports `started` for 4 of them, then one more each time one

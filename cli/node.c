@@ -418,6 +418,8 @@ static const struct cli_config_key node_keys[] = {
     {"lua-mem", "--lua-mem", NULL, CLI_KEY_VALUE, NULL, NULL},
     {"lua-steps", "--lua-steps", NULL, CLI_KEY_VALUE, NULL, NULL},
     {"data-dir", "--data-dir", NULL, CLI_KEY_REPEAT, NULL, NULL},
+    {"state-dir", "--state-dir", NULL, CLI_KEY_VALUE, NULL, NULL},
+    {"result-expires", "--result-expires", NULL, CLI_KEY_VALUE, NULL, NULL},
     {"events", "--events", "-E", CLI_KEY_BOOL, NULL, NULL},
     {"verbose", "--verbose", "-v", CLI_KEY_BOOL, NULL, NULL},
     {"quiet", "--quiet", "-q", CLI_KEY_BOOL, NULL, NULL},

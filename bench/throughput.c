@@ -50,16 +50,25 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The task called (--task, any that adds its two arguments: "add", or a
+ * Lua module's) and where (--route, NULL: anywhere). */
+static const char *task_name = "add";
+static fl_call_options call_opt;
+
 static void usage(const char *prog)
 {
     fprintf(stderr,
             "usage: %s [--broker URL] [--cluster NAME] [--count N] [--rounds M]\n"
-            "          [--warmup W] [--nodes K] [--timeout SECONDS]\n"
+            "          [--warmup W] [--nodes K] [--timeout SECONDS] [--task NAME]\n"
+            "          [--route NODE]\n"
             "  --count    tasks in the burst (default 100000; 0 skips it)\n"
             "  --rounds   sequential single tasks timed (default 2000; 0 skips it)\n"
             "  --warmup   untimed single tasks before them (default 200)\n"
             "  --nodes    worker nodes to wait for before starting (default 1)\n"
-            "  --timeout  the whole run must end within this (default 300)\n",
+            "  --timeout  the whole run must end within this (default 300)\n"
+            "  --task     the task called with (i, i), which must return 2i (default add;\n"
+            "             a Lua task for bench/pool.sh)\n"
+            "  --route    run the tasks only on this node (default: any)\n",
             prog);
 }
 
@@ -96,6 +105,10 @@ static int parse_args(int argc, char **argv, config *cfg)
             cfg->broker = v;
         } else if (strcmp(a, "--cluster") == 0) {
             cfg->cluster = v;
+        } else if (strcmp(a, "--task") == 0) {
+            task_name = v;
+        } else if (strcmp(a, "--route") == 0) {
+            call_opt.route = v;
         } else if (strcmp(a, "--count") == 0) {
             bad = parse_long(v, 0, 100000000, &cfg->count);
         } else if (strcmp(a, "--rounds") == 0) {
@@ -181,7 +194,8 @@ static fl_status call_add(fl_node *node, long i, fl_result **out)
 {
     char args[64];
     snprintf(args, sizeof args, "[%ld,%ld]", i, i);
-    return fl_node_call(node, "add", args, NULL, NULL, 0, NULL, out);
+    return fl_node_call(node, task_name, args, NULL, NULL, 0,
+                        call_opt.route ? &call_opt : NULL, out);
 }
 
 /* Wait for r and check it holds 2i. Returns 0, or -1 after saying why. */

@@ -4,9 +4,11 @@
  * key given (--key or $FLORET_KEY), and publish it on the cluster's control
  * topic; deploys and undeploys are retained so that nodes joining later
  * get the current modules (docs/protocol.md 3.9). A module is checked here
- * first, in the same sandbox the nodes use, so a syntax error is reported
- * before anything is sent.
- * Depends on cli.h, opts.h, ctl_publish.h, ctl_sign.h, lua_runtime.h.
+ * first, in the same sandbox and under the same limits the nodes use (its
+ * top level in a child process), so a syntax error or a module the nodes
+ * would refuse is reported before anything is sent.
+ * Depends on cli.h, opts.h, ctl_publish.h, ctl_sign.h, deploy_check.h,
+ * lua_runtime.h.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,6 +20,7 @@
 #include "cli.h"
 #include "ctl_publish.h"
 #include "ctl_sign.h"
+#include "deploy_check.h"
 #include "lua_runtime.h"
 #include "conn.h"
 #include "opts.h"
@@ -155,12 +158,15 @@ static int module_name(const struct ctl_args *a, char *out, size_t cap)
     return -1;
 }
 
-/* Check the module in the nodes' sandbox; prints its tasks. */
+/* Check the module in the nodes' sandbox, with a node's default limits
+ * (its top level in a child process, killed after the load limit);
+ * prints its tasks. */
 static int check_module(const char *name, const char *src, size_t len)
 {
     char err[700];
     fl_lua_module *m = NULL;
-    fl_status st = fl__lua_module_new(name, "", src, len, NULL, &m, err, sizeof err);
+    fl_status st = fl__deploy_check_run(name, "", src, len, NULL, FL_LUA_DEFAULT_LOAD_MS,
+                                        NULL, NULL, &m, err, sizeof err);
     if (st != FL_OK) {
         fprintf(stderr, "floret deploy: %s\n", err);
         return 1;

@@ -146,6 +146,13 @@ static void usage(FILE *f)
             "  --slots N            tasks run at once (default: one per core; 0: none)\n"
             "  --task-nice N        niceness the task threads add to the node's, 0 to 19\n"
             "                       (default 10: the node's messages go first; Linux)\n"
+            "  --pool auto|process|thread\n"
+            "                       where tasks run: process, each slot's tasks in a child\n"
+            "                       process that is killed (SIGKILL) and forked again when\n"
+            "                       a task passes its hard time limit; thread, on the\n"
+            "                       node's threads (fastest; a task stops only when it\n"
+            "                       notices cancellation); auto (default), Lua tasks in\n"
+            "                       processes and native tasks on threads\n"
             "  --name ID            node id (default: <hostname>-<pid>)\n"
             "  --tag KEY=VALUE      a routing tag (repeatable): tasks routed to\n"
             "                       KEY=VALUE run only on nodes that have it;\n"
@@ -165,6 +172,9 @@ static void usage(FILE *f)
             "                       can publish to the broker can then run code here)\n"
             "  --lua-mem MB         memory one Lua state may hold (default 64)\n"
             "  --lua-steps N        Lua instructions per task call (default 100000000)\n"
+            "  --lua-load-limit S   seconds a deployed module's top-level code may run\n"
+            "                       (in a child process; default 5): longer, the deploy\n"
+            "                       is refused\n"
             "  --data-dir DIR       the word count's wc.file may read files below DIR\n"
             "                       (repeatable; also $FLORET_DATA_DIRS, colon-separated);\n"
             "                       without one, this node reads no file by reference\n"
@@ -303,6 +313,23 @@ static int parse(int argc, char **argv, struct node_args *a)
             if (!cli_parse_long(v, -1, 4096, &a->slots))
                 return cli_usage_error("node", "--slots '%s': expected a number from 0 to 4096 (-1: one per core)", v);
             a->o.slots = (int)a->slots;
+        } else if ((m = cli_opt(argc, argv, &i, "--pool", &v, "node")) != 0) {
+            if (m < 0)
+                return 2;
+            if (strcmp(v, "auto") == 0)
+                a->o.pool = FL_POOL_AUTO;
+            else if (strcmp(v, "process") == 0)
+                a->o.pool = FL_POOL_PROCESS;
+            else if (strcmp(v, "thread") == 0)
+                a->o.pool = FL_POOL_THREAD;
+            else
+                return cli_usage_error("node", "--pool '%s': expected auto, process or thread", v);
+        } else if ((m = cli_opt(argc, argv, &i, "--lua-load-limit", &v, "node")) != 0) {
+            if (m < 0)
+                return 2;
+            if (!cli_parse_long(v, 1, 3600, &num))
+                return cli_usage_error("node", "--lua-load-limit '%s': expected seconds from 1 to 3600", v);
+            a->o.lua_load_ms = (uint32_t)num * 1000u;
         } else if ((m = cli_opt(argc, argv, &i, "--task-nice", &v, "node")) != 0) {
             if (m < 0)
                 return 2;

@@ -280,6 +280,18 @@ enum { FL_LOG_TEXT = 0, FL_LOG_JSON = 1 };
 typedef void (*fl_observe_fn)(void *ud, const char *node, const char *kind,
                               const fl_value *msg);
 
+/* Where a node runs its tasks (docs/tasks.md, "Isolation"). In a child
+ * process a task that passes its hard time limit (or is cancelled by a
+ * shutdown) is killed with SIGKILL and the slot gets a new child, so a
+ * task stuck in one C call cannot keep its slot; a native task there runs
+ * in a copy of the node's memory (what it writes stays in the child). On
+ * a thread a task stops only when it notices cancellation. */
+typedef enum fl_pool {
+    FL_POOL_AUTO = 0, /* Lua tasks in child processes, native on threads */
+    FL_POOL_PROCESS,  /* every task in a child process, one per slot */
+    FL_POOL_THREAD    /* every task on the node's threads (fastest) */
+} fl_pool;
+
 typedef struct fl_node_options {
     /* mqtt://[user:pass@]host[:port] or mqtts://...; NULL means the
      * FLORET_BROKER environment variable, then mqtt://127.0.0.1:1883. */
@@ -336,6 +348,11 @@ typedef struct fl_node_options {
     bool allow_unsigned;
     size_t lua_mem;        /* bytes one Lua state may hold; 0 = 64 MiB */
     uint64_t lua_steps;    /* Lua instructions per call; 0 = 100,000,000 */
+    /* Wall-clock limit of a deployed module's top-level code, which runs
+     * in a child process off the node's loop: a module that takes longer
+     * is killed and its deploy refused. 0 = 5000 ms. */
+    uint32_t lua_load_ms;
+    fl_pool pool;          /* where tasks run; FL_POOL_AUTO by default */
     /* Called (on the node's own thread) when a trusted shutdown arrives;
      * the application then stops the node. NULL: shutdowns are logged and
      * ignored. */

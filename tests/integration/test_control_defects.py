@@ -95,7 +95,19 @@ class ControlDefectsTest(dfx.DeployTest):
         self.assertIn(".pub", n.log_text())
 
     def test_stuck_task_does_not_block_stop(self):
-        n = self.add_trusting("stuck", ["--stop-grace", "300"])
+        """On a thread a task stuck in a C call cannot be stopped: the node
+        leaves it behind."""
+        n = self.stop_with_stuck_task("thread")
+        self.assertIn("did not stop when cancelled", n.log_text())
+
+    def test_stuck_task_is_killed_at_stop(self):
+        """In a child process (the default for Lua) it is killed."""
+        n = self.stop_with_stuck_task("auto")
+        self.assertNotIn("did not stop when cancelled", n.log_text())
+        self.assertIn("ended by signal 9 (Killed); the slot gets a new one", n.log_text())
+
+    def stop_with_stuck_task(self, pool):
+        n = self.add_trusting("stuck", ["--stop-grace", "300", "--pool", pool])
         fx.wait_online(self.c.broker.port, ["stuck"])
         src = ('return {f = function() '
                'return string.find(string.rep("a", 50000), ".-.-.-.-b") end}\n')
@@ -117,9 +129,9 @@ class ControlDefectsTest(dfx.DeployTest):
             self.fail("the node did not stop within 15 s of SIGTERM" + self.logs())
         self.assertLess(time.monotonic() - t0, 10)
         self.assertEqual(n.proc.returncode, 0, n.log_text())
-        self.assertIn("did not stop when cancelled", n.log_text())
         self.assertEqual(dfx.presences(self.c.broker.port).get("stuck", {}).get("state"),
                          "offline", self.logs())
+        return n
 
 
 if __name__ == "__main__":

@@ -2,9 +2,14 @@
  * ctl_node.c - what a node does with a control message: check it (parsed,
  * signed by a trusted key or unsigned where allowed, not from the future,
  * newer than anything accepted for the same module), then deploy or drop a
- * Lua module, or stop. Every refusal is one log line saying why. Runs on
- * the loop thread, called by the core for `ctl` and `ctl/<module>`.
- * Depends on ctl_node.h, ctl_sign.h, lua_runtime.h, core.h, alloc.h.
+ * Lua module, or stop. A deploy's top-level code runs in the deploy
+ * checker's child process (deploy_check.c), never on this thread; the
+ * module is loaded when the check comes back, unless a newer deploy or
+ * undeploy of it came meanwhile. Every refusal is one log line saying
+ * why. Runs on the loop thread, called by the core for `ctl` and
+ * `ctl/<module>`.
+ * Depends on ctl_node.h, ctl_sign.h, deploy_check.h, lua_runtime.h,
+ * core.h, alloc.h.
  */
 #include "ctl_node.h"
 
@@ -13,6 +18,7 @@
 #include <time.h>
 
 #include "alloc.h"
+#include "deploy_check.h"
 
 #define SHUTDOWN_SLOT "!shutdown" /* the replay record of shutdowns */
 
@@ -136,9 +142,24 @@ static void publish_tasks(fl_ctl_node *cn)
     fl_free(mods);
 }
 
+/* Put mod (checked) into the set; err is why it was refused when NULL. */
+static void install(fl_ctl_node *cn, const char *module, const char *version,
+                    fl_lua_module *mod, const char *err, bool signed_)
+{
+    fl_status st = mod ? fl__lua_set_put(cn->cfg.lua, mod) : FL_EINVAL;
+    if (st != FL_OK) {
+        fl__plog(cn->cfg.log, FL_LOG_ERROR, "deploy of module %s version %s failed: %s",
+                 module, version, mod ? "too many modules" : err);
+        return;
+    }
+    fl__plog(cn->cfg.log, FL_LOG_INFO, "deployed module %s version %s (%zu tasks, %s)",
+             module, version, fl__lua_module_nfn(mod), signed_ ? "signed" : "UNSIGNED");
+    publish_tasks(cn);
+}
+
 static void deploy(fl_ctl_node *cn, const fl_ctl_msg *m)
 {
-    char version[FL_CTL_VERSION_HEX + 1], err[600];
+    char version[FL_CTL_VERSION_HEX + 1], err[600] = "";
     fl_lua_module *mod = NULL;
     fl__ctl_version(m->att, m->att_len, version);
     if (strcmp(version, m->version) != 0) {
@@ -147,22 +168,34 @@ static void deploy(fl_ctl_node *cn, const fl_ctl_msg *m)
                  version);
         return;
     }
-    fl_status st = fl__lua_module_new(m->target, version, (const char *)m->att,
-                                      m->att_len, fl__lua_set_limits(cn->cfg.lua), &mod,
-                                      err, sizeof err);
-    if (st == FL_OK)
-        st = fl__lua_set_put(cn->cfg.lua, mod);
-    if (st != FL_OK) {
-        fl__plog(cn->cfg.log, FL_LOG_ERROR, "deploy of module %s version %s failed: %s",
-                 m->target, version, st == FL_ETOOBIG && mod ? "too many modules" : err);
-        fl__lua_module_unref(mod);
+    if (cn->cfg.checker) {
+        fl_status st = fl__deploy_check(cn->cfg.checker, m->target, version, m->att,
+                                        m->att_len, m->ts, m->signed_);
+        if (st != FL_OK)
+            fl__plog(cn->cfg.log, FL_LOG_ERROR, "deploy of module %s version %s failed: "
+                     "cannot check it (%s)", m->target, version,
+                     st == FL_ENOMEM ? "out of memory" : "no thread");
+        else
+            fl__plog(cn->cfg.log, FL_LOG_DEBUG, "checking module %s version %s",
+                     m->target, version);
         return;
     }
-    fl__plog(cn->cfg.log, FL_LOG_INFO, "deployed module %s version %s (%zu tasks, %s)",
-             m->target, version, fl__lua_module_nfn(mod),
-             m->signed_ ? "signed" : "UNSIGNED");
+    (void)fl__lua_module_new(m->target, version, (const char *)m->att, m->att_len,
+                             fl__lua_set_limits(cn->cfg.lua), &mod, err, sizeof err);
+    install(cn, m->target, version, mod, err, m->signed_);
     fl__lua_module_unref(mod);
-    publish_tasks(cn);
+}
+
+void fl__ctl_node_checked(fl_ctl_node *cn, const fl_deploy_checked *c)
+{
+    const fl_ctl_seen *s = seen_slot(cn, c->module, false);
+    if (!s || s->ts != c->ts) {
+        fl__plog(cn->cfg.log, FL_LOG_INFO, "deploy of module %s version %s dropped: a "
+                 "newer deploy or undeploy of it came while it was checked", c->module,
+                 c->version);
+        return;
+    }
+    install(cn, c->module, c->version, c->mod, c->err, c->signed_);
 }
 
 static void act(fl_ctl_node *cn, const fl_ctl_msg *m)

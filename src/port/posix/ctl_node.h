@@ -31,6 +31,9 @@ typedef struct fl_ctl_node_config {
     void (*publish)(void *ud, const char *topic, const void *payload, size_t len,
                     bool retain);
     void *publish_ud;
+    /* Runs a deploy's top-level code off the loop (borrowed); NULL: run
+     * it here, under the step and memory budget only (tests). */
+    struct fl_deploy_checker *checker;
 } fl_ctl_node_config;
 
 /* The highest timestamp accepted for one module (or for shutdowns), and
@@ -58,5 +61,11 @@ void fl__ctl_node_free(fl_ctl_node *cn);
 /* The core's fl_core_ctl_fn (ud is the fl_ctl_node). */
 void fl__ctl_node_on_message(void *ud, const char *rest, const void *payload,
                              size_t len);
+
+/* A deploy's check came back (deploy_check.c): load the module unless a
+ * newer deploy or undeploy of it came meanwhile, or log why it was
+ * refused. c stays the caller's. */
+struct fl_deploy_checked;
+void fl__ctl_node_checked(fl_ctl_node *cn, const struct fl_deploy_checked *c);
 
 #endif

@@ -4,8 +4,11 @@
  * done callback (the loop's inbox). Cancellation is a per-job flag plus a
  * pool-wide one for shutdown; sleeping tasks wait on one condition
  * variable that any cancel broadcasts, since cancels are rare.
- * Threads run nicer than the node (fl_node_options.task_nice).
- * Depends on posix.h, core.h (fl_core_run_job_or), lua_runtime.h (one
+ * Threads run nicer than the node (fl_node_options.task_nice). Under a
+ * process pool (fl_node_options.pool) a thread hands its jobs to a child
+ * process of its own instead (child.c) and waits, and a cancel kills the
+ * child: a task stuck in a C call cannot hold the slot.
+ * Depends on posix.h, child.h, core.h (fl_core_run_job_or), lua_runtime.h (one
  * Lua state per thread for hot-deployed tasks) and, on Linux,
  * setpriority.
  */
@@ -21,6 +24,7 @@
 #endif
 
 #include "alloc.h"
+#include "child.h"
 #include "defaults.h"
 #include "lua_runtime.h"
 
@@ -129,6 +133,20 @@ static void run_one(fl_executor *ex, fl_lua_slot *lua, fl_xjob *xj)
     xj->out.run_us = fl__now_us() - t0; /* the core tunes credit with it */
 }
 
+/* The same in the slot's child process. */
+static void run_in_child(fl_executor *ex, fl_child *child, fl_xjob *xj)
+{
+    memset(&xj->out, 0, sizeof xj->out);
+    if (hook_cancelled(xj)) {
+        xj->out.ok = false;
+        snprintf(xj->out.err_type, sizeof xj->out.err_type, "Cancelled");
+        return;
+    }
+    uint64_t t0 = fl__now_us();
+    fl__child_run(child, ex, xj, hook_cancelled);
+    xj->out.run_us = fl__now_us() - t0;
+}
+
 void fl__executor_run_here(fl_executor *ex, fl_xjob *xj)
 {
     xj->ex = ex;
@@ -185,10 +203,16 @@ static void *worker_main(void *arg)
     /* Made lazily and kept: a Lua state per thread, so threads never share
      * one. Without memory for it, Lua tasks fail as unknown here. */
     fl_lua_slot *lua = ex->lua ? fl__lua_slot_new(ex->lua) : NULL;
+    fl_child child;
+    fl__child_init(&child);
     while ((xj = next_job(ex)) != NULL) {
-        run_one(ex, lua, xj);
+        if (fl__child_wanted(ex, xj->job))
+            run_in_child(ex, &child, xj);
+        else
+            run_one(ex, lua, xj);
         ex->done(ex->done_ud, xj);
     }
+    fl__child_close(&child); /* the node stops: no child outlives its slot */
     fl__lua_slot_free(lua);
     pthread_mutex_lock(&ex->mu);
     ex->alive--;

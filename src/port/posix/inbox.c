@@ -11,6 +11,8 @@
 
 #include <string.h>
 
+#include "deploy_check.h"
+
 fl_status fl__inbox_init(fl_inbox *ib)
 {
     memset(ib, 0, sizeof *ib);
@@ -25,6 +27,11 @@ fl_status fl__inbox_init(fl_inbox *ib)
 
 void fl__inbox_destroy(fl_inbox *ib)
 {
+    while (ib->chk_head) {
+        fl_deploy_checked *next = ib->chk_head->next;
+        fl__deploy_checked_free(ib->chk_head);
+        ib->chk_head = next;
+    }
     fl__wake_close(&ib->wake);
     pthread_mutex_destroy(&ib->mu);
 }
@@ -96,6 +103,22 @@ void fl__inbox_revoke(fl_inbox *ib, fl_result *r)
         fl__wake_ring(&ib->wake);
 }
 
+void fl__inbox_checked(fl_inbox *ib, fl_deploy_checked *c)
+{
+    bool ring;
+    c->next = NULL;
+    pthread_mutex_lock(&ib->mu);
+    if (ib->chk_tail)
+        ib->chk_tail->next = c;
+    else
+        ib->chk_head = c;
+    ib->chk_tail = c;
+    ring = arm(ib);
+    pthread_mutex_unlock(&ib->mu);
+    if (ring)
+        fl__wake_ring(&ib->wake);
+}
+
 void fl__inbox_stop(fl_inbox *ib, uint32_t grace_ms)
 {
     bool ring;
@@ -126,6 +149,7 @@ void fl__inbox_take(fl_inbox *ib, fl_inbox_batch *b)
     b->dones = ib->done_head;
     b->reqs = ib->req_head;
     b->revokes = ib->rev_head;
+    b->checked = ib->chk_head;
     b->stop = ib->stop;
     b->stop_grace_ms = ib->stop_grace_ms;
     b->quit = ib->quit;
@@ -133,6 +157,7 @@ void fl__inbox_take(fl_inbox *ib, fl_inbox_batch *b)
     ib->done_head = ib->done_tail = NULL;
     ib->req_head = NULL;
     ib->rev_head = NULL;
+    ib->chk_head = ib->chk_tail = NULL;
     ib->stop = false; /* delivered once; the loop remembers it */
     ib->rung = false;
     pthread_mutex_unlock(&ib->mu);

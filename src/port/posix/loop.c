@@ -17,6 +17,8 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "ctl_node.h"
+#include "deploy_check.h"
 
 #define SUBMIT_BATCH 8192          /* submissions per turn, so input keeps flowing */
 #define CANCEL_WAIT_US 2000000u    /* after the grace, for cancelled tasks to return */
@@ -64,7 +66,8 @@ static void io_execute(void *ud, fl_job *job)
 {
     fl_node *n = ud;
     fl_xjob *xj = xjob_get(n);
-    if (xj && fl__fastpath_ok(&n->fast, n->registry, job)) {
+    /* A process pool isolates every task, quick ones too. */
+    if (xj && n->pool != FL_POOL_PROCESS && fl__fastpath_ok(&n->fast, n->registry, job)) {
         /* Run on this thread after the core's callback returns. */
         xj->job = job;
         xj->ex = &n->ex;
@@ -452,6 +455,18 @@ static void answer_peers(fl_node *n, fl_peers_req *req, bool live)
     }
 }
 
+/* Finish the deploys whose check came back (live), or drop them. */
+static void run_checked(fl_node *n, fl_deploy_checked *c, bool live)
+{
+    while (c) {
+        fl_deploy_checked *next = c->next;
+        if (live && n->ctl)
+            fl__ctl_node_checked(n->ctl, c);
+        fl__deploy_checked_free(c);
+        c = next;
+    }
+}
+
 static void take_inbox(fl_node *n, bool *quit)
 {
     fl_inbox_batch b;
@@ -476,6 +491,7 @@ static void take_inbox(fl_node *n, bool *quit)
     }
     run_submissions(n);
     run_revokes(n, b.revokes, true);
+    run_checked(n, b.checked, true);
     answer_peers(n, b.reqs, true);
     if (b.quit)
         *quit = true;
@@ -606,6 +622,8 @@ static void drain_jobs(fl_node *n, fl_inbox_batch *b)
         b->reqs = NULL;
         run_revokes(n, b->revokes, false);
         b->revokes = NULL;
+        run_checked(n, b->checked, false);
+        b->checked = NULL;
         if (!any)
             return;
         /* Later rounds see only new submissions; keep the first ones. */

@@ -21,6 +21,7 @@
 #include "alloc.h"
 #include "codec.h"
 #include "ctl_node.h"
+#include "deploy_check.h"
 #include "lua_runtime.h"
 
 #define FREE_GRACE_MS 1000u   /* fl_node_free on a running node */
@@ -144,6 +145,14 @@ static fl_status check_options(fl_node *n, const fl_node_options *o)
         return FL_EINVAL;
     }
     n->task_nice = o->task_nice;
+    if (o->pool != FL_POOL_AUTO && o->pool != FL_POOL_PROCESS && o->pool != FL_POOL_THREAD)
+    {
+        fl__plog(&n->log, FL_LOG_ERROR, "pool %d: use FL_POOL_AUTO, FL_POOL_PROCESS or "
+                 "FL_POOL_THREAD", (int)o->pool);
+        return FL_EINVAL;
+    }
+    n->pool = o->pool;
+    n->lua_load_ms = o->lua_load_ms ? o->lua_load_ms : FL_LUA_DEFAULT_LOAD_MS;
     if (o->tags && !fl__valid_tags(o->tags))
         return bad(n, "tags '%s': expected KEY=VALUE[,KEY=VALUE...] of A-Z a-z 0-9 _ . - "
                    "(255 bytes at most)", o->tags);
@@ -245,6 +254,13 @@ static void ctl_publish(void *ud, const char *topic, const void *payload, size_t
     fl__tp_publish(&n->tp, topic, payload, len, 1, retain);
 }
 
+/* The deploy checker's answer, from its thread to the loop. */
+static void deploy_checked(void *ud, fl_deploy_checked *c)
+{
+    fl_node *n = ud;
+    fl__inbox_checked(&n->inbox, c);
+}
+
 /* Trusted keys, the module set and the control handler of a node with
  * slots. */
 static fl_status make_lua(fl_node *n, const fl_node_options *o)
@@ -284,11 +300,16 @@ static fl_status make_lua(fl_node *n, const fl_node_options *o)
     n->ctl = fl__calloc(1, sizeof *n->ctl);
     if (!n->lua || !n->ctl)
         return FL_ENOMEM;
+    n->checker = fl__deploy_checker_new(fl__lua_set_limits(n->lua), n->lua_load_ms,
+                                        deploy_checked, n);
+    if (!n->checker)
+        return FL_ENOMEM;
     fl_ctl_node_config cfg = {
         .cluster = n->cluster, .node_id = n->id, .keys = n->trust,
         .nkeys = n->ntrust, .allow_unsigned = o->allow_unsigned, .lua = n->lua,
         .core = n->core, .log = &n->log, .on_shutdown = o->on_shutdown,
         .shutdown_ud = o->shutdown_ud, .publish = ctl_publish, .publish_ud = n,
+        .checker = n->checker,
     };
     if (fl__ctl_node_init(n->ctl, &cfg) != FL_OK) {
         fl__plog(&n->log, FL_LOG_ERROR, "cannot initialise libsodium");
@@ -331,6 +352,8 @@ static fl_status make_parts(fl_node *n)
     st = fl__executor_init(&n->ex, n->slots, n->registry, n->lua, n->id,
                            max_result, fl__loop_job_finished, n);
     n->ex.task_nice = n->task_nice;
+    n->ex.pool = n->pool;
+    n->ex.log = &n->log;
     n->ex_ready = st == FL_OK;
     return st;
 }
@@ -502,6 +525,10 @@ void fl_node_stop(fl_node *node, uint32_t grace_ms)
     fl__inbox_stop(&node->inbox, grace_ms);
     pthread_join(node->loop_thread, NULL);
     node->loop_running = false;
+    /* Before the leftovers: a check under way is killed, and nothing is
+     * handed to the inbox after it has been drained. */
+    fl__deploy_checker_free(node->checker);
+    node->checker = NULL;
     fl__loop_finish_leftovers(node);
     set_phase(node, FL_NODE_STOPPED);
 }
@@ -512,6 +539,8 @@ void fl_node_free(fl_node *node)
         return;
     if (atomic_load(&node->phase) == FL_NODE_RUNNING)
         fl_node_stop(node, FREE_GRACE_MS);
+    fl__deploy_checker_free(node->checker);
+    node->checker = NULL;
     if (node->core && node->ex_ready && node->inbox_ready)
         fl__loop_finish_leftovers(node);
     if (node->ex.abandoned)

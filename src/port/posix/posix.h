@@ -211,6 +211,8 @@ struct fl_executor {
     const char *node_id;
     size_t max_result;
     int task_nice;     /* niceness each thread adds to its own at start */
+    fl_pool pool;      /* where jobs run: threads or child processes */
+    fl_logger *log;    /* for the kills of child processes; may be NULL */
     fl_xjob_done_fn done;
     void *done_ud;
 };
@@ -380,6 +382,7 @@ typedef struct fl_inbox {
     fl_xjob *done_head, *done_tail;
     fl_peers_req *req_head;
     fl_result *rev_head; /* revoke requests; each holds a reference */
+    struct fl_deploy_checked *chk_head, *chk_tail; /* deploy checks, in order */
     bool stop;
     uint32_t stop_grace_ms;
     bool quit; /* leave at once (start gave up) */
@@ -391,6 +394,7 @@ typedef struct fl_inbox_batch {
     fl_xjob *dones;
     fl_peers_req *reqs;
     fl_result *revokes;
+    struct fl_deploy_checked *checked;
     bool stop;
     uint32_t stop_grace_ms;
     bool quit;
@@ -403,6 +407,8 @@ void fl__inbox_done(fl_inbox *ib, fl_xjob *xj);
 void fl__inbox_peers(fl_inbox *ib, fl_peers_req *req);
 /* Ask the loop to revoke r; the inbox takes one reference to r. */
 void fl__inbox_revoke(fl_inbox *ib, fl_result *r);
+/* A deploy check finished (deploy_check.c); the inbox takes c. */
+void fl__inbox_checked(fl_inbox *ib, struct fl_deploy_checked *c);
 void fl__inbox_stop(fl_inbox *ib, uint32_t grace_ms);
 void fl__inbox_quit(fl_inbox *ib);
 void fl__inbox_take(fl_inbox *ib, fl_inbox_batch *b);
@@ -450,6 +456,8 @@ struct fl_node {
     fl_url url;
     unsigned slots;
     int task_nice;                /* added to the executor threads' niceness */
+    fl_pool pool;                 /* where tasks run */
+    uint32_t lua_load_ms;         /* wall-clock limit of a module's top level */
     size_t max_message;
     fl_logger log;
     fl_registry *own_registry;
@@ -458,6 +466,7 @@ struct fl_node {
     struct fl_ctl_key *trust;     /* trusted public keys */
     size_t ntrust;
     struct fl_ctl_node *ctl;      /* control messages (nodes with slots) */
+    struct fl_deploy_checker *checker; /* runs deployed modules' top level */
     fl_core *core;
     fl_journal *journal;          /* --state-dir, or NULL */
     fl_transport tp;

@@ -121,13 +121,11 @@ static fl_status collect_fns(fl_lua_module *m, lua_State *L, char *err,
     return FL_OK;
 }
 
-fl_status fl__lua_module_new(const char *name, const char *version,
-                             const char *src, size_t len,
-                             const fl_lua_limits *lim, fl_lua_module **out,
-                             char *err, size_t errlen)
+/* A module with a copy of src and no functions yet. */
+static fl_status module_alloc(const char *name, const char *version,
+                              const char *src, size_t len, fl_lua_module **out,
+                              char *err, size_t errlen)
 {
-    fl_lua_sb sb;
-    fl_status st;
     *out = NULL;
     if (!fl__lua_valid_module_name(name)) {
         snprintf(err, errlen, "module name '%.40s' is not valid: use 1 to %d of "
@@ -150,6 +148,57 @@ fl_status fl__lua_module_new(const char *name, const char *version,
     memcpy(m->src, src, len);
     m->src[len] = '\0';
     m->len = len;
+    *out = m;
+    return FL_OK;
+}
+
+fl_status fl__lua_module_make(const char *name, const char *version,
+                              const char *src, size_t len,
+                              const char *const *fns, size_t nfn,
+                              fl_lua_module **out)
+{
+    char err[160];
+    fl_lua_module *m;
+    fl_status st = module_alloc(name, version, src, len, &m, err, sizeof err);
+    if (st != FL_OK)
+        return st;
+    if (nfn == 0 || nfn > MAX_FUNCTIONS) {
+        module_free(m);
+        return FL_EINVAL;
+    }
+    m->fns = fl__calloc(nfn, sizeof *m->fns);
+    if (!m->fns) {
+        module_free(m);
+        return FL_ENOMEM;
+    }
+    size_t prefix = strlen(name) + 1;
+    for (size_t i = 0; i < nfn; i++) {
+        size_t fl = fns[i] ? strlen(fns[i]) : 0;
+        if (!fns[i] || !valid_fn_name(fns[i], fl) || prefix + fl > 64) {
+            module_free(m);
+            return FL_EINVAL;
+        }
+        if (!(m->fns[m->nfn] = fl__strndup(fns[i], fl))) {
+            module_free(m);
+            return FL_ENOMEM;
+        }
+        m->nfn++;
+    }
+    qsort(m->fns, m->nfn, sizeof *m->fns, by_name);
+    *out = m;
+    return FL_OK;
+}
+
+fl_status fl__lua_module_new(const char *name, const char *version,
+                             const char *src, size_t len,
+                             const fl_lua_limits *lim, fl_lua_module **out,
+                             char *err, size_t errlen)
+{
+    fl_lua_sb sb;
+    fl_lua_module *m;
+    fl_status st = module_alloc(name, version, src, len, &m, err, errlen);
+    if (st != FL_OK)
+        return st;
     st = fl__lua_sb_open(&sb, lim);
     if (st == FL_OK) {
         char why[512];

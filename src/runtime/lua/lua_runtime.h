@@ -23,6 +23,7 @@
 
 #define FL_LUA_DEFAULT_MEM (64u * 1024u * 1024u) /* bytes per Lua state */
 #define FL_LUA_DEFAULT_STEPS 100000000ull        /* VM instructions per call */
+#define FL_LUA_DEFAULT_LOAD_MS 5000u               /* a module's top level */
 #define FL_LUA_MAX_MODULE_NAME 32                /* [A-Za-z0-9_-] */
 #define FL_LUA_MAX_SOURCE (1024u * 1024u)        /* bytes of source */
 
@@ -51,6 +52,14 @@ fl_status fl__lua_module_new(const char *name, const char *version,
                              const char *src, size_t len,
                              const fl_lua_limits *lim, fl_lua_module **out,
                              char *err, size_t errlen);
+/* The same from a module already checked elsewhere (a deploy check's
+ * child, or the node for a task child): fns are its function names, and
+ * its top-level code is not run here. FL_EINVAL for a bad name or
+ * function name, FL_ETOOBIG, FL_ENOMEM. */
+fl_status fl__lua_module_make(const char *name, const char *version,
+                              const char *src, size_t len,
+                              const char *const *fns, size_t nfn,
+                              fl_lua_module **out);
 void fl__lua_module_ref(fl_lua_module *m);
 void fl__lua_module_unref(fl_lua_module *m);
 const char *fl__lua_module_name(const fl_lua_module *m);

@@ -49,11 +49,23 @@ uint64_t fl__wire_get_u64(fl_frame *f);
 const uint8_t *fl__wire_get_bytes(fl_frame *f, size_t *len);
 const char *fl__wire_get_str(fl_frame *f);
 
-/* Send type + body (blocking, all of it). FL_OK or FL_EIO (peer gone). */
+/* What was read from a socket past the last frame: a small frame and its
+ * header come in one read, and a frame sent right behind another is not
+ * lost. One per socket end. */
+typedef struct fl_reader {
+    uint8_t buf[4096];
+    size_t len, pos;
+} fl_reader;
+
+/* Send type + body in one call (blocking, all of it). FL_OK or FL_EIO
+ * (peer gone). */
 fl_status fl__frame_send(int fd, uint8_t type, const fl_buf *body);
-/* Read one frame of at most max body bytes (blocking): 1, 0 at end of
- * file, -1 on an error or an oversized frame. */
-int fl__frame_recv(int fd, fl_frame *f, size_t max);
+/* Read one frame of at most max body bytes (blocking), through rd (NULL:
+ * read exactly the frame): 1, 0 at end of file, -1 on an error or an
+ * oversized frame. */
+int fl__frame_recv(int fd, fl_reader *rd, fl_frame *f, size_t max);
+/* Bytes rd holds already (a poll would not see them). */
+size_t fl__reader_pending(const fl_reader *rd);
 void fl__frame_free(fl_frame *f);
 
 /* ------------------------------------------------------------ forking */
@@ -74,6 +86,7 @@ void fl__child_kill(pid_t pid, char *why, size_t cap);
 typedef struct fl_child {
     pid_t pid;   /* 0: none yet, or it was killed (forked again on use) */
     int fd;
+    fl_reader rd;
     struct {
         char name[FL_LUA_MAX_MODULE_NAME + 1];
         struct fl_lua_module *m; /* the version the child has (a reference) */
@@ -83,13 +96,17 @@ typedef struct fl_child {
 
 /* Does job run in a child under ex's pool? */
 bool fl__child_wanted(const fl_executor *ex, const fl_job *job);
+#define FL_CHILD_BATCH 32                /* jobs one slot takes at once */
+#define FL_CHILD_BATCH_BYTES (64u * 1024u) /* sent ahead of the running one */
+
 void fl__child_init(fl_child *c);
-/* Run xj in the slot's child (forked first if there is none) and fill
- * xj->out. While it runs, cancelled(xj) is asked every few milliseconds;
- * when it says yes the child is killed, and forked again for the next
- * job. */
-void fl__child_run(fl_child *c, fl_executor *ex, fl_xjob *xj,
-                   bool (*cancelled)(void *xj));
+/* Run jobs[0..n) (n <= FL_CHILD_BATCH) in order in the slot's child
+ * (forked first if there is none), filling each one's outcome and handing
+ * it to ex->done as it ends. While one runs, cancelled(xj) is asked every
+ * few milliseconds; when it says yes the child is killed, and the jobs
+ * behind it go to a new child. */
+void fl__child_run_batch(fl_child *c, fl_executor *ex, fl_xjob **jobs, size_t n,
+                         bool (*cancelled)(void *xj));
 /* Kill the child if there is one and drop what the slot holds. */
 void fl__child_close(fl_child *c);
 

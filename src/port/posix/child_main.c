@@ -145,9 +145,10 @@ void fl__child_serve(int fd, const fl_executor *ex)
         e.set = fl__lua_set_new(fl__lua_set_limits(ex->lua));
         e.slot = e.set ? fl__lua_slot_new(e.set) : NULL;
     }
+    static fl_reader rd; /* the child's only socket */
     for (;;) {
         fl_frame f;
-        if (fl__frame_recv(fd, &f, e.max_frame) != 1)
+        if (fl__frame_recv(fd, &rd, &f, e.max_frame) != 1)
             _exit(0); /* the parent closed the socket: the slot is done */
         if (f.type == FL_FRAME_JOB) {
             run_job(&e, &f);

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -96,22 +97,6 @@ const char *fl__wire_get_str(fl_frame *f)
     return (const char *)p;
 }
 
-static fl_status send_all(int fd, const void *p, size_t len)
-{
-    const uint8_t *q = p;
-    while (len > 0) {
-        /* MSG_NOSIGNAL: a child that died must not kill the node. */
-        ssize_t w = send(fd, q, len, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return FL_EIO;
-        q += w;
-        len -= (size_t)w;
-    }
-    return FL_OK;
-}
-
 fl_status fl__frame_send(int fd, uint8_t type, const fl_buf *body)
 {
     size_t n = body ? body->len : 0;
@@ -122,35 +107,78 @@ fl_status fl__frame_send(int fd, uint8_t type, const fl_buf *body)
     uint32_t total = (uint32_t)n + 1;
     uint8_t head[5] = {(uint8_t)total, (uint8_t)(total >> 8), (uint8_t)(total >> 16),
                        (uint8_t)(total >> 24), type};
-    fl_status st = send_all(fd, head, sizeof head);
-    if (st == FL_OK && n)
-        st = send_all(fd, body->data, n);
-    return st;
+    struct iovec iov[2] = {{.iov_base = head, .iov_len = sizeof head},
+                           {.iov_base = n ? body->data : NULL, .iov_len = n}};
+    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = n ? 2 : 1};
+    while (msg.msg_iovlen > 0) {
+        /* MSG_NOSIGNAL: a child that died must not kill the node. */
+        ssize_t w = sendmsg(fd, &msg, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return FL_EIO;
+        size_t done = (size_t)w;
+        while (msg.msg_iovlen > 0 && done >= msg.msg_iov[0].iov_len) {
+            done -= msg.msg_iov[0].iov_len;
+            msg.msg_iov++;
+            msg.msg_iovlen--;
+        }
+        if (msg.msg_iovlen > 0) {
+            msg.msg_iov[0].iov_base = (uint8_t *)msg.msg_iov[0].iov_base + done;
+            msg.msg_iov[0].iov_len -= done;
+        }
+    }
+    return FL_OK;
 }
 
-/* 1 read all, 0 end of file before any byte, -1 error or end midway. */
-static int recv_all(int fd, void *p, size_t len)
+size_t fl__reader_pending(const fl_reader *rd)
+{
+    return rd ? rd->len - rd->pos : 0;
+}
+
+/* len bytes into p, the reader's first: 1, 0 at end of file before any
+ * byte, -1 on an error or an end midway. */
+static int recv_all(int fd, fl_reader *rd, void *p, size_t len)
 {
     uint8_t *q = p;
     size_t got = 0;
+    if (rd && rd->pos < rd->len) {
+        size_t k = rd->len - rd->pos < len ? rd->len - rd->pos : len;
+        memcpy(q, rd->buf + rd->pos, k);
+        rd->pos += k;
+        got = k;
+    }
     while (got < len) {
-        ssize_t r = read(fd, q + got, len - got);
+        ssize_t r;
+        bool fill = rd && len - got < sizeof rd->buf;
+        if (fill) /* a short rest: read ahead into the reader */
+            r = read(fd, rd->buf, sizeof rd->buf);
+        else
+            r = read(fd, q + got, len - got);
         if (r < 0 && errno == EINTR)
             continue;
         if (r == 0 && got == 0)
             return 0;
         if (r <= 0)
             return -1;
-        got += (size_t)r;
+        if (fill) {
+            size_t k = (size_t)r < len - got ? (size_t)r : len - got;
+            memcpy(q + got, rd->buf, k);
+            rd->pos = k;
+            rd->len = (size_t)r;
+            got += k;
+        } else {
+            got += (size_t)r;
+        }
     }
     return 1;
 }
 
-int fl__frame_recv(int fd, fl_frame *f, size_t max)
+int fl__frame_recv(int fd, fl_reader *rd, fl_frame *f, size_t max)
 {
     uint8_t head[5];
     memset(f, 0, sizeof *f);
-    int r = recv_all(fd, head, sizeof head);
+    int r = recv_all(fd, rd, head, sizeof head);
     if (r <= 0)
         return r;
     uint32_t total = (uint32_t)head[0] | (uint32_t)head[1] << 8 |
@@ -162,7 +190,7 @@ int fl__frame_recv(int fd, fl_frame *f, size_t max)
     f->data = fl__malloc(f->len ? f->len : 1);
     if (!f->data)
         return -1;
-    if (f->len && recv_all(fd, f->data, f->len) != 1) {
+    if (f->len && recv_all(fd, rd, f->data, f->len) != 1) {
         fl__frame_free(f);
         return -1;
     }

@@ -157,7 +157,8 @@ fl_status fl__deploy_check_run(const char *name, const char *version, const char
         if (n > 0) {
             fl_frame f;
             st = FL_EIO;
-            if (fl__frame_recv(sv[0], &f, MAX_ANSWER) == 1 && f.type == FL_FRAME_CHECKED)
+            if (fl__frame_recv(sv[0], NULL, &f, MAX_ANSWER) == 1 &&
+                f.type == FL_FRAME_CHECKED)
                 st = take_answer(&f, &in, out, err, errlen);
             fl__frame_free(&f);
             break;

@@ -133,24 +133,33 @@ static void run_one(fl_executor *ex, fl_lua_slot *lua, fl_xjob *xj)
     xj->out.run_us = fl__now_us() - t0; /* the core tunes credit with it */
 }
 
-/* The same in the slot's child process. */
-static void run_in_child(fl_executor *ex, fl_child *child, fl_xjob *xj)
-{
-    memset(&xj->out, 0, sizeof xj->out);
-    if (hook_cancelled(xj)) {
-        xj->out.ok = false;
-        snprintf(xj->out.err_type, sizeof xj->out.err_type, "Cancelled");
-        return;
-    }
-    uint64_t t0 = fl__now_us();
-    fl__child_run(child, ex, xj, hook_cancelled);
-    xj->out.run_us = fl__now_us() - t0;
-}
-
 void fl__executor_run_here(fl_executor *ex, fl_xjob *xj)
 {
     xj->ex = ex;
     run_one(ex, NULL, xj);
+}
+
+/* Up to max more queued jobs for the slot's child, behind xj: only while
+ * the queue's head goes to a child too, and only this slot's share of
+ * the queue, so the other slots are not left idle. */
+static size_t more_for_child(fl_executor *ex, fl_xjob **out, size_t max)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&ex->mu);
+    size_t share = ex->nthreads ? (ex->queued + ex->nthreads - 1) / ex->nthreads : 0;
+    if (share < max)
+        max = share;
+    while (n < max && ex->head && fl__child_wanted(ex, ex->head->job)) {
+        fl_xjob *xj = ex->head;
+        ex->head = xj->next;
+        if (!ex->head)
+            ex->tail = NULL;
+        xj->next = NULL;
+        ex->queued--;
+        out[n++] = xj;
+    }
+    pthread_mutex_unlock(&ex->mu);
+    return n;
 }
 
 static fl_xjob *next_job(fl_executor *ex)
@@ -168,6 +177,7 @@ static fl_xjob *next_job(fl_executor *ex)
         if (!ex->head)
             ex->tail = NULL;
         xj->next = NULL;
+        ex->queued--;
     }
     pthread_mutex_unlock(&ex->mu);
     return xj;
@@ -206,10 +216,17 @@ static void *worker_main(void *arg)
     fl_child child;
     fl__child_init(&child);
     while ((xj = next_job(ex)) != NULL) {
-        if (fl__child_wanted(ex, xj->job))
-            run_in_child(ex, &child, xj);
-        else
-            run_one(ex, lua, xj);
+        if (fl__child_wanted(ex, xj->job)) {
+            fl_xjob *batch[FL_CHILD_BATCH];
+            batch[0] = xj;
+            size_t n = 1 + more_for_child(ex, batch + 1, FL_CHILD_BATCH - 1);
+            xj->ex = ex;
+            for (size_t i = 1; i < n; i++)
+                batch[i]->ex = ex;
+            fl__child_run_batch(&child, ex, batch, n, hook_cancelled);
+            continue;
+        }
+        run_one(ex, lua, xj);
         ex->done(ex->done_ud, xj);
     }
     fl__child_close(&child); /* the node stops: no child outlives its slot */
@@ -250,6 +267,7 @@ void fl__executor_push(fl_executor *ex, fl_xjob *xj)
     else
         ex->head = xj;
     ex->tail = xj;
+    ex->queued++;
     /* Signalling only when a thread sleeps keeps busy pools syscall-free. */
     if (ex->idle > 0)
         pthread_cond_signal(&ex->cv);
@@ -301,6 +319,7 @@ fl_xjob *fl__executor_stop(fl_executor *ex)
     pthread_mutex_lock(&ex->mu);
     left = ex->head;
     ex->head = ex->tail = NULL;
+    ex->queued = 0;
     pthread_mutex_unlock(&ex->mu);
     return left;
 }

@@ -196,6 +196,7 @@ struct fl_executor {
     pthread_mutex_t sleep_mu;
     pthread_cond_t sleep_cv; /* a job was cancelled */
     fl_xjob *head, *tail;
+    size_t queued;     /* jobs between head and tail */
     unsigned idle;
     bool quit;
     atomic_bool cancel_all;

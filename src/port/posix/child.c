@@ -213,11 +213,13 @@ static bool read_outcome(fl_frame *f, fl_outcome *o)
     const char *type = fl__wire_get_str(f);
     const char *msg = fl__wire_get_str(f);
     uint32_t retryable = fl__wire_get_u32(f);
+    uint64_t run_us = fl__wire_get_u64(f);
     if (f->bad || f->type != FL_FRAME_OUTCOME)
         return false;
     memset(o, 0, sizeof *o);
     o->ok = ok != 0;
     o->retryable = retryable != 0;
+    o->run_us = run_us ? run_us : 1;
     snprintf(o->err_type, sizeof o->err_type, "%s", type ? type : "");
     if (value && !(o->value_json = fl__strndup((const char *)value, vlen)))
         goto oom;
@@ -363,7 +365,8 @@ void fl__child_run_batch(fl_child *c, fl_executor *ex, fl_xjob **jobs, size_t n,
             }
         }
         uint64_t now = fl__now_us();
-        head->out.run_us = now - t; /* the core tunes credit with it */
+        if (!head->out.run_us) /* a kill's: the time it held the slot */
+            head->out.run_us = now > t ? now - t : 1;
         t = now;
         got++;
         if (sent < got)

@@ -81,6 +81,7 @@ static void send_outcome(child_env *e, const fl_outcome *o)
     fl__wire_str(&b, o->err_type);
     fl__wire_str(&b, o->err_message);
     fl__wire_u32(&b, o->retryable);
+    fl__wire_u64(&b, o->run_us);
     if (fl__frame_send(e->fd, FL_FRAME_OUTCOME, &b) != FL_OK)
         _exit(0); /* the parent is gone, or the answer cannot be made */
     fl__buf_free(&b);
@@ -124,8 +125,10 @@ static void run_job(child_env *e, fl_frame *f)
     };
     fl_outcome out;
     memset(&out, 0, sizeof out);
+    uint64_t t0 = fl__now_us();
     fl_core_run_job_or(e->reg, e->slot ? fl__lua_slot_run : NULL, e->slot, &job, &hooks,
                        &out);
+    out.run_us = fl__now_us() - t0; /* the task alone, not its trip here */
     send_outcome(e, &out);
     fl_outcome_clear(&out);
     fl_value_free(job.args);

@@ -12,6 +12,7 @@
   `floret deploy` refuses it before sending;
 - a native task that ignores cancellation (stubborn_node) frees its slot
   at its limit under the process pool, and keeps it under the thread pool;
+- `floret revoke --terminate` of a stuck Lua task kills its child;
 - child processes never outlive their node (SIGTERM or SIGKILL).
 Depends on floret_fixture, deploy_fixture and $STUBBORN_BIN."""
 
@@ -107,6 +108,27 @@ class IsolationTest(dfx.DeployTest):
             self.assert_call(str(i + 2), "stuck.quick", str(i + 1))
         self.assertTrue(c.nodes["w1"].alive())
         self.assertLessEqual(len(children(self.node_pid("w1"))), 1)
+
+    def test_revoke_kills_a_stuck_lua_task(self):
+        """floret revoke --terminate of a running task kills its child."""
+        c = self.start_trusting(("w1",), ["--slots", "1"])
+        v = self.version_of(self.deploy(self.write_module("stuck", STUCK), "--key", self.key))
+        dfx.wait_modules(c.broker.port, ["w1"], {"stuck@" + v})
+        r = c.floret("run", "--async", "--owner", "w1", "stuck.find(30)", timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr + self.logs())
+        wid = r.stdout.strip()
+        # The slot's child is forked for the task, which then runs.
+        fx.wait_until(lambda: len(children(self.node_pid("w1"))) == 1, 20,
+                      what="the stuck task's child")
+        stuck = children(self.node_pid("w1"))[0]
+        r = c.floret("revoke", "--terminate", wid, timeout=30)
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, wid + " revoked"),
+                         r.stderr + self.logs())
+        fx.wait_until(lambda: gone(stuck), 10.0, what="the stuck child %d killed" % stuck)
+        self.assert_call("2", "stuck.quick", "1")
+        r = c.floret("result", wid, "--timeout", "5")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("Revoked", r.stderr)
 
     def test_thread_pool_keeps_the_slot(self):
         """The contrast: on a thread the stuck C call keeps its slot."""

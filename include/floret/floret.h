@@ -619,7 +619,8 @@ fl_status fl_node_apply(fl_node *node, const fl_canvas *canvas,
  * dropped by its worker unrun; a running one is cancelled
  * (fl_task_cancelled turns true, fl_task_sleep returns early, a Lua task
  * stops at its next instruction hook), and its slot is free once it
- * returns. r ends REVOKED at once. For a handle from fl_node_result the
+ * returns; a node that runs tasks in processes of their own kills the
+ * process instead. r ends REVOKED at once. For a handle from fl_node_result the
  * node that keeps the workflow is asked to revoke it, and r ends with its
  * answer (REVOKED, or the state it had already ended in). Call it while
  * r's node is running. FL_OK (wait on r to see it end), FL_ENOTFOUND when

@@ -26,6 +26,7 @@
 #define DEFAULT_TIMEOUT_S 120.0
 #define NTINTS 8
 #define LEVELS 32 /* gray levels per tint: NTINTS * LEVELS = 256 colours */
+#define MAX_TILES 100000u /* tasks in flight at once, each with its handle */
 
 static void usage(FILE *f)
 {
@@ -181,6 +182,12 @@ static int parse(int argc, char **argv, struct mandel_args *a)
         return cli_usage_error("mandelbrot", "--output '%s': expected a .png or .pgm file", a->out);
     if (a->pgm || a->reference)
         a->tint = false; /* gray: no node to tint by */
+    size_t tiles = (size_t)((a->width + a->tile - 1) / a->tile) *
+                   ((a->height + a->tile - 1) / a->tile);
+    if (tiles > MAX_TILES)
+        return cli_usage_error("mandelbrot", "--tile %u makes %zu tiles of a %ux%u image; "
+                               "at most %u: use bigger tiles", (unsigned)a->tile, tiles,
+                               (unsigned)a->width, (unsigned)a->height, MAX_TILES);
     return -1;
 }
 

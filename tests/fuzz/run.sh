@@ -9,12 +9,14 @@
 # bound, and fails unless all RUNS ran (the benchmark run of
 # docs/benchmarks.md: tests/fuzz/run.sh 5400 10000000).
 # Usage: tests/fuzz/run.sh [SECONDS [RUNS]]   (FLORET_FUZZ_BUILD overrides
-# the build directory, default build-fuzz/ at the top of the tree)
+# the build directory, default build-fuzz/ at the top of the tree;
+# FLORET_FUZZ_MAX_LEN the largest input, default 65536)
 set -eu
 
 DURATION=${1:-60}
 RUNS=${2:-0}
-case $DURATION$RUNS in
+MAX_LEN=${FLORET_FUZZ_MAX_LEN:-65536}
+case $DURATION$RUNS$MAX_LEN in
   ''|*[!0-9]*) echo "usage: $0 [SECONDS [RUNS]]" >&2; exit 2 ;;
 esac
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -31,7 +33,7 @@ log="$BUILD/fuzz-last.log"
 start=$(date +%s)
 timeout $((DURATION + 120)) "$BUILD/tests/fuzz/fuzz_codec" \
   -max_total_time="$DURATION" -runs="$( [ "$RUNS" -gt 0 ] && echo "$RUNS" || echo -1)" \
-  -max_len=65536 -timeout=10 \
+  -max_len="$MAX_LEN" -timeout=10 \
   -rss_limit_mb=2048 -artifact_prefix="$BUILD/fuzz-artifacts/" -print_final_stats=1 \
   "$BUILD/fuzz-corpus" "$ROOT/tests/fuzz/corpus" >"$log" 2>&1 || status=$?
 # The log without the line per new or reduced input.

@@ -161,6 +161,9 @@ class MandelbrotTest(fx.ClusterTest):
         r = self.mandel("--size", "0x5")
         self.assertEqual(r.returncode, 2)
         self.assertIn("--size '0x5'", r.stderr)
+        r = self.cluster.floret("mandelbrot", "--size", "16384x16384", "--tile", "1")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("at most 100000: use bigger tiles", r.stderr)
 
 
 if __name__ == "__main__":

@@ -824,6 +824,10 @@ static void send_started_for(fl_core *c, const fl_wjob *first, uint64_t now)
     char to[FL_MAX_ID_BUF];
     uint64_t inc = first->owner_inc;
     memcpy(to, first->job.owner, sizeof to);
+    /* Outcomes kept back for a batch go first: a slot that started a task
+     * has ended the one before, and an owner that heard of the start
+     * first would count one more task running than there are slots. */
+    fl__worker_send_outcomes(c);
     fl__jw_begin_msg(&c->jw, FL_KIND_STARTED, c->id, c->inc);
     fl__jw_arr(&c->jw, "ids");
     for (fl_wjob *j = w->running.head; j && k < lim && n < FL_MAX_BATCH;

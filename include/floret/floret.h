@@ -525,7 +525,8 @@ typedef struct fl_result_info {
     uint64_t submitted_ms, started_ms, ended_ms;
 } fl_result_info;
 
-/* Fill *info from r (all zero but state for a handle of this node's own). */
+/* Fill *info from r. For a handle on this node's own task or workflow,
+ * node and attempts once it ended, and no times. */
 void fl_result_get_info(const fl_result *r, fl_result_info *info);
 
 void fl_result_free(fl_result *r);

@@ -56,6 +56,20 @@ static void usage(FILE *f)
                "  -V, --version  show the version\n");
 }
 
+/* `floret help CMD` is `floret CMD --help`, as with git and pip. */
+static int help_command(const char *name)
+{
+    static char help_flag[] = "--help";
+
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(name, commands[i].name) == 0) {
+            char *args[3] = {(char *)commands[i].name, help_flag, NULL};
+            return commands[i].run(2, args);
+        }
+    fprintf(stderr, "floret help: unknown command '%s'\nTry 'floret --help'.\n", name);
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     const char *cmd;
@@ -68,6 +82,8 @@ int main(int argc, char **argv)
         return 2;
     }
     cmd = argv[1];
+    if (strcmp(cmd, "help") == 0 && argc > 2)
+        return help_command(argv[2]);
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
         return 0;

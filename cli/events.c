@@ -84,8 +84,8 @@ static int parse(int argc, char **argv, struct events_args *a)
         } else if ((m = cli_opt(argc, argv, &i, "--timeout", &v, CMD)) != 0) {
             if (m < 0)
                 return 2;
-            if (!cli_parse_seconds(v, CLI_MAX_SECONDS, &a->timeout_s) || a->timeout_s <= 0)
-                return cli_usage_error(CMD, "--timeout '%s': expected seconds above 0", v);
+            if (cli_parse_timeout(CMD, "--timeout", v, CLI_MAX_SECONDS, &a->timeout_s) != 0)
+                return 2;
         } else if ((m = cli_conn_opt(argc, argv, &i, &a->c.conn, CMD)) != 0) {
             if (m < 0)
                 return 2;

@@ -124,8 +124,8 @@ static int parse_value(int argc, char **argv, int *i, struct mandel_args *a)
     } else if ((m = cli_opt(argc, argv, i, "--timeout", &v, "mandelbrot")) != 0) {
         if (m < 0)
             return 2;
-        if (!cli_parse_seconds(v, CLI_MAX_SECONDS, &a->timeout_s) || a->timeout_s <= 0)
-            return cli_usage_error("mandelbrot", "--timeout '%s': expected a positive number of seconds", v);
+        if (cli_parse_timeout("mandelbrot", "--timeout", v, CLI_MAX_SECONDS, &a->timeout_s) != 0)
+            return 2;
     } else if ((m = cli_conn_opt(argc, argv, i, &a->client.conn, "mandelbrot")) != 0) {
         if (m < 0)
             return 2;

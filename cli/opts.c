@@ -78,3 +78,23 @@ bool cli_parse_seconds(const char *s, double max, double *out)
     *out = v;
     return true;
 }
+
+int cli_parse_timeout(const char *cmd, const char *opt, const char *s, double max,
+                      double *out)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = s ? strtod(s, &end) : 0;
+    if (!s || !*s || end == s || *end != '\0' || isnan(v))
+        return cli_usage_error(cmd, "%s '%s': not a number of seconds", opt, s ? s : "");
+    if (v <= 0)
+        return cli_usage_error(cmd, "%s '%s': must be above 0 seconds", opt, s);
+    /* Waits are kept in 32-bit milliseconds: say the limit, do not wrap. */
+    if (!isfinite(v) || errno == ERANGE || v > max)
+        return cli_usage_error(cmd, "%s '%s': at most %.0f seconds (%.0f days)", opt, s, max,
+                               max / 86400);
+    *out = v;
+    return 0;
+}

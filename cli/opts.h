@@ -24,6 +24,12 @@ bool cli_parse_long(const char *s, long min, long max, long *out);
 /* A non-negative number of seconds (fractions allowed), at most max. */
 bool cli_parse_seconds(const char *s, double max, double *out);
 
+/* A --timeout-like option's value opt=s: above 0, at most max seconds.
+ * 0 when *out is set, else 2 after a usage error that says what was wrong
+ * (not a number, not above 0, over the maximum, which it names). */
+int cli_parse_timeout(const char *cmd, const char *opt, const char *s, double max,
+                      double *out);
+
 /* Where the arguments being parsed came from, for error messages: a
  * configuration file's "FILE:LINE" while its entries are checked (config.c),
  * else NULL (the command line). */

@@ -204,8 +204,8 @@ int cli_result(int argc, char **argv)
         } else if ((m = cli_opt(argc, argv, &i, "--timeout", &v, "result")) != 0) {
             if (m < 0)
                 return 2;
-            if (!cli_parse_seconds(v, CLI_MAX_SECONDS, &timeout_s) || timeout_s <= 0)
-                return cli_usage_error("result", "--timeout '%s': expected a positive number of seconds", v);
+            if (cli_parse_timeout("result", "--timeout", v, CLI_MAX_SECONDS, &timeout_s) != 0)
+                return 2;
         } else if ((m = cli_conn_opt(argc, argv, &i, &c.conn, "result")) != 0) {
             if (m < 0)
                 return 2;

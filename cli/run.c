@@ -96,8 +96,8 @@ static int parse_option(int argc, char **argv, int *i, struct run_args *a)
     } else if ((m = cli_opt(argc, argv, i, "--timeout", &v, "run")) != 0) {
         if (m < 0)
             return 2;
-        if (!cli_parse_seconds(v, CLI_MAX_SECONDS, &a->timeout_s) || a->timeout_s <= 0)
-            return cli_usage_error("run", "--timeout '%s': expected a positive number of seconds", v);
+        if (cli_parse_timeout("run", "--timeout", v, CLI_MAX_SECONDS, &a->timeout_s) != 0)
+            return 2;
     } else if ((m = cli_opt(argc, argv, i, "--owner", &v, "run")) != 0) {
         if (m < 0)
             return 2;

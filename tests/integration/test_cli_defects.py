@@ -31,5 +31,22 @@ class HelpTest(unittest.TestCase):
         self.assertEqual(r.stdout, "")
 
 
+class TimeoutTest(unittest.TestCase):
+    def test_bad_timeouts_say_what_is_wrong(self):
+        cases = [("1e9", "at most 4233600 seconds (49 days)"),
+                 ("inf", "at most 4233600 seconds"),
+                 ("abc", "not a number of seconds"),
+                 ("nan", "not a number of seconds"),
+                 ("", "not a number of seconds"),
+                 ("0", "must be above 0 seconds"),
+                 ("-3", "must be above 0 seconds")]
+        for cmd in (["call", "add", "1", "2"], ["run", "x"], ["result", "me:1"],
+                    ["events"], ["revoke", "me:1"], ["mandelbrot"]):
+            for value, want in cases:
+                r = floret(*(cmd + ["--timeout", value]))
+                self.assertEqual(r.returncode, 2, (cmd, value, r.stderr))
+                self.assertIn("--timeout '%s': %s" % (value, want), r.stderr, cmd)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -47,9 +47,11 @@ static void usage(const char *cmd, FILE *f)
     else
         fprintf(f, "usage: floret shutdown NODE|all [--key FILE.key] [OPTIONS]\n\n"
                    "Ask a node (or every node) to stop gracefully.\n\n");
-    fprintf(f, "Options:\n"
-               "  --name MODULE   module name (deploy; default: the file name without .lua)\n"
-               "  --key FILE.key  sign with this key from floret keygen (default $FLORET_KEY)\n"
+    fprintf(f, "Options:\n");
+    /* Only deploy takes --name: help lists what the parser accepts. */
+    if (strcmp(cmd, "deploy") == 0)
+        fprintf(f, "  --name MODULE   module name (default: the file name without .lua)\n");
+    fprintf(f, "  --key FILE.key  sign with this key from floret keygen (default $FLORET_KEY)\n"
                "  --unsigned      send unsigned (only nodes started with\n"
                "                  --insecure-allow-unsigned accept it)\n"
                CLI_CONN_HELP
@@ -72,7 +74,8 @@ static int parse(const char *cmd, int argc, char **argv, struct ctl_args *a)
         }
         if (strcmp(argv[i], "--unsigned") == 0) {
             a->unsigned_ = true;
-        } else if ((m = cli_opt(argc, argv, &i, "--name", &v, cmd)) != 0) {
+        } else if (strcmp(cmd, "deploy") == 0 &&
+                   (m = cli_opt(argc, argv, &i, "--name", &v, cmd)) != 0) {
             if (m < 0)
                 return 2;
             a->name = v;
@@ -99,8 +102,6 @@ static int parse(const char *cmd, int argc, char **argv, struct ctl_args *a)
         return cli_usage_error(cmd, "%s", strcmp(cmd, "deploy") == 0 ? "which file? e.g. floret deploy tasks.lua"
                                : strcmp(cmd, "undeploy") == 0 ? "which module? e.g. floret undeploy tasks"
                                : "which node? a node id, or all");
-    if (a->name && strcmp(cmd, "deploy") != 0)
-        return cli_usage_error(cmd, "--name is for deploy");
     if (!a->key && !a->unsigned_)
         return cli_usage_error(cmd, "no key: give --key FILE.key (made by floret keygen) or set "
                                "FLORET_KEY; --unsigned only for nodes started with "

@@ -31,6 +31,16 @@ class HelpTest(unittest.TestCase):
         self.assertEqual(r.stdout, "")
 
 
+class HelpMatchesParserTest(unittest.TestCase):
+    def test_name_only_where_accepted(self):
+        self.assertIn("--name MODULE", floret("deploy", "--help").stdout)
+        for cmd in ("shutdown", "undeploy"):
+            self.assertNotIn("--name", floret(cmd, "--help").stdout, cmd)
+            r = floret(cmd, "x", "--name", "y", "--unsigned")
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("unknown option '--name'", r.stderr)
+
+
 class TimeoutTest(unittest.TestCase):
     def test_bad_timeouts_say_what_is_wrong(self):
         cases = [("1e9", "at most 4233600 seconds (49 days)"),

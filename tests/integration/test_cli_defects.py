@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """test_cli_defects - the floret command line agrees with itself (issue 18):
 `floret help CMD` is `floret CMD --help`; bad --timeout values are refused
-with the precise reason; help lists only options the parser accepts.
-Plain subprocesses of the real floret binary, no broker needed.
+with the precise reason; help lists only options the parser accepts; a
+failed connection always says why.
+Plain subprocesses of the real floret binary and a silent loopback
+listener; no broker needed.
 Depends on floret_fixture (FLORET_BIN) and the standard library."""
 
+import socket
 import subprocess
 import unittest
 
@@ -56,6 +59,23 @@ class TimeoutTest(unittest.TestCase):
                 r = floret(*(cmd + ["--timeout", value]))
                 self.assertEqual(r.returncode, 2, (cmd, value, r.stderr))
                 self.assertIn("--timeout '%s': %s" % (value, want), r.stderr, cmd)
+
+
+class ConnectReasonTest(unittest.TestCase):
+    def test_silent_peer_still_gets_a_reason(self):
+        # A loopback listener that takes the connection and never answers
+        # the TLS handshake: no attempt reports a failure, start times out.
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(8)
+        self.addCleanup(srv.close)
+        url = "mqtts://127.0.0.1:%d" % srv.getsockname()[1]
+        for cmd in (["status"], ["call", "add", "1", "2"]):
+            r = floret(*(cmd + ["--broker", url]))
+            self.assertEqual(r.returncode, 3, r.stderr)
+            line = r.stderr.strip().splitlines()[-1]
+            self.assertTrue(line.startswith("error: cannot connect to broker %s: " % url), line)
+            self.assertTrue(line.split(url + ": ", 1)[1].strip(), "empty reason: %r" % line)
 
 
 if __name__ == "__main__":

@@ -74,7 +74,8 @@ fl_status fl__node_call_take_room(fl_node *node, const char *name, const char *a
 /* The room in front of an attachment that a lease's header fits in. */
 size_t fl__att_room(void);
 
-/* Why the node's last broker connection attempt failed ("" if none). */
+/* Why the node's last broker connection attempt failed; never empty
+ * ("no answer from the broker in time" when no attempt reported why). */
 const char *fl__node_last_error(const fl_node *node);
 /* Whether the node stopped or refused to start because another live node
  * holds its id (fl_node_start then returns FL_EEXIST). */

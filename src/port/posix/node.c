@@ -581,9 +581,12 @@ bool fl__node_abandoned(const fl_node *node)
     return node && node->ex.abandoned;
 }
 
+/* Never empty: a start can time out with no failure reported (a peer that
+ * takes the TCP connection and never answers the TLS or MQTT handshake). */
 const char *fl__node_last_error(const fl_node *node)
 {
-    return node ? node->last_error : "";
+    return node && node->last_error[0] ? node->last_error
+                                       : "no answer from the broker in time";
 }
 
 bool fl__node_id_taken(fl_node *node)

@@ -113,7 +113,8 @@ static int parse(int argc, char **argv, struct bc_args *a)
                 return 2;
             a->out = v;
         } else {
-            return cli_usage_error(CMD, "unknown argument '%s'", argv[i]);
+            static const char *const known[] = {"--clients", "--force", "--help", "--nodes", "--operator", "--out", NULL};
+            return cli_unknown_arg(CMD, argv[i], known);
         }
     }
     if (!a->nodes || !a->nodes[0])

@@ -318,7 +318,8 @@ int cli_dashboard(int argc, char **argv)
             if (m < 0)
                 return 2;
         } else {
-            return cli_usage_error(CMD, "unknown argument '%s'", argv[i]);
+            static const char *const known[] = {"--cluster", "--help", "--listen", "--verbose", "--broker", "--password-file", "--tls-ca", "--tls-cert", "--tls-key", "--log-format", NULL};
+            return cli_unknown_arg(CMD, argv[i], known);
         }
     }
     if (parse_listen(listen, &sa, host, sizeof host) != 0)

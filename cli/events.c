@@ -94,7 +94,8 @@ static int parse(int argc, char **argv, struct events_args *a)
                 return 2;
             a->c.cluster = v;
         } else {
-            return cli_usage_error(CMD, "unknown argument '%s'", argv[i]);
+            static const char *const known[] = {"--cluster", "--count", "--failed", "--help", "--json", "--node", "--task", "--timeout", "--verbose", "--broker", "--password-file", "--tls-ca", "--tls-cert", "--tls-key", "--log-format", NULL};
+            return cli_unknown_arg(CMD, argv[i], known);
         }
     }
     return -1;

@@ -42,7 +42,8 @@ int cli_keygen(int argc, char **argv)
                 return cli_usage_error("keygen", "--out: empty prefix");
             prefix = v;
         } else {
-            return cli_usage_error("keygen", "unknown argument '%s'", argv[i]);
+            static const char *const known[] = {"--help", "--out", NULL};
+            return cli_unknown_arg("keygen", argv[i], known);
         }
     }
     if (fl__ctl_keygen(&k) != FL_OK) {

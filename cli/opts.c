@@ -98,3 +98,48 @@ int cli_parse_timeout(const char *cmd, const char *opt, const char *s, double ma
     *out = v;
     return 0;
 }
+
+/* Edit distance of a and the first bn bytes of b, capped: small names only. */
+static size_t edit_distance(const char *a, const char *b, size_t bn)
+{
+    size_t an = strlen(a), row[64], prev, tmp;
+    if (an >= 64 || bn >= 64)
+        return 64;
+    for (size_t j = 0; j <= bn; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= an; i++) {
+        prev = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= bn; j++) {
+            tmp = row[j];
+            size_t best = prev + (a[i - 1] != b[j - 1]);
+            if (row[j] + 1 < best)
+                best = row[j] + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            prev = tmp;
+        }
+    }
+    return row[bn];
+}
+
+int cli_unknown_arg(const char *cmd, const char *arg, const char *const *known)
+{
+    const char *best = NULL;
+    size_t best_d = 3, n;
+
+    if (arg[0] != '-' || arg[1] == '\0')
+        return cli_usage_error(cmd, "unexpected argument '%s'", arg);
+    n = strcspn(arg, "=");
+    for (size_t k = 0; known && known[k] && arg[1] == '-'; k++) {
+        size_t d = edit_distance(known[k], arg, n);
+        if (d < best_d) {
+            best_d = d;
+            best = known[k];
+        }
+    }
+    if (best)
+        return cli_usage_error(cmd, "unknown option '%s'; did you mean %s?", arg, best);
+    return cli_usage_error(cmd, "unknown option '%s'", arg);
+}

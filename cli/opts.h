@@ -30,6 +30,12 @@ bool cli_parse_seconds(const char *s, double max, double *out);
 int cli_parse_timeout(const char *cmd, const char *opt, const char *s, double max,
                       double *out);
 
+/* The usage error for an argument no option of cmd took: "unknown option
+ * 'ARG'" (with "did you mean --X?" for a long option within two edits of
+ * one in known, a NULL-terminated list, which may be NULL) or, for a word
+ * that is not an option, "unexpected argument 'ARG'". Returns 2. */
+int cli_unknown_arg(const char *cmd, const char *arg, const char *const *known);
+
 /* Where the arguments being parsed came from, for error messages: a
  * configuration file's "FILE:LINE" while its entries are checked (config.c),
  * else NULL (the command line). */

@@ -94,7 +94,8 @@ static int parse(int argc, char **argv, struct status_args *a)
                 return 2;
             a->cluster = v;
         } else {
-            return cli_usage_error("status", "unknown argument '%s'", argv[i]);
+            static const char *const known[] = {"--all", "--cluster", "--help", "--json", "--offline-after", "--wait", "--watch", "--broker", "--password-file", "--tls-ca", "--tls-cert", "--tls-key", "--log-format", NULL};
+            return cli_unknown_arg("status", argv[i], known);
         }
     }
     if (a->watch && a->json)

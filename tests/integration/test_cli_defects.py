@@ -44,6 +44,22 @@ class HelpMatchesParserTest(unittest.TestCase):
             self.assertIn("unknown option '--name'", r.stderr)
 
 
+class UnknownOptionTest(unittest.TestCase):
+    def test_one_wording_and_a_suggestion(self):
+        cases = [(["status", "--jsn"], "unknown option '--jsn'; did you mean --json?"),
+                 (["events", "--coutn=3"], "unknown option '--coutn=3'; did you mean --count?"),
+                 (["keygen", "--ot", "x"], "unknown option '--ot'; did you mean --out?"),
+                 (["dashboard", "--zzzzzz"], "unknown option '--zzzzzz'\n"),
+                 (["node", "--bogus"], "unknown option '--bogus'\n"),
+                 (["broker-config", "--forse"], "unknown option '--forse'; did you mean --force?"),
+                 (["status", "foo"], "unexpected argument 'foo'")]
+        for argv, want in cases:
+            r = floret(*argv)
+            self.assertEqual(r.returncode, 2, (argv, r.stderr))
+            self.assertIn(want, r.stderr, argv)
+            self.assertNotIn("unknown argument", r.stderr)
+
+
 class TimeoutTest(unittest.TestCase):
     def test_bad_timeouts_say_what_is_wrong(self):
         cases = [("1e9", "at most 4233600 seconds (49 days)"),

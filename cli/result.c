@@ -214,7 +214,8 @@ int cli_result(int argc, char **argv)
                 return 2;
             c.cluster = v;
         } else if (argv[i][0] == '-') {
-            return cli_usage_error("result", "unknown option '%s'", argv[i]);
+            static const char *const known[] = {"--cluster", "--help", "--json", "--state", "--timeout", "--verbose", "--broker", "--password-file", "--tls-ca", "--tls-cert", "--tls-key", "--log-format", NULL};
+            return cli_unknown_arg("result", argv[i], known);
         } else if (!id) {
             id = argv[i];
         } else {

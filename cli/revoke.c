@@ -148,7 +148,8 @@ int cli_revoke(int argc, char **argv)
                 return 2;
             c.cluster = v;
         } else if (argv[i][0] == '-') {
-            return cli_usage_error(CMD, "unknown option '%s'", argv[i]);
+            static const char *const known[] = {"--cluster", "--help", "--terminate", "--timeout", "--verbose", "--broker", "--password-file", "--tls-ca", "--tls-cert", "--tls-key", "--log-format", NULL};
+            return cli_unknown_arg(CMD, argv[i], known);
         } else if (nids == MAX_IDS) {
             return cli_usage_error(CMD, "at most %d ids at once", MAX_IDS);
         } else {

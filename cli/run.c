@@ -110,7 +110,8 @@ static int parse_option(int argc, char **argv, int *i, struct run_args *a)
             return 2;
         a->client.cluster = v;
     } else {
-        return cli_usage_error("run", "unknown option '%s'", argv[*i]);
+        static const char *const known[] = {"--async", "--cluster", "--file", "--help", "--no-progress", "--owner", "--progress", "--show", "--timeout", "--verbose", "--broker", "--password-file", "--tls-ca", "--tls-cert", "--tls-key", "--log-format", NULL};
+        return cli_unknown_arg("run", argv[*i], known);
     }
     return -1;
 }

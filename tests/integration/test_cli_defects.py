@@ -52,7 +52,12 @@ class UnknownOptionTest(unittest.TestCase):
                  (["dashboard", "--zzzzzz"], "unknown option '--zzzzzz'\n"),
                  (["node", "--bogus"], "unknown option '--bogus'\n"),
                  (["broker-config", "--forse"], "unknown option '--forse'; did you mean --force?"),
-                 (["status", "foo"], "unexpected argument 'foo'")]
+                 (["status", "foo"], "unexpected argument 'foo'"),
+                 (["call", "add", "--retrys", "2"], "'--retrys'; did you mean --retries?"),
+                 (["run", "--asnc", "x"], "'--asnc'; did you mean --async?"),
+                 (["result", "--jsn"], "'--jsn'; did you mean --json?"),
+                 (["revoke", "--terminat"], "'--terminat'; did you mean --terminate?"),
+                 (["forget", "--forc"], "'--forc'; did you mean --force?")]
         for argv, want in cases:
             r = floret(*argv)
             self.assertEqual(r.returncode, 2, (argv, r.stderr))

@@ -42,42 +42,16 @@ static char *trim(char *s)
     return s;
 }
 
-/* Edit distance up to 3 between short keys, for "did you mean". */
-static unsigned distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    unsigned row[64], prev;
-    if (la >= 63 || lb >= 63)
-        return 99;
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = (unsigned)j;
-    for (size_t i = 1; i <= la; i++) {
-        prev = row[0];
-        row[0] = (unsigned)i;
-        for (size_t j = 1; j <= lb; j++) {
-            unsigned cur = row[j];
-            unsigned best = prev + (a[i - 1] != b[j - 1]);
-            if (row[j] + 1 < best)
-                best = row[j] + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            prev = cur;
-        }
-    }
-    return row[lb];
-}
-
 static const struct cli_config_key *find_key(const char *key, const struct cli_config_key *keys,
                                              size_t nkeys, const char **near)
 {
-    unsigned best = 3;
+    size_t best = 3;
     *near = NULL;
     for (size_t i = 0; i < nkeys; i++) {
-        unsigned d;
+        size_t d;
         if (strcmp(key, keys[i].key) == 0)
             return &keys[i];
-        d = distance(key, keys[i].key);
+        d = cli_edit_distance(keys[i].key, key, strlen(key));
         if (d < best) {
             best = d;
             *near = keys[i].key;

@@ -99,8 +99,7 @@ int cli_parse_timeout(const char *cmd, const char *opt, const char *s, double ma
     return 0;
 }
 
-/* Edit distance of a and the first bn bytes of b, capped: small names only. */
-static size_t edit_distance(const char *a, const char *b, size_t bn)
+size_t cli_edit_distance(const char *a, const char *b, size_t bn)
 {
     size_t an = strlen(a), row[64], prev, tmp;
     if (an >= 64 || bn >= 64)
@@ -133,7 +132,7 @@ int cli_unknown_arg(const char *cmd, const char *arg, const char *const *known)
         return cli_usage_error(cmd, "unexpected argument '%s'", arg);
     n = strcspn(arg, "=");
     for (size_t k = 0; known && known[k] && arg[1] == '-'; k++) {
-        size_t d = edit_distance(known[k], arg, n);
+        size_t d = cli_edit_distance(known[k], arg, n);
         if (d < best_d) {
             best_d = d;
             best = known[k];

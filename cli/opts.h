@@ -8,6 +8,7 @@
 #define FLORET_CLI_OPTS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /*
  * If argv[*i] is the option name ("--broker"), take its value from
@@ -35,6 +36,10 @@ int cli_parse_timeout(const char *cmd, const char *opt, const char *s, double ma
  * one in known, a NULL-terminated list, which may be NULL) or, for a word
  * that is not an option, "unexpected argument 'ARG'". Returns 2. */
 int cli_unknown_arg(const char *cmd, const char *arg, const char *const *known);
+
+/* Edit distance of a and the first bn bytes of b, for "did you mean"
+ * suggestions; capped at 64 (names of 64 bytes or more are never near). */
+size_t cli_edit_distance(const char *a, const char *b, size_t bn);
 
 /* Where the arguments being parsed came from, for error messages: a
  * configuration file's "FILE:LINE" while its entries are checked (config.c),

@@ -1299,9 +1299,13 @@ static void ask_for_presence(fl_core *c, const fl_msg *m)
 void fl__owner_on_fetch(fl_core *c, fl_msg *m, uint64_t now)
 {
     fl_owner *o = &c->owner;
-    bool seen = strcmp(m->from, c->id) == 0 || fl__peer_find(c, m->from);
+    bool self = strcmp(m->from, c->id) == 0;
+    const fl_peer_rec *p = fl__peer_find(c, m->from);
+    bool seen = self || p;
     bool disowned = fetch_disowned(c, m);
-    if (!seen || disowned)
+    /* Offline counts as none (protocol.md 3.3): its online presence may
+     * have been lost while its will was not. */
+    if (!self && (!p || !p->info.online || disowned))
         ask_for_presence(c, m);
     if (disowned) {
         drop_refused(c, "fetch(es)", "not from the incarnation the sender's "

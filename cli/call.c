@@ -226,6 +226,7 @@ int cli_call(int argc, char **argv)
         c.conn = a.conn;
         c.cluster = a.cluster;
         c.verbose = a.verbose;
+        c.time_limit_s = a.opt.time_limit_ms / 1000.0;
         rc = cli_client_start(&c);
     }
     if (rc < 0) {

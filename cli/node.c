@@ -394,7 +394,7 @@ static int parse(int argc, char **argv, struct node_args *a)
                 return cli_usage_error("node", "--lease-ttl '%s': expected milliseconds from 100 to 86400000", v);
             a->o.lease_ttl_ms = (uint32_t)num;
         } else {
-            return cli_unknown_arg("node", argv[i], NULL);
+            return cli_unknown_arg_help("node", argv[i], usage);
         }
     }
     return add_env_data_dirs(a);

@@ -30,10 +30,12 @@ struct cli_conn {
     "                       $FLORET_PASSWORD_FILE, else $FLORET_PASSWORD)\n" \
     "  --tls-ca F           trust the CAs in PEM file F for mqtts:// (default\n" \
     "                       $FLORET_TLS_CA_FILE, else the system's CAs)\n" \
-    "  --tls-cert F         client certificate (PEM) for mutual TLS, with\n" \
-    "  --tls-key F          its private key (default $FLORET_TLS_CERT_FILE,\n" \
+    "  --tls-cert F         client certificate (PEM) for mutual TLS (default\n" \
+    "                       $FLORET_TLS_CERT_FILE)\n" \
+    "  --tls-key F          the private key of --tls-cert (default\n" \
     "                       $FLORET_TLS_KEY_FILE)\n" \
-    "  --log-format F       log lines as text (default) or json, one object\n" \
+    "  --log-format text|json\n" \
+    "                       log lines as text (default) or as JSON, one object\n" \
     "                       per line (default $FLORET_LOG_FORMAT)\n"
 
 /*

@@ -21,8 +21,16 @@ struct cli_conn {
     const char *log_format; /* "text", "json"; NULL: $FLORET_LOG_FORMAT */
 };
 
-/* The help lines of these options, indented like every usage text. */
-#define CLI_CONN_HELP \
+/* The help lines of a client command's --config (cli/client_config.c,
+ * handled in main.c before the command parses its options), and of the
+ * connection's options, indented like every usage text. */
+#define CLI_CONN_HELP CLI_CLIENT_CONFIG_HELP CLI_CONN_OPTS_HELP
+#define CLI_CLIENT_CONFIG_HELP \
+    "  --config FILE        connection settings from FILE, one 'KEY = VALUE' a\n" \
+    "                       line (broker, password-file, tls-ca, tls-cert,\n" \
+    "                       tls-key, log-format, cluster); default\n" \
+    "                       $FLORET_CONFIG; flags and FLORET_* variables win\n"
+#define CLI_CONN_OPTS_HELP \
     "  --broker URL         mqtt://[user@]host[:port] or mqtts://... (TLS); default\n" \
     "                       $FLORET_BROKER, else mqtt://127.0.0.1:1883. A password\n" \
     "                       written in the URL shows in ps: use --password-file\n" \

@@ -254,6 +254,7 @@ int cli_local(int argc, char **argv)
     }
     /* The command talks to this cluster with its operator's credentials,
      * not with those a user exported for another one. */
+    unsetenv("FLORET_CONFIG");
     unsetenv("FLORET_PASSWORD");
     unsetenv("FLORET_PASSWORD_FILE");
     unsetenv("FLORET_TLS_CA_FILE");

@@ -141,7 +141,7 @@ static void usage(FILE *f)
             "                       long option below without its dashes (slots = 2,\n"
             "                       tag = gpu=1, events = true); flags and FLORET_*\n"
             "                       variables override it (docs/operations.md)\n"
-            CLI_CONN_HELP
+            CLI_CONN_OPTS_HELP
             "  --cluster NAME       cluster to join (default: default)\n"
             "  --slots N            tasks run at once (default: one per core; 0: none)\n"
             "  --task-nice N        niceness the task threads add to the node's, 0 to 19\n"

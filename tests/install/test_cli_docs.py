@@ -9,7 +9,8 @@ exactly each subcommand's long options, the choices of --pool and file
 names after --config. And the help agrees with the parsers: every option
 a help lists is taken by its command (no "unknown option"), and every
 option name written in a command's source file is in that command's help
-(the one source of truth the pages and completion are made from).
+(the one source of truth the pages and completion are made from); the
+README's command table lists what `floret help` does.
 Depends on cmake, man (man-db, groff), bash, the built floret."""
 
 import glob
@@ -171,6 +172,13 @@ class CliDocsTest(unittest.TestCase):
                                    env=dict(os.environ, FLORET_BROKER="mqtt://127.0.0.1:1"))
                 self.assertNotIn("unknown option '%s" % opt, r.stderr, (cmd, opt))
                 self.assertEqual(r.returncode, 2, (cmd, opt, r.stderr))
+
+    def test_readme_lists_every_command(self):
+        with open(os.path.join(SOURCE, "README.md")) as f:
+            readme = f.read()
+        table = set(re.findall(r"^\| `([a-z-]+)`(?:, `([a-z-]+)`)? \|", readme, re.M))
+        listed = {c for pair in table for c in pair if c}
+        self.assertEqual(listed, set(self.commands), "README's command table")
 
     def test_source_options_are_in_the_help(self):
         helps = {c: set(long_options(c)) for c in self.commands}

@@ -76,12 +76,21 @@ static int help_command(const char *name)
     return 2;
 }
 
+/* --help works whatever the configuration file holds. */
+static bool asks_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return true;
+    return false;
+}
+
 /* A client command with its configuration file's settings in front. */
 static int run_command(const struct subcommand *c, int argc, char **argv)
 {
     struct cli_config_argv cfg;
     int rc;
-    if (!c->client)
+    if (!c->client || asks_help(argc, argv))
         return c->run(argc, argv);
     rc = cli_client_config(argc, argv, &cfg);
     if (rc >= 0)

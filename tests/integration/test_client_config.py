@@ -79,9 +79,14 @@ class ClientConfigTest(fx.ClusterTest):
                 r = self.floret(*argv)
                 self.assertEqual(r.returncode, 2, (argv, r.stderr))
                 self.assertIn(want.replace("FILE", path), r.stderr, argv)
-        r = self.floret("status", env=dict(self.env, FLORET_CONFIG="/nonexistent/c.conf"))
+        env = dict(self.env, FLORET_CONFIG="/nonexistent/c.conf")
+        r = self.floret("status", env=env)
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("/nonexistent/c.conf: cannot read it", r.stderr)
+        # --help works whatever the file holds.
+        r = self.floret("status", "--help", env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("--config FILE", r.stdout)
 
     def test_local_ignores_the_users_config(self):
         bad = self.conf("dead.conf", "password-file = /nonexistent/pw\n")

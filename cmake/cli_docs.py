@@ -101,6 +101,20 @@ def parse_commands(text):
 
 # ------------------------------------------------------------- man pages
 
+def join(lines):
+    """Wrapped lines as one: a word broken after its hyphen ("colon-",
+    "separated") is joined back without a space."""
+    out = ""
+    for l in (l.strip() for l in lines):
+        if not out:
+            out = l
+        elif re.search(r"[A-Za-z]-$", out) and l[:1].islower():
+            out += l
+        else:
+            out += " " + l
+    return out
+
+
 def esc(s):
     """Text for scdoc: its markup characters made literal."""
     return s.replace("\\", "\\\\").replace("*", "\\*").replace("_", "\\_")
@@ -111,14 +125,14 @@ def paragraph(block):
     indented block (examples) kept as it is in a literal block."""
     if all(l.startswith("  ") for l in block):
         return "```\n" + "\n".join(l[2:] for l in block) + "\n```"
-    return esc(" ".join(l.strip() for l in block))
+    return esc(join(block))
 
 
 def option_entry(o):
     names = ", ".join("*%s*" % esc(n) for n in o["names"])
     if o["value"]:
         names += " _%s_" % esc(o["value"])
-    text = " ".join(o["text"]) or "(see above)"
+    text = join(o["text"]) or "(see above)"
     return "%s\n\t%s" % (names, esc(text))
 
 
@@ -285,9 +299,11 @@ def main():
     scdoc(tool, main_page(top, commands), os.path.join(man1, "floret.1"))
     for name, summary in commands:
         see = ["*floret*(1)"]
+        h = helps[name]
+        said = " ".join([" ".join(b) for b in h["intro"] + h["outro"]] +
+                        [" ".join(o["text"]) for o in h["options"]])
         see += ["*floret-%s*(1)" % esc(n) for n, _ in commands
-                if n != name and ("floret " + n) in " ".join(
-                    " ".join(b) for b in helps[name]["intro"] + helps[name]["outro"])]
+                if n != name and re.search(r"floret %s\b" % re.escape(n), said)]
         page = man_page("floret-" + name, summary, helps[name], see)
         scdoc(tool, page, os.path.join(man1, "floret-%s.1" % name))
     with open(os.path.join(outdir, "floret.bash"), "w") as f:

@@ -146,8 +146,7 @@ static int parse_option(int argc, char **argv, int *i, struct call_args *a)
             return 2;
         a->cluster = v;
     } else {
-        static const char *const known[] = {"--cluster", "--countdown", "--help", "--kwargs", "--retries", "--route", "--time-limit", "--timeout", "--verbose", "--broker", "--password-file", "--tls-ca", "--tls-cert", "--tls-key", "--log-format", NULL};
-        return cli_unknown_arg("call", argv[*i], known);
+        return cli_unknown_arg_help("call", argv[*i], usage);
     }
     return -1;
 }

@@ -112,8 +112,7 @@ static int parse_option(int argc, char **argv, int *i, struct run_args *a)
             return 2;
         a->client.cluster = v;
     } else {
-        static const char *const known[] = {"--async", "--cluster", "--file", "--help", "--no-progress", "--owner", "--progress", "--show", "--timeout", "--verbose", "--broker", "--password-file", "--tls-ca", "--tls-cert", "--tls-key", "--log-format", NULL};
-        return cli_unknown_arg("run", argv[*i], known);
+        return cli_unknown_arg_help("run", argv[*i], usage);
     }
     return -1;
 }

@@ -105,8 +105,7 @@ static int parse(int argc, char **argv, struct status_args *a)
                 return 2;
             a->cluster = v;
         } else {
-            static const char *const known[] = {"--all", "--cluster", "--help", "--json", "--offline-after", "--timeout", "--watch", "--broker", "--password-file", "--tls-ca", "--tls-cert", "--tls-key", "--log-format", NULL};
-            return cli_unknown_arg("status", argv[i], known);
+            return cli_unknown_arg_help("status", argv[i], usage);
         }
     }
     if (a->watch && a->json)

@@ -142,7 +142,11 @@ class SuggestionTest(unittest.TestCase):
     def test_node_and_mandelbrot_suggest(self):
         for argv, want in ((["node", "--slost", "2"], "did you mean --slots?"),
                            (["node", "--stat-dir=x"], "did you mean --state-dir?"),
-                           (["mandelbrot", "--tiel", "3"], "did you mean --tile?")):
+                           (["mandelbrot", "--tiel", "3"], "did you mean --tile?"),
+                           # --config, handled before the command's parser,
+                           # is in every client's suggestions too.
+                           (["call", "--confg", "x"], "did you mean --config?"),
+                           (["status", "--confi=x"], "did you mean --config?")):
             r = floret(*argv)
             self.assertEqual(r.returncode, 2, r.stderr)
             self.assertIn("unknown option '%s'; %s" % (argv[1], want), r.stderr)

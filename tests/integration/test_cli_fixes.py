@@ -109,6 +109,10 @@ class ConnectTest(unittest.TestCase):
         self.assertEqual(r.returncode, 3, r.stderr)
         self.assertIn("timed out: the TCP connection was accepted but no MQTT answer came",
                       r.stderr)
+        r = floret("call", "add", "1", "2", "--broker", url.replace("mqtt:", "mqtts:"))
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("accepted but neither the TLS handshake nor MQTT was answered",
+                      r.stderr)
 
 
 class TimeLimitTest(fx.ClusterTest):

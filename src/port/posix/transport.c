@@ -441,6 +441,9 @@ const char *fl__tp_waiting(const fl_transport *tp)
     case FL_TP_ID_CHECK:
         return "timed out: no answer from the broker";
     case FL_TP_CONNECTING:
+        if (tp->url && tp->url->tls)
+            return "timed out: the TCP connection was accepted but neither the TLS "
+                   "handshake nor MQTT was answered (is it the broker's mqtts port?)";
         return "timed out: the TCP connection was accepted but no MQTT answer came "
                "(is it the broker's MQTT port?)";
     default:

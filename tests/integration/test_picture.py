@@ -7,13 +7,14 @@ every tile of the grid once, each with its pixels (equal to the
 command's report), the last one marked; nothing with --no-show. A real
 `floret dashboard` takes the run whole (/api/picture) and refuses bad and
 hostile picture messages by hand (not JSON, oversize, wrong types, tiles
-off the grid, attachments too short, another node's id), showing nothing
-for them and staying up; and `floret local --dashboard`, whose broker
+off the grid, attachments too short, another node's id) and 300 random
+mutations of a good one, showing nothing for the bad ones and staying up; and `floret local --dashboard`, whose broker
 runs the ACL of `floret broker-config`, shows a run end to end.
 Depends on floret_fixture (paho-mqtt)."""
 
 import json
 import os
+import random
 import re
 import subprocess
 import time
@@ -168,6 +169,20 @@ class PictureTest(fx.ClusterTest):
         doc = fx.wait_until(lambda: (lambda d: d if d["run"] == 7 else None)(get_json(api)),
                             10, interval=0.05, what="the hand-made tile shown")
         self.assertEqual((doc["done"], doc["total"], doc["rejected"]), (1, 2, len(bad)), doc)
+        # and 300 mutations of a good batch: cut short, bytes changed
+        rnd = random.Random(17)
+        good = tiles([one], bytes(range(256)), run=8)
+        for _ in range(300):
+            m = bytearray(good)
+            if rnd.random() < 0.3:
+                m = m[:rnd.randrange(1, len(m))]
+            for _ in range(rnd.randrange(1, 4)):
+                m[rnd.randrange(len(m))] = rnd.randrange(256)
+            pub.publish(topic + "x" if rnd.random() < 0.05 else topic, bytes(m), qos=0)
+        pub.publish(topic, json.dumps(dict(geo, width=33, height=5, tile=7)).encode(), qos=1)
+        fx.wait_until(lambda: "7 px tiles of 33x5" in get_json(api)["last_error"], 10,
+                      what="the mutations read")
+        self.assertIsNone(dash.poll(), "the dashboard died on a mutated message")
         # a real run replaces it
         r = self.mandel("-o", os.path.join(self.dir, "m.png"))
         doc = fx.wait_until(lambda: (lambda d: d if d["run"] != 7 and d["last"] else None)(

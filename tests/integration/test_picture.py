@@ -189,7 +189,35 @@ class PictureTest(fx.ClusterTest):
             get_json(api)), 10, interval=0.05, what="the run in /api/picture")
         self.assertEqual((doc["done"], doc["total"], doc["width"]), (TOTAL, TOTAL, W), doc)
         self.assertEqual({n["id"]: n["tiles"] for n in doc["nodes"]}, self.reported(r))
+        # a page that opens now gets the run so far on /events: its start,
+        # then every tile once
+        events = self.sse_picture(api.replace("api/picture", "events"), TOTAL)
+        self.assertEqual(events[0][0], "picture")
+        start = events[0][1]
+        self.assertEqual((start["run"], start["width"], start["height"], len(start["palette"])),
+                         (doc["run"], W, H, 256 * 6))
+        placed = [tuple(t[:2]) for kind, d in events[1:] for t in d["tiles"]]
+        self.assertEqual(len(placed), TOTAL)
+        self.assertEqual(len(set(placed)), TOTAL)
         self.assertIsNone(dash.poll())
+
+    def sse_picture(self, url, total, timeout=10):
+        """The picture events of /events until `total` tiles came."""
+        out, kind, n = [], None, 0
+        deadline = time.monotonic() + timeout
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            while n < total and time.monotonic() < deadline:
+                line = r.readline().decode("utf-8").rstrip("\n")
+                if line.startswith("event: "):
+                    kind = line[7:]
+                elif line.startswith("data: ") and kind:
+                    doc = json.loads(line[6:])
+                    out.append((kind, doc))
+                    n += len(doc.get("tiles", [])) if kind == "tiles" else 0
+                elif not line:
+                    kind = None
+        self.assertEqual(n, total, "tiles on /events")
+        return out
 
     def test_floret_local_acl(self):
         """`floret local` runs its broker with the ACL of broker-config: its

@@ -57,7 +57,11 @@ try {
       const [, n, out] = line.split(" ");
       await page.waitForFunction(k => Number(document.getElementById("picture-caption").dataset.done) >= k,
                                  Number(n), { timeout: 30000 });
-      await page.waitForTimeout(1500); // the next snapshot takes the tints
+      // the share of the work lists those nodes once their stats (every 2 s) came
+      await page.waitForFunction(() => {
+        const share = [...document.querySelectorAll("#sharelist .s")].map(r => r.children[1].textContent);
+        return [...document.querySelectorAll("#picture-nodes .s")].every(r => share.includes(r.dataset.node));
+      }, null, { timeout: 15000 });
       const got = await page.evaluate(() => {
         const c = document.getElementById("picture");
         const px = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;

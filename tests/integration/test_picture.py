@@ -4,7 +4,8 @@
 one `picture` message with the geometry, then `tiles` batches that hold
 every tile of the grid once, each with its pixels (equal to the
 --reference image) and the node that ran it (counts equal to the
-command's report), the last one marked; nothing with --no-show. A real
+command's report), the last one marked, sent while the run goes on at
+most every 100 ms; nothing with --no-show. A real
 `floret dashboard` takes the run whole (/api/picture) and refuses bad and
 hostile picture messages by hand (not JSON, oversize, wrong types, tiles
 off the grid, attachments too short, another node's id) and 300 random
@@ -111,6 +112,23 @@ class PictureTest(fx.ClusterTest):
 
         self.mandel("--no-show", "-o", os.path.join(self.dir, "n.png"))
         self.assertEqual(sub.drain(0.5), [], "--no-show sent pictures")
+
+    def test_tiles_live_and_throttled(self):
+        """A slow run (deep iterations) is shown while it runs, in batches
+        at most every 100 ms, not at its end."""
+        sub = fx.Mqtt(self.cluster.broker.port, "pic-live")
+        self.addCleanup(sub.close)
+        got = []
+        sub.client.on_message = lambda c, u, m: got.append((time.monotonic(), bytes(m.payload)))
+        sub.subscribe(TOPIC, qos=0)
+        self.mandel("--iter", "100000", "-o", os.path.join(self.dir, "slow.png"))
+        fx.wait_until(lambda: got and envelope(got[-1][1])[0].get("last"), 5, what="the last batch")
+        batches = [(t, envelope(p)[0]) for t, p in got if envelope(p)[0]["kind"] == "tiles"]
+        span = batches[-1][0] - batches[0][0]
+        self.assertGreaterEqual(len(batches), 3, "tiles came in %d batches" % len(batches))
+        self.assertGreater(span, 0.3, "all batches came within %.2f s" % span)
+        self.assertLessEqual(len(batches), span / 0.1 + 3, "more than one batch per 100 ms")
+        self.assertEqual(sum(len(d["tiles"]) for _, d in batches), TOTAL)
 
     def start_dashboard(self):
         log = os.path.join(self.dir, "dashboard.log")

@@ -184,6 +184,7 @@ typedef struct fl_xjob {
     fl_job *job;
     fl_outcome out;
     atomic_bool cancelled;
+    uint64_t soft_at;  /* its soft time limit, set as it starts; 0: none */
     fl_executor *ex;
     struct fl_xjob *next;
 } fl_xjob;

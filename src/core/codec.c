@@ -431,7 +431,7 @@ static bool decode_presence(dec *d, cJSON *root, fl_msg *m)
 }
 
 /* An optional rate limit spec ("10/s") as its interval. */
-static bool get_rate(dec *d, cJSON *obj, const char *key, uint64_t *out)
+static bool get_rate(dec *d, cJSON *obj, const char *key, uint32_t *out)
 {
     const cJSON *v = member(obj, key);
     fl_rate_spec r;
@@ -442,7 +442,7 @@ static bool get_rate(dec *d, cJSON *obj, const char *key, uint64_t *out)
         return fail(d, FL_EPROTO, key, "expected a rate such as \"10/s\", "
                     "\"100/m\" or \"5/h\" (1 to %u per second, minute or "
                     "hour)", (unsigned)FL_RATE_MAX_N);
-    *out = fl__rate_interval_us(r);
+    *out = (uint32_t)fl__rate_interval_us(r); /* at most an hour */
     return true;
 }
 

@@ -325,14 +325,14 @@ static bool plain_id(rd *r, char **out)
 
 /* A rate limit spec as its interval (a bad one: the general decoder
  * says why). */
-static bool plain_rate(rd *r, uint64_t *out)
+static bool plain_rate(rd *r, uint32_t *out)
 {
     const char *s;
     size_t n;
     fl_rate_spec spec;
     if (!plain_str(r, &s, &n) || !fl__rate_parse(s, n, &spec))
         return false;
-    *out = fl__rate_interval_us(spec);
+    *out = (uint32_t)fl__rate_interval_us(spec); /* at most an hour */
     return true;
 }
 

@@ -31,9 +31,6 @@ typedef struct fl_job {
     uint64_t id;
     uint32_t attempt;
     uint32_t time_limit_ms;
-    /* The driver tells a task running past this (fl_run_hooks.
-     * soft_expired), counted from when it starts the task; 0 = none. */
-    uint32_t soft_time_limit_ms;
     char *name;
     fl_value *args;     /* array */
     fl_value *kwargs;   /* object */
@@ -43,6 +40,9 @@ typedef struct fl_job {
      * driver running it in a process of its own kills it if it does not
      * stop when cancelled. */
     bool terminate;
+    /* The driver tells a task running past this (fl_run_hooks.
+     * soft_expired), counted from when it starts the task; 0 = none. */
+    uint32_t soft_time_limit_ms;
     void *driver;       /* free for the driver's use */
 } fl_job;
 

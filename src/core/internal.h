@@ -54,9 +54,7 @@ typedef struct fl_otask {
     size_t att_room;     /* writable bytes in front of att (FL_ATT_ROOM) */
     char *route;         /* NULL = any worker */
     uint32_t time_limit_ms;
-    uint32_t soft_time_limit_ms;
-    fl_rate_spec rate;   /* n 0: no rate limit */
-    uint8_t prio;        /* 0..FL_PRIORITY_MAX, higher leases first */
+    uint32_t rate_n;     /* rate limit: rate_n per rate_unit; 0: none */
     uint32_t retries_left;
     uint32_t max_attempts;
     uint32_t attempts;         /* leases granted */
@@ -64,6 +62,7 @@ typedef struct fl_otask {
     uint32_t started_attempt;  /* the last attempt reported started */
     uint64_t expires_at;       /* 0 = never */
     fl_tstate st;
+    uint32_t soft_time_limit_ms; /* (in what would be padding) */
     uint64_t when;             /* DELAYED: ready time; LEASED: deadline */
     size_t heap_idx;
     struct fl_oworker *holder; /* LEASED */
@@ -72,6 +71,11 @@ typedef struct fl_otask {
     int64_t seq;               /* READY: order across the name queues */
     size_t need;               /* bytes it adds to a lease (a bound) */
     char last_worker[FL_MAX_ID_BUF];
+    /* Beside last_worker, where they take no room of their own: a task of
+     * 288 bytes and one of 296 are the same allocation, so options cost
+     * an owner of 100,000 tasks nothing. */
+    uint8_t prio;        /* 0..FL_PRIORITY_MAX, higher leases first */
+    char rate_unit;      /* 's', 'm' or 'h' */
     /* The last lease that ended without an outcome (expired, or its worker
      * went away): its late outcome is still taken (section 5 rule 6). */
     uint32_t lost_attempt;     /* 0 = none */
@@ -184,10 +188,11 @@ typedef struct fl_wjob {
     fl_job job;
     uint64_t owner_inc;
     fl_jstate st;
+    uint32_t rate_us;             /* its name's rate limit (rate.h); 0 none
+                                   * (1/h, the slowest, is 3.6e9 us) */
     uint64_t started;
     uint64_t dedupe_key;
     bool track_started;           /* its owner wants `started` */
-    uint64_t rate_us;             /* its name's rate limit (rate.h); 0 none */
     bool started_sent;
     struct fl_wjob *prev, *next;  /* in queue or running list */
 } fl_wjob;

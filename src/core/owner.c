@@ -624,9 +624,12 @@ fl_status fl__owner_submit(fl_core *c, const fl_submit *s, uint64_t now,
     t->time_limit_ms = s->opt.time_limit_ms;
     t->soft_time_limit_ms = s->opt.soft_time_limit_ms;
     t->prio = s->opt.priority;
-    if (s->opt.rate_limit)
-        (void)fl__rate_parse(s->opt.rate_limit, strlen(s->opt.rate_limit),
-                             &t->rate); /* checked in check_options */
+    fl_rate_spec rate = {0, 's'};
+    if (s->opt.rate_limit &&
+        fl__rate_parse(s->opt.rate_limit, strlen(s->opt.rate_limit), &rate)) {
+        t->rate_n = rate.n; /* check_options made sure it reads */
+        t->rate_unit = rate.unit;
+    }
     t->retries_left = s->opt.retries;
     t->max_attempts = s->opt.max_attempts
                           ? s->opt.max_attempts
@@ -884,9 +887,10 @@ static void write_task(fl_jw *w, const fl_otask *t)
         fl__jw_u64(w, "time_limit_ms", t->time_limit_ms);
     if (t->soft_time_limit_ms)
         fl__jw_u64(w, "soft_time_limit_ms", t->soft_time_limit_ms);
-    if (t->rate.n) {
+    if (t->rate_n) {
         char rate[FL_RATE_TEXT];
-        fl__rate_format(t->rate, rate);
+        fl_rate_spec spec = {t->rate_n, t->rate_unit};
+        fl__rate_format(spec, rate);
         fl__jw_str(w, "rate_limit", rate);
     }
     if (t->att_len)
@@ -1033,19 +1037,29 @@ static fl_otask *next_for(fl_core *c, fl_owner *o, const wview *v)
     if (routed && routed->prio == FL_PRIORITY_MAX)
         return routed;
     fl_otask *best = NULL;
+    int capped = -1; /* the highest priority held back by its name's cap */
     for (fl_nameq *q = o->queues; q; q = q->next) {
         fl_otask *h = q->ready.head;
         if (!h || (best && !leases_before(h, best)) ||
-            (routed && h->prio <= routed->prio) || !view_runs(v, q->name) ||
-            !under_cap(v, q))
+            (routed && h->prio <= routed->prio) || !view_runs(v, q->name))
             continue;
+        if (!under_cap(v, q)) {
+            if ((int)h->prio > capped)
+                capped = h->prio;
+            continue;
+        }
         fl_otask *t = first_fitting(q, v->room);
         if (t && (!best || leases_before(t, best)) &&
             (!routed || t->prio > routed->prio))
             best = t;
     }
     /* A routed task goes first among tasks of its priority. */
-    return best ? best : routed;
+    if (!best)
+        best = routed;
+    /* Nothing of a lower priority while a higher one waits for this
+     * worker's cap on its name: the worker gets it once it runs what it
+     * holds of that name. */
+    return best && (int)best->prio < capped ? NULL : best;
 }
 
 /* False when t must not be leased (expired, out of attempts): it is

@@ -777,7 +777,8 @@ static void send_fetches(fl_core *c, uint64_t now)
 static bool outcomes_due(const fl_core *c, uint64_t now)
 {
     const fl_worker *w = &c->worker;
-    return w->queue.n == 0 || w->outbox_n >= FL_DONE_BATCH ||
+    /* Jobs waiting for their rate limit are not about to end. */
+    return w->queue.n <= w->rated_queued || w->outbox_n >= FL_DONE_BATCH ||
            c->shutting_down || now - w->outbox_since >= FL_DONE_LINGER_US;
 }
 

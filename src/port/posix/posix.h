@@ -110,6 +110,7 @@ struct fl_result {
     size_t sub_att_len;
     size_t sub_att_room;   /* free bytes in front of sub_att, same block */
     char *route;
+    char *rate_limit;      /* opt.rate_limit's copy */
     fl_call_options opt;
     char *canvas;          /* a workflow (canvas JSON) instead of a task */
     struct fl_node *node;  /* the submitting node (for revoke) */

@@ -15,6 +15,7 @@
 
 #include "alloc.h"
 #include "canvas_parse.h"
+#include "dtoa.h"
 #include "internal.h"
 
 typedef enum { WF_TASK, WF_CHAIN, WF_GROUP } wf_kind;
@@ -144,6 +145,16 @@ static bool count_opt(build_ctx *b, const fl_value *o, const char *key,
     return true;
 }
 
+/* ms as seconds for a message: "3", "2.5" (no %g: a board's printf may
+ * lack it). */
+static void seconds_text(uint32_t ms, char out[FL_DTOA_BUF])
+{
+    if (ms % 1000u == 0)
+        snprintf(out, FL_DTOA_BUF, "%u", (unsigned)(ms / 1000u));
+    else
+        fl__dtoa(ms / 1000.0, out);
+}
+
 /* eta: ISO 8601 text or Unix seconds (fl_eta_parse). */
 static bool eta_opt(build_ctx *b, const fl_value *o, uint64_t *out,
                     const char *path)
@@ -236,10 +247,11 @@ static bool read_options(build_ctx *b, const fl_value *v, const char *path,
         return false;
     if (opt->soft_time_limit_ms && opt->time_limit_ms &&
         opt->soft_time_limit_ms >= opt->time_limit_ms) {
-        char what[128];
-        snprintf(what, sizeof what, "options.soft_time_limit (%g s) must be "
-                 "less than options.time_limit (%g s)",
-                 opt->soft_time_limit_ms / 1000.0, opt->time_limit_ms / 1000.0);
+        char what[160], soft[FL_DTOA_BUF], hard[FL_DTOA_BUF];
+        seconds_text(opt->soft_time_limit_ms, soft);
+        seconds_text(opt->time_limit_ms, hard);
+        snprintf(what, sizeof what, "options.soft_time_limit (%s s) must be "
+                 "less than options.time_limit (%s s)", soft, hard);
         return bad(b, path, what);
     }
     return true;

@@ -31,8 +31,8 @@ static void usage(FILE *f)
             "  --timeout SECONDS     wait at most this long for the result (default 30)\n"
             "  --retries N           retry a retryable failure up to N times\n"
             "  --time-limit SECONDS  cancel a run that takes longer\n"
-            "  --soft-time-limit SECONDS\n"
-            "                        tell a run that takes longer (before --time-limit)\n"
+            "  --soft-time-limit S   tell a run that takes longer than S seconds (before\n"
+            "                        --time-limit)\n"
             "  --countdown SECONDS   do not start before this delay\n"
             "  --eta TIME            do not start before TIME: UTC as 2026-12-02T18:00:00Z,\n"
             "                        or Unix seconds\n"
@@ -176,8 +176,7 @@ static int parse_option(int argc, char **argv, int *i, struct call_args *a)
             return 2;
         a->cluster = v;
     } else {
-        static const char *const known[] = {"--cluster", "--countdown", "--eta", "--help", "--kwargs", "--priority", "--rate-limit", "--retries", "--route", "--soft-time-limit", "--time-limit", "--timeout", "--verbose", "--broker", "--password-file", "--tls-ca", "--tls-cert", "--tls-key", "--log-format", NULL};
-        return cli_unknown_arg("call", argv[*i], known);
+        return cli_unknown_arg_help("call", argv[*i], usage);
     }
     return -1;
 }
@@ -265,6 +264,7 @@ int cli_call(int argc, char **argv)
         c.conn = a.conn;
         c.cluster = a.cluster;
         c.verbose = a.verbose;
+        c.time_limit_s = a.opt.time_limit_ms / 1000.0;
         rc = cli_client_start(&c);
     }
     if (rc < 0) {

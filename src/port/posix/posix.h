@@ -110,6 +110,7 @@ struct fl_result {
     size_t sub_att_len;
     size_t sub_att_room;   /* free bytes in front of sub_att, same block */
     char *route;
+    char *rate_limit;      /* opt.rate_limit's copy */
     fl_call_options opt;
     char *canvas;          /* a workflow (canvas JSON) instead of a task */
     struct fl_node *node;  /* the submitting node (for revoke) */
@@ -184,6 +185,7 @@ typedef struct fl_xjob {
     fl_job *job;
     fl_outcome out;
     atomic_bool cancelled;
+    uint64_t soft_at;  /* its soft time limit, set as it starts; 0: none */
     fl_executor *ex;
     struct fl_xjob *next;
 } fl_xjob;

@@ -95,7 +95,8 @@ class Sites:
     """n sites, nodes_per_site nodes each (named a1, a2, b1, ...)."""
 
     def __init__(self, n=2, nodes_per_site=2, slots=2, node_args=(), keepalive=5,
-                 workdir=None, spawn=None, verbose=False, bridge_conf=None):
+                 workdir=None, spawn=None, verbose=False, bridge_conf=None,
+                 quickack=True):
         if os.geteuid() != 0:
             raise RuntimeError("building sites needs root (ip netns, veth pairs)")
         if not 1 <= n <= 9:
@@ -103,6 +104,7 @@ class Sites:
         self.own_dir = workdir is None
         self.workdir = workdir or tempfile.mkdtemp(prefix="floret-sites-")
         self.keepalive = keepalive
+        self.quickack = quickack
         # FLORET_SITES_BRIDGE_CONF: another bridge section (same {fields}),
         # to see what a different configuration breaks.
         self.bridge_conf = bridge_conf or os.environ.get("FLORET_SITES_BRIDGE_CONF") \
@@ -162,6 +164,26 @@ class Sites:
             hub.addrs.append(hub_addr)
             s.addrs.append(site_addr)
             s.uplink = (here, there, hub_addr)
+            s.link = (k, hub_addr, site_addr)
+            self._routes(s)
+
+    def _routes(self, s):
+        """The link's routes, with quickack (docs/scaling.md, "Latency"):
+        Mosquitto 2.0 sets TCP_NODELAY on the sockets it accepts, not on a
+        bridge's own, so without an immediate ACK from the other end each
+        small message the bridge sends after another waits for a delayed
+        ACK, some 40 ms."""
+        k, hub_addr, site_addr = s.link
+        here, there, _ = s.uplink
+        net = "10.201.%d.0/30" % k
+        for ns, dev, src in ((self.sites[0].ns, there, hub_addr), (s.ns, here, site_addr)):
+            run(["ip", "-n", ns, "route", "replace", net, "dev", dev, "proto", "kernel",
+                 "scope", "link", "src", src, "quickack", "1" if self.quickack else "0"])
+
+    def set_quickack(self, on):
+        self.quickack = on
+        for s in self.sites[1:]:
+            self._routes(s)
 
     def cut(self, letter):
         """Cut site letter's link to the hub: both ends down, packets go
@@ -176,6 +198,7 @@ class Sites:
         here, there, _ = s.uplink
         run(["ip", "-n", self.sites[0].ns, "link", "set", there, "up"])
         run(["ip", "-n", s.ns, "link", "set", here, "up"])
+        self._routes(s)
 
     # ------------------------------------------------------------ brokers
     def _start_broker(self, s):

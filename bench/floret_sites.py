@@ -109,7 +109,7 @@ class Sites:
         # to see what a different configuration breaks.
         self.bridge_conf = bridge_conf or os.environ.get("FLORET_SITES_BRIDGE_CONF") \
             or BRIDGE_CONF
-        self.spawn = spawn or self._spawn
+        self._outer_spawn = spawn
         self.procs = []
         self.verbose = verbose
         self.sites = [Site(self, "abcdefghi"[i], i) for i in range(n)]
@@ -256,7 +256,12 @@ class Sites:
             time.sleep(0.3)
 
     # ------------------------------------------------------------ nodes
-    def _spawn(self, argv, log):
+    def spawn(self, argv, log):
+        """Start argv (its output to log) and remember it for close()."""
+        if self._outer_spawn:
+            p = self._outer_spawn(argv, log)
+            self.procs.append(p)
+            return p
         out = open(log, "ab")
         try:
             p = subprocess.Popen(["setpriv", "--pdeathsig", "KILL", "--"] + argv,

@@ -3,7 +3,8 @@
 (docs/scaling.md, "Sites joined by bridges"): each site a network
 namespace with its own Mosquitto and nodes, the brokers bridged over
 floret/# with the configuration docs/scaling.md gives (bench/floret_sites.py
-builds it). A client at site a runs calls, a chord and a word count that
+builds it). A node id taken at one site is refused at another. A client
+at site a runs calls, a chord and a word count that
 use the nodes of every site; a node SIGKILLed at site b has its leases run
 again elsewhere; the link to site b cut for 10 s, long enough for the
 bridge to drop and reconnect, loses no task and runs none twice. Needs
@@ -100,6 +101,13 @@ class SitesTest(fx.ClusterTest):
         for site in s.sites:
             seen = s.wait_online(site, ["a1", "a2", "b1", "b2", "c1", "c2"])
             self.assertEqual(len(seen), 6, seen)
+        # A second a1 at site c is refused: the id check (docs/protocol.md,
+        # section 1) sees a1's presence and hears its pong across the bridges.
+        dup = s.add_node(s.site("c"), "a1", ["--slots", "1"])
+        dup.wait(timeout=20)
+        self.assertEqual(dup.returncode, 4, self.logs())
+        self.assertIn("node id 'a1' is in use", floret_sites.read(s.site("c").nodes["a1"][1]))
+        del s.site("c").nodes["a1"]
         r = s.floret_at("a", "call", "add", "2", "3", "--timeout", "20")
         self.assertEqual((r.returncode, r.stdout.strip()), (0, "5"), r.stderr + self.logs())
         # Routed calls reach a node at each site and come back.

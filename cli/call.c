@@ -146,8 +146,7 @@ static int parse_option(int argc, char **argv, int *i, struct call_args *a)
             return 2;
         a->cluster = v;
     } else {
-        static const char *const known[] = {"--cluster", "--countdown", "--help", "--kwargs", "--retries", "--route", "--time-limit", "--timeout", "--verbose", "--broker", "--password-file", "--tls-ca", "--tls-cert", "--tls-key", "--log-format", NULL};
-        return cli_unknown_arg("call", argv[*i], known);
+        return cli_unknown_arg_help("call", argv[*i], usage);
     }
     return -1;
 }
@@ -226,6 +225,7 @@ int cli_call(int argc, char **argv)
         c.conn = a.conn;
         c.cluster = a.cluster;
         c.verbose = a.verbose;
+        c.time_limit_s = a.opt.time_limit_ms / 1000.0;
         rc = cli_client_start(&c);
     }
     if (rc < 0) {

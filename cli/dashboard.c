@@ -318,8 +318,7 @@ int cli_dashboard(int argc, char **argv)
             if (m < 0)
                 return 2;
         } else {
-            static const char *const known[] = {"--cluster", "--help", "--listen", "--verbose", "--broker", "--password-file", "--tls-ca", "--tls-cert", "--tls-key", "--log-format", NULL};
-            return cli_unknown_arg(CMD, argv[i], known);
+            return cli_unknown_arg_help(CMD, argv[i], usage);
         }
     }
     if (parse_listen(listen, &sa, host, sizeof host) != 0)

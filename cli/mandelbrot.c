@@ -134,7 +134,7 @@ static int parse_value(int argc, char **argv, int *i, struct mandel_args *a)
             return 2;
         a->client.cluster = v;
     } else {
-        return cli_usage_error("mandelbrot", "unknown option '%s'", argv[*i]);
+        return cli_unknown_arg_help("mandelbrot", argv[*i], usage);
     }
     return -1;
 }

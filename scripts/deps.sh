@@ -24,6 +24,8 @@ PACKAGES=(
   chromium                          # the dashboard's page in a real headless browser (tests)
   iproute2                          # network namespaces and veth pairs: bridged sites (tests, bench/floret_sites.py)
   rabbitmq-server                   # a clustered broker: its MQTT plugin, three members (tests)
+  scdoc                             # man pages, made from the help texts at build time
+  man-db groff-base                 # tests render the man pages with man -l
 )
 # playwright-core (from npm, installed by the browser test into the build
 # tree) needs node and npm: Debian's, unless a node is installed already.

@@ -482,7 +482,7 @@ fl_status fl_node_start(fl_node *node, uint32_t timeout_ms)
     if (connected && !stopped)
         atomic_store(&node->phase, FL_NODE_RUNNING);
     snprintf(why, sizeof why, "%s", node->last_error[0] ? node->last_error
-                                                        : "no answer in time");
+                                                        : fl__tp_waiting(&node->tp));
     pthread_mutex_unlock(&node->mu);
     if (connected && !stopped)
         return FL_OK;
@@ -585,8 +585,9 @@ bool fl__node_abandoned(const fl_node *node)
  * takes the TCP connection and never answers the TLS or MQTT handshake). */
 const char *fl__node_last_error(const fl_node *node)
 {
-    return node && node->last_error[0] ? node->last_error
-                                       : "no answer from the broker in time";
+    if (!node)
+        return "no answer from the broker in time";
+    return node->last_error[0] ? node->last_error : fl__tp_waiting(&node->tp);
 }
 
 bool fl__node_id_taken(fl_node *node)

@@ -329,6 +329,9 @@ typedef struct fl_transport {
     int probe_errno;
     struct addrinfo *probe_list, *probe_next;
     char last_error[256];
+    /* state as of the loop's last turn, for a thread that waits on the
+     * connection and must say what it was waiting for (fl__tp_waiting) */
+    atomic_int seen_state;
     uint64_t now;        /* set by the loop before each step */
     fl_probe idc;        /* the id check (probe.c) */
     bool idc_on;         /* check the id before every connection attempt */
@@ -356,6 +359,10 @@ void fl__tp_prepare(fl_transport *tp, uint64_t now, int *fd, short *events,
 /* Act on poll's revents (0 when the socket was not polled) and timers. */
 void fl__tp_step(fl_transport *tp, uint64_t now, short revents);
 bool fl__tp_up(const fl_transport *tp);
+/* What an attempt that has neither succeeded nor failed yet waits for,
+ * as a reason for "cannot connect" after a timeout: no answer to the TCP
+ * connection, or no MQTT answer on an accepted one. Any thread. */
+const char *fl__tp_waiting(const fl_transport *tp);
 void fl__tp_publish(fl_transport *tp, const char *topic, const void *payload,
                     size_t len, int qos, bool retain);
 void fl__tp_subscribe(fl_transport *tp, const char *filter, int qos);

@@ -154,7 +154,7 @@ class RabbitClusterTest(unittest.TestCase):
         # idle node: it lists the nodes from their stats (live, every 2 s)
         # with what only a presence says (tasks, runtime, arch) blank.
         time.sleep(3)  # no task runs: no presence is published meanwhile
-        r = self.floret(0, "status", "--json", "--wait", "2500")
+        r = self.floret(0, "status", "--json", "--timeout", "2.5")
         self.assertEqual(r.returncode, 0, r.stderr)
         listed = {n["id"]: n for n in json.loads(r.stdout)}
         self.assertTrue({"w2", "w3"} <= set(listed), r.stdout)

@@ -69,7 +69,7 @@ class SitesTest(fx.ClusterTest):
         agree, so that the last tasks of a run are counted."""
         last = None
         for _ in range(10):
-            r = self.sites.floret_at(letter, "status", "--json", "--wait", "1000")
+            r = self.sites.floret_at(letter, "status", "--json", "--timeout", "1")
             self.assertEqual(r.returncode, 0, r.stderr)
             now = {n["id"]: n["counters"]["executed"] for n in json.loads(r.stdout)}
             if now == last:

@@ -22,6 +22,8 @@ PACKAGES=(
   libmicrohttpd-dev                 # floret dashboard's HTTP server
   python3-prometheus-client         # tests parse the dashboard's /metrics with it
   chromium                          # the dashboard's page in a real headless browser (tests)
+  iproute2                          # network namespaces and veth pairs: bridged sites (tests, bench/floret_sites.py)
+  rabbitmq-server                   # a clustered broker: its MQTT plugin, three members (tests)
   scdoc                             # man pages, made from the help texts at build time
   man-db groff-base                 # tests render the man pages with man -l
 )
@@ -57,3 +59,10 @@ echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 "${SUDO[@]}" apt-get update
 "${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+# The tests start RabbitMQ members of their own (private ports and epmd,
+# tests/integration/rabbit_fixture.py); the system service the package
+# starts would only hold 5672, 25672 and memory, so it is stopped and left
+# disabled where systemd runs it.
+if [[ " ${missing[*]} " == *" rabbitmq-server "* && -d /run/systemd/system ]]; then
+  "${SUDO[@]}" systemctl disable --now rabbitmq-server || true
+fi

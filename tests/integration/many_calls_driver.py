@@ -16,7 +16,7 @@ TASK_RE = re.compile(r"^task (\d+) id (\d+) state (\S+) worker (\S+) value (\S+)
 
 class ManyCalls:
     def __init__(self, cluster, n, task="sleep", args="[0.01]", expect=None,
-                 timeout=120, lease_ttl_ms=None):
+                 timeout=120, lease_ttl_ms=None, wrap=()):
         if not fx.MANY_CALLS_BIN or not os.access(fx.MANY_CALLS_BIN, os.X_OK):
             raise RuntimeError("MANY_CALLS_BIN must name the many_calls binary")
         argv = [fx.MANY_CALLS_BIN, "--broker", cluster.url, "-n", str(n), "--task", task,
@@ -25,6 +25,8 @@ class ManyCalls:
             argv += ["--expect", expect]
         if lease_ttl_ms:
             argv += ["--lease-ttl", str(lease_ttl_ms)]
+        # wrap: a prefix such as ip netns exec NS (test_sites.py)
+        argv = list(wrap) + argv
         self.n = n
         self.errlog = os.path.join(cluster.workdir, "many_calls.err")
         self.proc = fx.spawn(argv, self.errlog, stdout=subprocess.PIPE)

@@ -323,6 +323,9 @@ typedef struct fl_transport {
     bool lasting;        /* ...and retrying will not help */
     bool v5;             /* MQTT 5 (until a broker says it does not speak it) */
     bool fallback;       /* this attempt's broker refused MQTT 5 */
+    bool connacked;      /* this attempt's broker answered the CONNECT */
+    bool silent_v311;    /* 3.1.1 because a broker closed on an MQTT 5 CONNECT */
+    bool silent_logged;  /* ...and that was said once */
     void *props;         /* mosquitto_property list of the v5 CONNECT */
     int probe_fd;        /* PROBING: the socket, else -1 */
     int probe_errno;

@@ -9,7 +9,9 @@
  *
  * MQTT 5, so that the CONNECT announces the largest packet the node reads
  * and the broker drops bigger ones instead of sending them (docs/security.md);
- * 3.1.1 when a broker refuses 5. libmosquitto takes CONNECT properties only
+ * 3.1.1 when a broker refuses 5, or closes the connection on an MQTT 5
+ * CONNECT without answering it (RabbitMQ 3.x cannot parse one).
+ * libmosquitto takes CONNECT properties only
  * in its blocking connect, so each attempt first makes a TCP connection of
  * its own without blocking (PROBING): the blocking connect then runs only
  * against a broker that just answered, and an unreachable one costs the
@@ -78,6 +80,7 @@ static void on_connect(struct mosquitto *m, void *ud, int rc)
     (void)m;
     if (tp->state != FL_TP_CONNECTING)
         return;
+    tp->connacked = true;
     if (rc != 0 && tp->v5 && (rc == 1 || rc == MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION)) {
         tp->fallback = true;
         set_reason(tp, "the broker does not speak MQTT 5");
@@ -282,6 +285,36 @@ static void attempt_failed(fl_transport *tp, uint64_t now)
         tp->backoff_us = BACKOFF_MAX_US;
 }
 
+/* The broker took the TCP connection and closed it without answering the
+ * CONNECT. Under MQTT 5 that is what a 3.1.1-only broker that cannot parse
+ * the CONNECT's properties does (RabbitMQ 3.10: "cannot parse a frame"),
+ * so the next attempt goes at once with 3.1.1; a broker that closes a
+ * 3.1.1 CONNECT in the same way was not refusing the version, and the
+ * attempt after next asks for 5 again. True when it handled the close. */
+static bool silent_close(fl_transport *tp, uint64_t now)
+{
+    if (tp->v5) {
+        if (!tp->silent_logged)
+            fl__plog(tp->log, FL_LOG_WARN, "broker %s closed the connection on an MQTT 5 "
+                     "CONNECT without answering: it does not speak MQTT 5; using 3.1.1, "
+                     "so messages over the size limit are read before they are refused",
+                     tp->url->text);
+        tp->silent_logged = true;
+        tp->silent_v311 = true;
+        tp->v5 = false;
+        mosquitto_int_option(tp->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+        tp->state = FL_TP_IDLE;
+        tp->next_try = now;
+        return true;
+    }
+    if (tp->silent_v311 && !tp->ever_up) {
+        tp->silent_v311 = false;
+        tp->v5 = true;
+        mosquitto_int_option(tp->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+    }
+    return false;
+}
+
 /* The socket went away, whatever the state was. */
 static void went_down(fl_transport *tp, uint64_t now)
 {
@@ -296,6 +329,9 @@ static void went_down(fl_transport *tp, uint64_t now)
         tp->next_try = now;
         return;
     }
+    if (was == FL_TP_CONNECTING && !tp->connacked && !tp->tls_reason_set &&
+        silent_close(tp, now))
+        return;
     if (was == FL_TP_UP) {
         fl__plog(tp->log, FL_LOG_WARN, "lost broker %s: %s; reconnecting",
                 tp->url->text, tp->reason_set ? tp->last_error : "connection lost");
@@ -380,6 +416,7 @@ static void attempt(fl_transport *tp, uint64_t now)
     tp->tls_reason_set = false;
     tp->lasting = false;
     tp->fallback = false;
+    tp->connacked = false;
     tp->pollout_done = false;
     tp->attempt_at = now;
     tp->probe_errno = 0;

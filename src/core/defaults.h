@@ -281,6 +281,15 @@
 #define FL_PRESENCE_GRACE_MS 1500u
 #endif
 
+/* Nor does it fail one before this long after it first announced the work
+ * it holds: a worker whose presence this owner missed (or that crossed a
+ * bridge late) is found when it answers an announcement with a fetch
+ * (NoPresence makes it publish its presence again), and waiting through a
+ * second announcement (FL_ANNOUNCE_MS) gives a lost first one a retry. */
+#ifndef FL_ASK_GRACE_MS
+#define FL_ASK_GRACE_MS (FL_ANNOUNCE_MS + 500u)
+#endif
+
 /* The error type of a done entry by which a worker hands back a task it
  * does not run (a stale view of its tasks): retryable, so an older owner
  * retries it, and a newer one leases it elsewhere without counting the

@@ -1143,6 +1143,8 @@ static void announce(fl_core *c, uint64_t now)
     fl__jw_u64(&c->jw, "pending", pending(&c->owner));
     fl__send_to(c, NULL, "work", 1, false);
     c->owner.next_announce = now + (uint64_t)FL_ANNOUNCE_MS * 1000u;
+    if (!c->owner.asked_at)
+        c->owner.asked_at = now;
 }
 
 /* Lease each parked worker up to its share, one message at a time and in
@@ -1173,14 +1175,24 @@ static size_t lease_in_turn(fl_core *c, size_t share, uint64_t now)
 
 /* ------------------------------------------------------------ placement */
 
+/* When the owner may first fail a task for want of a worker (may_judge):
+ * after the presence grace and once it has asked around twice. */
+static uint64_t judged_from(const fl_owner *o)
+{
+    uint64_t after_presences = o->connected_at + FL_PRESENCE_GRACE_MS * 1000ull;
+    if (!o->asked_at)
+        return UINT64_MAX;
+    uint64_t after_asking = o->asked_at + FL_ASK_GRACE_MS * 1000ull;
+    return after_asking > after_presences ? after_asking : after_presences;
+}
+
 /* Tasks fail for want of a worker only once the owner has had time to
  * hear the cluster's retained presences, and only while some worker is
  * online: an empty cluster is one still starting (or restarting), and its
  * tasks wait for the first worker, as a Celery queue does. */
 static bool may_judge(const fl_core *c, uint64_t now)
 {
-    if (!c->connected ||
-        now < c->owner.connected_at + FL_PRESENCE_GRACE_MS * 1000ull)
+    if (!c->connected || now < judged_from(&c->owner))
         return false;
     for (const fl_oworker *w = c->owner.workers; w; w = w->next)
         if (!fl__peer_find(c, w->id))
@@ -1375,6 +1387,7 @@ static void serve(fl_core *c, uint64_t now)
     }
     if (pending(o) == 0) {
         o->next_announce = 0;
+        o->asked_at = 0;
         return;
     }
     /* Whatever is left after serving is more than the parked credit
@@ -1723,8 +1736,8 @@ uint64_t fl__owner_tick(fl_core *c, uint64_t now)
         next = min_time(next, o->heap[0]->when);
     if (pending(o) && o->next_announce && c->connected)
         next = min_time(next, o->next_announce);
-    uint64_t judged = o->connected_at + FL_PRESENCE_GRACE_MS * 1000ull;
-    if (pending(o) && c->connected && now < judged)
+    uint64_t judged = judged_from(o);
+    if (pending(o) && c->connected && now < judged && judged != UINT64_MAX)
         next = min_time(next, judged);
     if (o->with_expiry)
         next = min_time(next, o->next_expiry_scan);
@@ -1734,6 +1747,7 @@ uint64_t fl__owner_tick(fl_core *c, uint64_t now)
 void fl__owner_connected(fl_core *c, uint64_t now)
 {
     c->owner.next_announce = 0;
+    c->owner.asked_at = 0; /* an announcement may have died with it */
     /* Leases and outcomes may have been lost with the connection. */
     fl__owner_check_all(c);
     c->owner.connected_at = now;

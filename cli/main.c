@@ -22,6 +22,7 @@ static const struct subcommand commands[] = {
     {"call", cli_call, "run one task on the cluster and print its result"},
     {"run", cli_run, "run a workflow (chain, group, chord, map...) and print its result"},
     {"result", cli_result, "wait for a workflow started with 'floret run --async'"},
+    {"schedule", cli_schedule, "run workflows periodically at a durable keeper (as celery beat)"},
     {"revoke", cli_revoke, "stop tasks or workflows by id OWNER:N (as celery revoke)"},
     {"status", cli_status, "list the nodes of the cluster"},
     {"events", cli_events, "print task events as the nodes send them"},

@@ -42,7 +42,8 @@ typedef enum fl_kind {
     FL_KIND_PING,
     FL_KIND_PONG,
     FL_KIND_REVOKE, /* stop tasks (owner -> worker) or a kept workflow */
-    FL_KIND_STARTED /* worker -> owner: these tasks began to run */
+    FL_KIND_STARTED, /* worker -> owner: these tasks began to run */
+    FL_KIND_SCHEDULE /* client -> keeper: add, list or remove schedules */
 } fl_kind;
 
 /* The protocol's name of a kind ("fetch", ...). */
@@ -138,6 +139,9 @@ typedef struct fl_msg {
     fl_value *canvas;         /* always an object */
     /* query: answer at once with the current state */
     bool now;
+    /* schedule: op ("add", "list", "remove"), the schedule's name and its
+     * cron text (checked by the keeper, schedule.c); canvas as submit's */
+    char *op, *sname, *cron;
     /* result */
     char *state;              /* a state name: "SUCCESS", ... "PENDING" */
     fl_value *value;          /* SUCCESS: any JSON value (may be NULL) */

@@ -175,6 +175,16 @@ static void encode(fl_jw *w, const fl_msg *m)
     case FL_KIND_WATCH:
         fl__jw_u64(w, "ttl_ms", m->ttl_ms);
         break;
+    case FL_KIND_SCHEDULE:
+        fl__jw_u64(w, "rid", m->rid);
+        fl__jw_str(w, "op", m->op);
+        if (m->sname)
+            fl__jw_str(w, "name", m->sname);
+        if (m->cron)
+            fl__jw_str(w, "cron", m->cron);
+        if (m->canvas)
+            fl__jw_value(w, "canvas", m->canvas);
+        break;
     case FL_KIND_STATS:
     case FL_KIND_EVENTS:
         break; /* no members the codec reads */

@@ -293,10 +293,11 @@ static int do_list(struct args *a)
         return rc;
     }
     size_t n = keepers(a, ids, MAX_KEEPERS);
+    fl_status st;
     rc = 0;
     for (size_t i = 0; i < n; i++)
-        if (fl_node_schedule_list(a->client.node, ids[i], &rs[i]) != FL_OK) {
-            fprintf(stderr, "error: cannot ask %s\n", ids[i]);
+        if ((st = fl_node_schedule_list(a->client.node, ids[i], &rs[i])) != FL_OK) {
+            fprintf(stderr, "error: cannot ask %s: %s\n", ids[i], fl_strerror(st));
             rc = 1;
         }
     bool first = true;
@@ -341,19 +342,32 @@ static int do_remove(struct args *a)
     }
     size_t n = keepers(a, ids, MAX_KEEPERS), removed = 0;
     bool failed = false;
-    for (size_t i = 0; i < n; i++)
-        fl_node_schedule_remove(a->client.node, ids[i], a->words[0], &rs[i]);
+    for (size_t i = 0; i < n; i++) {
+        fl_status st = fl_node_schedule_remove(a->client.node, ids[i],
+                                               a->words[0], &rs[i]);
+        if (st != FL_OK) {
+            fprintf(stderr, "error: cannot ask %s: %s\n", ids[i], fl_strerror(st));
+            failed = true;
+        }
+    }
     for (size_t i = 0; i < n; i++) {
         if (!rs[i])
             continue;
-        fl_result_wait(rs[i], (uint32_t)(a->timeout_s * 1000.0 + 0.5));
+        if (fl_result_wait(rs[i], (uint32_t)(a->timeout_s * 1000.0 + 0.5)) ==
+            FL_ETIMEDOUT) {
+            fprintf(stderr, "error: no answer from node %s within %g s\n",
+                    ids[i], a->timeout_s);
+            failed = true;
+            fl_result_free(rs[i]);
+            continue;
+        }
         const char *type = fl_result_error_type(rs[i]);
-        if (fl_result_ready(rs[i]) && fl_result_state(rs[i]) == FL_SUCCESS) {
+        if (fl_result_state(rs[i]) == FL_SUCCESS) {
             printf("schedule %s removed from %s\n", a->words[0], ids[i]);
             removed++;
         } else if (a->owner || !type || strcmp(type, "NotFound") != 0) {
-            const fl_value *v;
-            wait_answer(rs[i], 0, ids[i], &v);
+            const char *msg = fl_result_error_message(rs[i]);
+            fprintf(stderr, "error: %s: %s\n", type ? type : "?", msg ? msg : "");
             failed = true;
         }
         fl_result_free(rs[i]);

@@ -350,8 +350,6 @@ static const str_rule ERR_TYPE = {1, FL_MAX_ERROR_TYPE, NULL};
 static const str_rule ERR_MESSAGE = {0, FL_MAX_ERROR_MESSAGE, NULL};
 static const str_rule SHORT_TEXT = {0, FL_MAX_ID, NULL};
 static const str_rule TAG = {1, FL_MAX_ID, NULL};
-static const str_rule SCHED_NAME = {1, FL_MAX_ID, "schedule name"};
-static const str_rule CRON_TEXT = {1, 120, NULL}; /* FL_CRON_MAX_TEXT */
 
 /* The "error" object of a done entry or an error message. */
 static bool decode_error(dec *d, cJSON *obj, char **type, char **message,
@@ -725,13 +723,19 @@ static bool decode_msg(dec *d, cJSON *root, fl_msg *m, bool has_nul)
         return get_u64(d, root, "re", false, NO_LIMIT, &m->re);
     case FL_KIND_REVOKE:
         return decode_revoke(d, root, m);
-    case FL_KIND_SCHEDULE: /* what each op needs is the keeper's to say */
-        return get_u64(d, root, "rid", true, NO_LIMIT, &m->rid) &&
-               get_str(d, root, "op", true, SHORT_TEXT, &m->op) &&
-               get_str(d, root, "name", false, SCHED_NAME, &m->sname) &&
-               get_str(d, root, "cron", false, CRON_TEXT, &m->cron) &&
-               (!member(root, "canvas") ||
-                take_value(d, root, "canvas", cJSON_Object, &m->canvas));
+    case FL_KIND_SCHEDULE:
+        /* The keeper reads the rest (schedule.c): the whole message goes
+         * to it as m->value, so a worker-only build, which only refuses
+         * it, carries no code for its members. */
+        if (!get_u64(d, root, "rid", true, NO_LIMIT, &m->rid))
+            return false;
+        m->value = (fl_value *)cJSON_CreateObject();
+        if (!m->value)
+            return oom(d);
+        /* The members move over: root is not read after its kind's case. */
+        ((cJSON *)m->value)->child = root->child;
+        root->child = NULL;
+        return true;
     }
     return fail(d, FL_EPROTO, "kind", "unhandled kind");
 }
@@ -919,9 +923,6 @@ void fl__msg_free(fl_msg *m)
     fl_value_free(m->canvas);
     fl_value_free(m->value);
     fl__free(m->state);
-    fl__free(m->op);
-    fl__free(m->sname);
-    fl__free(m->cron);
     fl__free(m->node);
     fl__free(m->err_type);
     fl__free(m->err_message);

@@ -139,12 +139,11 @@ typedef struct fl_msg {
     fl_value *canvas;         /* always an object */
     /* query: answer at once with the current state */
     bool now;
-    /* schedule: op ("add", "list", "remove"), the schedule's name and its
-     * cron text (checked by the keeper, schedule.c); canvas as submit's */
-    char *op, *sname, *cron;
     /* result */
     char *state;              /* a state name: "SUCCESS", ... "PENDING" */
-    fl_value *value;          /* SUCCESS: any JSON value (may be NULL) */
+    fl_value *value;          /* SUCCESS: any JSON value (may be NULL);
+                               * schedule: the whole message (schedule.c
+                               * reads its members) */
     char *node;               /* optional: the worker last heard of */
     uint32_t attempts;        /* optional: leases of its tasks so far */
     uint64_t submitted_ms, started_ms, ended_ms; /* optional wall times */

@@ -380,7 +380,7 @@ static bool refuse(fl_core *c, const fl_msg *m, const char *type,
                    const char *message)
 {
     fl__log(c, FL_LOG_WARN, "refused schedule %s from %s: %s: %s",
-            m->op ? m->op : "?", m->from, type, message);
+            "request", m->from, type, message);
     fl__jw_begin_msg(&c->jw, FL_KIND_RESULT, c->id, c->inc);
     fl__jw_u64(&c->jw, "rid", m->rid);
     fl__jw_u64(&c->jw, "id", 0);
@@ -415,19 +415,67 @@ static void answer(fl_core *c, const fl_msg *m, const fl_sched *s)
     fl__send_to(c, m->from, NULL, 1, false);
 }
 
+/* The members of a `schedule` (protocol.md 3.15), read here rather than
+ * by the codec, which hands the whole message over (m->value) so that a
+ * worker-only build carries none of this. Refused (false) when one has
+ * the wrong type; what each op needs is checked where it is used. */
+typedef struct sched_req {
+    const char *op, *name, *cron; /* NULL when absent */
+    const fl_value *canvas;
+} sched_req;
+
+static bool member_str(fl_core *c, const fl_msg *m, const char *key,
+                       size_t max, bool is_id, const char **out)
+{
+    char why[120];
+    const fl_value *v = fl_value_get(m->value, key);
+    *out = NULL;
+    if (!v)
+        return true;
+    const char *s = fl_value_type(v) == FL_TYPE_STRING ? fl_value_string(v, NULL)
+                                                       : NULL;
+    if (!s)
+        snprintf(why, sizeof why, "%s: expected a string", key);
+    else if (is_id && !fl__valid_id(s))
+        snprintf(why, sizeof why, "%s: not a valid schedule name (1 to %d "
+                 "bytes of [A-Za-z0-9_.-])", key, FL_MAX_ID);
+    else if (!is_id && (!s[0] || strlen(s) > max))
+        snprintf(why, sizeof why, "%s: %s", key, s[0] ? "too long" : "empty");
+    else {
+        *out = s;
+        return true;
+    }
+    return refuse(c, m, "BadMessage", why);
+}
+
+static bool read_request(fl_core *c, const fl_msg *m, sched_req *q)
+{
+    memset(q, 0, sizeof *q);
+    if (fl_value_type(m->value) != FL_TYPE_OBJECT)
+        return refuse(c, m, "MemoryError", "the node is out of memory");
+    q->canvas = fl_value_get(m->value, "canvas");
+    if (q->canvas && fl_value_type(q->canvas) != FL_TYPE_OBJECT)
+        return refuse(c, m, "BadMessage", "canvas: expected an object");
+    if (!member_str(c, m, "op", 16, false, &q->op) ||
+        !member_str(c, m, "name", FL_MAX_ID, true, &q->name) ||
+        !member_str(c, m, "cron", FL_CRON_MAX_TEXT, false, &q->cron))
+        return false;
+    return q->op || refuse(c, m, "BadMessage", "op: missing");
+}
+
 /* What add needs, checked in the order a user fixes things. */
-static bool add_checks(fl_core *c, const fl_msg *m, fl_cron *cron,
-                       char **canvas)
+static bool add_checks(fl_core *c, const fl_msg *m, const sched_req *q,
+                       fl_cron *cron, char **canvas)
 {
     char why[300];
     *canvas = NULL;
-    if (!m->sname)
+    if (!q->name)
         return refuse(c, m, "BadMessage", "name: missing");
-    if (!m->cron)
+    if (!q->cron)
         return refuse(c, m, "BadMessage", "cron: missing");
-    if (!m->canvas)
+    if (!q->canvas)
         return refuse(c, m, "BadMessage", "canvas: missing");
-    if (!fl__cron_parse(m->cron, cron, why, sizeof why))
+    if (!fl__cron_parse(q->cron, cron, why, sizeof why))
         return refuse(c, m, "CronError", why);
     if (!c->io.kept) {
         snprintf(why, sizeof why, "node %s keeps no journal (start it with "
@@ -438,9 +486,9 @@ static bool add_checks(fl_core *c, const fl_msg *m, fl_cron *cron,
         snprintf(why, sizeof why, "node %s has no wall clock", c->id);
         return refuse(c, m, "NoClock", why);
     }
-    if (find(c, m->sname)) {
+    if (find(c, q->name)) {
         snprintf(why, sizeof why, "node %s has a schedule '%s' already "
-                 "(remove it first)", c->id, m->sname);
+                 "(remove it first)", c->id, q->name);
         return refuse(c, m, "Exists", why);
     }
     if (c->remote.nscheds >= FL_MAX_SCHEDULES) {
@@ -448,7 +496,7 @@ static bool add_checks(fl_core *c, const fl_msg *m, fl_cron *cron,
                  c->id, (unsigned)FL_MAX_SCHEDULES);
         return refuse(c, m, "TooManySchedules", why);
     }
-    *canvas = fl_value_to_json(m->canvas, NULL);
+    *canvas = fl_value_to_json(q->canvas, NULL);
     if (!*canvas)
         return refuse(c, m, "MemoryError", "the node is out of memory");
     size_t len = strlen(*canvas);
@@ -465,11 +513,11 @@ static bool add_checks(fl_core *c, const fl_msg *m, fl_cron *cron,
                   st == FL_ENOMEM ? "the node is out of memory" : why);
 }
 
-static void on_add(fl_core *c, const fl_msg *m)
+static void on_add(fl_core *c, const fl_msg *m, const sched_req *q)
 {
     fl_cron cron;
     char *canvas;
-    if (!add_checks(c, m, &cron, &canvas))
+    if (!add_checks(c, m, q, &cron, &canvas))
         return;
     fl_sched *s = fl__calloc(1, sizeof *s);
     if (!s) {
@@ -478,8 +526,8 @@ static void on_add(fl_core *c, const fl_msg *m)
         return;
     }
     uint64_t wall = fl__keeper_wall_ms(c);
-    snprintf(s->name, sizeof s->name, "%s", m->sname);
-    snprintf(s->text, sizeof s->text, "%s", m->cron);
+    snprintf(s->name, sizeof s->name, "%s", q->name);
+    snprintf(s->text, sizeof s->text, "%s", q->cron);
     snprintf(s->client, sizeof s->client, "%s", m->from);
     s->cron = cron;
     s->canvas = canvas;
@@ -499,17 +547,17 @@ static void on_add(fl_core *c, const fl_msg *m)
     answer(c, m, s);
 }
 
-static void on_remove(fl_core *c, const fl_msg *m)
+static void on_remove(fl_core *c, const fl_msg *m, const sched_req *q)
 {
     char why[200];
-    if (!m->sname) {
+    if (!q->name) {
         refuse(c, m, "BadMessage", "name: missing");
         return;
     }
-    fl_sched *s = find(c, m->sname);
+    fl_sched *s = find(c, q->name);
     if (!s) {
         snprintf(why, sizeof why, "node %s has no schedule '%s'", c->id,
-                 m->sname);
+                 q->name);
         refuse(c, m, "NotFound", why);
         return;
     }
@@ -528,20 +576,23 @@ void fl__remote_on_schedule(fl_core *c, fl_msg *m, uint64_t now)
 {
     (void)now;
     char why[120];
+    sched_req q;
     if (c->slots == 0) {
         refuse(c, m, "NotAKeeper",
                "this node is a client (0 slots); schedule at a node that runs tasks");
         return;
     }
-    if (strcmp(m->op, "add") == 0) {
-        on_add(c, m);
-    } else if (strcmp(m->op, "remove") == 0) {
-        on_remove(c, m);
-    } else if (strcmp(m->op, "list") == 0) {
+    if (!read_request(c, m, &q))
+        return;
+    if (strcmp(q.op, "add") == 0) {
+        on_add(c, m, &q);
+    } else if (strcmp(q.op, "remove") == 0) {
+        on_remove(c, m, &q);
+    } else if (strcmp(q.op, "list") == 0) {
         answer(c, m, NULL);
     } else {
         snprintf(why, sizeof why, "op: expected add, list or remove, got '%.40s'",
-                 m->op);
+                 q.op);
         refuse(c, m, "BadMessage", why);
     }
 }

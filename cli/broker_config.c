@@ -113,8 +113,7 @@ static int parse(int argc, char **argv, struct bc_args *a)
                 return 2;
             a->out = v;
         } else {
-            static const char *const known[] = {"--clients", "--force", "--help", "--nodes", "--operator", "--out", NULL};
-            return cli_unknown_arg(CMD, argv[i], known);
+            return cli_unknown_arg_help(CMD, argv[i], usage);
         }
     }
     if (!a->nodes || !a->nodes[0])

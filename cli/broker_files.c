@@ -66,6 +66,8 @@ void bf_print_acl(FILE *f, const char *op)
             "pattern read floret/v1/+/node/+\n"
             "pattern read floret/v1/+/node/+/stats\n"
             "pattern read floret/v1/+/node/+/events\n"
+            "# and the tiles of a floret mandelbrot, for dashboards.\n"
+            "pattern read floret/v1/+/node/+/picture\n"
             "pattern write floret/v1/+/node/%%u/#\n"
             "pattern write floret/v1/+/node/%%u.%%c/#\n"
             "# Everyone writes to any inbox, and reads only its own.\n"

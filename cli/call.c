@@ -4,7 +4,8 @@
  * is one JSON value, checked here so a typo is refused before anything is
  * sent. Exit 0 on SUCCESS, 1 on FAILURE or timeout, 2 on a usage error,
  * 3 when the broker cannot be reached.
- * Depends on cli.h, client.h, opts.h, hosted.h and the public header.
+ * Depends on cli.h, client.h, clock.h, opts.h, hosted.h and the public
+ * header.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 #include "cli.h"
 #include "client.h"
+#include "clock.h"
 #include "floret/floret.h"
 #include "hosted.h"
 #include "opts.h"
@@ -29,7 +31,13 @@ static void usage(FILE *f)
             "  --timeout SECONDS     wait at most this long for the result (default 30)\n"
             "  --retries N           retry a retryable failure up to N times\n"
             "  --time-limit SECONDS  cancel a run that takes longer\n"
+            "  --soft-time-limit S   tell a run that takes longer than S seconds (before\n"
+            "                        --time-limit)\n"
             "  --countdown SECONDS   do not start before this delay\n"
+            "  --eta TIME            do not start before TIME: UTC as 2026-12-02T18:00:00Z,\n"
+            "                        or Unix seconds\n"
+            "  --priority N          0 (default, lowest) to 9: higher leases first\n"
+            "  --rate-limit RATE     start at most RATE of TASK per worker: 10/s, 100/m, 5/h\n"
             "  --route NODE|K=V      run only on this node, or on nodes tagged K=V\n"
             "  --kwargs JSON         keyword arguments (a JSON object)\n"
             CLI_CONN_HELP
@@ -125,8 +133,30 @@ static int parse_option(int argc, char **argv, int *i, struct call_args *a)
         a->opt.retries = (uint32_t)num;
     } else if ((m = cli_opt(argc, argv, i, "--time-limit", &v, "call")) != 0) {
         return m < 0 ? 2 : seconds_opt("--time-limit", v, &a->opt.time_limit_ms);
+    } else if ((m = cli_opt(argc, argv, i, "--soft-time-limit", &v, "call")) != 0) {
+        return m < 0 ? 2 : seconds_opt("--soft-time-limit", v, &a->opt.soft_time_limit_ms);
     } else if ((m = cli_opt(argc, argv, i, "--countdown", &v, "call")) != 0) {
         return m < 0 ? 2 : seconds_opt("--countdown", v, &a->opt.countdown_ms);
+    } else if ((m = cli_opt(argc, argv, i, "--eta", &v, "call")) != 0) {
+        if (m < 0)
+            return 2;
+        if (fl_eta_parse(v, &a->opt.eta_ms) != FL_OK)
+            return cli_usage_error("call", "--eta '%s': expected a time in UTC such as "
+                                   "2026-12-02T18:00:00Z, or Unix seconds", v);
+    } else if ((m = cli_opt(argc, argv, i, "--priority", &v, "call")) != 0) {
+        if (m < 0)
+            return 2;
+        if (!cli_parse_long(v, 0, FL_PRIORITY_MAX, &num))
+            return cli_usage_error("call", "--priority '%s': expected a number from 0 to %d "
+                                   "(higher first)", v, FL_PRIORITY_MAX);
+        a->opt.priority = (uint8_t)num;
+    } else if ((m = cli_opt(argc, argv, i, "--rate-limit", &v, "call")) != 0) {
+        if (m < 0)
+            return 2;
+        if (!fl__rate_limit_valid(v))
+            return cli_usage_error("call", "--rate-limit '%s': expected a rate such as 10/s, "
+                                   "100/m or 5/h", v);
+        a->opt.rate_limit = v;
     } else if ((m = cli_opt(argc, argv, i, "--route", &v, "call")) != 0) {
         if (m < 0)
             return 2;
@@ -146,8 +176,7 @@ static int parse_option(int argc, char **argv, int *i, struct call_args *a)
             return 2;
         a->cluster = v;
     } else {
-        static const char *const known[] = {"--cluster", "--countdown", "--help", "--kwargs", "--retries", "--route", "--time-limit", "--timeout", "--verbose", "--broker", "--password-file", "--tls-ca", "--tls-cert", "--tls-key", "--log-format", NULL};
-        return cli_unknown_arg("call", argv[*i], known);
+        return cli_unknown_arg_help("call", argv[*i], usage);
     }
     return -1;
 }
@@ -191,9 +220,18 @@ static int parse(int argc, char **argv, struct call_args *a)
         a->args[a->args_len++] = ']';
         a->args[a->args_len] = '\0';
     }
-    /* A countdown must not eat the default wait. */
-    if (!a->timeout_set)
-        a->timeout_s += a->opt.countdown_ms / 1000.0;
+    if (a->opt.soft_time_limit_ms && a->opt.time_limit_ms &&
+        a->opt.soft_time_limit_ms >= a->opt.time_limit_ms)
+        return cli_usage_error("call", "--soft-time-limit (%g s) must be less than "
+                               "--time-limit (%g s)", a->opt.soft_time_limit_ms / 1000.0,
+                               a->opt.time_limit_ms / 1000.0);
+    /* A countdown or an eta must not eat the default wait. */
+    if (!a->timeout_set) {
+        double wait = a->opt.countdown_ms / 1000.0, now = cli_wall_ms() / 1000.0;
+        if (a->opt.eta_ms / 1000.0 - now > wait)
+            wait = a->opt.eta_ms / 1000.0 - now;
+        a->timeout_s += wait;
+    }
     return -1;
 }
 
@@ -226,6 +264,7 @@ int cli_call(int argc, char **argv)
         c.conn = a.conn;
         c.cluster = a.cluster;
         c.verbose = a.verbose;
+        c.time_limit_s = a.opt.time_limit_ms / 1000.0;
         rc = cli_client_start(&c);
     }
     if (rc < 0) {

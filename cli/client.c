@@ -131,11 +131,27 @@ static int print_final(struct cli_client *c, fl_result *r)
     return 1;
 }
 
+/* The wait ran out while the task is STARTED although its time limit
+ * passed within it: the worker is cancelling it right now. Wait up to
+ * CANCEL_GRACE_MS more for that outcome, so that what is printed is what
+ * happened (TimeLimitExceeded), not "still running". */
+#define CANCEL_GRACE_MS 1500u
+
+static bool limit_passed(const struct cli_client *c, fl_result *r, double waited)
+{
+    return c->time_limit_s > 0 && c->time_limit_s <= waited &&
+           fl_result_state(r) == FL_STARTED;
+}
+
 int cli_client_report(struct cli_client *c, fl_result *r, double timeout_s,
                       const char *what)
 {
     uint32_t wait_ms = (uint32_t)(timeout_s * 1000.0 + 0.5);
-    if (fl_result_wait(r, wait_ms) != FL_ETIMEDOUT) {
+    double waited = timeout_s + c->waited_s;
+    fl_status st = fl_result_wait(r, wait_ms);
+    if (st == FL_ETIMEDOUT && limit_passed(c, r, waited))
+        st = fl_result_wait(r, CANCEL_GRACE_MS);
+    if (st != FL_ETIMEDOUT) {
         if (c->verbose && fl_result_worker(r) && fl_result_worker(r)[0])
             fl_node_log(c->node, FL_LOG_INFO, "%s by %s",
                         fl_state_name(fl_result_state(r)), fl_result_worker(r));
@@ -145,10 +161,13 @@ int cli_client_report(struct cli_client *c, fl_result *r, double timeout_s,
     if (s == FL_PENDING)
         client_error(c, "no result within %g s (no node has started %s; "
                         "is a worker running on cluster '%s'?)",
-                     timeout_s + c->waited_s, what, c->cluster ? c->cluster : "default");
+                     waited, what, c->cluster ? c->cluster : "default");
+    else if (limit_passed(c, r, waited))
+        client_error(c, "no result within %g s (%s passed its time limit of %g s and "
+                        "was cancelled, but its worker has not answered since)",
+                     waited, what, c->time_limit_s);
     else
-        client_error(c, "no result within %g s (%s is %s)",
-                     timeout_s + c->waited_s,
-                what, s == FL_RETRY ? "waiting to be retried" : "still running");
+        client_error(c, "no result within %g s (%s is %s)", waited,
+                     what, s == FL_RETRY ? "waiting to be retried" : "still running");
     return 1;
 }

@@ -26,6 +26,9 @@ struct cli_client {
     bool watch_events;
     double waited_s;     /* waited already (progress line): the timeout
                           * message names the whole wait */
+    double time_limit_s; /* the task's time limit (call --time-limit), 0:
+                          * none: one that ran out within the wait is being
+                          * cancelled, and its outcome is worth a moment */
     atomic_bool starting; /* read by the node's loop thread */
     fl_node *node;
 };
@@ -49,8 +52,9 @@ int cli_client_report(struct cli_client *c, fl_result *r, double timeout_s,
                       const char *what);
 
 /*
- * `floret run --async` (cli/result.c): hand cv to owner (NULL: the first
- * online node with slots), print its id OWNER:N. Returns the exit status.
+ * `floret run --async` (cli/result.c): hand cv to owner (NULL: the least
+ * loaded online node with slots that keeps workflows), print its id
+ * OWNER:N. Returns the exit status.
  */
 int cli_run_async(struct cli_client *c, const fl_canvas *cv, const char *owner);
 

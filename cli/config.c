@@ -129,8 +129,8 @@ static int parse_line(const char *cmd, char *line, unsigned no, const char *path
         if (near)
             return cli_usage_error(cmd, "%s:%u: unknown key '%.64s'; did you mean '%s'?",
                                    path, no, key, near);
-        return cli_usage_error(cmd, "%s:%u: unknown key '%.64s' (the keys are the long "
-                               "options of 'floret %s --help' without their dashes)",
+        return cli_usage_error(cmd, "%s:%u: unknown key '%.64s' (the --config line of "
+                               "'floret %s --help' says which keys a file takes)",
                                path, no, key, cmd);
     }
     if (*value == '\0')

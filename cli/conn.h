@@ -21,8 +21,16 @@ struct cli_conn {
     const char *log_format; /* "text", "json"; NULL: $FLORET_LOG_FORMAT */
 };
 
-/* The help lines of these options, indented like every usage text. */
-#define CLI_CONN_HELP \
+/* The help lines of a client command's --config (cli/client_config.c,
+ * handled in main.c before the command parses its options), and of the
+ * connection's options, indented like every usage text. */
+#define CLI_CONN_HELP CLI_CLIENT_CONFIG_HELP CLI_CONN_OPTS_HELP
+#define CLI_CLIENT_CONFIG_HELP \
+    "  --config FILE        connection settings from FILE, one 'KEY = VALUE' a\n" \
+    "                       line (broker, password-file, tls-ca, tls-cert,\n" \
+    "                       tls-key, log-format, cluster); default\n" \
+    "                       $FLORET_CONFIG; flags and FLORET_* variables win\n"
+#define CLI_CONN_OPTS_HELP \
     "  --broker URL         mqtt://[user@]host[:port] or mqtts://... (TLS); default\n" \
     "                       $FLORET_BROKER, else mqtt://127.0.0.1:1883. A password\n" \
     "                       written in the URL shows in ps: use --password-file\n" \
@@ -30,10 +38,12 @@ struct cli_conn {
     "                       $FLORET_PASSWORD_FILE, else $FLORET_PASSWORD)\n" \
     "  --tls-ca F           trust the CAs in PEM file F for mqtts:// (default\n" \
     "                       $FLORET_TLS_CA_FILE, else the system's CAs)\n" \
-    "  --tls-cert F         client certificate (PEM) for mutual TLS, with\n" \
-    "  --tls-key F          its private key (default $FLORET_TLS_CERT_FILE,\n" \
+    "  --tls-cert F         client certificate (PEM) for mutual TLS (default\n" \
+    "                       $FLORET_TLS_CERT_FILE)\n" \
+    "  --tls-key F          the private key of --tls-cert (default\n" \
     "                       $FLORET_TLS_KEY_FILE)\n" \
-    "  --log-format F       log lines as text (default) or json, one object\n" \
+    "  --log-format text|json\n" \
+    "                       log lines as text (default) or as JSON, one object\n" \
     "                       per line (default $FLORET_LOG_FORMAT)\n"
 
 /*

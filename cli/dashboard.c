@@ -6,9 +6,13 @@
  * Server-Sent Events on /events, the same snapshot as JSON on /api/status
  * and Prometheus metrics on /metrics. The main thread refreshes the
  * snapshot every second; each connection has its own thread, so an SSE
- * stream simply waits for the next snapshot.
- * Depends on cli.h, client.h, clock.h, conn.h, dashboard_data.h, opts.h,
- * view.h, libmicrohttpd and pthreads.
+ * stream simply waits for the next snapshot. Beside its node, a picture
+ * feed (dashboard_feed.h) reads the tiles of `floret mandelbrot` runs
+ * (dashboard_picture.h), which every stream sends as they come, the run so
+ * far first; /api/picture sums them up.
+ * Depends on cli.h, client.h, clock.h, conn.h, dashboard_data.h,
+ * dashboard_feed.h, dashboard_picture.h, opts.h, view.h, libmicrohttpd and
+ * pthreads.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,6 +31,8 @@
 #include "clock.h"
 #include "conn.h"
 #include "dashboard_data.h"
+#include "dashboard_feed.h"
+#include "dashboard_picture.h"
 #include "opts.h"
 #include "view.h"
 
@@ -43,8 +49,9 @@ struct dash {
     struct view v;
     struct dash_series series;
     const char *cluster;
-    pthread_mutex_t mu;   /* snapshot, seq, stopping */
+    pthread_mutex_t mu;   /* snapshot, seq, stopping, pic */
     pthread_cond_t cv;
+    struct dash_pic pic;
     char *snap;
     size_t snap_len;
     uint64_t seq;
@@ -57,8 +64,9 @@ static void usage(FILE *f)
             "usage: floret dashboard [OPTIONS]\n\n"
             "Serve a live page of the cluster: every node with its state, slots, load,\n"
             "tags, modules and running tasks, throughput and failures over the last\n"
-            "minutes, each node's share of the work and the recent failures; also\n"
-            "/metrics (Prometheus) and /api/status (JSON). Runs until Ctrl-C.\n\n"
+            "minutes, each node's share of the work and the recent failures, and the\n"
+            "picture of a running `floret mandelbrot`, tile by tile; also /metrics\n"
+            "(Prometheus), /api/status and /api/picture (JSON). Runs until Ctrl-C.\n\n"
             "Options:\n"
             "  --listen HOST:PORT   where to serve (default 127.0.0.1:8080; port 0 picks\n"
             "                       a free one); HOST is an IPv4 address\n"
@@ -99,12 +107,42 @@ static void refresh(struct dash *d, fl_node *node, bool sample)
 struct sse {
     struct dash *d;
     uint64_t seq;
+    uint64_t pic_seq; /* the run whose events it sends */
+    size_t pic_next;  /* its next event */
     char *buf;
     size_t len, off;
 };
 
-/* Wait for a snapshot newer than the one sent; the stream ends when the
- * dashboard stops. */
+/* The next picture event this stream has not sent (under d->mu), copied
+ * into s->buf; a new run starts its events again from the first. */
+static bool next_picture(struct sse *s)
+{
+    struct dash_pic *p = &s->d->pic;
+    if (!p->active)
+        return false;
+    if (s->pic_seq != p->run_seq) {
+        s->pic_seq = p->run_seq;
+        s->pic_next = 0;
+    }
+    if (s->pic_next >= p->nev)
+        return false;
+    s->buf = malloc(p->ev[s->pic_next].len);
+    if (!s->buf)
+        return false;
+    memcpy(s->buf, p->ev[s->pic_next].text, p->ev[s->pic_next].len);
+    s->len = p->ev[s->pic_next].len;
+    s->pic_next++;
+    return true;
+}
+
+static bool picture_waiting(const struct sse *s)
+{
+    const struct dash_pic *p = &s->d->pic;
+    return p->active && (s->pic_seq != p->run_seq || s->pic_next < p->nev);
+}
+
+/* Send the picture's events as they come and every snapshot newer than
+ * the one sent; the stream ends when the dashboard stops. */
 static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
 {
     struct sse *s = cls;
@@ -118,14 +156,14 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
         struct timespec dl;
         clock_gettime(CLOCK_REALTIME, &dl);
         dl.tv_sec += SSE_KEEPALIVE_S;
-        while (!d->stopping && d->seq == s->seq)
+        while (!d->stopping && d->seq == s->seq && !picture_waiting(s))
             if (pthread_cond_timedwait(&d->cv, &d->mu, &dl) == ETIMEDOUT)
                 break;
         if (d->stopping) {
             pthread_mutex_unlock(&d->mu);
             return MHD_CONTENT_READER_END_OF_STREAM;
         }
-        if (d->seq != s->seq && d->snap) {
+        if (!next_picture(s) && d->seq != s->seq && d->snap) {
             s->buf = malloc(d->snap_len + 16);
             if (s->buf) {
                 memcpy(s->buf, "data: ", 6);
@@ -208,6 +246,43 @@ static enum MHD_Result serve_status(struct dash *d, struct MHD_Connection *c)
     return send_bytes(c, MHD_HTTP_OK, "application/json", copy, len, MHD_RESPMEM_MUST_FREE);
 }
 
+static enum MHD_Result serve_picture(struct dash *d, struct MHD_Connection *c)
+{
+    struct sbuf b = {0};
+    pthread_mutex_lock(&d->mu);
+    dash_pic_json(&b, &d->pic);
+    pthread_mutex_unlock(&d->mu);
+    if (b.failed || !b.s) {
+        sb_free(&b);
+        return send_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+    }
+    return send_bytes(c, MHD_HTTP_OK, "application/json", b.s, b.len, MHD_RESPMEM_MUST_FREE);
+}
+
+/* A picture message, on the feed's thread. */
+static void on_picture(void *ud, const char *topic, const void *payload, size_t len)
+{
+    struct dash *d = ud;
+    pthread_mutex_lock(&d->mu);
+    if (dash_pic_on_message(&d->pic, topic, payload, len) == 0)
+        pthread_cond_broadcast(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+}
+
+/* Read every mandelbrot run's tiles; without the feed the page just shows
+ * no picture (a warning says why). */
+static struct cli_feed *open_feed(struct dash *d, const struct cli_client *c)
+{
+    char id[65], filter[200], err[300];
+    struct cli_feed *f = NULL;
+    snprintf(filter, sizeof filter, "floret/v1/%s/node/+/picture", d->cluster);
+    if (cli_feed_id(&c->conn, fl_node_id(c->node), id, err, sizeof err) == 0)
+        f = cli_feed_open(&c->conn, id, filter, on_picture, d, 5000, err, sizeof err);
+    if (!f)
+        fprintf(stderr, "warning: pictures will not show: %s\n", err);
+    return f;
+}
+
 static enum MHD_Result serve_metrics(struct dash *d, struct MHD_Connection *c)
 {
     struct sbuf b = {0};
@@ -259,7 +334,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return serve_status(d, c);
     if (strcmp(url, "/metrics") == 0)
         return serve_metrics(d, c);
-    return send_text(c, MHD_HTTP_NOT_FOUND, "not found: try /, /api/status or /metrics\n");
+    if (strcmp(url, "/api/picture") == 0)
+        return serve_picture(d, c);
+    return send_text(c, MHD_HTTP_NOT_FOUND,
+                     "not found: try /, /api/status, /api/picture or /metrics\n");
 }
 
 /* ------------------------------------------------------------------ run */
@@ -318,8 +396,7 @@ int cli_dashboard(int argc, char **argv)
             if (m < 0)
                 return 2;
         } else {
-            static const char *const known[] = {"--cluster", "--help", "--listen", "--verbose", "--broker", "--password-file", "--tls-ca", "--tls-cert", "--tls-key", "--log-format", NULL};
-            return cli_unknown_arg(CMD, argv[i], known);
+            return cli_unknown_arg_help(CMD, argv[i], usage);
         }
     }
     if (parse_listen(listen, &sa, host, sizeof host) != 0)
@@ -336,11 +413,13 @@ int cli_dashboard(int argc, char **argv)
     c.observe = view_on_report;
     c.observe_ud = &d.v;
     c.watch_events = true;
+    dash_pic_init(&d.pic);
     int rc = cli_client_start(&c);
     if (rc >= 0) {
         view_free(&d.v);
         return rc;
     }
+    struct cli_feed *feed = open_feed(&d, &c);
     struct MHD_Daemon *daemon = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
         NULL, NULL, on_request, &d, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
@@ -349,8 +428,10 @@ int cli_dashboard(int argc, char **argv)
     if (!daemon) {
         fprintf(stderr, "error: cannot listen on %s: %s\n", listen,
                 errno ? strerror(errno) : "libmicrohttpd refused");
+        cli_feed_close(feed);
         cli_client_stop(&c);
         view_free(&d.v);
+        dash_pic_free(&d.pic);
         return 1;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -379,7 +460,9 @@ int cli_dashboard(int argc, char **argv)
     pthread_cond_broadcast(&d.cv);
     pthread_mutex_unlock(&d.mu);
     MHD_stop_daemon(daemon);
+    cli_feed_close(feed);
     cli_client_stop(&c);
+    dash_pic_free(&d.pic);
     free(d.snap);
     view_free(&d.v);
     pthread_cond_destroy(&d.cv);

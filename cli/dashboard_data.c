@@ -49,8 +49,16 @@ void sb_printf(struct sbuf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-/* s as a JSON string. */
-static void sb_str(struct sbuf *b, const char *s)
+void sb_add(struct sbuf *b, const void *data, size_t len)
+{
+    if (sb_grow(b, len) != 0)
+        return;
+    memcpy(b->s + b->len, data, len);
+    b->len += len;
+    b->s[b->len] = '\0';
+}
+
+void sb_str(struct sbuf *b, const char *s)
 {
     sb_printf(b, "\"");
     for (; *s; s++) {

@@ -28,6 +28,13 @@ void sb_printf(struct sbuf *b, const char *fmt, ...)
 #endif
     ;
 
+/* Append len bytes (NULs included: the buffer stays NUL-terminated after
+ * them). */
+void sb_add(struct sbuf *b, const void *data, size_t len);
+
+/* Append s as a JSON string ('<' escaped, so never "</script>"). */
+void sb_str(struct sbuf *b, const char *s);
+
 #define DASH_SERIES 150 /* 5 minutes at 2 s */
 
 /* Cluster totals over time, for the chart. */

@@ -94,8 +94,7 @@ static int parse(int argc, char **argv, struct events_args *a)
                 return 2;
             a->c.cluster = v;
         } else {
-            static const char *const known[] = {"--cluster", "--count", "--failed", "--help", "--json", "--node", "--task", "--timeout", "--verbose", "--broker", "--password-file", "--tls-ca", "--tls-cert", "--tls-key", "--log-format", NULL};
-            return cli_unknown_arg(CMD, argv[i], known);
+            return cli_unknown_arg_help(CMD, argv[i], usage);
         }
     }
     return -1;

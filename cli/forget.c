@@ -126,8 +126,7 @@ int cli_forget(int argc, char **argv)
             if (m < 0)
                 return 2;
         } else if (argv[i][0] == '-') {
-            static const char *const known[] = {"--cluster", "--force", "--help", "--broker", "--password-file", "--tls-ca", "--tls-cert", "--tls-key", "--log-format", NULL};
-            return cli_unknown_arg(CMD, argv[i], known);
+            return cli_unknown_arg_help(CMD, argv[i], usage);
         } else if (n == MAX_FORGET) {
             return cli_usage_error(CMD, "at most %d nodes at once", MAX_FORGET);
         } else if (!valid_id(argv[i])) {

@@ -3,7 +3,8 @@
  * needs and no more: IHDR, PLTE for a palette, one IDAT holding a zlib
  * stream of stored blocks (each row after its filter byte 0), IEND, with
  * CRC-32 and Adler-32 computed here. Any PNG reader opens it; it is as big
- * as the pixels, which a tool can recompress (docs/watching.md).
+ * as the pixels, which a tool can recompress (docs/watching.md). Also the
+ * tinted palette that the PNG and the dashboard share.
  * Depends on the C library only.
  */
 #include "image.h"
@@ -145,4 +146,25 @@ int cli_write_png(const char *path, const uint8_t *px, uint32_t width,
     if (fclose(f) != 0 || bad)
         return -1;
     return 0;
+}
+
+const char *const cli_tint_names[CLI_TINTS] = {"red", "green", "blue", "yellow",
+                                               "magenta", "cyan", "orange", "violet"};
+
+/* Tint t's levels: level 0 (inside the set) black, the rest from a
+ * quarter of the tint, so every tile shows whose it is, to the full tint
+ * along the set's edge. */
+void cli_tint_palette(uint8_t *pal)
+{
+    static const uint8_t tints[CLI_TINTS][3] = {
+        {255, 90, 70}, {80, 220, 90}, {80, 140, 255}, {255, 210, 60},
+        {230, 90, 230}, {70, 220, 230}, {255, 150, 50}, {170, 130, 255},
+    };
+    for (size_t t = 0; t < CLI_TINTS; t++)
+        for (size_t l = 0; l < CLI_TINT_LEVELS; l++)
+            for (size_t c = 0; c < 3; c++) {
+                double lit = l == 0 ? 0 : 0.25 + 0.75 * (double)l / (CLI_TINT_LEVELS - 1);
+                double v = lit * (0.2 * 255.0 + 0.8 * tints[t][c]);
+                pal[(t * CLI_TINT_LEVELS + l) * 3 + c] = (uint8_t)(v + 0.5);
+            }
 }

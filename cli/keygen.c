@@ -42,8 +42,7 @@ int cli_keygen(int argc, char **argv)
                 return cli_usage_error("keygen", "--out: empty prefix");
             prefix = v;
         } else {
-            static const char *const known[] = {"--help", "--out", NULL};
-            return cli_unknown_arg("keygen", argv[i], known);
+            return cli_unknown_arg_help("keygen", argv[i], usage);
         }
     }
     if (fl__ctl_keygen(&k) != FL_OK) {

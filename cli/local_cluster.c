@@ -74,6 +74,8 @@ struct local_cluster {
     pid_t broker;
     pid_t nodes[LC_MAX_NODES];
     volatile pid_t forward;
+    pid_t janitor; /* removes dir if we die without teardown (kill -9) */
+    int janitor_fd; /* write end of its pipe, or -1 */
 };
 
 static const int handled_signals[] = {SIGINT, SIGTERM, SIGHUP};
@@ -141,6 +143,33 @@ static void signal_all(pid_t *pids, int n, int sig)
             kill(pids[i], sig);
 }
 
+static void remove_files(const struct local_cluster *lc)
+{
+    const char *const files[] = {lc->conf, lc->broker_log, lc->nodes_log, lc->passwd,
+                                 lc->acl};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        if (files[i][0])
+            unlink(files[i]);
+    if (lc->dir[0])
+        rmdir(lc->dir);
+}
+
+/* The janitor has nothing left to do: tell it so (one byte), and reap it. */
+static void dismiss_janitor(struct local_cluster *lc)
+{
+    if (lc->janitor_fd >= 0) {
+        ssize_t n = write(lc->janitor_fd, "x", 1);
+        (void)n; /* a janitor already gone needs no word */
+        close(lc->janitor_fd);
+        lc->janitor_fd = -1;
+    }
+    if (lc->janitor > 0) {
+        while (waitpid(lc->janitor, NULL, 0) < 0 && errno == EINTR) {
+        }
+        lc->janitor = 0;
+    }
+}
+
 /* Stop nodes, then the broker, then remove the files we made. */
 static void teardown(struct local_cluster *lc)
 {
@@ -148,18 +177,8 @@ static void teardown(struct local_cluster *lc)
     reap_bounded(lc->nodes, lc->nnodes, LC_NODE_STOP_MS);
     signal_all(&lc->broker, 1, SIGTERM);
     reap_bounded(&lc->broker, 1, LC_BROKER_STOP_MS);
-    if (lc->conf[0])
-        unlink(lc->conf);
-    if (lc->broker_log[0])
-        unlink(lc->broker_log);
-    if (lc->nodes_log[0])
-        unlink(lc->nodes_log);
-    if (lc->passwd[0])
-        unlink(lc->passwd);
-    if (lc->acl[0])
-        unlink(lc->acl);
-    if (lc->dir[0])
-        rmdir(lc->dir);
+    remove_files(lc);
+    dismiss_janitor(lc);
 }
 
 static void on_signal(int sig)
@@ -333,6 +352,69 @@ static int make_paths(struct local_cluster *lc, char *err, size_t errlen)
     snprintf(lc->nodes_log, sizeof lc->nodes_log, "%s/nodes.log", lc->dir);
     snprintf(lc->passwd, sizeof lc->passwd, "%s/passwd", lc->dir);
     snprintf(lc->acl, sizeof lc->acl, "%s/acl", lc->dir);
+    return 0;
+}
+
+/*
+ * A SIGKILLed launcher runs no teardown: its children die of their
+ * PR_SET_PDEATHSIG, but the temp dir (with the passwords) would stay. So a
+ * janitor process holds the read end of a pipe whose only write end is
+ * ours (close-on-exec, so no node or broker inherits it): a byte means
+ * "cleaned up, go", end of file means we died, and it removes the files.
+ * It ignores the terminal's signals and holds no other descriptor, so it
+ * neither dies of a Ctrl-C nor keeps a reader of our output waiting.
+ */
+static int start_janitor(struct local_cluster *lc, char *err, size_t errlen)
+{
+    int fds[2];
+    if (pipe(fds) != 0) {
+        set_err(err, errlen, "cannot make a pipe: %s", strerror(errno));
+        return -1;
+    }
+    if (fcntl(fds[1], F_SETFD, FD_CLOEXEC) != 0) {
+        set_err(err, errlen, "cannot set up a pipe: %s", strerror(errno));
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        set_err(err, errlen, "cannot fork: %s", strerror(errno));
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        char byte;
+        ssize_t n;
+        int null = open("/dev/null", O_RDWR);
+        for (int sig = 1; sig < NSIG; sig++)
+            if (sig != SIGKILL && sig != SIGSTOP)
+                signal(sig, sig == SIGCHLD ? SIG_DFL : SIG_IGN);
+        if (null >= 0) {
+            dup2(null, 0);
+            dup2(null, 1);
+            dup2(null, 2);
+        }
+        for (int fd = 3; fd < 1024; fd++)
+            if (fd != fds[0])
+                close(fd);
+        setpgid(0, 0);
+        prctl(PR_SET_NAME, "floret-cleanup");
+        do
+            n = read(fds[0], &byte, 1);
+        while (n < 0 && errno == EINTR);
+        if (n == 0) {
+            /* The nodes and the broker die with us: give them a moment to
+             * let go of their logs before the directory goes. */
+            sleep_ms(200);
+            remove_files(lc);
+        }
+        _exit(0);
+    }
+    close(fds[0]);
+    lc->janitor = pid;
+    lc->janitor_fd = fds[1];
     return 0;
 }
 
@@ -705,11 +787,13 @@ int local_cluster_start_ex(int nodes, int slots, int verbose,
     lc->nnodes = nodes;
     lc->slots = slots > 0 ? slots : 1;
     lc->verbose = verbose;
+    lc->janitor_fd = -1;
     atomic_store(&g_claimed, 0);
     g_pending_signal = 0;
     g_lc = lc; /* before the handlers, so no signal finds a half-made cluster */
     install_handlers();
-    if (make_paths(lc, err, errlen) != 0 || write_auth(lc, err, errlen) != 0 ||
+    if (make_paths(lc, err, errlen) != 0 || start_janitor(lc, err, errlen) != 0 ||
+        write_auth(lc, err, errlen) != 0 ||
         start_broker(lc, err, errlen) != 0)
         goto fail;
     snprintf(lc->url, sizeof lc->url, "mqtt://%s:%s@127.0.0.1:%d", lc->op.name,

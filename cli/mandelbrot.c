@@ -5,11 +5,13 @@
  * its value says, and writes a PNG in which every tile is tinted by the
  * node that computed it (or gray, or a PGM). --reference renders the same
  * tiles through the same code (mandelbrot.h) in this process, without a
- * broker: the image a cluster must reproduce byte for byte.
+ * broker: the image a cluster must reproduce byte for byte. While it runs
+ * it shows the tiles to every dashboard (dashboard_tiles.h) unless
+ * --no-show.
  * Exit status: 0 written, 1 a tile failed or the file could not be
  * written, 2 usage error, 3 broker unreachable.
- * Depends on cli.h, client.h, image.h, opts.h, mandelbrot.h and the public
- * header.
+ * Depends on cli.h, client.h, dashboard_tiles.h, image.h, opts.h,
+ * mandelbrot.h and the public header.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,13 +21,14 @@
 
 #include "cli.h"
 #include "client.h"
+#include "dashboard_tiles.h"
 #include "image.h"
 #include "mandelbrot.h"
 #include "opts.h"
 
 #define DEFAULT_TIMEOUT_S 120.0
-#define NTINTS 8
-#define LEVELS 32 /* gray levels per tint: NTINTS * LEVELS = 256 colours */
+#define NTINTS CLI_TINTS
+#define LEVELS CLI_TINT_LEVELS /* NTINTS * LEVELS = 256 colours */
 #define MAX_TILES 100000u /* tasks in flight at once, each with its handle */
 
 static void usage(FILE *f)
@@ -42,6 +45,7 @@ static void usage(FILE *f)
             "  --center X,Y       centre of the view (default -0.6,0)\n"
             "  --span S           width of the view (default 3.2)\n"
             "  --no-tint          gray PNG: the same pixels whichever node ran a tile\n"
+            "  --no-show          do not show the tiles on dashboards while they arrive\n"
             "  --reference        render in this process, no cluster (same code)\n"
             "  --timeout SECONDS  wait at most this long for all tiles (default 120)\n"
             CLI_CONN_HELP
@@ -56,7 +60,7 @@ struct mandel_args {
     const char *out;
     uint32_t width, height, tile, iter;
     double cx, cy, span, timeout_s;
-    bool tint, reference, pgm;
+    bool tint, reference, pgm, show;
     struct cli_client client;
 };
 
@@ -134,7 +138,7 @@ static int parse_value(int argc, char **argv, int *i, struct mandel_args *a)
             return 2;
         a->client.cluster = v;
     } else {
-        return cli_usage_error("mandelbrot", "unknown option '%s'", argv[*i]);
+        return cli_unknown_arg_help("mandelbrot", argv[*i], usage);
     }
     return -1;
 }
@@ -158,6 +162,7 @@ static int parse(int argc, char **argv, struct mandel_args *a)
     a->span = 3.2;
     a->timeout_s = DEFAULT_TIMEOUT_S;
     a->tint = true;
+    a->show = true;
     a->client.cmd = "mandelbrot";
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
@@ -168,6 +173,8 @@ static int parse(int argc, char **argv, struct mandel_args *a)
             a->client.verbose = true;
         } else if (strcmp(s, "--no-tint") == 0) {
             a->tint = false;
+        } else if (strcmp(s, "--no-show") == 0) {
+            a->show = false;
         } else if (strcmp(s, "--reference") == 0) {
             a->reference = true;
         } else if (s[0] == '-') {
@@ -196,6 +203,7 @@ struct tile {
     uint32_t x, y, w, h;
     fl_result *r;
     int node; /* index in the nodes seen, -1 before */
+    bool taken;
 };
 
 static char *tile_kwargs(const struct mandel_args *a, const struct tile *t)
@@ -279,7 +287,7 @@ static int node_index(struct nodes *ns, const char *id)
 
 /* A tile's answer checked against what was asked, then placed. */
 static int take_tile(struct mandel_args *a, struct tile *t, uint8_t *img,
-                     struct nodes *ns)
+                     struct nodes *ns, struct show *sh)
 {
     const fl_value *v = fl_result_value(t->r);
     size_t len = 0;
@@ -302,6 +310,8 @@ static int take_tile(struct mandel_args *a, struct tile *t, uint8_t *img,
     place(a, img, t, px);
     t->node = node_index(ns, fl_result_worker(t->r));
     ns->count[t->node]++;
+    t->taken = true;
+    show_tile(sh, t->x, t->y, t->w, t->h, t->node, fl_result_worker(t->r), px);
     return 0;
 }
 
@@ -312,10 +322,14 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Submit every tile, then take each as it comes. Showing, every period
+ * the tiles that finished out of order are taken too, so a dashboard sees
+ * them when they arrive, not when the ones before them do. */
 static int render_on_cluster(struct mandel_args *a, struct tile *ts, size_t n,
-                             uint8_t *img, struct nodes *ns)
+                             uint8_t *img, struct nodes *ns, struct show *sh)
 {
-    double start = now_s();
+    double start = now_s(), next_sweep = 0;
+    size_t first = 0, taken = 0;
     for (size_t i = 0; i < n; i++) {
         char *kw = tile_kwargs(a, &ts[i]);
         fl_status st = kw ? fl_node_call(a->client.node, "mandel.tile", NULL, kw, NULL, 0,
@@ -327,37 +341,35 @@ static int render_on_cluster(struct mandel_args *a, struct tile *ts, size_t n,
             return st == FL_ENOMEM ? 1 : 2;
         }
     }
-    for (size_t i = 0; i < n; i++) {
+    while (first < n) {
         double left = a->timeout_s - (now_s() - start);
         uint32_t ms = left > 0 ? (uint32_t)(left * 1000.0) : 0;
-        if (fl_result_wait(ts[i].r, ms) != FL_OK) {
+        if (sh && ms > SHOW_PERIOD_MS)
+            ms = SHOW_PERIOD_MS;
+        if (fl_result_wait(ts[first].r, ms) == FL_OK) {
+            if (take_tile(a, &ts[first], img, ns, sh) != 0)
+                return 1;
+            taken++;
+        } else if (left <= 0) {
             fprintf(stderr, "error: no result within %g s for tile at %u,%u (%zu of %zu "
                             "tiles in; is a node running mandel.tile?)\n",
-                    a->timeout_s, (unsigned)ts[i].x, (unsigned)ts[i].y, i, n);
+                    a->timeout_s, (unsigned)ts[first].x, (unsigned)ts[first].y, taken, n);
             return 1;
         }
-        if (take_tile(a, &ts[i], img, ns) != 0)
-            return 1;
+        if (sh && now_s() >= next_sweep) {
+            for (size_t i = first + 1; i < n; i++)
+                if (!ts[i].taken && fl_result_ready(ts[i].r)) {
+                    if (take_tile(a, &ts[i], img, ns, sh) != 0)
+                        return 1;
+                    taken++;
+                }
+            next_sweep = now_s() + SHOW_PERIOD_MS / 1000.0;
+        }
+        while (first < n && ts[first].taken)
+            first++;
+        show_tick(sh);
     }
     return 0;
-}
-
-/* Tint t's levels: level 0 (inside the set) black, the rest from a
- * quarter of the tint, so every tile shows whose it is, to the full tint
- * along the set's edge. */
-static void make_palette(uint8_t *pal)
-{
-    static const uint8_t tints[NTINTS][3] = {
-        {255, 90, 70}, {80, 220, 90}, {80, 140, 255}, {255, 210, 60},
-        {230, 90, 230}, {70, 220, 230}, {255, 150, 50}, {170, 130, 255},
-    };
-    for (size_t t = 0; t < NTINTS; t++)
-        for (size_t l = 0; l < LEVELS; l++)
-            for (size_t c = 0; c < 3; c++) {
-                double lit = l == 0 ? 0 : 0.25 + 0.75 * (double)l / (LEVELS - 1);
-                double v = lit * (0.2 * 255.0 + 0.8 * tints[t][c]);
-                pal[(t * LEVELS + l) * 3 + c] = (uint8_t)(v + 0.5);
-            }
 }
 
 static int write_image(const struct mandel_args *a, uint8_t *img,
@@ -378,10 +390,10 @@ static int write_image(const struct mandel_args *a, uint8_t *img,
                 uint8_t *row = img + (size_t)(t->y + j) * a->width + t->x;
                 /* Only 0 is inside: the outside starts at level 1. */
                 for (uint32_t k = 0; k < t->w; k++)
-                    row[k] = (uint8_t)(base + (row[k] ? 1 + row[k] * (LEVELS - 2) / 255 : 0));
+                    row[k] = (uint8_t)(base + cli_tint_level(row[k]));
             }
         }
-        make_palette(pal);
+        cli_tint_palette(pal);
         rc = cli_write_png(a->out, img, a->width, a->height, pal, NTINTS * LEVELS);
     }
     if (rc != 0)
@@ -392,14 +404,26 @@ static int write_image(const struct mandel_args *a, uint8_t *img,
 static void report(const struct mandel_args *a, size_t n, const struct nodes *ns,
                    double secs)
 {
-    static const char *names[NTINTS] = {"red", "green", "blue", "yellow",
-                                        "magenta", "cyan", "orange", "violet"};
     fprintf(stderr, "mandelbrot: %ux%u, %zu tiles of %u px, %s in %.2f s -> %s\n",
             (unsigned)a->width, (unsigned)a->height, n, (unsigned)a->tile,
             a->reference ? "in this process" : "on the cluster", secs, a->out);
     for (size_t i = 0; i < ns->n; i++)
         fprintf(stderr, "  %-24s %5zu tiles%s%s\n", ns->id[i], ns->count[i],
-                a->tint ? "  " : "", a->tint ? names[i % NTINTS] : "");
+                a->tint ? "  " : "", a->tint ? cli_tint_names[i % NTINTS] : "");
+}
+
+/* Dashboards see the run unless --no-show; one that cannot be shown is
+ * still made (a warning says why). */
+static struct show *start_show(const struct mandel_args *a, size_t n)
+{
+    struct show_geom g = {a->width, a->height, a->tile, (uint32_t)n, a->iter,
+                          a->cx, a->cy, a->span};
+    char err[300];
+    struct show *sh = show_start(&a->client.conn, a->client.cluster,
+                                 fl_node_id(a->client.node), &g, err, sizeof err);
+    if (!sh)
+        fprintf(stderr, "warning: the tiles will not show on dashboards: %s\n", err);
+    return sh;
 }
 
 int cli_mandelbrot(int argc, char **argv)
@@ -426,7 +450,9 @@ int cli_mandelbrot(int argc, char **argv)
         for (size_t i = 0; i < n && rc == 0; i++)
             rc = render_here(&a, &ts[i], img);
     } else if ((rc = cli_client_start(&a.client)) < 0) {
-        rc = render_on_cluster(&a, ts, n, img, ns);
+        struct show *sh = a.show ? start_show(&a, n) : NULL;
+        rc = render_on_cluster(&a, ts, n, img, ns, sh);
+        show_end(sh);
     }
     if (rc == 0)
         rc = write_image(&a, img, ts, n);

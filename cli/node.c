@@ -141,7 +141,7 @@ static void usage(FILE *f)
             "                       long option below without its dashes (slots = 2,\n"
             "                       tag = gpu=1, events = true); flags and FLORET_*\n"
             "                       variables override it (docs/operations.md)\n"
-            CLI_CONN_HELP
+            CLI_CONN_OPTS_HELP
             "  --cluster NAME       cluster to join (default: default)\n"
             "  --slots N            tasks run at once (default: one per core; 0: none)\n"
             "  --task-nice N        niceness the task threads add to the node's, 0 to 19\n"
@@ -394,7 +394,7 @@ static int parse(int argc, char **argv, struct node_args *a)
                 return cli_usage_error("node", "--lease-ttl '%s': expected milliseconds from 100 to 86400000", v);
             a->o.lease_ttl_ms = (uint32_t)num;
         } else {
-            return cli_unknown_arg("node", argv[i], NULL);
+            return cli_unknown_arg_help("node", argv[i], usage);
         }
     }
     return add_env_data_dirs(a);

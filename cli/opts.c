@@ -142,3 +142,50 @@ int cli_unknown_arg(const char *cmd, const char *arg, const char *const *known)
         return cli_usage_error(cmd, "unknown option '%s'; did you mean %s?", arg, best);
     return cli_usage_error(cmd, "unknown option '%s'", arg);
 }
+
+#define HELP_MAX_BYTES 16384
+#define HELP_MAX_OPTS 96
+
+/* The option names of one help line: "  --x ...", "  -x, --y ..." */
+static size_t help_line_opts(char *line, const char **names, size_t n, size_t max)
+{
+    char *p = line;
+    if (strncmp(p, "  -", 3) != 0)
+        return n;
+    p += 2;
+    while (*p == '-' && n < max) {
+        char *end = p + strcspn(p, " ,=\n");
+        bool more = *end == ',';
+        if (p[1] == '-')
+            names[n++] = p;
+        if (*end)
+            *end++ = '\0';
+        if (!more)
+            break;
+        p = end + strspn(end, " ");
+    }
+    return n;
+}
+
+int cli_unknown_arg_help(const char *cmd, const char *arg, void (*usage)(FILE *f))
+{
+    static char text[HELP_MAX_BYTES];
+    const char *names[HELP_MAX_OPTS + 1];
+    size_t n = 0, len;
+    FILE *f = fmemopen(text, sizeof text - 1, "w");
+
+    if (!f)
+        return cli_unknown_arg(cmd, arg, NULL);
+    usage(f);
+    len = (size_t)ftell(f);
+    fclose(f);
+    text[len < sizeof text ? len : sizeof text - 1] = '\0';
+    for (char *line = text, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        n = help_line_opts(line, names, n, HELP_MAX_OPTS);
+    }
+    names[n] = NULL;
+    return cli_unknown_arg(cmd, arg, names);
+}

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /*
  * If argv[*i] is the option name ("--broker"), take its value from
@@ -36,6 +37,11 @@ int cli_parse_timeout(const char *cmd, const char *opt, const char *s, double ma
  * one in known, a NULL-terminated list, which may be NULL) or, for a word
  * that is not an option, "unexpected argument 'ARG'". Returns 2. */
 int cli_unknown_arg(const char *cmd, const char *arg, const char *const *known);
+
+/* cli_unknown_arg with the long options the help text usage(f) lists as
+ * the known ones ("  -v, --verbose  ..."), so that the suggestions cannot
+ * drift from the help. Returns 2. */
+int cli_unknown_arg_help(const char *cmd, const char *arg, void (*usage)(FILE *f));
 
 /* Edit distance of a and the first bn bytes of b, for "did you mean"
  * suggestions; capped at 64 (names of 64 bytes or more are never near). */

@@ -214,8 +214,7 @@ int cli_result(int argc, char **argv)
                 return 2;
             c.cluster = v;
         } else if (argv[i][0] == '-') {
-            static const char *const known[] = {"--cluster", "--help", "--json", "--state", "--timeout", "--verbose", "--broker", "--password-file", "--tls-ca", "--tls-cert", "--tls-key", "--log-format", NULL};
-            return cli_unknown_arg("result", argv[i], known);
+            return cli_unknown_arg_help("result", argv[i], usage);
         } else if (!id) {
             id = argv[i];
         } else {

@@ -148,8 +148,7 @@ int cli_revoke(int argc, char **argv)
                 return 2;
             c.cluster = v;
         } else if (argv[i][0] == '-') {
-            static const char *const known[] = {"--cluster", "--help", "--terminate", "--timeout", "--verbose", "--broker", "--password-file", "--tls-ca", "--tls-cert", "--tls-key", "--log-format", NULL};
-            return cli_unknown_arg(CMD, argv[i], known);
+            return cli_unknown_arg_help(CMD, argv[i], usage);
         } else if (nids == MAX_IDS) {
             return cli_usage_error(CMD, "at most %d ids at once", MAX_IDS);
         } else {

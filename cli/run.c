@@ -55,8 +55,10 @@ static void usage(FILE *f)
             "  --timeout SECONDS  wait at most this long for the result (default 60)\n"
             "  --async            hand the workflow to a running node, print its id\n"
             "                     (OWNER:N) and exit; see 'floret result'\n"
-            "  --owner NODE       with --async: the node that keeps the workflow\n"
-            "                     (default: the first online node with slots)\n"
+            "  --owner NODE       with --async: the node that keeps the workflow; it\n"
+            "                     must be online with slots (default: the least\n"
+            "                     loaded such node whose presence says it keeps\n"
+            "                     workflows, not a worker-only board)\n"
             "  --show             print the workflow as canvas JSON and exit\n"
             "  --progress         draw the progress line on stderr even when it is\n"
             "                     not a terminal (default: only on a terminal)\n"
@@ -110,8 +112,7 @@ static int parse_option(int argc, char **argv, int *i, struct run_args *a)
             return 2;
         a->client.cluster = v;
     } else {
-        static const char *const known[] = {"--async", "--cluster", "--file", "--help", "--no-progress", "--owner", "--progress", "--show", "--timeout", "--verbose", "--broker", "--password-file", "--tls-ca", "--tls-cert", "--tls-key", "--log-format", NULL};
-        return cli_unknown_arg("run", argv[*i], known);
+        return cli_unknown_arg_help("run", argv[*i], usage);
     }
     return -1;
 }

@@ -96,8 +96,7 @@ static int parse(int argc, char **argv, struct args *a)
                 return 2;
             a->client.cluster = v;
         } else if (argv[i][0] == '-' && argv[i][1]) {
-            static const char *const known[] = {"--cluster", "--help", "--json", "--owner", "--timeout", "--verbose", "--broker", "--password-file", "--tls-ca", "--tls-cert", "--tls-key", "--log-format", NULL};
-            return cli_unknown_arg(CMD, argv[i], known);
+            return cli_unknown_arg_help(CMD, argv[i], usage);
         } else if (!a->op) {
             a->op = argv[i];
         } else if (a->nwords == 3) {

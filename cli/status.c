@@ -41,11 +41,12 @@ static void usage(FILE *f)
             "and rates, the queues of the tasks each owns, tags and modules.\n\n"
             "Options:\n"
             "  --json               print a JSON array instead of a table\n"
-            "  --watch              redraw every 2 s until Ctrl-C (like top)\n"
-            "  --all                also list offline nodes last seen long ago\n"
+            "  -w, --watch          redraw every 2 s until Ctrl-C (like top)\n"
+            "  -a, --all            also list offline nodes last seen long ago\n"
             "  --offline-after S    offline nodes last seen more than S seconds ago\n"
             "                       are left out (default 600); 'floret forget' clears them\n"
-            "  --wait MS            listen this long before printing (default 500)\n"
+            "  --timeout SECONDS    listen this long for the nodes' reports before\n"
+            "                       printing (default 0.5; --wait MS is the old spelling)\n"
             "  --cluster NAME       default: default\n"
             CLI_CONN_HELP
             "  -h, --help           show this help\n");
@@ -76,11 +77,21 @@ static int parse(int argc, char **argv, struct status_args *a)
             a->watch = true;
         } else if (strcmp(argv[i], "--all") == 0 || strcmp(argv[i], "-a") == 0) {
             a->all = true;
+        } else if ((m = cli_opt(argc, argv, &i, "--timeout", &v, "status")) != 0) {
+            double secs;
+            if (m < 0)
+                return 2;
+            if (!cli_parse_seconds(v, 600, &secs))
+                return cli_usage_error("status", "--timeout '%s': expected seconds from 0 to 600", v);
+            a->wait_ms = (long)(secs * 1000.0 + 0.5);
         } else if ((m = cli_opt(argc, argv, &i, "--wait", &v, "status")) != 0) {
+            /* The first spelling, in milliseconds: kept for scripts. */
             if (m < 0)
                 return 2;
             if (!cli_parse_long(v, 0, 600000, &a->wait_ms))
                 return cli_usage_error("status", "--wait '%s': expected milliseconds from 0 to 600000", v);
+            fprintf(stderr, "floret status: --wait MS is deprecated; use --timeout SECONDS "
+                            "(--wait %ld is --timeout %g)\n", a->wait_ms, a->wait_ms / 1000.0);
         } else if ((m = cli_opt(argc, argv, &i, "--offline-after", &v, "status")) != 0) {
             if (m < 0)
                 return 2;
@@ -94,8 +105,7 @@ static int parse(int argc, char **argv, struct status_args *a)
                 return 2;
             a->cluster = v;
         } else {
-            static const char *const known[] = {"--all", "--cluster", "--help", "--json", "--offline-after", "--wait", "--watch", "--broker", "--password-file", "--tls-ca", "--tls-cert", "--tls-key", "--log-format", NULL};
-            return cli_unknown_arg("status", argv[i], known);
+            return cli_unknown_arg_help("status", argv[i], usage);
         }
     }
     if (a->watch && a->json)

@@ -22,6 +22,8 @@ PACKAGES=(
   libmicrohttpd-dev                 # floret dashboard's HTTP server
   python3-prometheus-client         # tests parse the dashboard's /metrics with it
   chromium                          # the dashboard's page in a real headless browser (tests)
+  scdoc                             # man pages, made from the help texts at build time
+  man-db groff-base                 # tests render the man pages with man -l
 )
 # playwright-core (from npm, installed by the browser test into the build
 # tree) needs node and npm: Debian's, unless a node is installed already.

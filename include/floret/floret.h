@@ -167,7 +167,15 @@ const char *fl_task_node(const fl_task_ctx *ctx);
  * result is no longer wanted). */
 bool fl_task_cancelled(const fl_task_ctx *ctx);
 
-/* Sleep up to seconds, returning early (false) when cancelled. */
+/* True once the task's soft time limit (fl_call_options.
+ * soft_time_limit_ms) passed: the hard limit is near, so the task should
+ * clean up and return now (Celery's SoftTimeLimitExceeded). Stays true
+ * for the rest of the run; always false without a soft limit. Works the
+ * same on a thread and in a child process of the process pool. */
+bool fl_task_soft_expired(const fl_task_ctx *ctx);
+
+/* Sleep up to seconds, returning early (false) when cancelled or when the
+ * task's soft time limit passes (fl_task_soft_expired tells which). */
 bool fl_task_sleep(fl_task_ctx *ctx, double seconds);
 
 /*
@@ -441,7 +449,38 @@ typedef struct fl_call_options {
     const char *route;      /* run only on this node id, or on nodes with
                              * this tag "k=v" ("arch=esp32", or one given
                              * with --tag); NULL: any */
+    uint64_t eta_ms;        /* do not start before this absolute time, in
+                             * ms since 1970-01-01 UTC (fl_eta_parse reads
+                             * "2026-12-02T18:00:00Z"); the node owning the
+                             * task turns it into a delay by its own clock
+                             * when it queues the task; a time past runs
+                             * now; 0: none. With countdown_ms too, the
+                             * later of the two. */
+    uint32_t soft_time_limit_ms; /* per run, before time_limit_ms (must be
+                             * less when both are set): the task is told
+                             * (fl_task_soft_expired; a Lua task gets a
+                             * SoftTimeLimitExceeded error it can catch);
+                             * 0: none */
+    uint8_t priority;       /* 0..FL_PRIORITY_MAX, higher leases first
+                             * within its owner's queue, FIFO within one
+                             * priority; 0 (the default) is the lowest */
+    const char *rate_limit; /* "10/s", "100/m", "5/h" or "10" (per
+                             * second): each worker starts tasks of this
+                             * name at most this often (one at a time,
+                             * evenly spaced); NULL: no limit */
 } fl_call_options;
+
+/* The highest priority (fl_call_options.priority), as RabbitMQ's 0..9. */
+#define FL_PRIORITY_MAX 9
+
+/*
+ * Read an absolute time for fl_call_options.eta_ms: ISO 8601 in UTC,
+ * "2026-12-02T18:00:00Z" (a fraction of seconds and "+00:00" for "Z"
+ * allowed, a space for "T" too), or Unix seconds ("1796234400",
+ * "1796234400.5"). *unix_ms gets milliseconds since 1970-01-01 UTC.
+ * FL_OK, FL_EINVAL (not such a time, or before 1970 or after 9999).
+ */
+fl_status fl_eta_parse(const char *text, uint64_t *unix_ms);
 
 /* A handle to a submitted task, like Celery's AsyncResult. */
 typedef struct fl_result fl_result;
@@ -574,8 +613,9 @@ fl_canvas *fl_map(const char *task, const char *items);
 fl_canvas *fl_starmap(const char *task, const char *items);
 fl_canvas *fl_chunks(const char *task, const char *items, size_t n);
 
-/* Set options (retries, time limit, countdown, expiry, route) on every task
- * of c that does not set its own. Returns c. */
+/* Set options (retries, time limits, countdown, eta, expiry, route,
+ * priority, rate limit) on every task of c that does not set its own.
+ * Returns c. */
 fl_canvas *fl_canvas_set(fl_canvas *c, const fl_call_options *opt);
 
 /* Parse a `floret run` expression, e.g. "add(4,4) | mul(8)". NULL on a

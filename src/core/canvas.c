@@ -15,6 +15,7 @@
 
 #include "alloc.h"
 #include "canvas_parse.h"
+#include "dtoa.h"
 #include "internal.h"
 
 typedef enum { WF_TASK, WF_CHAIN, WF_GROUP } wf_kind;
@@ -33,6 +34,7 @@ struct fl_wf {
     bool immutable;
     fl_call_options opt;
     char *route;
+    char *rate;              /* options.rate_limit, or NULL */
     uint64_t task_id;        /* 0 when not submitted or ended */
     /* WF_CHAIN: next step; WF_GROUP: members ended */
     size_t next;
@@ -75,6 +77,7 @@ static void wf_free(struct fl_wf *w)
     fl__free(w->args);
     fl__free(w->kwargs);
     fl__free(w->route);
+    fl__free(w->rate);
     fl__free(w->err_type);
     fl__free(w->err_message);
     fl__free(w);
@@ -142,7 +145,53 @@ static bool count_opt(build_ctx *b, const fl_value *o, const char *key,
     return true;
 }
 
-/* Read "options" of v over the inherited ones; route is borrowed from v. */
+/* ms as seconds for a message: "3", "2.5" (no %g: a board's printf may
+ * lack it). */
+static void seconds_text(uint32_t ms, char out[FL_DTOA_BUF])
+{
+    if (ms % 1000u == 0)
+        snprintf(out, FL_DTOA_BUF, "%u", (unsigned)(ms / 1000u));
+    else
+        fl__dtoa(ms / 1000.0, out);
+}
+
+/* eta: ISO 8601 text or Unix seconds (fl_eta_parse). */
+static bool eta_opt(build_ctx *b, const fl_value *o, uint64_t *out,
+                    const char *path)
+{
+    const fl_value *v = fl_value_get(o, "eta");
+    if (!v)
+        return true;
+    const char *text = fl_value_string(v, NULL);
+    double n = fl_value_number(v);
+    if (text ? fl_eta_parse(text, out) == FL_OK
+             : fl_value_type(v) == FL_TYPE_NUMBER && n >= 0 &&
+                   n < 253402300800.0) {
+        if (!text)
+            *out = (uint64_t)(n * 1000.0 + 0.5);
+        return true;
+    }
+    return bad(b, path, "options.eta must be a time in UTC such as "
+               "\"2026-12-02T18:00:00Z\" or Unix seconds");
+}
+
+static bool priority_opt(build_ctx *b, const fl_value *o, uint8_t *out,
+                         const char *path)
+{
+    const fl_value *v = fl_value_get(o, "priority");
+    if (!v)
+        return true;
+    double n = fl_value_number(v);
+    if (fl_value_type(v) != FL_TYPE_NUMBER || !(n >= 0) ||
+        n > FL_PRIORITY_MAX || n != (double)(uint32_t)n)
+        return bad(b, path, "options.priority must be an integer from 0 to "
+                   "9 (higher first)");
+    *out = (uint8_t)n;
+    return true;
+}
+
+/* Read "options" of v over the inherited ones; route and rate_limit are
+ * borrowed from v. */
 static bool read_options(build_ctx *b, const fl_value *v, const char *path,
                          fl_call_options *opt)
 {
@@ -152,17 +201,20 @@ static bool read_options(build_ctx *b, const fl_value *v, const char *path,
     if (fl_value_type(o) != FL_TYPE_OBJECT)
         return bad(b, path, "options must be an object");
     static const char *known[] = {"retries", "max_attempts", "time_limit",
-                                  "countdown", "expires", "route"};
+                                  "soft_time_limit", "countdown", "eta",
+                                  "expires", "route", "priority",
+                                  "rate_limit"};
     for (size_t i = 0; i < fl_value_count(o); i++) {
         const char *k = fl_value_key_at(o, i);
         bool ok = false;
         for (size_t j = 0; j < sizeof known / sizeof known[0]; j++)
             ok |= strcmp(k, known[j]) == 0;
         if (!ok) {
-            char what[128];
+            char what[192];
             snprintf(what, sizeof what, "unknown option '%.40s' (known: "
-                     "retries, max_attempts, time_limit, countdown, expires, "
-                     "route)", k);
+                     "retries, max_attempts, time_limit, soft_time_limit, "
+                     "countdown, eta, expires, route, priority, rate_limit)",
+                     k);
             return bad(b, path, what);
         }
     }
@@ -173,11 +225,36 @@ static bool read_options(build_ctx *b, const fl_value *v, const char *path,
             return bad(b, path, "options.route must be a node id or a tag key=value");
         opt->route = s;
     }
-    return count_opt(b, o, "retries", &opt->retries, path) &&
-           count_opt(b, o, "max_attempts", &opt->max_attempts, path) &&
-           seconds_ms(b, o, "time_limit", &opt->time_limit_ms, path) &&
-           seconds_ms(b, o, "countdown", &opt->countdown_ms, path) &&
-           seconds_ms(b, o, "expires", &opt->expires_ms, path);
+    const fl_value *rl = fl_value_get(o, "rate_limit");
+    if (rl) {
+        const char *s = fl_value_string(rl, NULL);
+        fl_rate_spec spec;
+        if (!s || !fl__rate_parse(s, strlen(s), &spec))
+            return bad(b, path, "options.rate_limit must be a rate such as "
+                       "\"10/s\", \"100/m\" or \"5/h\" (1 to 1000000 a "
+                       "second, minute or hour)");
+        opt->rate_limit = s;
+    }
+    if (!count_opt(b, o, "retries", &opt->retries, path) ||
+        !count_opt(b, o, "max_attempts", &opt->max_attempts, path) ||
+        !seconds_ms(b, o, "time_limit", &opt->time_limit_ms, path) ||
+        !seconds_ms(b, o, "soft_time_limit", &opt->soft_time_limit_ms,
+                    path) ||
+        !seconds_ms(b, o, "countdown", &opt->countdown_ms, path) ||
+        !seconds_ms(b, o, "expires", &opt->expires_ms, path) ||
+        !eta_opt(b, o, &opt->eta_ms, path) ||
+        !priority_opt(b, o, &opt->priority, path))
+        return false;
+    if (opt->soft_time_limit_ms && opt->time_limit_ms &&
+        opt->soft_time_limit_ms >= opt->time_limit_ms) {
+        char what[160], soft[FL_DTOA_BUF], hard[FL_DTOA_BUF];
+        seconds_text(opt->soft_time_limit_ms, soft);
+        seconds_text(opt->time_limit_ms, hard);
+        snprintf(what, sizeof what, "options.soft_time_limit (%s s) must be "
+                 "less than options.time_limit (%s s)", soft, hard);
+        return bad(b, path, what);
+    }
+    return true;
 }
 
 static struct fl_wf *leaf(build_ctx *b, const char *name, const char *args,
@@ -193,9 +270,13 @@ static struct fl_wf *leaf(build_ctx *b, const char *name, const char *args,
     w->immutable = immutable;
     w->opt = *opt;
     w->opt.route = NULL;
+    w->opt.rate_limit = NULL;
     if (opt->route)
         w->route = fl__strdup(opt->route);
-    if (!w->name || !w->args || !w->kwargs || (opt->route && !w->route)) {
+    if (opt->rate_limit)
+        w->rate = fl__strdup(opt->rate_limit);
+    if (!w->name || !w->args || !w->kwargs || (opt->route && !w->route) ||
+        (opt->rate_limit && !w->rate)) {
         wf_free(w);
         return NULL;
     }
@@ -467,6 +548,7 @@ static void start_task(fl_core *c, struct fl_wf *w, const char *input,
                    .kwargs_json = w->kwargs, .kwargs_len = strlen(w->kwargs),
                    .opt = w->opt};
     s.opt.route = w->route;
+    s.opt.rate_limit = w->rate;
     uint64_t id = 0;
     fl_status st = fl__owner_submit(c, &s, now, w, &id);
     fl__free(args);

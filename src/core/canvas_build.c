@@ -278,14 +278,22 @@ fl_canvas *fl_canvas_set(fl_canvas *c, const fl_call_options *opt)
     PUT_NUM("retries", opt->retries, 1)
     PUT_NUM("max_attempts", opt->max_attempts, 1)
     PUT_NUM("time_limit", opt->time_limit_ms, 1000.0)
+    PUT_NUM("soft_time_limit", opt->soft_time_limit_ms, 1000.0)
     PUT_NUM("countdown", opt->countdown_ms, 1000.0)
+    PUT_NUM("eta", opt->eta_ms, 1000.0)
     PUT_NUM("expires", opt->expires_ms, 1000.0)
+    PUT_NUM("priority", opt->priority, 1)
 #undef PUT_NUM
-    if (opt->route) {
-        fl__buf_puts(&o, sep);
-        fl__buf_puts(&o, "\"route\":");
-        fl__buf_put_jstr(&o, opt->route, strlen(opt->route));
+#define PUT_STR(key, val)                                                 \
+    if (val) {                                                            \
+        fl__buf_puts(&o, sep);                                            \
+        fl__buf_puts(&o, "\"" key "\":");                                 \
+        fl__buf_put_jstr(&o, val, strlen(val));                           \
+        sep = ",";                                                        \
     }
+    PUT_STR("route", opt->route)
+    PUT_STR("rate_limit", opt->rate_limit)
+#undef PUT_STR
     fl__buf_puts(&o, "}}");
     /* Replace the closing brace of c's object by the options. An object
      * that already has options keeps them (the engine reads the first). */

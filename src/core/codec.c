@@ -25,6 +25,7 @@
 #include "codec.h"
 #include "defaults.h"
 #include "dtoa.h"
+#include "rate.h"
 
 #define TWO_POW_53 9007199254740992.0
 #define NO_LIMIT UINT64_MAX /* only the protocol's 0 <= n < 2^53 applies */
@@ -429,6 +430,22 @@ static bool decode_presence(dec *d, cJSON *root, fl_msg *m)
                         &m->nmodules);
 }
 
+/* An optional rate limit spec ("10/s") as its interval. */
+static bool get_rate(dec *d, cJSON *obj, const char *key, uint32_t *out)
+{
+    const cJSON *v = member(obj, key);
+    fl_rate_spec r;
+    if (!v)
+        return true;
+    if (!cJSON_IsString(v) ||
+        !fl__rate_parse(v->valuestring, strlen(v->valuestring), &r))
+        return fail(d, FL_EPROTO, key, "expected a rate such as \"10/s\", "
+                    "\"100/m\" or \"5/h\" (1 to %u per second, minute or "
+                    "hour)", (unsigned)FL_RATE_MAX_N);
+    *out = (uint32_t)fl__rate_interval_us(r); /* at most an hour */
+    return true;
+}
+
 static bool decode_task(dec *d, cJSON *t, fl_msg_task *task)
 {
     if (!cJSON_IsObject(t))
@@ -439,6 +456,9 @@ static bool decode_task(dec *d, cJSON *t, fl_msg_task *task)
            take_value(d, t, "kwargs", cJSON_Object, &task->kwargs) &&
            get_u32(d, t, "attempt", true, 1, &task->attempt) &&
            get_u32(d, t, "time_limit_ms", false, 0, &task->time_limit_ms) &&
+           get_u32(d, t, "soft_time_limit_ms", false, 0,
+                   &task->soft_time_limit_ms) &&
+           get_rate(d, t, "rate_limit", &task->rate_us) &&
            get_att(d, t, "att", &task->att, &task->att_len);
 }
 

@@ -56,6 +56,10 @@ typedef struct fl_msg_task {
     uint64_t id;
     uint32_t attempt;
     uint32_t time_limit_ms;   /* 0 = none */
+    uint32_t soft_time_limit_ms; /* 0 = none */
+    uint32_t rate_us;         /* from `rate_limit`: time between two starts
+                               * of this name on a worker (at most 3.6e9);
+                               * 0 = no limit */
     char *name;
     fl_value *args;           /* always an array */
     fl_value *kwargs;         /* always an object */

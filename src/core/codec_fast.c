@@ -30,6 +30,7 @@
 #include "alloc.h"
 #include "codec.h"
 #include "defaults.h"
+#include "rate.h"
 
 typedef struct rd {
     const char *p, *end;
@@ -291,9 +292,11 @@ static bool result_entry(rd *r, fl_msg_result *res, att_ref a)
 
 /* ------------------------------------------------------ a lease's task */
 
-enum { T_ID, T_NAME, T_ARGS, T_KWARGS, T_ATTEMPT, T_LIMIT, T_ATT, T_COUNT };
+enum { T_ID, T_NAME, T_ARGS, T_KWARGS, T_ATTEMPT, T_LIMIT, T_ATT, T_SOFT,
+       T_RATE, T_COUNT };
 static const char *const task_keys[T_COUNT] = {
-    "id", "name", "args", "kwargs", "attempt", "time_limit_ms", "att"};
+    "id", "name", "args", "kwargs", "attempt", "time_limit_ms", "att",
+    "soft_time_limit_ms", "rate_limit"};
 
 typedef struct task_ctx {
     fl_msg_task *task;
@@ -320,6 +323,19 @@ static bool plain_id(rd *r, char **out)
     return true;
 }
 
+/* A rate limit spec as its interval (a bad one: the general decoder
+ * says why). */
+static bool plain_rate(rd *r, uint32_t *out)
+{
+    const char *s;
+    size_t n;
+    fl_rate_spec spec;
+    if (!plain_str(r, &s, &n) || !fl__rate_parse(s, n, &spec))
+        return false;
+    *out = (uint32_t)fl__rate_interval_us(spec); /* at most an hour */
+    return true;
+}
+
 static bool task_member(rd *r, int key, void *ctx)
 {
     task_ctx *c = ctx;
@@ -332,6 +348,8 @@ static bool task_member(rd *r, int key, void *ctx)
     case T_ATTEMPT: return plain_u32(r, 1, &t->attempt);
     case T_LIMIT: return plain_u32(r, 0, &t->time_limit_ms);
     case T_ATT: return att_range(r, c->a.att, c->a.att_len, &t->att, &t->att_len);
+    case T_SOFT: return plain_u32(r, 0, &t->soft_time_limit_ms);
+    case T_RATE: return plain_rate(r, &t->rate_us);
     }
     return false;
 }

@@ -40,6 +40,9 @@ typedef struct fl_job {
      * driver running it in a process of its own kills it if it does not
      * stop when cancelled. */
     bool terminate;
+    /* The driver tells a task running past this (fl_run_hooks.
+     * soft_expired), counted from when it starts the task; 0 = none. */
+    uint32_t soft_time_limit_ms;
     void *driver;       /* free for the driver's use */
 } fl_job;
 
@@ -269,7 +272,7 @@ fl_status fl_core_remote_revoke(fl_core *c, const char *owner, uint64_t wid,
 
 /*
  * Ask keeper owner to add, list or remove a periodic workflow
- * (docs/protocol.md 3.15): op "add" with name, cron and canvas JSON, "list"
+ * (docs/protocol.md 3.16): op "add" with name, cron and canvas JSON, "list"
  * with nothing else, "remove" with name. *id's final is the keeper's
  * answer: SUCCESS with the schedule (add, remove) or the list, or FAILURE
  * (CronError, CanvasError, NotDurable, Exists, NotFound, NotAKeeper,
@@ -334,8 +337,9 @@ void fl_core_job_done(fl_core *c, fl_job *job, fl_outcome *outcome,
  * Run job's task from the registry synchronously, filling outcome (which
  * the caller initialised to zero). Touches only the job, the registry and
  * the outcome, so a driver may call it on an executor thread.
- * cancelled/sleep are the driver's hooks behind fl_task_cancelled and
- * fl_task_sleep (sleep returns false when cancelled).
+ * cancelled/sleep/soft_expired are the driver's hooks behind
+ * fl_task_cancelled, fl_task_sleep (sleep returns false when cancelled or
+ * at the soft limit) and fl_task_soft_expired.
  */
 typedef struct fl_run_hooks {
     void *ud;
@@ -343,6 +347,9 @@ typedef struct fl_run_hooks {
     bool (*sleep)(void *ud, double seconds);
     const char *node_id;
     size_t max_result;
+    /* Behind fl_task_soft_expired: the job's soft time limit passed
+     * (NULL: never). */
+    bool (*soft_expired)(void *ud);
 } fl_run_hooks;
 void fl_core_run_job(const fl_registry *reg, const fl_job *job,
                      const fl_run_hooks *hooks, fl_outcome *outcome);

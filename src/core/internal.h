@@ -17,6 +17,7 @@
 #include "defaults.h"
 #include "map.h"
 #include "observe.h"
+#include "rate.h"
 #include "rng.h"
 
 /* A function whose buffers must not land in its callers' frames when the
@@ -53,6 +54,7 @@ typedef struct fl_otask {
     size_t att_room;     /* writable bytes in front of att (FL_ATT_ROOM) */
     char *route;         /* NULL = any worker */
     uint32_t time_limit_ms;
+    uint32_t rate_n;     /* rate limit: rate_n per rate_unit; 0: none */
     uint32_t retries_left;
     uint32_t max_attempts;
     uint32_t attempts;         /* leases granted */
@@ -60,6 +62,7 @@ typedef struct fl_otask {
     uint32_t started_attempt;  /* the last attempt reported started */
     uint64_t expires_at;       /* 0 = never */
     fl_tstate st;
+    uint32_t soft_time_limit_ms; /* (in what would be padding) */
     uint64_t when;             /* DELAYED: ready time; LEASED: deadline */
     size_t heap_idx;
     struct fl_oworker *holder; /* LEASED */
@@ -68,6 +71,11 @@ typedef struct fl_otask {
     int64_t seq;               /* READY: order across the name queues */
     size_t need;               /* bytes it adds to a lease (a bound) */
     char last_worker[FL_MAX_ID_BUF];
+    /* Beside last_worker, where they take no room of their own: a task of
+     * 288 bytes and one of 296 are the same allocation, so options cost
+     * an owner of 100,000 tasks nothing. */
+    uint8_t prio;        /* 0..FL_PRIORITY_MAX, higher leases first */
+    char rate_unit;      /* 's', 'm' or 'h' */
     /* The last lease that ended without an outcome (expired, or its worker
      * went away): its late outcome is still taken (section 5 rule 6). */
     uint32_t lost_attempt;     /* 0 = none */
@@ -82,12 +90,20 @@ typedef struct fl_tlist {
     size_t n;
 } fl_tlist;
 
+/* A ready list kept in priority order (highest first, FIFO within one):
+ * the last task of each priority in it, so that a task goes in at its
+ * place in O(1) (owner.c). */
+typedef struct fl_bands {
+    fl_otask *last[FL_PRIORITY_MAX + 1];
+} fl_bands;
+
 /* The ready tasks of one task name: the name a worker must run (for a
  * chunks task, fl.starmap, the task it maps). Kept for as long as the
  * owner lives; an owner sees few names. */
 typedef struct fl_nameq {
     char *name;
-    fl_tlist ready;          /* unrouted ready tasks, FIFO */
+    fl_tlist ready;          /* unrouted ready tasks, by priority, FIFO */
+    fl_bands bands;          /* of ready */
     size_t max_need;         /* no ready task needs more (a bound) */
     uint32_t epoch;          /* owner epoch `fit` was found at */
     size_t fit;              /* largest limit of an online runner; 0: none */
@@ -132,7 +148,8 @@ typedef struct fl_owner {
     fl_nameq *queues;        /* unrouted ready tasks, by name */
     size_t nready;           /* tasks in them */
     int64_t seq_back, seq_front; /* READY order: back grows, front shrinks */
-    fl_tlist routed;         /* ready tasks with a route */
+    fl_tlist routed;         /* ready tasks with a route, by priority */
+    fl_bands routed_bands;   /* of routed */
     bool routed_dirty;       /* routed tasks not checked since they came */
     uint32_t routed_epoch;   /* epoch the routed list was checked at */
     uint32_t epoch;          /* bumped when who may be leased what changes */
@@ -171,6 +188,8 @@ typedef struct fl_wjob {
     fl_job job;
     uint64_t owner_inc;
     fl_jstate st;
+    uint32_t rate_us;             /* its name's rate limit (rate.h); 0 none
+                                   * (1/h, the slowest, is 3.6e9 us) */
     uint64_t started;
     uint64_t dedupe_key;
     bool track_started;           /* its owner wants `started` */
@@ -223,6 +242,9 @@ typedef struct fl_worker {
     uint32_t rtt_us[FL_RTT_SAMPLES]; /* recent fetch -> lease times */
     size_t rtt_n;            /* samples taken (the ring's next slot) */
     uint64_t next_fid;
+    fl_rates rates;          /* rate limits per task name (rate.c) */
+    size_t rated_queued;     /* queued jobs with a rate limit */
+    uint64_t rate_wake;      /* when one of them may start; 0: none known */
 } fl_worker;
 
 /* ------------------------------------------------------------ peers */
@@ -408,7 +430,7 @@ bool fl__worker_idle(const fl_core *c);
 void fl__remote_on_submit(fl_core *c, fl_msg *m, uint64_t now);
 void fl__remote_on_query(fl_core *c, fl_msg *m, uint64_t now);
 /* schedule.c: add, list or remove a periodic workflow; answered with
- * `result` (docs/protocol.md 3.15). */
+ * `result` (docs/protocol.md 3.16). */
 void fl__remote_on_schedule(fl_core *c, fl_msg *m, uint64_t now);
 void fl__remote_on_submitted(fl_core *c, fl_msg *m, uint64_t now);
 void fl__remote_on_result(fl_core *c, fl_msg *m, uint64_t now);

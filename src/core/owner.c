@@ -55,6 +55,51 @@ static void tl_push_front(fl_tlist *l, fl_otask *t)
     l->n++;
 }
 
+static void tl_insert_after(fl_tlist *l, fl_otask *at, fl_otask *t)
+{
+    if (at == l->tail) {
+        tl_push_back(l, t);
+        return;
+    }
+    t->prev = at;
+    t->next = at->next;
+    at->next->prev = t;
+    at->next = t;
+    l->n++;
+}
+
+/* Priority bands (fl_bands): t goes behind the last task of its priority
+ * (front: before the first), that is behind the last task of the nearest
+ * higher priority when it is the first of its own. With one priority in
+ * use, as is usual, that is a push to either end. */
+static void band_insert(fl_tlist *l, fl_bands *b, fl_otask *t, bool front)
+{
+    unsigned p = t->prio;
+    fl_otask *at = front ? NULL : b->last[p];
+    for (unsigned q = p + 1; !at && q <= FL_PRIORITY_MAX; q++)
+        at = b->last[q];
+    if (at)
+        tl_insert_after(l, at, t);
+    else
+        tl_push_front(l, t);
+    if (!front || !b->last[p])
+        b->last[p] = t;
+}
+
+static void band_remove(fl_tlist *l, fl_bands *b, fl_otask *t)
+{
+    if (b->last[t->prio] == t)
+        b->last[t->prio] = t->prev && t->prev->prio == t->prio ? t->prev
+                                                                : NULL;
+    tl_remove(l, t);
+}
+
+/* Does a lease before b? Higher priority first, then the older. */
+static bool leases_before(const fl_otask *a, const fl_otask *b)
+{
+    return a->prio != b->prio ? a->prio > b->prio : a->seq < b->seq;
+}
+
 /* ------------------------------------------------------------ delay heap */
 
 static void heap_swap(fl_otask **h, size_t a, size_t b)
@@ -214,9 +259,9 @@ static void detach(fl_owner *o, fl_otask *t)
     switch (t->st) {
     case FL_T_READY:
         if (t->route) {
-            tl_remove(&o->routed, t);
+            band_remove(&o->routed, &o->routed_bands, t);
         } else {
-            tl_remove(&t->nq->ready, t);
+            band_remove(&t->nq->ready, &t->nq->bands, t);
             o->nready--;
         }
         break;
@@ -240,20 +285,19 @@ static void detach(fl_owner *o, fl_otask *t)
 static void make_ready(fl_owner *o, fl_otask *t, bool front)
 {
     fl_tlist *l = &o->routed;
+    fl_bands *b = &o->routed_bands;
     if (t->route) {
         o->routed_dirty = true;
     } else {
         l = &t->nq->ready;
+        b = &t->nq->bands;
         o->nready++;
         if (t->need > t->nq->max_need)
             t->nq->max_need = t->need;
     }
     t->st = FL_T_READY;
     t->seq = front ? --o->seq_front : ++o->seq_back;
-    if (front)
-        tl_push_front(l, t);
-    else
-        tl_push_back(l, t);
+    band_insert(l, b, t, front);
 }
 
 /* Delay t until when; if the heap cannot grow, run it now rather than lose
@@ -392,6 +436,53 @@ static void finish_error(fl_core *c, fl_otask *t, fl_state st,
 
 /* ------------------------------------------------------------ submit */
 
+/* The options docs/canvas.md lists, each named in the reason. */
+static fl_status check_options(fl_core *c, const fl_submit *s)
+{
+    const fl_call_options *o = &s->opt;
+    fl_rate_spec rate;
+    if (o->priority > FL_PRIORITY_MAX) {
+        fl__log(c, FL_LOG_WARN, "submit %s: priority %u is out of range "
+                "(0 to %d, higher first)", s->name, (unsigned)o->priority,
+                FL_PRIORITY_MAX);
+        return FL_EINVAL;
+    }
+    if (o->soft_time_limit_ms && o->time_limit_ms &&
+        o->soft_time_limit_ms >= o->time_limit_ms) {
+        fl__log(c, FL_LOG_WARN, "submit %s: soft_time_limit (%u ms) must be "
+                "less than time_limit (%u ms)", s->name,
+                (unsigned)o->soft_time_limit_ms, (unsigned)o->time_limit_ms);
+        return FL_EINVAL;
+    }
+    if (o->rate_limit &&
+        !fl__rate_parse(o->rate_limit, strlen(o->rate_limit), &rate)) {
+        fl__log(c, FL_LOG_WARN, "submit %s: rate_limit '%.40s' is not a rate "
+                "such as \"10/s\", \"100/m\" or \"5/h\" (1 to %u per "
+                "second, minute or hour)", s->name, o->rate_limit,
+                (unsigned)FL_RATE_MAX_N);
+        return FL_EINVAL;
+    }
+    if (o->eta_ms && !(c->io.wall_ms && c->io.wall_ms(c->io.ud))) {
+        fl__log(c, FL_LOG_WARN, "submit %s: eta needs a node with a wall "
+                "clock (use countdown)", s->name);
+        return FL_EINVAL;
+    }
+    return FL_OK;
+}
+
+/* How long t must wait before a worker may start it: its countdown, or
+ * until its eta by this node's wall clock, whichever is later. */
+static uint64_t start_delay_us(fl_core *c, const fl_call_options *o)
+{
+    uint64_t us = (uint64_t)o->countdown_ms * 1000u;
+    if (o->eta_ms) {
+        uint64_t wall = c->io.wall_ms(c->io.ud);
+        if (o->eta_ms > wall && (o->eta_ms - wall) * 1000u > us)
+            us = (o->eta_ms - wall) * 1000u;
+    }
+    return us;
+}
+
 static fl_status check_submit(fl_core *c, const fl_submit *s)
 {
     char err[160];
@@ -433,6 +524,9 @@ static fl_status check_submit(fl_core *c, const fl_submit *s)
                 "id nor a tag key=value", s->name, s->opt.route);
         return FL_EINVAL;
     }
+    fl_status st = check_options(c, s);
+    if (st != FL_OK)
+        return st;
     /* 256 bytes covers the envelope and the task's own members. */
     size_t size = strlen(s->name) + s->args_len + s->kwargs_len + s->att_len +
                   256;
@@ -528,6 +622,14 @@ fl_status fl__owner_submit(fl_core *c, const fl_submit *s, uint64_t now,
     t->id = o->next_id++;
     t->wf = wf;
     t->time_limit_ms = s->opt.time_limit_ms;
+    t->soft_time_limit_ms = s->opt.soft_time_limit_ms;
+    t->prio = s->opt.priority;
+    fl_rate_spec rate = {0, 's'};
+    if (s->opt.rate_limit &&
+        fl__rate_parse(s->opt.rate_limit, strlen(s->opt.rate_limit), &rate)) {
+        t->rate_n = rate.n; /* check_options made sure it reads */
+        t->rate_unit = rate.unit;
+    }
     t->retries_left = s->opt.retries;
     t->max_attempts = s->opt.max_attempts
                           ? s->opt.max_attempts
@@ -542,8 +644,9 @@ fl_status fl__owner_submit(fl_core *c, const fl_submit *s, uint64_t now,
         task_free(t);
         return FL_ENOMEM;
     }
-    if (s->opt.countdown_ms)
-        make_delayed(o, t, now + (uint64_t)s->opt.countdown_ms * 1000u);
+    uint64_t delay = start_delay_us(c, &s->opt);
+    if (delay)
+        make_delayed(o, t, now + delay);
     else
         make_ready(o, t, false);
     c->stats.submitted++;
@@ -782,6 +885,14 @@ static void write_task(fl_jw *w, const fl_otask *t)
     fl__jw_u64(w, "attempt", t->attempts);
     if (t->time_limit_ms)
         fl__jw_u64(w, "time_limit_ms", t->time_limit_ms);
+    if (t->soft_time_limit_ms)
+        fl__jw_u64(w, "soft_time_limit_ms", t->soft_time_limit_ms);
+    if (t->rate_n) {
+        char rate[FL_RATE_TEXT];
+        fl_rate_spec spec = {t->rate_n, t->rate_unit};
+        fl__rate_format(spec, rate);
+        fl__jw_str(w, "rate_limit", rate);
+    }
     if (t->att_len)
         fl__jw_att_room(w, "att", t->att, t->att_len, t->att_room);
     fl__jw_end_obj(w);
@@ -918,20 +1029,37 @@ static fl_otask *first_fitting(const fl_nameq *q, size_t room)
  * oldest ready task of a name it runs that fits its limit. */
 static fl_otask *next_for(fl_core *c, fl_owner *o, const wview *v)
 {
-    for (fl_otask *t = o->routed.head; t; t = t->next)
+    fl_otask *routed = NULL;
+    for (fl_otask *t = o->routed.head; t && !routed; t = t->next)
         if (t->need <= v->room && fl__route_matches(c, t->route, v->w->id) &&
             view_runs(v, t->nq->name))
-            return t;
+            routed = t;
+    if (routed && routed->prio == FL_PRIORITY_MAX)
+        return routed;
     fl_otask *best = NULL;
+    int capped = -1; /* the highest priority held back by its name's cap */
     for (fl_nameq *q = o->queues; q; q = q->next) {
-        if (!q->ready.head || (best && q->ready.head->seq > best->seq) ||
-            !view_runs(v, q->name) || !under_cap(v, q))
+        fl_otask *h = q->ready.head;
+        if (!h || (best && !leases_before(h, best)) ||
+            (routed && h->prio <= routed->prio) || !view_runs(v, q->name))
             continue;
+        if (!under_cap(v, q)) {
+            if ((int)h->prio > capped)
+                capped = h->prio;
+            continue;
+        }
         fl_otask *t = first_fitting(q, v->room);
-        if (t && (!best || t->seq < best->seq))
+        if (t && (!best || leases_before(t, best)) &&
+            (!routed || t->prio > routed->prio))
             best = t;
     }
-    return best;
+    /* A routed task goes first among tasks of its priority. */
+    if (!best)
+        best = routed;
+    /* Nothing of a lower priority while a higher one waits for this
+     * worker's cap on its name: the worker gets it once it runs what it
+     * holds of that name. */
+    return best && (int)best->prio < capped ? NULL : best;
 }
 
 /* False when t must not be leased (expired, out of attempts): it is

@@ -1,6 +1,6 @@
 /*
  * schedule.c - periodic workflows at a durable keeper (docs/schedules.md,
- * docs/protocol.md 3.15), Celery beat's job done inside the keeper: the
+ * docs/protocol.md 3.16), Celery beat's job done inside the keeper: the
  * `schedule` requests that add, list and remove them, the tick that starts
  * each one when it is due as an ordinary kept workflow (its own KEEPER:id,
  * read like any other), and the journal records that bring schedules back
@@ -415,7 +415,7 @@ static void answer(fl_core *c, const fl_msg *m, const fl_sched *s)
     fl__send_to(c, m->from, NULL, 1, false);
 }
 
-/* The members of a `schedule` (protocol.md 3.15), read here rather than
+/* The members of a `schedule` (protocol.md 3.16), read here rather than
  * by the codec, which hands the whole message over (m->value) so that a
  * worker-only build carries none of this. Refused (false) when one has
  * the wrong type; what each op needs is checked where it is used. */

@@ -96,6 +96,11 @@ bool fl_task_cancelled(const fl_task_ctx *ctx)
     return ctx->hooks->cancelled && ctx->hooks->cancelled(ctx->hooks->ud);
 }
 
+bool fl_task_soft_expired(const fl_task_ctx *ctx)
+{
+    return ctx->hooks->soft_expired && ctx->hooks->soft_expired(ctx->hooks->ud);
+}
+
 bool fl_task_sleep(fl_task_ctx *ctx, double seconds)
 {
     if (!(seconds > 0))

@@ -64,6 +64,14 @@ static void jl_push_back(fl_jlist *l, fl_wjob *j)
     l->n++;
 }
 
+/* Take j out of the queue without starting it. */
+static void unqueue(fl_worker *w, fl_wjob *j)
+{
+    jl_remove(&w->queue, j);
+    if (j->rate_us && w->rated_queued)
+        w->rated_queued--;
+}
+
 static void job_free(fl_wjob *j)
 {
     fl__free(j->job.name);
@@ -168,7 +176,7 @@ static void drop_jobs_of(fl_core *c, fl_wowner *o)
         next = j->next;
         if (!job_of(j, o))
             continue;
-        jl_remove(&w->queue, j);
+        unqueue(w, j);
         job_free(j);
     }
     for (fl_wjob *j = w->running.head, *next; j; j = next) {
@@ -236,12 +244,37 @@ static size_t dispatch_window(const fl_core *c)
     return (size_t)c->slots * (1 + extra);
 }
 
+/* May j start now under its name's rate limit? If not, the tick is told
+ * when it may. */
+static bool rate_admits(fl_worker *w, const fl_wjob *j, uint64_t now)
+{
+    uint64_t when = 0;
+    if (!j->rate_us ||
+        fl__rate_take(&w->rates, j->job.name, j->rate_us, now, &when))
+        return true;
+    if (!w->rate_wake || when < w->rate_wake)
+        w->rate_wake = when;
+    return false;
+}
+
+/* Hand queued jobs to the driver, oldest first, as far as the window
+ * lets; a job whose name's rate limit says wait stays queued (holding no
+ * slot) and those behind it go first. */
 static void start_jobs(fl_core *c, uint64_t now)
 {
     fl_worker *w = &c->worker;
     size_t window = dispatch_window(c);
-    while (w->queue.head && w->running.n + w->abandoned.n < window) {
-        fl_wjob *j = w->queue.head;
+    fl_wjob *nx;
+    if (w->rated_queued)
+        w->rate_wake = 0;
+    for (fl_wjob *j = w->queue.head;
+         j && w->running.n + w->abandoned.n < window; j = nx) {
+        nx = j->next;
+        if (j->rate_us) {
+            if (!rate_admits(w, j, now))
+                continue;
+            w->rated_queued--;
+        }
         jl_remove(&w->queue, j);
         j->st = FL_J_RUNNING;
         j->started = now;
@@ -369,6 +402,8 @@ static fl_wjob *make_job(const fl_wowner *o, fl_msg_task *t)
     j->job.id = t->id;
     j->job.attempt = t->attempt;
     j->job.time_limit_ms = t->time_limit_ms;
+    j->job.soft_time_limit_ms = t->soft_time_limit_ms;
+    j->rate_us = t->rate_us;
     j->job.name = t->name;
     j->job.args = t->args;
     j->job.kwargs = t->kwargs;
@@ -535,6 +570,8 @@ void fl__worker_on_lease(fl_core *c, fl_msg *m, uint64_t now)
         j->dedupe_key = key;
         j->track_started = m->track_started;
         jl_push_back(&w->queue, j);
+        if (j->rate_us)
+            w->rated_queued++;
         o->held++;
         fl__obs_received(c, j, now);
     }
@@ -557,7 +594,7 @@ static size_t revoke_job(fl_core *c, fl_wowner *o, uint64_t id,
         fl__log(c, FL_LOG_DEBUG, "task %s %s:%llu attempt %u revoked before "
                 "it started", j->job.name, j->job.owner,
                 (unsigned long long)id, (unsigned)j->job.attempt);
-        jl_remove(&w->queue, j);
+        unqueue(w, j);
         job_free(j); /* its dedupe key stays: a duplicate lease is dropped */
         if (o->held)
             o->held--;
@@ -740,7 +777,8 @@ static void send_fetches(fl_core *c, uint64_t now)
 static bool outcomes_due(const fl_core *c, uint64_t now)
 {
     const fl_worker *w = &c->worker;
-    return w->queue.n == 0 || w->outbox_n >= FL_DONE_BATCH ||
+    /* Jobs waiting for their rate limit are not about to end. */
+    return w->queue.n <= w->rated_queued || w->outbox_n >= FL_DONE_BATCH ||
            c->shutting_down || now - w->outbox_since >= FL_DONE_LINGER_US;
 }
 
@@ -934,6 +972,12 @@ uint64_t fl__worker_tick(fl_core *c, uint64_t now)
     fl_worker *w = &c->worker;
     uint64_t next = 0;
     enforce_time_limits(c, now, &next);
+    /* A rate-limited job whose turn came (rate.c). */
+    if (w->rated_queued && w->rate_wake && now >= w->rate_wake &&
+        !c->shutting_down)
+        start_jobs(c, now);
+    if (w->rated_queued && w->rate_wake && (!next || w->rate_wake < next))
+        next = w->rate_wake;
     report_started(c, now, &next);
     for (fl_wowner *o = w->owners, *nx; o; o = nx) {
         nx = o->next;
@@ -971,7 +1015,7 @@ void fl__worker_shutdown(fl_core *c, uint64_t now)
             if (!job_of(j, o))
                 continue;
             release_add(&r, j->job.id);
-            jl_remove(&w->queue, j);
+            unqueue(w, j);
             /* Released, not held: if it comes back (same attempt), run it. */
             fl__dedupe_forget(&w->seen, j->dedupe_key);
             job_free(j);

@@ -203,7 +203,8 @@ static void task_echo(fl_task_ctx *ctx, void *ud)
         fl_task_return_attachment(ctx, att, n);
 }
 
-/* sleep(seconds): returns the seconds slept; stops early when cancelled. */
+/* sleep(seconds): returns the seconds slept; stops early when cancelled,
+ * or at its soft time limit (then fails with SoftTimeLimitExceeded). */
 static void task_sleep(fl_task_ctx *ctx, void *ud)
 {
     double s;
@@ -218,7 +219,12 @@ static void task_sleep(fl_task_ctx *ctx, void *ud)
     if (!fl_task_sleep(ctx, s)) {
         char num[FL_DTOA_BUF];  /* no %g: a board's printf may lack it */
         fl__dtoa(s, num);
-        fl_task_fail(ctx, "Cancelled", false, "sleep(%s) was cancelled", num);
+        if (!fl_task_cancelled(ctx) && fl_task_soft_expired(ctx))
+            fl_task_fail(ctx, "SoftTimeLimitExceeded", false,
+                         "sleep(%s) stopped at its soft time limit", num);
+        else
+            fl_task_fail(ctx, "Cancelled", false, "sleep(%s) was cancelled",
+                         num);
         return;
     }
     fl_task_return_number(ctx, s);

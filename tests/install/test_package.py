@@ -84,6 +84,9 @@ class PackageTest(unittest.TestCase):
 
     def test_files_where_debian_puts_them(self):
         self.assertIn("/usr/bin/floret", self.contents("floret"))
+        for f in ("/usr/share/man/man1/floret.1.gz", "/usr/share/man/man1/floret-call.1.gz",
+                  "/usr/share/bash-completion/completions/floret"):
+            self.assertIn(f, self.contents("floret"))
         lib = self.contents("libfloret0")
         self.assertIn("/usr/%s/libfloret.so.0.1.0" % LIBDIR, lib)
         self.assertIn("/usr/%s/libfloret.so.0" % LIBDIR, lib)

@@ -6,16 +6,22 @@ every node; the page is one embedded document (ctest it_dashboard); and
 (ctest browser_dashboard, DashboardTest.test_browser) a real headless Chromium (tests/browser/dashboard_check.mjs, driven by
 playwright-core) sees every node, a killed node turn offline within 30 s,
 the tasks of a run in the counts and a failure's error, and leaves a
-screenshot in the build dir. Depends on floret_fixture,
+screenshot in the build dir; (ctest browser_tiles, DashboardTest.
+test_browser_tiles) the page paints a `floret mandelbrot` run tile by tile:
+its canvas ends equal to the PNG the command wrote, pixel for pixel, every
+tile painted, the tiles per tint those the command reports per node, and
+the caption and the share of the work in the same tints. Depends on floret_fixture,
 prometheus_client, node and chromium (browser part)."""
 
 import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import time
 import urllib.request
+import zlib
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -136,14 +142,14 @@ class DashboardTest(fx.ClusterTest):
         self.assertRegex(r.stdout, r"dashboard: http://127\.0\.0\.1:\d+/")
         self.assertIn("seen local-1 local-2", r.stdout, r.stderr)
 
-    def test_browser(self):
+    def browser(self, shot):
+        """The page in Chromium, driven by dashboard_check.mjs; step(send,
+        want, timeout) sends a line and waits for the answer."""
         npm = os.environ.get("NPM_DIR", "")
         self.assertTrue(os.path.isdir(os.path.join(npm, "node_modules", "playwright-core")),
                         "playwright-core is not installed under NPM_DIR=%r" % npm)
         node = shutil.which("node")
         self.assertTrue(node, "node is not installed")
-        shot = os.environ.get("DASHBOARD_SCREENSHOT",
-                              os.path.join(self.cluster.workdir, "dashboard.png"))
         env = dict(os.environ, NPM_DIR=npm,
                    CHROME_PROFILE=os.path.join(self.cluster.workdir, "chrome-profile"))
         p = subprocess.Popen([node, CHECK, self.base, shot] + list(NODES), env=env,
@@ -166,7 +172,12 @@ class DashboardTest(fx.ClusterTest):
                 if line.startswith("error:"):
                     self.fail("browser: %s (waiting for %s)%s" % (line, want, self.logs()))
             self.fail("browser: no %r%s" % (want, self.logs()))
+        return step
 
+    def test_browser(self):
+        shot = os.environ.get("DASHBOARD_SCREENSHOT",
+                              os.path.join(self.cluster.workdir, "dashboard.png"))
+        step = self.browser(shot)
         step(None, "listed", 60)
         t0 = time.monotonic()
         self.cluster.nodes["d3"].kill()
@@ -179,6 +190,84 @@ class DashboardTest(fx.ClusterTest):
         step("done 201", "counted", 30)
         step("shot", "shot", 30)
         self.assertTrue(os.path.getsize(shot) > 10000, shot)
+
+    def test_browser_tiles(self):
+        shot = os.environ.get("TILES_SCREENSHOT",
+                              os.path.join(self.cluster.workdir, "dashboard-tiles.png"))
+        step = self.browser(shot)
+        step(None, "listed", 60)
+        png = os.path.join(self.cluster.workdir, "m.png")
+        w, h, tile = 320, 200, 20
+        total = ((w + tile - 1) // tile) * ((h + tile - 1) // tile)
+        r = self.cluster.floret("mandelbrot", "--size", "%dx%d" % (w, h), "--tile", str(tile),
+                                "-o", png, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr + self.logs())
+        reported = [(m.group(1), int(m.group(2)), m.group(3)) for m in
+                    re.finditer(r"^  (\S+) +(\d+) tiles  (\w+)$", r.stderr, re.M)]
+        self.assertEqual(sum(n for _, n, _ in reported), total, r.stderr)
+        out = os.path.join(self.cluster.workdir, "canvas")
+        step("picture %d %s" % (total, out), "painted", 40)
+        step("shot " + shot, "shot", 30)
+        with open(out + ".json") as f:
+            got = json.load(f)
+        with open(out + ".rgba", "rb") as f:
+            rgba = f.read()
+        self.assertEqual((got["width"], got["height"]), (w, h))
+        self.assertEqual(len(rgba), w * h * 4)
+        pw, ph, ctype, plte, idx = read_png(png)
+        self.assertEqual((pw, ph, ctype), (w, h, 3))
+        # every pixel painted (opaque) with the PNG's colour
+        self.assertTrue(all(rgba[i] == 255 for i in range(3, len(rgba), 4)), "a pixel unpainted")
+        want = b"".join(plte[3 * i:3 * i + 3] + b"\xff" for i in idx)
+        self.assertEqual(rgba, want, "the page's picture differs from the PNG")
+        # tiles per tint, read off the canvas: a tile's non-black pixels name
+        # its tint; a tile all inside the set is black in every tint
+        colour = {plte[3 * i:3 * i + 3]: i for i in range(len(plte) // 3) if i % 32}
+        per_tint, black = {}, 0
+        for ty in range(0, h, tile):
+            for tx in range(0, w, tile):
+                tints = {colour[rgba[4 * (y * w + x):4 * (y * w + x) + 3]] // 32
+                         for y in range(ty, min(ty + tile, h)) for x in range(tx, min(tx + tile, w))
+                         if rgba[4 * (y * w + x):4 * (y * w + x) + 3] != b"\0\0\0"}
+                self.assertLessEqual(len(tints), 1, "tile %d,%d has several tints" % (tx, ty))
+                if tints:
+                    t = tints.pop()
+                    per_tint[t] = per_tint.get(t, 0) + 1
+                else:
+                    black += 1
+        names = ["red", "green", "blue", "yellow", "magenta", "cyan", "orange", "violet"]
+        for node, n, tint in reported:
+            self.assertLessEqual(per_tint.get(names.index(tint), 0), n, (node, per_tint))
+        self.assertEqual(sum(per_tint.values()) + black, total)
+        self.assertEqual(sum(n - per_tint.get(names.index(t), 0) for _, n, t in reported), black)
+        # the caption and the share of the work, in the same tints
+        self.assertIn("%d / %d tiles" % (total, total), got["caption"])
+        rows = {row["node"]: row for row in got["rows"]}
+        for node, n, tint in reported:
+            self.assertEqual(rows[node]["tiles"], n, got["rows"])
+            self.assertEqual(names[rows[node]["tint"]], tint, got["rows"])
+            k = (names.index(tint) * 32 + 31) * 3
+            css = "rgb(%d, %d, %d)" % tuple(plte[k:k + 3])
+            self.assertEqual(rows[node]["color"], css, got["rows"])
+            self.assertEqual(got["share"].get(node), css, got["share"])
+        self.assertTrue(os.path.getsize(shot) > 10000, shot)
+
+
+def read_png(path):
+    """(width, height, colour type, palette, pixels) of a PNG that
+    `floret mandelbrot` wrote (stored deflate, filter 0)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    pos, chunks = 8, []
+    while pos < len(data):
+        n, = struct.unpack(">I", data[pos:pos + 4])
+        chunks.append((data[pos + 4:pos + 8], data[pos + 8:pos + 8 + n]))
+        pos += 12 + n
+    w, h, _, ctype = struct.unpack(">IIBB", chunks[0][1][:10])
+    plte = b"".join(b for k, b in chunks if k == b"PLTE")
+    raw = zlib.decompress(b"".join(b for k, b in chunks if k == b"IDAT"))
+    px = b"".join(raw[y * (w + 1) + 1:(y + 1) * (w + 1)] for y in range(h))
+    return w, h, ctype, plte, px
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """test_schedule - periodic workflows kept by a durable keeper
-(docs/schedules.md, docs/protocol.md 3.15) with a real broker and real
+(docs/schedules.md, docs/protocol.md 3.16) with a real broker and real
 `floret node` processes: an `@every 1s` schedule runs again and again,
 each run's id KEEPER:N gives its result with `floret result`, `floret
 schedule list` (table and --json) shows the schedule with its next run,

@@ -142,6 +142,14 @@ void sim_task_make(sim_task *t, fl_rng *r, int client, int workers)
         t->opt.max_attempts = 1 + (uint32_t)fl__rng_below(r, 5);
     if (fl__rng_below(r, 20) == 0)
         t->opt.countdown_ms = (uint32_t)small_int(r, 1, 3000);
+    /* Priorities reorder the owner's ready lists (bands, retries at the
+     * front of theirs): every task must still end exactly once. Drawn from
+     * a copy of the generator, so that every other choice a seed makes
+     * stays what it was. */
+    fl_rng side = *r;
+    (void)fl__rng_next(&side);
+    if (fl__rng_below(&side, 3) == 0)
+        t->opt.priority = (uint8_t)fl__rng_below(&side, FL_PRIORITY_MAX + 1);
     if (workers > 0 && fl__rng_below(r, 20) == 0) {
         snprintf(t->route, sizeof t->route, "w%u",
                  (unsigned)fl__rng_below(r, (uint64_t)workers));

@@ -290,7 +290,7 @@ static void job_start(world *w, sim_node *n, sim_job *j)
     j->start = w->ev.now;
     j->elapsed = between(w, 1 * SIM_MS, 50 * SIM_MS);
     fl_run_hooks hooks = {j, hook_cancelled, hook_sleep, n->id,
-                          FL_DEFAULT_MAX_MESSAGE};
+                          FL_DEFAULT_MAX_MESSAGE, NULL};
     fl_core_run_job(w->reg, j->job, &hooks, &j->out);
     j->out.run_us = j->elapsed;
     /* A run cut by its time limit ends just after the core's timer. */

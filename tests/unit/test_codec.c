@@ -490,6 +490,9 @@ static const bad_case bad[] = {
      "tasks[0].attempt: must be at least 1", "w1"},
     {LEASE "[{\"id\":1,\"name\":\"add\",\"attempt\":4294967296}]}", FL_EPROTO,
      "tasks[0].attempt: 4294967296 is over the limit of 4294967295", "w1"},
+    {LEASE "[{" TASK ",\"rate_limit\":\"10/d\"}]}", FL_EPROTO,
+     "tasks[0].rate_limit: expected a rate such as \"10/s\", \"100/m\" or \"5/h\" (1 to "
+     "1000000 per second, minute or hour)", "w1"},
     {LEASE "[{" TASK ",\"time_limit_ms\":-5}]}", FL_EPROTO,
      "tasks[0].time_limit_ms: expected an integer from 0 to 2^53-1, got -5", "w1"},
     {LEASE "[{" TASK ",\"att\":[0,1]}]}", FL_EPROTO,
@@ -1038,9 +1041,11 @@ static void dump(const fl_msg *m, const void *bytes, char *out, size_t cap)
     const uint8_t *base = bytes;
     for (size_t i = 0; i < m->ntasks && n < cap; i++) {
         const fl_msg_task *t = &m->tasks[i];
-        n += (size_t)snprintf(out + n, cap - n, "%llu %u %u %s %ld %zu ",
+        n += (size_t)snprintf(out + n, cap - n, "%llu %u %u %u %u %s %ld %zu ",
                               (unsigned long long)t->id, (unsigned)t->attempt,
-                              (unsigned)t->time_limit_ms, t->name,
+                              (unsigned)t->time_limit_ms,
+                              (unsigned)t->soft_time_limit_ms,
+                              (unsigned)t->rate_us, t->name,
                               t->att ? (long)(t->att - base) : -1L, t->att_len);
         dump_value(out, cap, &n, t->args);
         dump_value(out, cap, &n, t->kwargs);
@@ -1103,6 +1108,9 @@ static void test_fast_path(void)
                    "{\"id\":5,\"attempt\":1,\"ok\":true}]}", true);
     check_fast_str(LEASE "[{" TASK ",\"args\":[4,4],\"kwargs\":{\"k\":[1]}},{" TASK "}]}",
                    true);
+    check_fast_str(LEASE "[{" TASK ",\"soft_time_limit_ms\":500,\"rate_limit\":\"10/s\"},"
+                   "{" TASK ",\"rate_limit\":\"5/h\"}]}", true);
+    check_fast_str(LEASE "[{" TASK ",\"rate_limit\":\"10/d\"}]}", false);
     check_fast_str(" {\"tasks\" : [ { \"attempt\" : 2 , \"name\":\"t\", \"id\" : 9007199254740991,"
                    "\"time_limit_ms\":4294967295} ] , \"ttl_ms\":0, \"fid\":0,\"inc\":0,"
                    "\"mid\":5,\"from\":\"a.b-c_d\",\"kind\":\"lease\",\"v\":1}\n", true);

@@ -1139,6 +1139,267 @@ static void test_countdown_and_revoke(void)
     teardown(&h);
 }
 
+/* The first argument of each job nd holds, in the order it got them, into
+ * out (appended); then runs them. */
+static void take_in_order(node *nd, char *out, size_t cap)
+{
+    for (int i = 0; i < nd->njobs; i++) {
+        char *t = fl_value_to_json(fl_value_at(nd->jobs[i]->args, 1), NULL);
+        size_t len = strlen(out);
+        snprintf(out + len, cap - len, "%s%s", len ? "," : "", t ? t : "?");
+        fl_free(t);
+    }
+    run_jobs(nd);
+}
+
+/* priority: higher leases first within the owner's queue, FIFO within one
+ * priority, across task names, a retry keeps its place at the front of its
+ * priority, and a routed task goes first only among its own priority. */
+static void test_priority_order(void)
+{
+    static harness h;
+    setup(&h);
+    node *c = add_node(&h, "client", 0, 0);
+    pump(&h);
+    static const struct { const char *name; uint8_t prio; const char *route; }
+        tasks[] = {{"add", 0, NULL}, {"add", 5, NULL}, {"mul", 9, NULL},
+                   {"add", 5, NULL}, {"mul", 0, NULL}, {"add", 9, NULL},
+                   {"add", 0, "w1"}, {"add", 7, "w1"}, {"mul", 3, NULL}};
+    size_t n = sizeof tasks / sizeof tasks[0];
+    for (size_t i = 0; i < n; i++) {
+        char args[32];
+        snprintf(args, sizeof args, "[%d,%d]", (int)tasks[i].prio, (int)i);
+        fl_call_options opt = {.priority = tasks[i].prio,
+                               .route = tasks[i].route};
+        submit(c, tasks[i].name, args, &opt);
+    }
+    /* A one-slot worker comes to the backlog (and hears of it). */
+    node *w = add_node(&h, "w1", 1, 0);
+    pump(&h);
+    h.now += 2000000;
+    tick_all(&h);
+    char order[256] = "";
+    for (int rounds = 0; rounds < 20 && c->finals < (int)n; rounds++)
+        take_in_order(w, order, sizeof order);
+    CHECK_EQ(c->finals, (int)n);
+    CHECK_STR(order, "2,5,7,1,3,8,6,0,4");
+    fl_call_options bad = {.priority = 10};
+    fl_submit s = {.name = "add", .opt = bad};
+    uint64_t id;
+    CHECK_EQ(fl_core_submit(c->core, &s, h.now, &id), FL_EINVAL);
+    teardown(&h);
+}
+
+/* rate_limit: a worker starts at most one task of that name per interval,
+ * whatever its slots; other names are not held back. */
+static void test_rate_limit(void)
+{
+    static harness h;
+    setup(&h);
+    node *w = add_node(&h, "w1", 4, 0);
+    node *c = add_node(&h, "client", 0, 0);
+    pump(&h);
+    fl_call_options opt = {.rate_limit = "2/s"};
+    for (int i = 0; i < 3; i++)
+        submit(c, "add", "[1,1]", &opt);
+    submit(c, "mul", "[2,3]", NULL);
+    CHECK_EQ(w->njobs, 2); /* one add, and the mul */
+    run_jobs(w);
+    CHECK_EQ(c->successes, 2);
+    CHECK_EQ(w->njobs, 0);
+    h.now += 400000;
+    tick_all(&h);
+    CHECK_EQ(w->njobs, 0); /* 500 ms between two adds */
+    h.now += 100000;
+    tick_all(&h);
+    CHECK_EQ(w->njobs, 1);
+    run_jobs(w);
+    h.now += 499000;
+    tick_all(&h);
+    CHECK_EQ(w->njobs, 0);
+    h.now += 1000;
+    tick_all(&h);
+    CHECK_EQ(w->njobs, 1);
+    run_jobs(w);
+    CHECK_EQ(c->successes, 4);
+    /* The tick asks to be woken when the next one may start. */
+    submit(c, "add", "[1,1]", &opt);
+    submit(c, "add", "[1,1]", &opt);
+    run_jobs(w);
+    uint64_t next = fl_core_tick(w->core, h.now);
+    CHECK(next <= h.now + 500000);
+    fl_call_options bad = {.rate_limit = "10/d"};
+    fl_submit s = {.name = "add", .opt = bad};
+    uint64_t id;
+    CHECK_EQ(fl_core_submit(c->core, &s, h.now, &id), FL_EINVAL);
+    teardown(&h);
+}
+
+static bool soft_yes(void *ud)
+{
+    (void)ud;
+    return true;
+}
+
+static void sees_soft(fl_task_ctx *ctx, void *ud)
+{
+    (void)ud;
+    fl_task_return_json(ctx, fl_task_soft_expired(ctx) ? "true" : "false",
+                        fl_task_soft_expired(ctx) ? 4 : 5);
+}
+
+/* soft_time_limit travels in the lease to the job, a native task sees the
+ * driver's flag, and it must be under the hard limit. */
+static void test_soft_time_limit(void)
+{
+    static harness h;
+    setup(&h);
+    node *w = add_node(&h, "w1", 1, 0);
+    node *c = add_node(&h, "client", 0, 0);
+    pump(&h);
+    fl_call_options opt = {.soft_time_limit_ms = 300, .time_limit_ms = 900};
+    submit(c, "add", "[1,1]", &opt);
+    CHECK_EQ(w->njobs, 1);
+    CHECK_EQ(w->jobs[0]->soft_time_limit_ms, 300);
+    CHECK_EQ(w->jobs[0]->time_limit_ms, 900);
+    run_jobs(w);
+    fl_call_options bad = {.soft_time_limit_ms = 900, .time_limit_ms = 900};
+    fl_submit s = {.name = "add", .opt = bad};
+    uint64_t id;
+    CHECK_EQ(fl_core_submit(c->core, &s, h.now, &id), FL_EINVAL);
+    bad.time_limit_ms = 0; /* a soft limit alone is fine */
+    s.opt = bad;
+    s.args_json = "[1,1]";
+    s.args_len = 5;
+    CHECK_EQ(fl_core_submit(c->core, &s, h.now, &id), FL_OK);
+    pump(&h);
+    run_jobs(w);
+    CHECK_EQ(c->successes, 2);
+
+    fl_registry *reg = fl_registry_new();
+    CHECK_EQ(fl_registry_add(reg, "sees", sees_soft, NULL), FL_OK);
+    fl_job job;
+    memset(&job, 0, sizeof job);
+    job.name = (char *)"sees";
+    job.attempt = 1;
+    CHECK_EQ(fl_value_parse("[]", 2, &job.args), FL_OK);
+    CHECK_EQ(fl_value_parse("{}", 2, &job.kwargs), FL_OK);
+    const char *want[2] = {"false", "true"};
+    for (int i = 0; i < 2; i++) {
+        fl_run_hooks hooks = {.max_result = 1024,
+                              .soft_expired = i ? soft_yes : NULL};
+        fl_outcome out;
+        memset(&out, 0, sizeof out);
+        fl_core_run_job(reg, &job, &hooks, &out);
+        CHECK(out.ok);
+        CHECK_MEM(out.value_json, want[i], strlen(want[i]));
+        fl_outcome_clear(&out);
+    }
+    fl_value_free(job.args);
+    fl_value_free(job.kwargs);
+    fl_registry_free(reg);
+    teardown(&h);
+}
+
+/* eta: the owner turns it into a delay by its wall clock when it queues
+ * the task; one in the past runs now. The harness's wall clock is
+ * 1764655200000 ms plus its monotonic time. */
+static void test_eta(void)
+{
+    static harness h;
+    setup(&h);
+    node *w = add_node(&h, "w1", 1, 0);
+    node *c = add_node(&h, "client", 0, 0);
+    pump(&h);
+    uint64_t wall = h.now / 1000u + 1764655200000ull;
+    fl_call_options past = {.eta_ms = wall - 5000};
+    submit(c, "add", "[1,1]", &past);
+    CHECK_EQ(w->njobs, 1);
+    run_jobs(w);
+    wall = h.now / 1000u + 1764655200000ull;
+    fl_call_options ahead = {.eta_ms = wall + 2000};
+    submit(c, "add", "[2,2]", &ahead);
+    CHECK_EQ(w->njobs, 0);
+    h.now += 1990000;
+    tick_all(&h);
+    CHECK_EQ(w->njobs, 0);
+    h.now += 10000;
+    tick_all(&h);
+    CHECK_EQ(w->njobs, 1);
+    run_jobs(w);
+    /* With a countdown too, the later of the two. */
+    wall = h.now / 1000u + 1764655200000ull;
+    fl_call_options both = {.eta_ms = wall + 100, .countdown_ms = 1000};
+    submit(c, "add", "[3,3]", &both);
+    h.now += 500000;
+    tick_all(&h);
+    CHECK_EQ(w->njobs, 0);
+    h.now += 500000;
+    tick_all(&h);
+    CHECK_EQ(w->njobs, 1);
+    run_jobs(w);
+    CHECK_EQ(c->successes, 3);
+    teardown(&h);
+}
+
+/* The canvas options: eta as ISO text or Unix seconds, priority,
+ * soft_time_limit under time_limit, rate_limit; a bad one names itself. */
+static void test_canvas_options(void)
+{
+    static harness h;
+    setup(&h);
+    node *w = add_node(&h, "w1", 1, 0);
+    node *c = add_node(&h, "client", 0, 0);
+    pump(&h);
+    static const struct { const char *json, *err; } bad[] = {
+        {"{\"task\":\"add\",\"args\":[1,1],\"options\":{\"priority\":10}}",
+         "options.priority must be an integer from 0 to 9"},
+        {"{\"task\":\"add\",\"args\":[1,1],\"options\":{\"rate_limit\":\"fast\"}}",
+         "options.rate_limit must be a rate such as"},
+        {"{\"task\":\"add\",\"args\":[1,1],\"options\":{\"eta\":\"tomorrow\"}}",
+         "options.eta must be a time in UTC"},
+        {"{\"chain\":[{\"task\":\"add\",\"args\":[1,1],\"options\":"
+         "{\"soft_time_limit\":3}}],\"options\":{\"time_limit\":2}}",
+         "options.soft_time_limit (3 s) must be less than options.time_limit (2 s)"},
+    };
+    char err[256];
+    uint64_t id;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        CHECK_EQ(fl_core_apply(c->core, bad[i].json, strlen(bad[i].json),
+                               h.now, &id, err, sizeof err), FL_EINVAL);
+        if (!strstr(err, bad[i].err))
+            T_FAILED("canvas %zu: '%s' does not say '%s'", i, err, bad[i].err);
+    }
+    const char *good = "[add(1,1).set(eta=\"2025-12-02T06:00:00Z\"), "
+                       "add(2,2).set(priority=9, rate_limit=\"100/m\", "
+                       "soft_time_limit=1, time_limit=2, eta=1764655200)]";
+    fl_canvas *cv = fl_canvas_parse(good, err, sizeof err, NULL);
+    CHECK(cv != NULL);
+    const char *json = cv ? fl_canvas_json(cv) : "";
+    CHECK_EQ(fl_core_apply(c->core, json, strlen(json), h.now, &id, err,
+                           sizeof err), FL_OK);
+    pump(&h);
+    CHECK_EQ(w->njobs, 1);
+    CHECK_EQ(w->jobs[0]->soft_time_limit_ms, 1000); /* priority 9 first */
+    for (int i = 0; i < 4 && c->finals < 1; i++)
+        run_jobs(w);
+    CHECK_EQ(c->successes, 1);
+    CHECK_STR(c->last_value, "[2,4]");
+    fl_canvas_free(cv);
+    /* fl_canvas_set writes them all. */
+    fl_call_options o = {.eta_ms = 1764655200500ull, .priority = 4,
+                         .soft_time_limit_ms = 1500, .rate_limit = "5/h"};
+    cv = fl_canvas_set(fl_sig("add", "[1,2]", NULL), &o);
+    CHECK(strstr(fl_canvas_json(cv), "\"soft_time_limit\":1.5") != NULL);
+    CHECK(strstr(fl_canvas_json(cv), "\"eta\":1764655200.5") != NULL);
+    CHECK(strstr(fl_canvas_json(cv), "\"priority\":4") != NULL);
+    CHECK(strstr(fl_canvas_json(cv), "\"rate_limit\":\"5/h\"") != NULL);
+    CHECK_EQ(fl_canvas_check(cv, err, sizeof err), FL_OK);
+    fl_canvas_free(cv);
+    teardown(&h);
+}
+
 static void test_bad_message_gets_error_reply(void)
 {
     static harness h;
@@ -1838,7 +2099,7 @@ static void sched_request(harness *h, node *c, const char *op,
     pump(h);
 }
 
-/* protocol.md 3.15: "* * * * *" at a durable keeper, on the harness's
+/* protocol.md 3.16: "* * * * *" at a durable keeper, on the harness's
  * wall clock (a whole minute at h.now 0): added with its next fire, runs
  * once a minute as a kept workflow with its own id, listed with its last
  * run, comes back from the journal after a crash and runs a missed fire
@@ -2035,6 +2296,11 @@ int main(void)
     RUN(test_credit_covers_the_round_trip);
     RUN(test_time_limit);
     RUN(test_countdown_and_revoke);
+    RUN(test_priority_order);
+    RUN(test_rate_limit);
+    RUN(test_soft_time_limit);
+    RUN(test_eta);
+    RUN(test_canvas_options);
     RUN(test_revoke_stops_work);
     RUN(test_revoke_only_from_the_lessor);
     RUN(test_revoke_after_reconnect);

@@ -17,6 +17,7 @@
 #include "test.h"
 
 static fl_lua_set *set;
+static bool soft_now; /* what the soft time limit hook says */
 static fl_lua_slot *slot;
 static fl_registry *reg;
 
@@ -49,12 +50,19 @@ static const char good_src[] =
     "function M.deep(n) local t = {} for i = 1, n do t = {t} end return t end\n"
     "return M\n";
 
+static bool soft_hook(void *ud)
+{
+    (void)ud;
+    return soft_now;
+}
+
 static fl_outcome run_task(const char *name, const char *args, const char *kwargs,
                            const char *att)
 {
     fl_job job;
     fl_outcome out;
-    fl_run_hooks hooks = {.node_id = "unit", .max_result = 1 << 20};
+    fl_run_hooks hooks = {.node_id = "unit", .max_result = 1 << 20,
+                          .soft_expired = soft_hook};
     memset(&job, 0, sizeof job);
     memset(&out, 0, sizeof out);
     job.name = (char *)name;
@@ -374,6 +382,42 @@ static void test_json_counts_against_the_cap(void)
     CHECK(fl__lua_set_remove(set, "j"));
 }
 
+/* The soft time limit is a SoftTimeLimitExceeded error the task can catch
+ * (raised once), and fails the task with that type when it does not. */
+static void test_soft_time_limit(void)
+{
+    fl__lua_module_unref(deploy("soft", "v1",
+        "local M = {}\n"
+        "function M.caught()\n"
+        "  local ok, e = pcall(function() while true do end end)\n"
+        "  return {ok, e, e == floret.SoftTimeLimitExceeded}\n"
+        "end\n"
+        "function M.uncaught() while true do end end\n"
+        "function M.rethrown()\n"
+        "  local ok, e = pcall(function() while true do end end)\n"
+        "  error(e)\n"
+        "end\n"
+        "function M.quick() return 7 end\n"
+        "return M\n"));
+    soft_now = false;
+    CHECK_STR(run_text("soft.quick", "[]"), "7");
+    soft_now = true;
+    CHECK_STR(run_text("soft.caught", "[]"),
+              "[false,\"SoftTimeLimitExceeded: the task ran past its soft time "
+              "limit\",true]");
+    const char *got = run_text("soft.uncaught", "[]");
+    CHECK(starts_with(got, "ERR SoftTimeLimitExceeded: lua task soft.uncaught: "
+                           "SoftTimeLimitExceeded: the task ran past"));
+    got = run_text("soft.rethrown", "[]");
+    CHECK(starts_with(got, "ERR SoftTimeLimitExceeded: lua task soft.rethrown: "));
+    /* A task that returns before the hook looks is not told. */
+    CHECK_STR(run_text("soft.quick", "[]"), "7");
+    soft_now = false;
+    got = run_text("soft.caught", "[]");
+    CHECK(starts_with(got, "ERR StepLimitExceeded"));
+    CHECK(fl__lua_set_remove(set, "soft"));
+}
+
 int main(void)
 {
     fl_lua_limits lim = {.mem_bytes = 8u << 20, .steps = 2000000};
@@ -394,6 +438,7 @@ int main(void)
     RUN(test_no_finalizers);
     RUN(test_string_metatable_is_read_only);
     RUN(test_json_counts_against_the_cap);
+    RUN(test_soft_time_limit);
     fl__lua_slot_free(slot);
     fl__lua_set_free(set);
     fl_registry_free(reg);

@@ -183,6 +183,7 @@ static fl_status send_job(fl_child *c, const fl_job *job, size_t *bytes)
         fl__wire_u64(&b, job->id);
         fl__wire_u32(&b, job->attempt);
         fl__wire_u32(&b, job->time_limit_ms);
+        fl__wire_u32(&b, job->soft_time_limit_ms);
         fl__wire_str(&b, job->name);
         fl__wire_bytes(&b, args, alen);
         fl__wire_bytes(&b, kwargs, klen);

@@ -4,7 +4,9 @@
  * arrive as MODULE frames (the source and its function names, checked at
  * deploy) into the child's own module set, so the child never touches a
  * lock of its parent; a job runs with fl_core_run_job_or as on a thread,
- * except that nothing cancels it: the parent kills the child instead.
+ * except that nothing cancels it: the parent kills the child instead. A
+ * job's soft time limit comes with the job, and the child keeps that time
+ * itself (from when it starts the job), so no signal has to reach it.
  * Depends on child.h, core.h, alloc.h, lua_runtime.h, POSIX.
  */
 #include "child.h"
@@ -26,6 +28,7 @@ typedef struct child_env {
     const char *node_id;
     size_t max_result;
     size_t max_frame;
+    uint64_t soft_at;  /* the running job's soft time limit; 0: none */
 } child_env;
 
 static bool never_cancelled(void *ud)
@@ -34,19 +37,30 @@ static bool never_cancelled(void *ud)
     return false;
 }
 
+static bool child_soft_expired(void *ud)
+{
+    const child_env *e = ud;
+    return e->soft_at && fl__now_us() >= e->soft_at;
+}
+
+/* Sleeps the whole time, but for a soft time limit falling within it
+ * (then false, as on a thread). */
 static bool child_sleep(void *ud, double seconds)
 {
-    (void)ud;
+    const child_env *e = ud;
     if (seconds > 1e7)
         seconds = 1e7;
-    uint64_t until = fl__now_us() + (uint64_t)(seconds * 1e6);
-    for (uint64_t now = fl__now_us(); now < until; now = fl__now_us()) {
+    uint64_t start = fl__now_us(), until = start + (uint64_t)(seconds * 1e6);
+    bool soft = e->soft_at > start && e->soft_at < until;
+    if (soft)
+        until = e->soft_at;
+    for (uint64_t now = start; now < until; now = fl__now_us()) {
         uint64_t us = until - now;
         struct timespec ts = {.tv_sec = (time_t)(us / 1000000u),
                               .tv_nsec = (long)(us % 1000000u) * 1000};
         (void)nanosleep(&ts, NULL);
     }
-    return true;
+    return !soft;
 }
 
 static void put_module(child_env *e, fl_frame *f)
@@ -104,6 +118,7 @@ static void run_job(child_env *e, fl_frame *f)
     job.id = fl__wire_get_u64(f);
     job.attempt = fl__wire_get_u32(f);
     job.time_limit_ms = fl__wire_get_u32(f);
+    job.soft_time_limit_ms = fl__wire_get_u32(f);
     job.name = (char *)fl__wire_get_str(f);
     size_t alen, klen;
     const uint8_t *args = fl__wire_get_bytes(f, &alen);
@@ -118,14 +133,19 @@ static void run_job(child_env *e, fl_frame *f)
     }
     snprintf(job.owner, sizeof job.owner, "%s", owner);
     fl_run_hooks hooks = {
+        .ud = e,
         .cancelled = never_cancelled,
         .sleep = child_sleep,
         .node_id = e->node_id,
         .max_result = e->max_result,
+        .soft_expired = child_soft_expired,
     };
     fl_outcome out;
     memset(&out, 0, sizeof out);
     uint64_t t0 = fl__now_us();
+    e->soft_at = job.soft_time_limit_ms
+                     ? t0 + (uint64_t)job.soft_time_limit_ms * 1000u
+                     : 0;
     fl_core_run_job_or(e->reg, e->slot ? fl__lua_slot_run : NULL, e->slot, &job, &hooks,
                        &out);
     out.run_us = fl__now_us() - t0; /* the task alone, not its trip here */

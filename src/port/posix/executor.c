@@ -89,17 +89,29 @@ static bool hook_cancelled(void *ud)
            atomic_load_explicit(&xj->ex->cancel_all, memory_order_acquire);
 }
 
+static bool hook_soft_expired(void *ud)
+{
+    const fl_xjob *xj = ud;
+    return xj->soft_at && fl__now_us() >= xj->soft_at;
+}
+
+/* Sleeps until cancelled, or until a soft time limit falling within the
+ * sleep (false for both). */
 static bool hook_sleep(void *ud, double seconds)
 {
     fl_xjob *xj = ud;
     fl_executor *ex = xj->ex;
-    uint64_t until;
+    uint64_t until, start;
 
     if (!(seconds > 0))
         return !hook_cancelled(xj);
     if (seconds > 1e7)
         seconds = 1e7;
-    until = fl__now_us() + (uint64_t)(seconds * 1e6);
+    start = fl__now_us();
+    until = start + (uint64_t)(seconds * 1e6);
+    bool soft = xj->soft_at > start && xj->soft_at < until;
+    if (soft)
+        until = xj->soft_at;
     struct timespec dl = fl__deadline_at_us(until);
     pthread_mutex_lock(&ex->sleep_mu);
     while (!hook_cancelled(xj) && fl__now_us() < until) {
@@ -107,7 +119,7 @@ static bool hook_sleep(void *ud, double seconds)
             break;
     }
     pthread_mutex_unlock(&ex->sleep_mu);
-    return !hook_cancelled(xj);
+    return !hook_cancelled(xj) && !soft;
 }
 
 static void run_one(fl_executor *ex, fl_lua_slot *lua, fl_xjob *xj)
@@ -118,6 +130,7 @@ static void run_one(fl_executor *ex, fl_lua_slot *lua, fl_xjob *xj)
         .sleep = hook_sleep,
         .node_id = ex->node_id,
         .max_result = ex->max_result,
+        .soft_expired = hook_soft_expired,
     };
     memset(&xj->out, 0, sizeof xj->out);
     if (hook_cancelled(xj)) {
@@ -128,6 +141,9 @@ static void run_one(fl_executor *ex, fl_lua_slot *lua, fl_xjob *xj)
         return;
     }
     uint64_t t0 = fl__now_us();
+    xj->soft_at = xj->job->soft_time_limit_ms
+                      ? t0 + (uint64_t)xj->job->soft_time_limit_ms * 1000u
+                      : 0;
     fl_core_run_job_or(ex->reg, lua ? fl__lua_slot_run : NULL, lua, xj->job,
                        &hooks, &xj->out);
     xj->out.run_us = fl__now_us() - t0; /* the core tunes credit with it */

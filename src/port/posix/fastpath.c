@@ -50,7 +50,8 @@ static fl_taskstat *lookup(fl_fastpath *fp, const char *name, bool create)
 
 bool fl__fastpath_ok(fl_fastpath *fp, const fl_registry *reg, const fl_job *job)
 {
-    if (job->time_limit_ms || !reg || !fl__registry_find(reg, job->name))
+    if (job->time_limit_ms || job->soft_time_limit_ms || !reg ||
+        !fl__registry_find(reg, job->name))
         return false;
     const fl_taskstat *t = lookup(fp, job->name, false);
     return t && !t->slow && t->runs >= FAST_MIN_RUNS && t->ewma_us < FAST_EWMA_US;

@@ -91,4 +91,8 @@ bool fl__node_abandoned(const fl_node *node);
 fl_status fl__json_check(const char *json, size_t len, int want, char *err,
                          size_t errlen);
 
+/* Is spec a rate limit as fl_call_options.rate_limit takes it ("10/s",
+ * "100/m", "5/h", or "10" per second)? */
+bool fl__rate_limit_valid(const char *spec);
+
 #endif

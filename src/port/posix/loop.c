@@ -300,6 +300,7 @@ static void submit_one(fl_node *n, fl_result *r)
         .opt = r->opt,
     };
     s.opt.route = r->route;
+    s.opt.rate_limit = r->rate_limit;
     if (atomic_load(&r->revoke_wanted)) {
         /* Revoked before the core ever saw it. */
         fl__result_drop_submission(r);

@@ -482,7 +482,7 @@ fl_status fl_node_start(fl_node *node, uint32_t timeout_ms)
     if (connected && !stopped)
         atomic_store(&node->phase, FL_NODE_RUNNING);
     snprintf(why, sizeof why, "%s", node->last_error[0] ? node->last_error
-                                                        : "no answer in time");
+                                                        : fl__tp_waiting(&node->tp));
     pthread_mutex_unlock(&node->mu);
     if (connected && !stopped)
         return FL_OK;
@@ -585,8 +585,9 @@ bool fl__node_abandoned(const fl_node *node)
  * takes the TCP connection and never answers the TLS or MQTT handshake). */
 const char *fl__node_last_error(const fl_node *node)
 {
-    return node && node->last_error[0] ? node->last_error
-                                       : "no answer from the broker in time";
+    if (!node)
+        return "no answer from the broker in time";
+    return node->last_error[0] ? node->last_error : fl__tp_waiting(&node->tp);
 }
 
 bool fl__node_id_taken(fl_node *node)
@@ -645,6 +646,21 @@ static fl_status check_call(fl_node *n, const char *name, const char *args,
         !fl__valid_tag(opt->route, strlen(opt->route)))
         return bad(n, "call: route '%s' is neither a node id nor a tag KEY=VALUE",
                    opt->route);
+    if (opt && opt->rate_limit && !fl__rate_limit_valid(opt->rate_limit))
+        return bad(n, "call: rate_limit '%s' is not a rate such as \"10/s\", \"100/m\" or "
+                   "\"5/h\" (1 to 1000000 per second, minute or hour)", opt->rate_limit);
+    if (opt && opt->priority > FL_PRIORITY_MAX) {
+        fl__plog(&n->log, FL_LOG_ERROR, "call %s: priority %u is out of range (0 to %d, "
+                 "higher first)", name, (unsigned)opt->priority, FL_PRIORITY_MAX);
+        return FL_EINVAL;
+    }
+    if (opt && opt->soft_time_limit_ms && opt->time_limit_ms &&
+        opt->soft_time_limit_ms >= opt->time_limit_ms) {
+        fl__plog(&n->log, FL_LOG_ERROR, "call %s: soft_time_limit_ms (%u) must be less than "
+                 "time_limit_ms (%u)", name, (unsigned)opt->soft_time_limit_ms,
+                 (unsigned)opt->time_limit_ms);
+        return FL_EINVAL;
+    }
     if (size > n->max_message) {
         fl__plog(&n->log, FL_LOG_ERROR,
                 "call %s: arguments and attachment (%zu bytes) exceed the message limit (%zu)",
@@ -692,7 +708,10 @@ static fl_status copy_call(fl_result *r, const char *name, const char *args,
     if (opt) {
         r->opt = *opt;
         r->opt.route = NULL;
+        r->opt.rate_limit = NULL;
         if (opt->route && !(r->route = fl__strdup(opt->route)))
+            return FL_ENOMEM;
+        if (opt->rate_limit && !(r->rate_limit = fl__strdup(opt->rate_limit)))
             return FL_ENOMEM;
     }
     return FL_OK;

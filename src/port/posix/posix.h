@@ -110,6 +110,7 @@ struct fl_result {
     size_t sub_att_len;
     size_t sub_att_room;   /* free bytes in front of sub_att, same block */
     char *route;
+    char *rate_limit;      /* opt.rate_limit's copy */
     fl_call_options opt;
     char *canvas;          /* a workflow (canvas JSON) instead of a task */
     struct fl_node *node;  /* the submitting node (for revoke) */
@@ -190,6 +191,7 @@ typedef struct fl_xjob {
     fl_job *job;
     fl_outcome out;
     atomic_bool cancelled;
+    uint64_t soft_at;  /* its soft time limit, set as it starts; 0: none */
     fl_executor *ex;
     struct fl_xjob *next;
 } fl_xjob;
@@ -332,6 +334,9 @@ typedef struct fl_transport {
     int probe_errno;
     struct addrinfo *probe_list, *probe_next;
     char last_error[256];
+    /* state as of the loop's last turn, for a thread that waits on the
+     * connection and must say what it was waiting for (fl__tp_waiting) */
+    atomic_int seen_state;
     uint64_t now;        /* set by the loop before each step */
     fl_probe idc;        /* the id check (probe.c) */
     bool idc_on;         /* check the id before every connection attempt */
@@ -359,6 +364,10 @@ void fl__tp_prepare(fl_transport *tp, uint64_t now, int *fd, short *events,
 /* Act on poll's revents (0 when the socket was not polled) and timers. */
 void fl__tp_step(fl_transport *tp, uint64_t now, short revents);
 bool fl__tp_up(const fl_transport *tp);
+/* What an attempt that has neither succeeded nor failed yet waits for,
+ * as a reason for "cannot connect" after a timeout: no answer to the TCP
+ * connection, or no MQTT answer on an accepted one. Any thread. */
+const char *fl__tp_waiting(const fl_transport *tp);
 void fl__tp_publish(fl_transport *tp, const char *topic, const void *payload,
                     size_t len, int qos, bool retain);
 void fl__tp_subscribe(fl_transport *tp, const char *filter, int qos);

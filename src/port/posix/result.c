@@ -42,6 +42,7 @@ void fl__result_drop_submission(fl_result *r)
     if (r->sub_att)
         fl__free(r->sub_att - r->sub_att_room);
     fl__free(r->route);
+    fl__free(r->rate_limit);
     fl__free(r->canvas);
     fl__free(r->remote_owner);
     fl__free(r->sched_op);
@@ -49,6 +50,7 @@ void fl__result_drop_submission(fl_result *r)
     fl__free(r->sched_cron);
     r->sched_op = r->sched_name = r->sched_cron = NULL;
     r->name = r->args = r->kwargs = r->route = r->canvas = NULL;
+    r->rate_limit = NULL;
     r->remote_owner = NULL;
     r->sub_att = NULL;
 }

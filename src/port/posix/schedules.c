@@ -2,7 +2,7 @@
  * schedules.c - the public calls on periodic workflows kept by a durable
  * keeper (fl_node_schedule_add, _list, _remove; docs/schedules.md): each
  * is a handle that the loop turns into a `schedule` request
- * (docs/protocol.md 3.15) and that ends with the keeper's answer.
+ * (docs/protocol.md 3.16) and that ends with the keeper's answer.
  * Depends on posix.h (the node, its loop's inbox) and the public API.
  */
 #include "posix.h"

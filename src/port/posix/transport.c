@@ -105,7 +105,12 @@ static void on_disconnect(struct mosquitto *m, void *ud, int rc)
     fl_transport *tp = ud;
     int err = errno;
     (void)m;
-    if (rc != 0)
+    /* Bytes that are not MQTT before any CONNACK: something else listens
+     * there (a web server, a proxy), which "protocol error" would hide. */
+    if (rc == MOSQ_ERR_PROTOCOL && tp->state == FL_TP_CONNECTING)
+        set_reason(tp, "something answered there, but not in MQTT (is it the "
+                       "broker's MQTT port?)");
+    else if (rc != 0)
         set_reason(tp, rc_reason(rc, err));
     else
         set_reason(tp, "disconnected");
@@ -148,6 +153,7 @@ fl_status fl__tp_init(fl_transport *tp, const char *client_id, const fl_url *url
     int rc;
 
     memset(tp, 0, sizeof *tp);
+    atomic_init(&tp->seen_state, FL_TP_IDLE);
     tp->url = url;
     tp->log = log;
     tp->cb = *cb;
@@ -426,11 +432,31 @@ static void probe_step(fl_transport *tp, uint64_t now, short revents)
 
 /* ----------------------------------------------------------- each step */
 
+const char *fl__tp_waiting(const fl_transport *tp)
+{
+    switch (atomic_load(&tp->seen_state)) {
+    case FL_TP_PROBING:
+        return "timed out: no answer to the TCP connection (host down, no route "
+               "to it, or a firewall dropping it)";
+    case FL_TP_ID_CHECK:
+        return "timed out: no answer from the broker";
+    case FL_TP_CONNECTING:
+        if (tp->url && tp->url->tls)
+            return "timed out: the TCP connection was accepted but neither the TLS "
+                   "handshake nor MQTT was answered (is it the broker's mqtts port?)";
+        return "timed out: the TCP connection was accepted but no MQTT answer came "
+               "(is it the broker's MQTT port?)";
+    default:
+        return "no answer in time";
+    }
+}
+
 void fl__tp_prepare(fl_transport *tp, uint64_t now, int *fd, short *events,
                     uint64_t *deadline)
 {
     *fd = -1;
     *events = 0;
+    atomic_store(&tp->seen_state, (int)tp->state);
     switch (tp->state) {
     case FL_TP_IDLE:
         if (tp->next_try < *deadline)

@@ -79,6 +79,13 @@ static void count_hook(lua_State *L, lua_Debug *ar)
         lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
         luaL_error(L, sb->cancelled ? "cancelled" : "instruction budget exceeded");
     }
+    /* Celery's SoftTimeLimitExceeded: raised once, and unlike the above
+     * the script may catch it (pcall) to clean up and return. */
+    if (sb->ctx && !sb->soft_raised && fl_task_soft_expired(sb->ctx)) {
+        sb->soft_raised = true;
+        lua_pushliteral(L, FL_LUA_SOFT_ERROR);
+        lua_error(L);
+    }
 }
 
 /* setmetatable without finalizers: upvalue 1 is the real one. */
@@ -166,7 +173,7 @@ void fl__lua_sb_close(fl_lua_sb *sb)
 void fl__lua_sb_arm(fl_lua_sb *sb, fl_task_ctx *ctx)
 {
     sb->steps_left = sb->budget;
-    sb->over_steps = sb->over_mem = sb->cancelled = false;
+    sb->over_steps = sb->over_mem = sb->cancelled = sb->soft_raised = false;
     sb->ctx = ctx;
     lua_sethook(sb->L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
 }
@@ -202,6 +209,8 @@ static int push_env(lua_State *L)
     lua_newtable(L);
     lua_pushlightuserdata(L, NULL);
     lua_setfield(L, -2, "null");
+    lua_pushliteral(L, FL_LUA_SOFT_ERROR);
+    lua_setfield(L, -2, FL_LUA_SOFT_PREFIX);
     lua_newtable(L);
     lua_setfield(L, -2, "kwargs");
     lua_setfield(L, -2, "floret");
@@ -262,6 +271,10 @@ const char *fl__lua_sb_failure(fl_lua_sb *sb, int status, char *why,
     } else if (status == LUA_ERRMEM || sb->over_mem) {
         type = "MemoryLimitExceeded";
         snprintf(why, cap, "memory cap of %zu bytes exceeded", sb->limit);
+    } else if (sb->soft_raised && strstr(msg, FL_LUA_SOFT_PREFIX ":")) {
+        /* Not caught, or raised again (error(e) adds where). */
+        type = FL_LUA_SOFT_PREFIX;
+        snprintf(why, cap, "%s", msg);
     } else {
         snprintf(why, cap, "%s", msg);
     }

@@ -16,6 +16,13 @@
 
 #include "lua_runtime.h"
 
+/* The error a Lua task gets at its soft time limit (a string, so that
+ * pcall returns it and tostring shows it); its prefix is the error type
+ * the task fails with when it does not catch it. */
+#define FL_LUA_SOFT_PREFIX "SoftTimeLimitExceeded"
+#define FL_LUA_SOFT_ERROR \
+    FL_LUA_SOFT_PREFIX ": the task ran past its soft time limit"
+
 typedef struct fl_lua_sb {
     lua_State *L;
     size_t used;          /* bytes the state holds now */
@@ -25,6 +32,7 @@ typedef struct fl_lua_sb {
     bool over_steps;      /* the current call ran out of instructions */
     bool over_mem;        /* an allocation was refused in the current call */
     bool cancelled;       /* the task was cancelled during the call */
+    bool soft_raised;     /* SoftTimeLimitExceeded was raised in the call */
     fl_task_ctx *ctx;     /* the running task (cancellation), or NULL */
 } fl_lua_sb;
 
@@ -47,7 +55,8 @@ int fl__lua_sb_load(fl_lua_sb *sb, const char *name, const char *src,
 
 /*
  * Why the last protected call failed, as an error type and a reason:
- * StepLimitExceeded, MemoryLimitExceeded, Cancelled or LuaError (with the
+ * StepLimitExceeded, MemoryLimitExceeded, Cancelled, SoftTimeLimitExceeded
+ * (the error the soft time limit raised, not caught) or LuaError (with the
  * Lua message, which must be on top of the stack; it is popped).
  */
 const char *fl__lua_sb_failure(fl_lua_sb *sb, int status, char *why,

@@ -20,6 +20,7 @@ int cli_mandelbrot(int argc, char **argv); /* cli/mandelbrot.c */
 int cli_run(int argc, char **argv);       /* cli/run.c */
 int cli_result(int argc, char **argv);    /* cli/result.c */
 int cli_revoke(int argc, char **argv);    /* cli/revoke.c */
+int cli_schedule(int argc, char **argv);  /* cli/schedule.c */
 int cli_keygen(int argc, char **argv);    /* cli/keygen.c */
 int cli_deploy(int argc, char **argv);    /* cli/deploy.c */
 int cli_undeploy(int argc, char **argv);  /* cli/deploy.c */

@@ -26,6 +26,7 @@ static const struct subcommand commands[] = {
     {"call", cli_call, "run one task on the cluster and print its result", true},
     {"run", cli_run, "run a workflow (chain, group, chord, map...) and print its result", true},
     {"result", cli_result, "wait for a workflow started with 'floret run --async'", true},
+    {"schedule", cli_schedule, "run workflows periodically at a durable keeper (as celery beat)", true},
     {"revoke", cli_revoke, "stop tasks or workflows by id OWNER:N (as celery revoke)", true},
     {"status", cli_status, "list the nodes of the cluster", true},
     {"events", cli_events, "print task events as the nodes send them", true},

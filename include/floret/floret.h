@@ -730,6 +730,61 @@ fl_status fl_node_revoke(fl_node *node, const char *id, bool terminate,
  */
 fl_status fl_node_result_state(fl_node *node, const char *id, fl_result **out);
 
+/* ---------------------------------------------------------------- schedules */
+
+/*
+ * Periodic workflows (docs/schedules.md), Celery beat's job done by a
+ * durable keeper: it starts `canvas` at every time `cron` names, each run
+ * an ordinary kept workflow "KEEPER:N" (fl_node_result reads it), and
+ * keeps the schedule in its journal across restarts. cron is five-field
+ * cron in UTC ("30 9-17 * * mon-fri"), @hourly, @daily, @weekly,
+ * @monthly, @yearly, or "@every 10s" (units s, m, h, d).
+ *
+ * Check cron without a cluster: FL_OK and, when next_ms is not NULL, the
+ * first fire strictly after after_ms (ms since 1970 UTC; 0 in *next_ms:
+ * never, as "0 0 30 2 *"); FL_EINVAL with the reason in err (errlen
+ * bytes, may be NULL), naming the field: "cron field 2 (hour): 25 is out
+ * of range 0-23".
+ */
+fl_status fl_schedule_check(const char *cron, uint64_t after_ms,
+                            uint64_t *next_ms, char *err, size_t errlen);
+
+/*
+ * Ask keeper (NULL: the least loaded online durable keeper) to add the
+ * schedule `name` (1 to 64 bytes of [A-Za-z0-9_.-]). *out ends with the
+ * keeper's answer: SUCCESS with the schedule as a JSON object (name, cron,
+ * canvas, keeper, client, added_ms, next_ms, runs),
+ * or FAILURE: CronError, CanvasError, NotDurable (the keeper has no state
+ * directory), Exists (remove it first), TooManySchedules, NotAKeeper,
+ * UnknownKind (a keeper too old to know schedules), UnknownKeeper,
+ * OwnerLost. FL_OK (wait on *out), FL_EINVAL (a bad name, cron or canvas;
+ * the log says why), FL_ENOTFOUND (keeper NULL and no durable keeper
+ * online), FL_ESTATE, FL_ENOMEM.
+ */
+fl_status fl_node_schedule_add(fl_node *node, const char *keeper,
+                               const char *name, const char *cron,
+                               const fl_canvas *canvas, fl_result **out);
+
+/*
+ * Ask keeper for its schedules: *out ends SUCCESS with a JSON object
+ * {"keeper":ID,"now_ms":...,"schedules":[...]}, each schedule as
+ * fl_node_schedule_add gives it plus, once it ran, last_id (the N of
+ * its last run KEEPER:N), last_ms and last_state (while the keeper still
+ * keeps that run); or FAILURE as for add. FL_OK, FL_EINVAL (keeper NULL
+ * or invalid), FL_ESTATE, FL_ENOMEM.
+ */
+fl_status fl_node_schedule_list(fl_node *node, const char *keeper,
+                                fl_result **out);
+
+/*
+ * Ask keeper to remove schedule `name`: no run starts after it; runs
+ * already started go on. *out ends SUCCESS with the removed schedule, or
+ * FAILURE NotFound (and the others of add). FL_OK, FL_EINVAL, FL_ESTATE,
+ * FL_ENOMEM.
+ */
+fl_status fl_node_schedule_remove(fl_node *node, const char *keeper,
+                                  const char *name, fl_result **out);
+
 /* One node as last seen in the cluster's presence topics. */
 typedef struct fl_peer {
     char id[72];
@@ -745,6 +800,8 @@ typedef struct fl_peer {
     size_t max_msg;      /* largest message it accepts, bytes */
     bool keeper;         /* takes workflows handed over (floret run --async);
                             false: a worker-only node (a board) */
+    bool durable;        /* a keeper with a journal (--state-dir): what it
+                            keeps, schedules too, survives its restarts */
 } fl_peer;
 
 /*

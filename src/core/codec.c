@@ -33,7 +33,7 @@
 static const char *const kind_names[] = {
     "presence", "work", "fetch", "lease", "done", "extend", "release", "error",
     "submit", "submitted", "query", "result", "check", "holding", "watch",
-    "stats", "events", "ping", "pong", "revoke", "started",
+    "stats", "events", "ping", "pong", "revoke", "started", "schedule",
 };
 #define NKINDS (sizeof kind_names / sizeof kind_names[0])
 
@@ -743,6 +743,19 @@ static bool decode_msg(dec *d, cJSON *root, fl_msg *m, bool has_nul)
         return get_u64(d, root, "re", false, NO_LIMIT, &m->re);
     case FL_KIND_REVOKE:
         return decode_revoke(d, root, m);
+    case FL_KIND_SCHEDULE:
+        /* The keeper reads the rest (schedule.c): the whole message goes
+         * to it as m->value, so a worker-only build, which only refuses
+         * it, carries no code for its members. */
+        if (!get_u64(d, root, "rid", true, NO_LIMIT, &m->rid))
+            return false;
+        m->value = (fl_value *)cJSON_CreateObject();
+        if (!m->value)
+            return oom(d);
+        /* The members move over: root is not read after its kind's case. */
+        ((cJSON *)m->value)->child = root->child;
+        root->child = NULL;
+        return true;
     }
     return fail(d, FL_EPROTO, "kind", "unhandled kind");
 }

@@ -42,7 +42,8 @@ typedef enum fl_kind {
     FL_KIND_PING,
     FL_KIND_PONG,
     FL_KIND_REVOKE, /* stop tasks (owner -> worker) or a kept workflow */
-    FL_KIND_STARTED /* worker -> owner: these tasks began to run */
+    FL_KIND_STARTED, /* worker -> owner: these tasks began to run */
+    FL_KIND_SCHEDULE /* client -> keeper: add, list or remove schedules */
 } fl_kind;
 
 /* The protocol's name of a kind ("fetch", ...). */
@@ -144,7 +145,9 @@ typedef struct fl_msg {
     bool now;
     /* result */
     char *state;              /* a state name: "SUCCESS", ... "PENDING" */
-    fl_value *value;          /* SUCCESS: any JSON value (may be NULL) */
+    fl_value *value;          /* SUCCESS: any JSON value (may be NULL);
+                               * schedule: the whole message (schedule.c
+                               * reads its members) */
     char *node;               /* optional: the worker last heard of */
     uint32_t attempts;        /* optional: leases of its tasks so far */
     uint64_t submitted_ms, started_ms, ended_ms; /* optional wall times */

@@ -352,6 +352,9 @@ static void on_inbox(fl_core *c, fl_msg *m, uint64_t now)
     case FL_KIND_QUERY:
         fl__remote_on_query(c, m, now);
         break;
+    case FL_KIND_SCHEDULE:
+        fl__remote_on_schedule(c, m, now);
+        break;
     case FL_KIND_RESULT:
         fl__remote_on_result(c, m, now);
         break;

@@ -270,6 +270,21 @@ fl_status fl_core_remote_query(fl_core *c, const char *owner, uint64_t wid,
 fl_status fl_core_remote_revoke(fl_core *c, const char *owner, uint64_t wid,
                                 bool terminate, uint64_t now, uint64_t *id);
 
+/*
+ * Ask keeper owner to add, list or remove a periodic workflow
+ * (docs/protocol.md 3.16): op "add" with name, cron and canvas JSON, "list"
+ * with nothing else, "remove" with name. *id's final is the keeper's
+ * answer: SUCCESS with the schedule (add, remove) or the list, or FAILURE
+ * (CronError, CanvasError, NotDurable, Exists, NotFound, NotAKeeper,
+ * UnknownKind from an older keeper, OwnerLost, UnknownKeeper). FL_OK,
+ * FL_EINVAL (err says why), FL_ENOMEM, FL_ESTATE.
+ */
+fl_status fl_core_remote_schedule(fl_core *c, const char *owner,
+                                  const char *op, const char *name,
+                                  const char *cron, const char *canvas,
+                                  uint64_t now, uint64_t *id, char *err,
+                                  size_t errlen);
+
 /* Wait on nothing: ask keeper owner for the current state of workflow wid
  * (`query` with `now`); *id's final comes with that state, which may be
  * PENDING, STARTED or RETRY, and what the keeper knows of the run. */

@@ -193,6 +193,15 @@
 #ifndef FL_KEEP_RESULTS_S
 #define FL_KEEP_RESULTS_S 86400u
 #endif
+/* Periodic workflows a keeper keeps (schedule.c), and the largest canvas
+ * of one, so that a `list` answer stays within FL_DEFAULT_MAX_MESSAGE. */
+#ifndef FL_MAX_SCHEDULES
+#define FL_MAX_SCHEDULES 256u
+#endif
+#ifndef FL_SCHED_MAX_CANVAS
+#define FL_SCHED_MAX_CANVAS 16384u
+#endif
+
 #ifndef FL_KEEP_RESULTS_MAX
 #define FL_KEEP_RESULTS_MAX FL__PICK(10000u, 16u)
 #endif

@@ -268,6 +268,7 @@ typedef struct fl_peer_rec {
 
 struct fl_hosted;
 struct fl_rhandle;
+struct fl_sched;
 
 /* Workflows kept for other nodes, and handles on workflows kept by them
  * (remote.c). */
@@ -283,6 +284,8 @@ typedef struct fl_remote {
     fl_jw rec;                /* journal records are written here */
     uint64_t stored;          /* records the driver stored since a dump */
     uint64_t connected_at;    /* 0: not connected yet */
+    struct fl_sched *scheds;  /* periodic workflows (schedule.c), by name */
+    size_t nscheds;
 } fl_remote;
 
 /* ------------------------------------------------------------ the core */
@@ -428,6 +431,9 @@ bool fl__worker_idle(const fl_core *c);
 /* remote.c */
 void fl__remote_on_submit(fl_core *c, fl_msg *m, uint64_t now);
 void fl__remote_on_query(fl_core *c, fl_msg *m, uint64_t now);
+/* schedule.c: add, list or remove a periodic workflow; answered with
+ * `result` (docs/protocol.md 3.16). */
+void fl__remote_on_schedule(fl_core *c, fl_msg *m, uint64_t now);
 void fl__remote_on_submitted(fl_core *c, fl_msg *m, uint64_t now);
 void fl__remote_on_result(fl_core *c, fl_msg *m, uint64_t now);
 /* A revoke with an id: revoke what we own under it and answer `result`. */
@@ -452,6 +458,8 @@ void fl__remote_peer_back(fl_core *c, const char *id);
 /* keeper.c */
 bool fl__remote_hosted_final(fl_core *c, const fl_final *fin);
 uint64_t fl__keeper_tick(fl_core *c, uint64_t now);
+/* schedule.c: start the schedules due; the next tick needed (0: none). */
+uint64_t fl__sched_tick(fl_core *c, uint64_t now);
 void fl__keeper_prune(fl_core *c, uint64_t now);
 void fl__keeper_free(fl_core *c);
 uint64_t fl__remote_tick(fl_core *c, uint64_t now);

@@ -396,6 +396,7 @@ void fl__keeper_free(fl_core *c)
         fl__hosted_free(c->remote.hosted);
         c->remote.hosted = next;
     }
+    fl__sched_free(c);
     fl__map_free(&c->remote.by_wid);
     fl__map_free(&c->remote.by_kid);
     fl__jw_free(&c->remote.rec);

@@ -31,6 +31,7 @@ typedef struct fl_hosted {
     uint32_t attempts;          /* leases of its tasks so far */
     uint64_t submitted_ms, started_ms, ended_ms; /* wall clock, 0 unknown */
     fl_waiter *waiters;
+    char sched[FL_MAX_ID_BUF];  /* the schedule that started it ("" none) */
     struct fl_hosted *next;     /* all hosted, newest first */
 } fl_hosted;
 
@@ -49,5 +50,20 @@ uint64_t fl__keeper_wall_ms(fl_core *c);
 bool fl__kept_accepted(fl_core *c, const fl_hosted *h);
 bool fl__kept_started(fl_core *c, const fl_hosted *h);
 bool fl__kept_ended(fl_core *c, const fl_hosted *h);
+
+/* schedule.c: periodic workflows, journaled with the rest. */
+typedef struct fl_sched fl_sched;
+/* A "sched" or "unsched" record (type) read back from the journal. */
+fl_status fl__sched_load(fl_core *c, const char *type, const fl_value *v,
+                         char *err, size_t errlen);
+/* An accepted workflow the journal says schedule `name` started. */
+void fl__sched_ran(fl_core *c, const char *name, uint64_t kid, uint64_t ms);
+/* After loading: each schedule's next fire (a missed one fires at once). */
+void fl__sched_resume(fl_core *c);
+/* A "sched" record per schedule, for a compacted journal. */
+bool fl__sched_dump(fl_core *c, bool (*fn)(void *, const char *, size_t),
+                    void *ud);
+size_t fl__sched_count(const fl_core *c);
+void fl__sched_free(fl_core *c);
 
 #endif

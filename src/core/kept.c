@@ -47,6 +47,8 @@ static void write_accept(fl_jw *w, const fl_hosted *h)
     fl__jw_u64(w, "ms", h->submitted_ms);
     if (h->canvas)
         fl__jw_raw(w, "canvas", h->canvas, strlen(h->canvas));
+    if (h->sched[0])
+        fl__jw_str(w, "schedule", h->sched);
 }
 
 static void write_start(fl_jw *w, const fl_hosted *h)
@@ -114,7 +116,7 @@ bool fl_core_kept_dump(fl_core *c, bool (*fn)(void *, const char *, size_t),
 {
     fl_jw *w = &c->remote.rec;
     begin(w, "next", c->remote.next_kid);
-    if (!finish(c, fn, ud))
+    if (!finish(c, fn, ud) || !fl__sched_dump(c, fn, ud))
         return false;
     for (const fl_hosted *h = c->remote.hosted; h; h = h->next) {
         write_accept(w, h);
@@ -137,7 +139,7 @@ bool fl_core_kept_dump(fl_core *c, bool (*fn)(void *, const char *, size_t),
 
 void fl_core_kept_counts(const fl_core *c, uint64_t *stored, uint64_t *live)
 {
-    uint64_t n = 1;
+    uint64_t n = 1 + fl__sched_count(c);
     for (const fl_hosted *h = c->remote.hosted; h; h = h->next)
         n += 1 + (h->started_ms != 0) + h->ended;
     *stored = c->remote.stored;
@@ -200,10 +202,10 @@ static bool state_of(const char *name, fl_state *st)
 
 static fl_status load_accept(fl_core *c, rec_reader *r, uint64_t kid)
 {
-    const char *client;
+    const char *client, *sched;
     uint64_t rid = 0, ms = 0;
     if (!get_str(r, "client", true, &client) || !get_u64(r, "rid", true, &rid) ||
-        !get_u64(r, "ms", false, &ms))
+        !get_u64(r, "ms", false, &ms) || !get_str(r, "schedule", false, &sched))
         return FL_EPROTO;
     if (!fl__valid_id(client)) {
         bad(r, "client", "not a node id");
@@ -230,10 +232,14 @@ static fl_status load_accept(fl_core *c, rec_reader *r, uint64_t kid)
     h->submitted_ms = ms;
     h->state = FL_PENDING;
     snprintf(h->client, sizeof h->client, "%s", client);
+    if (sched && fl__valid_id(sched))
+        snprintf(h->sched, sizeof h->sched, "%s", sched);
     if (!fl__hosted_link(c, h)) {
         fl__hosted_free(h);
         return FL_ENOMEM;
     }
+    if (h->sched[0])
+        fl__sched_ran(c, h->sched, kid, ms);
     return FL_OK;
 }
 
@@ -339,7 +345,10 @@ fl_status fl_core_kept_load(fl_core *c, const char *record, size_t len,
     st = FL_EPROTO;
     if (fl_value_type(v) != FL_TYPE_OBJECT)
         bad(&r, "record", "expected an object");
-    else if (get_str(&r, "t", true, &t) && get_u64(&r, "id", true, &kid)) {
+    else if (get_str(&r, "t", true, &t) &&
+             (strcmp(t, "sched") == 0 || strcmp(t, "unsched") == 0))
+        st = fl__sched_load(c, t, v, err, errlen);
+    else if (t && get_u64(&r, "id", true, &kid)) {
         if (strcmp(t, "accept") == 0)
             st = load_accept(c, &r, kid);
         else if (strcmp(t, "start") == 0)
@@ -351,7 +360,7 @@ fl_status fl_core_kept_load(fl_core *c, const char *record, size_t len,
                 c->remote.next_kid = kid;
             st = FL_OK;
         } else
-            bad(&r, "t", "expected accept, start, end or next");
+            bad(&r, "t", "expected accept, start, end, next, sched or unsched");
     }
     fl_value_free(v);
     if (st == FL_OK)
@@ -390,6 +399,7 @@ void fl_core_kept_resume(fl_core *c, uint64_t now)
                 (unsigned long long)h->kid, err[0] ? err : fl_strerror(st));
     }
     fl__keeper_prune(c, now);
+    fl__sched_resume(c);
     if (resumed || c->remote.nhosted)
         fl__log(c, FL_LOG_INFO, "journal: %zu workflow(s) resumed, %zu kept; "
                 "next id %llu", resumed, c->remote.nhosted,

@@ -349,6 +349,7 @@ void fl__peers_on_presence(fl_core *c, const char *topic_id, fl_msg *m,
     /* Before peer_lost: waiters on a durable keeper keep waiting. */
     bool was_durable = p->durable;
     p->durable = m->durable || (!m->online && was_durable);
+    p->info.durable = p->durable;
     if (p->inc && p->inc != m->inc && p->info.online) {
         peer_lost(c, m->from, p->inc, now);  /* it restarted */
     }

@@ -30,6 +30,9 @@ typedef struct fl_rhandle {
     bool terminate;    /* is_revoke: with terminate */
     bool now;          /* a query for the current state */
     bool sent;         /* the keeper's presence was seen, request sent */
+    bool is_sched;     /* a schedule request (op, sname, cron, canvas) */
+    char op[8];
+    char *sname, *cron;
     uint64_t wid;
     char *canvas;      /* submit: kept to send again after a reconnect */
     struct fl_rhandle *next;
@@ -55,7 +58,19 @@ static void send_request(fl_core *c, const fl_rhandle *r)
         send_revoke(c, r->owner, r->local_id, r->wid, r->terminate);
         return;
     }
-    if (r->is_submit) {
+    if (r->is_sched) {
+        /* mid: an older keeper answers UnknownKind naming it */
+        fl__jw_begin_msg(&c->jw, FL_KIND_SCHEDULE, c->id, c->inc);
+        fl__jw_u64(&c->jw, "mid", r->local_id);
+        fl__jw_u64(&c->jw, "rid", r->local_id);
+        fl__jw_str(&c->jw, "op", r->op);
+        if (r->sname)
+            fl__jw_str(&c->jw, "name", r->sname);
+        if (r->cron)
+            fl__jw_str(&c->jw, "cron", r->cron);
+        if (r->canvas)
+            fl__jw_raw(&c->jw, "canvas", r->canvas, strlen(r->canvas));
+    } else if (r->is_submit) {
         fl__jw_begin_msg(&c->jw, FL_KIND_SUBMIT, c->id, c->inc);
         fl__jw_u64(&c->jw, "rid", r->local_id);
         fl__jw_raw(&c->jw, "canvas", r->canvas, strlen(r->canvas));
@@ -86,6 +101,7 @@ static fl_status new_handle(fl_core *c, const char *owner, fl_rhandle **out)
 
 static void final_of(fl_core *c, fl_rhandle *r, fl_state st, fl_value *value,
                      const char *type, const char *message);
+static void handle_free(fl_rhandle *r);
 
 static const fl_peer_rec *keeper_peer(const fl_core *c, const char *id)
 {
@@ -190,6 +206,58 @@ fl_status fl_core_remote_submit(fl_core *c, const char *owner,
     return FL_OK;
 }
 
+static char *dup_opt(const char *s, bool *oom)
+{
+    char *d = s ? fl__strdup(s) : NULL;
+    if (s && !d)
+        *oom = true;
+    return d;
+}
+
+fl_status fl_core_remote_schedule(fl_core *c, const char *owner,
+                                  const char *op, const char *name,
+                                  const char *cron, const char *canvas,
+                                  uint64_t now, uint64_t *id, char *err,
+                                  size_t errlen)
+{
+    fl_rhandle *r;
+    bool oom = false;
+    if (!op || strlen(op) >= sizeof r->op) {
+        snprintf(err, errlen, "op: expected add, list or remove");
+        return FL_EINVAL;
+    }
+    if (name && !fl__valid_id(name)) {
+        snprintf(err, errlen, "name: not a valid schedule name (1 to %d "
+                 "bytes of [A-Za-z0-9_.-])", FL_MAX_ID);
+        return FL_EINVAL;
+    }
+    if (canvas) {
+        size_t len = strlen(canvas);
+        const char *deep = fl__json_depth_check(canvas, len, FL_MAX_CANVAS_DEPTH);
+        if (deep) {
+            snprintf(err, errlen, "canvas: %s", deep);
+            return FL_EINVAL;
+        }
+        if (fl__check_json(canvas, len, FL_TYPE_OBJECT, err, errlen) != FL_OK)
+            return FL_EINVAL;
+    }
+    fl_status st = new_handle(c, owner, &r);
+    if (st != FL_OK)
+        return st;
+    r->is_sched = true;
+    snprintf(r->op, sizeof r->op, "%s", op);
+    r->sname = dup_opt(name, &oom);
+    r->cron = dup_opt(cron, &oom);
+    r->canvas = dup_opt(canvas, &oom);
+    if (oom) {
+        handle_free(r);
+        return FL_ENOMEM;
+    }
+    *id = r->local_id;
+    link_handle(c, r, now);
+    return FL_OK;
+}
+
 static fl_status query(fl_core *c, const char *owner, uint64_t wid, bool now_state,
                        uint64_t now, uint64_t *id)
 {
@@ -262,6 +330,8 @@ static fl_rhandle *take_handle(fl_core *c, const char *owner, uint64_t rid)
 static void handle_free(fl_rhandle *r)
 {
     fl__free(r->canvas);
+    fl__free(r->sname);
+    fl__free(r->cron);
     fl__free(r);
 }
 
@@ -320,7 +390,7 @@ void fl__remote_on_result(fl_core *c, fl_msg *m, uint64_t now)
         if (strcmp(m->state, fl_state_name(states[i])) == 0)
             st = states[i];
     if (st != FL_SUCCESS && st != FL_REVOKED && st != FL_FAILURE && !r->now &&
-        !r->is_revoke) {
+        !r->is_revoke && !r->is_sched) {
         /* Not an end: a waiting handle goes on waiting (a keeper should
          * not send this). */
         r->next = c->remote.handles;
@@ -342,7 +412,7 @@ bool fl__remote_on_error(fl_core *c, const fl_msg *m)
         return false;
     fl_rhandle *r = NULL;
     for (fl_rhandle *h = c->remote.handles; h && !r; h = h->next)
-        if (h->is_revoke && h->local_id == m->re &&
+        if ((h->is_revoke || h->is_sched) && h->local_id == m->re &&
             strcmp(h->owner, m->from) == 0)
             r = h;
     if (!r)
@@ -350,8 +420,12 @@ bool fl__remote_on_error(fl_core *c, const fl_msg *m)
     r = take_handle(c, m->from, m->re);
     bool old = m->err_type && strcmp(m->err_type, "UnknownKind") == 0;
     char why[FL_MAX_ID_BUF + 96];
-    snprintf(why, sizeof why, "node %s does not know revoke (an older "
-             "floret): nothing was revoked", m->from);
+    if (r->is_sched)
+        snprintf(why, sizeof why, "node %s does not know schedule (an older "
+                 "floret): it keeps no schedules", m->from);
+    else
+        snprintf(why, sizeof why, "node %s does not know revoke (an older "
+                 "floret): nothing was revoked", m->from);
     final_of(c, r, FL_FAILURE, NULL, m->err_type ? m->err_type : "Error",
              old ? why : m->err_message ? m->err_message : "");
     return true;
@@ -437,7 +511,9 @@ uint64_t fl__remote_tick(fl_core *c, uint64_t now)
 {
     uint64_t a = fl__keeper_tick(c, now);
     uint64_t b = handles_tick(c, now);
-    return a && (!b || a < b) ? a : b;
+    uint64_t s = fl__sched_tick(c, now);
+    a = a && (!b || a < b) ? a : b;
+    return s && (!a || s < a) ? s : a;
 }
 
 void fl__remote_free(fl_core *c)

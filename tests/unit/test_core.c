@@ -2071,6 +2071,117 @@ static void restart_from_journal(node *nd, uint32_t slots)
     pump(h);
 }
 
+/* Journal lines (since its last restart) of runs schedule `name` started. */
+static int sched_runs(const node *nd, const char *name)
+{
+    char pat[96];
+    int n = 0;
+    snprintf(pat, sizeof pat, "\"schedule\":\"%s\"", name);
+    for (const char *p = nd->journal; p && (p = strstr(p, pat)) != NULL; p++)
+        n++;
+    return n;
+}
+
+/* Step the clock by `seconds`, ticking every 10 s as the driver would. */
+static void pass_time(harness *h, node **ws, int nws, int seconds)
+{
+    for (int t = 0; t < seconds; t += 10) {
+        h->now += 10u * 1000000u;
+        tick_all(h);
+        work_until_quiet(h, ws, nws);
+    }
+}
+
+static void sched_request(harness *h, node *c, const char *op,
+                          const char *name, const char *cron,
+                          const char *canvas)
+{
+    char err[200] = "";
+    uint64_t id = 0;
+    CHECK_EQ(fl_core_remote_schedule(c->core, "keeper", op, name, cron, canvas,
+                                     h->now, &id, err, sizeof err), FL_OK);
+    pump(h);
+}
+
+/* protocol.md 3.16: "* * * * *" at a durable keeper, on the harness's
+ * wall clock (a whole minute at h.now 0): added with its next fire, runs
+ * once a minute as a kept workflow with its own id, listed with its last
+ * run, comes back from the journal after a crash and runs a missed fire
+ * once (not once per missed minute), stops when removed; a keeper without
+ * a journal refuses it, and a bad cron names the field. */
+static void test_keeper_schedule(void)
+{
+    static harness h;
+    setup(&h);
+    h.journal = true;
+    node *k = add_node(&h, "keeper", 2, 0);
+    node *c = add_node(&h, "client", 0, 0);
+    node *plain = add_node(&h, "plain", 1, 0);
+    node *ws[] = {k, plain};
+    pump(&h);
+    const char *canvas = "{\"task\":\"add\",\"args\":[1,2]}";
+    h.now += 5u * 1000000u;
+    sched_request(&h, c, "add", "m", "* * * * *", canvas);
+    CHECK_EQ(c->successes, 1);
+    CHECK(strstr(c->last_value, "\"name\":\"m\"") != NULL);
+    CHECK(strstr(c->last_value, "\"next_ms\":1764655260000") != NULL);
+    CHECK(strstr(k->journal, "\"t\":\"sched\",\"name\":\"m\"") != NULL);
+    pass_time(&h, ws, 2, 50); /* 55 s: not yet */
+    CHECK_EQ(sched_runs(k, "m"), 0);
+    pass_time(&h, ws, 2, 10); /* 65 s */
+    CHECK_EQ(sched_runs(k, "m"), 1);
+    uint64_t id = 0;
+    CHECK_EQ(fl_core_remote_query(c->core, "keeper", 1, h.now, &id), FL_OK);
+    pump(&h);
+    CHECK_STR(c->last_value, "3");
+    pass_time(&h, ws, 2, 180); /* 245 s: fires at 120, 180, 240 */
+    CHECK_EQ(sched_runs(k, "m"), 4);
+    sched_request(&h, c, "list", NULL, NULL, NULL);
+    CHECK(strstr(c->last_value, "\"runs\":4") != NULL);
+    CHECK(strstr(c->last_value, "\"last_id\":4") != NULL);
+    CHECK(strstr(c->last_value, "\"last_state\":\"SUCCESS\"") != NULL);
+    CHECK(strstr(c->last_value, "\"next_ms\":1764655500000") != NULL);
+    /* Down for five minutes: back from the journal, the missed fire once. */
+    crash(k);
+    h.now += 300u * 1000000u;
+    restart_from_journal(k, 2);
+    tick_all(&h);
+    work_until_quiet(&h, ws, 2);
+    CHECK_EQ(sched_runs(k, "m"), 1);
+    pass_time(&h, ws, 2, 30);
+    CHECK_EQ(sched_runs(k, "m"), 1);
+    sched_request(&h, c, "list", NULL, NULL, NULL);
+    CHECK(strstr(c->last_value, "\"runs\":5") != NULL);
+    CHECK(strstr(c->last_value, "\"last_id\":5") != NULL);
+    /* Removed: no more runs. */
+    sched_request(&h, c, "remove", "m", NULL, NULL);
+    CHECK(strstr(c->last_value, "\"name\":\"m\"") != NULL);
+    pass_time(&h, ws, 2, 180);
+    CHECK_EQ(sched_runs(k, "m"), 1);
+    sched_request(&h, c, "list", NULL, NULL, NULL);
+    CHECK(strstr(c->last_value, "\"schedules\":[]") != NULL);
+    /* Refusals name what is wrong. */
+    int failures = c->failures;
+    sched_request(&h, c, "remove", "m", NULL, NULL);
+    CHECK_STR(c->last_err_type, "NotFound");
+    sched_request(&h, c, "add", "n", "0 25 * * *", canvas);
+    CHECK_STR(c->last_err_type, "CronError");
+    CHECK_STR(c->last_err_msg, "cron field 2 (hour): 25 is out of range 0-23");
+    sched_request(&h, c, "add", "n", "@hourly", "{\"task\":\"\"}");
+    CHECK_STR(c->last_err_type, "CanvasError");
+    sched_request(&h, c, "add", "n", NULL, canvas);
+    CHECK_STR(c->last_err_type, "BadMessage");
+    sched_request(&h, c, "jump", NULL, NULL, NULL);
+    CHECK_STR(c->last_err_msg, "op: expected add, list or remove, got 'jump'");
+    char err[200] = "";
+    CHECK_EQ(fl_core_remote_schedule(c->core, "plain", "add", "n", "@daily",
+                                     canvas, h.now, &id, err, sizeof err), FL_OK);
+    pump(&h);
+    CHECK_STR(c->last_err_type, "NotDurable");
+    CHECK_EQ(c->failures, failures + 6);
+    teardown(&h);
+}
+
 /* A durable keeper: what it stored brings back, after a crash, the ended
  * workflow's value, the unfinished one (run again to its end) and the id
  * counter; a dump restores the same; bad records are refused by field. */
@@ -2161,6 +2272,7 @@ int main(void)
 {
     RUN(test_keeper);
     RUN(test_keeper_journal);
+    RUN(test_keeper_schedule);
     RUN(test_canvas_examples);
     RUN(test_canvas_nesting);
     RUN(test_canvas_failures_name_the_member);

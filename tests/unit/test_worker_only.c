@@ -4,7 +4,7 @@
  * floret_core_worker), driven by hand with raw JSON: its presence says
  * "keeper":false; a fetch, done, extend, release or holding sent to it gets
  * a BadMessage error naming the kind and saying it owns no tasks (re echoes
- * the mid); a submit gets a FAILURE result NotAKeeper and a query or a
+ * the mid); a submit or a schedule gets a FAILURE result NotAKeeper and a query or a
  * revoke by id one NotFound, with the rid; an error is not answered; submit and apply
  * calls fail; and after all that it still runs what it is leased.
  * Depends on core.h, codec.h and test.h.
@@ -160,6 +160,10 @@ static void test_worker_only(void)
     feed(c, &r, IN, "{\"v\":1,\"kind\":\"submit\",\"from\":\"cli\",\"inc\":1,"
                     "\"rid\":7,\"canvas\":{\"task\":\"add\",\"args\":[1,2]}}");
     expect_failed_result(&r, 7, "NotAKeeper");
+    feed(c, &r, IN, "{\"v\":1,\"kind\":\"schedule\",\"from\":\"cli\",\"inc\":1,"
+                    "\"mid\":10,\"rid\":10,\"op\":\"add\",\"name\":\"m\","
+                    "\"cron\":\"@daily\",\"canvas\":{\"task\":\"add\"}}");
+    expect_failed_result(&r, 10, "NotAKeeper");
     feed(c, &r, IN, "{\"v\":1,\"kind\":\"query\",\"from\":\"cli\",\"inc\":1,"
                     "\"rid\":8,\"id\":3}");
     expect_failed_result(&r, 8, "NotFound");

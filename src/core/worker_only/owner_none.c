@@ -170,6 +170,12 @@ void fl__remote_on_submit(fl_core *c, fl_msg *m, uint64_t now)
     send_failure(c, m, "NotAKeeper", 0);
 }
 
+void fl__remote_on_schedule(fl_core *c, fl_msg *m, uint64_t now)
+{
+    (void)now;
+    send_failure(c, m, "NotAKeeper", 0);
+}
+
 void fl__remote_on_query(fl_core *c, fl_msg *m, uint64_t now)
 {
     (void)now;

@@ -258,6 +258,10 @@ void fl__loop_job_finished(void *ud, fl_xjob *xj)
 static fl_status apply_canvas(fl_node *n, fl_result *r, uint64_t *id,
                               char *err, size_t errlen)
 {
+    if (r->remote_owner && r->sched_op)
+        return fl_core_remote_schedule(n->core, r->remote_owner, r->sched_op,
+                                       r->sched_name, r->sched_cron, r->canvas,
+                                       n->now, id, err, errlen);
     if (r->remote_owner && r->remote_revoke)
         return fl_core_remote_revoke(n->core, r->remote_owner, r->remote_wid,
                                      r->remote_terminate, n->now, id);

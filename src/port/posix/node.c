@@ -735,6 +735,11 @@ static fl_status hand_over(fl_node *node, fl_result *r)
     return FL_OK;
 }
 
+fl_status fl__node_hand_over(fl_node *node, fl_result *r)
+{
+    return hand_over(node, r);
+}
+
 /* fl_node_call and fl_node_call_take: *take, when given, is the
  * attachment (room free bytes after the start of its block), freed by
  * the caller unless a handle took it. */

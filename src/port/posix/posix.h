@@ -119,6 +119,9 @@ struct fl_result {
     bool remote_revoke;    /* ask remote_owner to revoke remote_wid */
     bool remote_terminate; /* ... with terminate */
     bool remote_now;       /* the query asks for the current state */
+    char *sched_op;        /* a schedule request to remote_owner: "add",
+                            * "list" or "remove" (canvas for add) */
+    char *sched_name, *sched_cron;
 
     atomic_bool revoke_wanted; /* set by fl_result_revoke */
     atomic_bool revoke_terminate; /* set by fl_result_terminate */
@@ -127,6 +130,9 @@ struct fl_result {
 };
 
 fl_result *fl__result_new(void);
+/* node.c: hand a filled handle to the loop (FL_ESTATE, and r freed, when
+ * the node is not running). */
+fl_status fl__node_hand_over(fl_node *node, fl_result *r);
 void fl__result_unref(fl_result *r);
 void fl__result_drop_submission(fl_result *r);
 /* The loop gave the task its id. */

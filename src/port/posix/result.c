@@ -45,6 +45,10 @@ void fl__result_drop_submission(fl_result *r)
     fl__free(r->rate_limit);
     fl__free(r->canvas);
     fl__free(r->remote_owner);
+    fl__free(r->sched_op);
+    fl__free(r->sched_name);
+    fl__free(r->sched_cron);
+    r->sched_op = r->sched_name = r->sched_cron = NULL;
     r->name = r->args = r->kwargs = r->route = r->canvas = NULL;
     r->rate_limit = NULL;
     r->remote_owner = NULL;

@@ -744,6 +744,111 @@ typedef struct fl_node_counters {
  * argument) or FL_ESTATE (node not running). */
 fl_status fl_node_counters_get(fl_node *node, fl_node_counters *out);
 
+/* ---------------------------------------------------------------- control */
+
+/*
+ * Hot-deployed Lua modules and remote shutdown (docs/protocol.md 3.9):
+ * control messages signed with an Ed25519 key that the nodes trust
+ * (`floret node --trust PREFIX.pub`). This is what `floret keygen`,
+ * `floret deploy`, `floret undeploy` and `floret shutdown` do.
+ */
+
+/* A signing key (PREFIX.key: both halves) or a public key (PREFIX.pub).
+ * Opaque; the secret half is wiped when freed. */
+typedef struct fl_key fl_key;
+
+/*
+ * Make a new key pair and write PREFIX.key (the secret key, mode 0600)
+ * and PREFIX.pub, overwriting neither. FL_OK, FL_EEXIST (a file is
+ * there), FL_EIO (err says why: a directory missing, libsodium not
+ * starting), FL_EINVAL (prefix NULL or empty).
+ */
+fl_status fl_key_generate(const char *prefix, char *err, size_t errlen);
+
+/*
+ * Read a .key or .pub file written by fl_key_generate. Caller frees *out
+ * with fl_key_free. FL_OK, FL_EIO (cannot read it) or FL_EINVAL (not a
+ * key file), each with the reason in err; FL_ENOMEM.
+ */
+fl_status fl_key_load(const char *path, fl_key **out, char *err, size_t errlen);
+
+/* True when key holds the secret half, so it can sign. */
+bool fl_key_can_sign(const fl_key *key);
+
+/* The key's id as messages carry it: 16 lowercase hex digits. */
+const char *fl_key_id(const fl_key *key);
+
+/* Wipe and free a key (NULL is fine). */
+void fl_key_free(fl_key *key);
+
+/* The longest module name, and the largest module source a node takes. */
+#define FL_MODULE_NAME_MAX 32
+#define FL_MODULE_SOURCE_MAX (1024u * 1024u)
+
+/* True when name can name a module: 1..FL_MODULE_NAME_MAX bytes of
+ * A-Z a-z 0-9 _ - (no dot: a module's tasks are MODULE.fn). */
+bool fl_module_name_valid(const char *name);
+
+/*
+ * Check a Lua module as a node will before it loads it: in the same
+ * sandbox, with a node's default limits, its top-level code in a child
+ * process that is killed after 5 s. On FL_OK, *tasks (if not NULL) gets
+ * its task names "name.fn,name.fn2" (caller frees with fl_free).
+ * FL_EINVAL (the module's own error, or a bad name), FL_ETIMEDOUT, FL_EIO,
+ * FL_ENOMEM, each with the reason in err.
+ */
+fl_status fl_module_check(const char *name, const char *src, size_t len,
+                          char **tasks, char *err, size_t errlen);
+
+typedef enum fl_control_kind {
+    FL_CONTROL_DEPLOY,   /* load source as module target on every node */
+    FL_CONTROL_UNDEPLOY, /* drop module target from every node */
+    FL_CONTROL_SHUTDOWN  /* stop node target, or every node for "*" */
+} fl_control_kind;
+
+/* One control message to send (fl_node_control). */
+typedef struct fl_control {
+    fl_control_kind kind;
+    const char *target;      /* the module, or the node id or "*" */
+    const char *source;      /* deploy: the Lua source (not NUL-terminated) */
+    size_t source_len;
+    const fl_key *key;       /* signs it; NULL sends it unsigned (only nodes
+                              * that allow unsigned control accept it) */
+    uint32_t timeout_ms;     /* how long to wait for answers; 0 = 5000 */
+    char version[16];        /* out, deploy: the version the nodes list */
+} fl_control;
+
+/* How a node answered. */
+typedef enum fl_answer {
+    FL_ANSWER_NONE,     /* none within the timeout (a node too old to
+                         * answer, a board without control, or gone) */
+    FL_ANSWER_ACCEPTED,
+    FL_ANSWER_REFUSED   /* reason says why */
+} fl_answer;
+
+typedef struct fl_control_answer {
+    char node[72];
+    fl_answer answer;
+    char reason[512];   /* refused: the node's reason; none: why none */
+} fl_control_answer;
+
+/*
+ * Send c on the cluster's control topics and wait up to c->timeout_ms for
+ * the answer of each node it is for: every online node with slots, or
+ * the node a shutdown names (answered "not online" when it is not). It
+ * returns as soon as all have answered. Deploys and undeploys are
+ * retained, so nodes that join later get them too (and answer then, to
+ * nobody). Up to cap answers go to answers, sorted by node id; *n gets
+ * how many. The node's MQTT user must be allowed to publish control
+ * (docs/security.md); a broker that drops the message leaves every node
+ * FL_ANSWER_NONE. One call at a time per node. FL_OK (whatever the
+ * nodes answered), FL_EINVAL (a bad target, a source too big, a key
+ * without its secret half; the log says which), FL_ESTATE (node not
+ * running, or another call under way), FL_ENOMEM, FL_EIO (libsodium).
+ */
+fl_status fl_node_control(fl_node *node, fl_control *c,
+                          fl_control_answer *answers, size_t cap, size_t *n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -32,7 +32,7 @@
 static const char *const kind_names[] = {
     "presence", "work", "fetch", "lease", "done", "extend", "release", "error",
     "submit", "submitted", "query", "result", "check", "holding", "watch",
-    "stats", "events", "ping", "pong", "revoke", "started",
+    "stats", "events", "ping", "pong", "revoke", "started", "answer",
 };
 #define NKINDS (sizeof kind_names / sizeof kind_names[0])
 
@@ -723,6 +723,8 @@ static bool decode_msg(dec *d, cJSON *root, fl_msg *m, bool has_nul)
         return get_u64(d, root, "re", false, NO_LIMIT, &m->re);
     case FL_KIND_REVOKE:
         return decode_revoke(d, root, m);
+    case FL_KIND_ANSWER:
+        return true; /* read as plain JSON by its waiter (fl_core_set_answer) */
     }
     return fail(d, FL_EPROTO, "kind", "unhandled kind");
 }

@@ -234,6 +234,8 @@ static fl_status make_core(fl_node *n, const fl_node_options *o)
     n->on_shutdown = o->on_shutdown;
     n->shutdown_ud = o->shutdown_ud;
     fl_status st = fl_core_new(&cfg, &io, &n->core);
+    if (st == FL_OK)
+        fl_core_set_answer(n->core, fl__ctl_client_on_answer, n);
     if (st == FL_OK && n->journal)
         st = fl__journal_load(n->journal, n->core, fl__now_us());
     if (st == FL_OK && o->observe) {

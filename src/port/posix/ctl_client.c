@@ -145,7 +145,7 @@ static fl_status expect(fl_node *node, const fl_control *c, struct fl_ctl_wait *
     for (size_t i = 0; st == FL_OK && i < np; i++) {
         if (!wanted(node, c, one, &peers[i]))
             continue;
-        add(w, peers[i].id, "no answer (a floret older than 0.2, or a node without "
+        add(w, peers[i].id, "no answer (an older floret, or a node that takes no "
                             "control, such as a board)");
         w->pending++;
     }

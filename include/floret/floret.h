@@ -744,6 +744,113 @@ typedef struct fl_node_counters {
  * argument) or FL_ESTATE (node not running). */
 fl_status fl_node_counters_get(fl_node *node, fl_node_counters *out);
 
+/* -------------------------------------------------------------- word count */
+
+/*
+ * The word count of `floret wordcount` (docs/wordcount.md), from C: the
+ * inputs are cut at word boundaries into chunks, each chunk is a map task
+ * on the cluster ("wc.map" with its bytes as the attachment, or, where a
+ * node can read the same file, "wc.file" with a reference), and the
+ * partial counts are merged here as they arrive. A word is a maximal run
+ * of ASCII letters, ASCII digits and bytes >= 0x80, ASCII letters
+ * lowercased: what `tr -cs 'A-Za-z0-9\200-\377' '\n' | tr A-Z a-z | sort
+ * | uniq -c` counts.
+ */
+typedef struct fl_wordcount fl_wordcount;
+
+/* How far a count is, for a progress bar. */
+typedef struct fl_wordcount_progress {
+    uint64_t bytes;       /* counted so far */
+    uint64_t total_bytes; /* of every input, when size_known */
+    bool size_known;      /* false when an input is a pipe */
+    uint64_t chunks;      /* chunks merged so far */
+    double elapsed_s;     /* since the first chunk went out */
+} fl_wordcount_progress;
+
+/* Called on the counting thread about every 0.1 s; return quickly. */
+typedef void (*fl_wordcount_progress_fn)(void *ud, const fl_wordcount_progress *p);
+
+typedef struct fl_wordcount_options {
+    size_t min_length;  /* count only words of at least this many bytes;
+                         * 0 or 1: every word */
+    size_t chunk;       /* bytes per map task, at most 64 MiB; 0: from
+                         * 16 MiB down to 1 MiB as the input runs out
+                         * (4 MiB for a pipe) */
+    bool locality;      /* offer nodes the file by reference (default
+                         * true); a mapper given with map always gets the
+                         * bytes */
+    const char *map;    /* a deployed Lua task "MODULE.FN" that gets the
+                         * chunk as its attachment and returns {word:
+                         * count}; NULL: the native "wc.map" */
+    bool verbose;       /* log fallbacks and split chunks (FL_LOG_INFO) */
+    fl_wordcount_progress_fn progress; /* NULL: none */
+    void *progress_ud;
+} fl_wordcount_options;
+
+/* Fill o with the defaults above. */
+void fl_wordcount_options_init(fl_wordcount_options *o);
+
+/*
+ * Count the words of files[0..nfiles) ("-" is standard input; nfiles 0
+ * counts standard input) on the cluster behind node, a started node
+ * (a client with 0 slots is enough; the nodes that run wc.map do the
+ * work). Blocks until the count is complete; caller frees *out with
+ * fl_wordcount_free. FL_OK; FL_EINVAL (a bad option, named in err);
+ * FL_EIO (an input could not be opened); FL_ETASK (a chunk failed for
+ * good, or an input could not be read: err names the input, the chunk
+ * and the error; there is never a wrong count); FL_ENOMEM. A cluster
+ * where no node runs the map task makes it wait, logging a warning after
+ * 15 s.
+ */
+fl_status fl_wordcount_files(fl_node *node, const char *const *files, size_t nfiles,
+                             const fl_wordcount_options *o, fl_wordcount **out,
+                             char *err, size_t errlen);
+
+/* One word and its count. word is not NUL-terminated: len bytes. */
+typedef struct fl_word {
+    const char *word;
+    size_t len;
+    uint64_t count;
+} fl_word;
+
+/* Words counted (with repeats), and distinct words. */
+uint64_t fl_wordcount_total(const fl_wordcount *wc);
+size_t fl_wordcount_distinct(const fl_wordcount *wc);
+
+/*
+ * The n most frequent words (n 0: all), most frequent first, equal counts
+ * in byte order of the word; *nout gets how many (fewer when there are
+ * fewer words). Caller frees *out with fl_free; the words point into wc.
+ * FL_OK or FL_ENOMEM.
+ */
+fl_status fl_wordcount_top(const fl_wordcount *wc, size_t n, fl_word **out,
+                           size_t *nout);
+
+/* Every word in byte order, as `sort | uniq -c` lists them. Same rules
+ * as fl_wordcount_top. */
+fl_status fl_wordcount_sorted(const fl_wordcount *wc, fl_word **out, size_t *nout);
+
+/* What a count did. */
+typedef struct fl_wordcount_stats {
+    uint64_t bytes;          /* bytes counted */
+    uint64_t chunks;         /* map tasks merged = read_by_nodes + sent */
+    uint64_t read_by_nodes;  /* ... counted by a node from its own copy */
+    uint64_t sent;           /* ... whose bytes crossed the broker */
+    uint64_t fallbacks;      /* references a node could not use, then sent */
+    double elapsed_s;        /* from the first chunk to the last merge */
+    size_t nodes;            /* nodes that ran its tasks (fl_wordcount_node) */
+} fl_wordcount_stats;
+
+void fl_wordcount_get_stats(const fl_wordcount *wc, fl_wordcount_stats *st);
+
+/* Node i (0 .. stats.nodes-1) in the order it first answered, and in
+ * *tasks (if not NULL) how many map tasks it ran; NULL when i is out of
+ * range. Valid while wc lives. */
+const char *fl_wordcount_node(const fl_wordcount *wc, size_t i, uint64_t *tasks);
+
+/* Free a count (NULL is fine). */
+void fl_wordcount_free(fl_wordcount *wc);
+
 /* ---------------------------------------------------------------- control */
 
 /*

@@ -73,7 +73,7 @@ static int add_arg(struct call_args *a, const char *arg)
     size_t len = strlen(arg);
     char *grown;
 
-    if (fl__json_check(arg, len, -1, err, sizeof err) != FL_OK) {
+    if (fl_json_check(arg, len, -1, err, sizeof err) != FL_OK) {
         fprintf(stderr, "floret call: argument %zu ('%s'): not JSON: %s\n",
                 a->nargs + 1, arg, err);
         if (bare_word(arg))
@@ -135,7 +135,7 @@ static int parse_option(int argc, char **argv, int *i, struct call_args *a)
         char err[256];
         if (m < 0)
             return 2;
-        if (fl__json_check(v, strlen(v), FL_TYPE_OBJECT, err, sizeof err) != FL_OK)
+        if (fl_json_check(v, strlen(v), FL_TYPE_OBJECT, err, sizeof err) != FL_OK)
             return cli_usage_error("call", "--kwargs '%s': %s", v, err);
         a->kwargs = v;
     } else if ((m = cli_conn_opt(argc, argv, i, &a->conn, "call")) != 0) {

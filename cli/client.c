@@ -83,7 +83,7 @@ int cli_client_start(struct cli_client *c)
         return -1;
     if (st == FL_ECONN)
         client_error(c, "cannot connect to broker %s: %s", url.text,
-                     fl__node_last_error(c->node));
+                     fl_node_last_error(c->node));
     else
         client_error(c, "cannot start: %s", fl_strerror(st));
     fl_node_free(c->node);

@@ -548,10 +548,10 @@ static int node_main(int argc, char **argv)
         /* FL_EEXIST: the node logged the one line that says whose id. */
         if (st == FL_ECONN && a.o.log_format == FL_LOG_JSON)
             fl_node_log(node, FL_LOG_ERROR, "cannot connect to broker %s: %s",
-                        url.text, fl__node_last_error(node));
+                        url.text, fl_node_last_error(node));
         else if (st == FL_ECONN)
             fprintf(stderr, "error: cannot connect to broker %s: %s\n", url.text,
-                    fl__node_last_error(node));
+                    fl_node_last_error(node));
         else if (st != FL_EEXIST && a.o.log_format == FL_LOG_JSON)
             fl_node_log(node, FL_LOG_ERROR, "cannot start the node: %s", fl_strerror(st));
         else if (st != FL_EEXIST)
@@ -571,14 +571,14 @@ static int node_main(int argc, char **argv)
                 a.stop_grace_ms / 1000);
     fl_node_stop(node, a.stop_grace_ms);
     int status = 0;
-    if (fl__node_id_taken(node)) {
+    if (fl_node_id_taken(node)) {
         if (a.o.log_format == FL_LOG_JSON)
-            fl_node_log(node, FL_LOG_ERROR, "%s", fl__node_last_error(node));
+            fl_node_log(node, FL_LOG_ERROR, "%s", fl_node_last_error(node));
         else
-            fprintf(stderr, "error: %s\n", fl__node_last_error(node));
+            fprintf(stderr, "error: %s\n", fl_node_last_error(node));
         status = 4;
     }
-    if (fl__node_abandoned(node)) {
+    if (fl_node_abandoned(node)) {
         /* A task ignored its cancellation: its thread may still use what
          * a free would release. The node said offline; leave now. */
         fl_node_log(node, FL_LOG_WARN, "exiting with a task still running");

@@ -431,7 +431,7 @@ int cli_status(int argc, char **argv)
     if (st != FL_OK) {
         if (st == FL_ECONN)
             fprintf(stderr, "error: cannot connect to broker %s: %s\n", url.text,
-                    fl__node_last_error(node));
+                    fl_node_last_error(node));
         else
             fprintf(stderr, "error: %s\n", fl_strerror(st));
         fl_node_free(node);

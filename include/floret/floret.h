@@ -140,6 +140,13 @@ char *fl_value_to_json(const fl_value *v, size_t *len);
 /* Free a value made by fl_value_parse or handed to the caller as owned. */
 void fl_value_free(fl_value *v);
 
+/* Check that json (len bytes) is JSON text and, when want >= 0, of type
+ * want (an fl_type), as fl_node_call checks its args and kwargs. FL_OK or
+ * FL_EINVAL with a one-line reason in err (where it went wrong, or the
+ * type found). */
+fl_status fl_json_check(const char *json, size_t len, int want, char *err,
+                        size_t errlen);
+
 /* ------------------------------------------------------------ native tasks */
 
 /*
@@ -421,6 +428,23 @@ void fl_node_free(fl_node *node);
 /* The node's id. */
 const char *fl_node_id(const fl_node *node);
 
+/* Why the node's last broker connection attempt failed, in one line
+ * ("not authorised", a TLS reason naming the certificate, ...): what to
+ * print when fl_node_start returns FL_ECONN. Never empty ("no answer from
+ * the broker in time" when no attempt reported why); valid while node
+ * lives. */
+const char *fl_node_last_error(const fl_node *node);
+
+/* True when the node stopped, or refused to start (fl_node_start returned
+ * FL_EEXIST), because another live node holds its id. */
+bool fl_node_id_taken(fl_node *node);
+
+/* True after fl_node_stop gave up on task threads that ignored their
+ * cancellation past the grace period: fl_node_free then frees nothing,
+ * the caller must not free the registry either, and the process should
+ * exit. */
+bool fl_node_abandoned(const fl_node *node);
+
 /* Log one line (printf format) as the node logs its own: through the log
  * callback, else on stderr in the node's log_format, if level is not above
  * its log_level. Any thread, any time between fl_node_new and
@@ -689,6 +713,19 @@ fl_status fl_node_revoke(fl_node *node, const char *id, bool terminate,
  * fl_node_result's does. Same returns as fl_node_result.
  */
 fl_status fl_node_result_state(fl_node *node, const char *id, fl_result **out);
+
+/*
+ * Clear what the broker keeps of node id, gone for good: its retained
+ * presence and counters, with the empty retained messages MQTT clears
+ * them with, so that every node forgets it (docs/protocol.md 3.1, what
+ * `floret forget` does). It does not look whether id is online (see
+ * fl_node_peers): clearing a live node's presence makes owners re-queue
+ * what it runs. The node's MQTT user must be allowed to publish there (in
+ * floret's ACL, the operator); a broker that refuses drops it silently.
+ * FL_OK (handed to the broker; fl_node_stop sends what is queued), FL_EINVAL
+ * (not a node id), FL_ESTATE (node not running).
+ */
+fl_status fl_node_forget(fl_node *node, const char *id);
 
 /* One node as last seen in the cluster's presence topics. */
 typedef struct fl_peer {

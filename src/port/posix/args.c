@@ -8,7 +8,7 @@
 
 #include "codec.h"
 
-fl_status fl__json_check(const char *json, size_t len, int want, char *err,
+fl_status fl_json_check(const char *json, size_t len, int want, char *err,
                          size_t errlen)
 {
     return fl__check_json(json, len, want, err, errlen);

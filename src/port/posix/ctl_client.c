@@ -6,6 +6,8 @@
  * thread, and the caller's thread waits on the node's condition variable
  * until every node it expects has answered or the time is up. Nodes it
  * does not expect (one that joined meanwhile) are added as they answer.
+ * Also fl_node_forget, the operator's other publish: clearing what the
+ * broker retains of a node that is gone.
  * Depends on posix.h, ctl_sign.h, lua_runtime.h (module names and size),
  * codec.h (node ids), the core's alloc.h.
  */
@@ -307,4 +309,20 @@ void fl__ctl_client_on_answer(void *ud, const char *from, const void *payload,
     }
     pthread_mutex_unlock(&node->mu);
     fl_value_free(o);
+}
+
+fl_status fl_node_forget(fl_node *node, const char *id)
+{
+    char topic[256];
+    if (!node || !id || !fl__valid_id(id))
+        return FL_EINVAL;
+    /* Stats first: a presence cleared while its stats stay would show a
+     * node with counters and no presence for a moment. */
+    snprintf(topic, sizeof topic, "floret/v1/%s/node/%s/stats", node->cluster, id);
+    fl_status st = publish(node, topic, "", 0, true);
+    if (st == FL_OK) {
+        snprintf(topic, sizeof topic, "floret/v1/%s/node/%s", node->cluster, id);
+        st = publish(node, topic, "", 0, true);
+    }
+    return st;
 }

@@ -493,7 +493,7 @@ fl_status fl_node_start(fl_node *node, uint32_t timeout_ms)
         set_phase(node, FL_NODE_STOPPED);
         return FL_ESTATE;
     }
-    if (fl__node_id_taken(node)) {
+    if (fl_node_id_taken(node)) {
         fl__plog(&node->log, FL_LOG_ERROR, "%s", why);
         set_phase(node, FL_NODE_STOPPED);
         return FL_EEXIST;
@@ -578,20 +578,20 @@ const char *fl_node_id(const fl_node *node)
     return node ? node->id : "";
 }
 
-bool fl__node_abandoned(const fl_node *node)
+bool fl_node_abandoned(const fl_node *node)
 {
     return node && node->ex.abandoned;
 }
 
 /* Never empty: a start can time out with no failure reported (a peer that
  * takes the TCP connection and never answers the TLS or MQTT handshake). */
-const char *fl__node_last_error(const fl_node *node)
+const char *fl_node_last_error(const fl_node *node)
 {
     return node && node->last_error[0] ? node->last_error
                                        : "no answer from the broker in time";
 }
 
-bool fl__node_id_taken(fl_node *node)
+bool fl_node_id_taken(fl_node *node)
 {
     bool taken;
     if (!node)
@@ -627,7 +627,7 @@ static fl_status check_call(fl_node *n, const char *name, const char *args,
                    name);
     if (args) {
         size += strlen(args);
-        if (fl__json_check(args, strlen(args), FL_TYPE_ARRAY, err, sizeof err) != FL_OK) {
+        if (fl_json_check(args, strlen(args), FL_TYPE_ARRAY, err, sizeof err) != FL_OK) {
             fl__plog(&n->log, FL_LOG_ERROR, "call %s: args: %s", name, err);
             return FL_EINVAL;
         }
@@ -636,7 +636,7 @@ static fl_status check_call(fl_node *n, const char *name, const char *args,
     }
     if (kwargs) {
         size += strlen(kwargs);
-        if (fl__json_check(kwargs, strlen(kwargs), FL_TYPE_OBJECT, err, sizeof err) != FL_OK) {
+        if (fl_json_check(kwargs, strlen(kwargs), FL_TYPE_OBJECT, err, sizeof err) != FL_OK) {
             fl__plog(&n->log, FL_LOG_ERROR, "call %s: kwargs: %s", name, err);
             return FL_EINVAL;
         }

@@ -4,7 +4,7 @@
  * is one JSON value, checked here so a typo is refused before anything is
  * sent. Exit 0 on SUCCESS, 1 on FAILURE or timeout, 2 on a usage error,
  * 3 when the broker cannot be reached.
- * Depends on cli.h, client.h, opts.h, hosted.h and the public header.
+ * Depends on cli.h, client.h, opts.h and the public header.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +13,6 @@
 #include "cli.h"
 #include "client.h"
 #include "floret/floret.h"
-#include "hosted.h"
 #include "opts.h"
 
 #define DEFAULT_TIMEOUT_S 30.0

@@ -6,8 +6,8 @@
  * self-pipe; the library itself installs no handlers. A node waits for its
  * broker as long as it takes (boot order does not matter), unless the
  * broker refuses it for good (credentials, certificate: exit 3 at once).
- * Depends on cli.h, opts.h, hosted.h (URL check, connect error),
- * wordcount_file.h and POSIX.
+ * Depends on cli.h, opts.h, conn.h, the public header (the node, the
+ * wc.file task of its data directories) and POSIX.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +23,6 @@
 #include "config.h"
 #include "conn.h"
 #include "floret/floret.h"
-#include "hosted.h"
 #include "opts.h"
 #include "wordcount_file.h"
 
@@ -467,8 +466,8 @@ static int check_entry(int argc, char **argv, void *ud)
     free(scratch.env_dirs);
     /* The connection's options are checked together, when resolved. */
     for (size_t i = 0; rc < 0 && i < sizeof conn_flags / sizeof conn_flags[0]; i++) {
-        fl_url url;
-        char err[FL_PATH_BUF + 400];
+        struct cli_url url;
+        char err[CLI_PATH_BUF + 400];
         if (strcmp(argv[1], conn_flags[i]) == 0 &&
             cli_conn_resolve(&scratch.conn, &url, err, sizeof err) != FL_OK)
             rc = cli_usage_error("node", "%s", err);
@@ -497,8 +496,8 @@ static int node_main(int argc, char **argv)
     struct node_args a;
     fl_node *node = NULL;
     fl_status st;
-    fl_url url;
-    char err[FL_PATH_BUF + 400];
+    struct cli_url url;
+    char err[CLI_PATH_BUF + 400];
     int rc, sig;
 
     rc = parse(argc, argv, &a);

@@ -6,7 +6,7 @@
  * prints the result (wordcount_report.c).
  * Exit status: 0 success, 1 the count failed (an input could not be read,
  * a chunk failed), 2 usage error, 3 cluster unreachable or not started.
- * Depends on cli.h, client.h, data_dirs.h, hosted.h, opts.h, local_cluster.h and
+ * Depends on cli.h, client.h, data_dirs.h, opts.h, local_cluster.h and
  * wordcount_cli.h.
  */
 #include <errno.h>
@@ -22,7 +22,6 @@
 #include "cli.h"
 #include "data_dirs.h"
 #include "client.h"
-#include "hosted.h"
 #include "local_cluster.h"
 #include "malloc_tune.h"
 #include "opts.h"
@@ -255,8 +254,8 @@ int cli_wordcount(int argc, char **argv)
         o.conn.broker = local_cluster_url(lc);
     } else {
         /* The URL without its password, for the report. */
-        static fl_url url;
-        char err[FL_PATH_BUF + 400];
+        static struct cli_url url;
+        char err[CLI_PATH_BUF + 400];
         if (cli_conn_resolve(&o.conn, &url, err, sizeof err) == FL_OK)
             s.where = url.text;
     }

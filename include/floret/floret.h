@@ -392,6 +392,18 @@ typedef struct fl_node_options {
 /* Fill o with the defaults described above. */
 void fl_node_options_init(fl_node_options *o);
 
+/*
+ * Check the broker and credentials of o as fl_node_new will (the URL;
+ * TLS files readable, a certificate with its key, TLS files only with
+ * mqtts://; a password only with a user name; each NULL falling back on
+ * its environment variable), without a node: url (cap bytes, may be
+ * NULL) gets the URL as logs show it, scheme://[user@]host:port without
+ * the password. o NULL: the defaults. FL_OK, or FL_EINVAL with a
+ * one-line reason in err naming the option or file; FL_ENOMEM.
+ */
+fl_status fl_broker_check(const fl_node_options *o, char *url, size_t cap, char *err,
+                          size_t errlen);
+
 typedef struct fl_node fl_node;
 
 /*

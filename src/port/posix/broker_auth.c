@@ -4,7 +4,8 @@
  * that can come from a file or the environment instead of the command
  * line (where /proc/PID/cmdline shows it to every user). Each refusal
  * names the file or option and what is wrong with it.
- * Depends on hosted.h and POSIX.
+ * Also fl_broker_check, the public check of the same.
+ * Depends on hosted.h, the core's alloc.h and POSIX.
  */
 #include "hosted.h"
 
@@ -14,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "alloc.h"
 
 static fl_status fail(char *err, size_t errlen, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -144,4 +147,32 @@ fl_status fl__broker_resolve(const fl_broker_opts *in, fl_url *u, char *err,
         (st = take_file(key, "key", u->key_file, err, errlen)) != FL_OK)
         return st;
     return resolve_password(in, u, err, errlen);
+}
+
+fl_status fl_broker_check(const fl_node_options *o, char *url, size_t cap, char *err,
+                          size_t errlen)
+{
+    fl_node_options defaults;
+    fl_url *u;
+    if (!o) {
+        fl_node_options_init(&defaults);
+        o = &defaults;
+    }
+    /* Big (three paths): not on the caller's stack. */
+    u = fl__calloc(1, sizeof *u);
+    if (!u) {
+        snprintf(err, errlen, "out of memory");
+        return FL_ENOMEM;
+    }
+    fl_broker_opts bo = {
+        .url = o->broker_url, .ca_file = o->tls_ca_file, .cert_file = o->tls_cert_file,
+        .key_file = o->tls_key_file, .password = o->password,
+        .password_file = o->password_file,
+    };
+    fl_status st = fl__broker_resolve(&bo, u, err, errlen);
+    if (st == FL_OK && url && cap)
+        snprintf(url, cap, "%s", u->text);
+    memset(u->pass, 0, sizeof u->pass);
+    fl__free(u);
+    return st;
 }

@@ -24,7 +24,6 @@
 #include "conn.h"
 #include "floret/floret.h"
 #include "opts.h"
-#include "wordcount_file.h"
 
 /* The byte a finished start writes to the signal pipe (no signal is 0). */
 #define START_DONE 0
@@ -410,12 +409,12 @@ static unsigned slots_of(long slots)
 
 /* The built-in tasks plus the word count's map task, and its locality task
  * when the node may read files (roots not NULL). */
-static fl_registry *node_registry(const fl__wc_roots *roots)
+static fl_registry *node_registry(const fl_wordcount_roots *roots)
 {
     fl_registry *reg = fl_registry_new();
     if (reg && (fl_register_builtins(reg) != FL_OK || fl_register_wordcount(reg) != FL_OK ||
                 fl_register_mandelbrot(reg) != FL_OK ||
-                (roots && fl__register_wordcount_file(reg, roots) != FL_OK))) {
+                (roots && fl_register_wordcount_file(reg, roots) != FL_OK))) {
         fl_registry_free(reg);
         reg = NULL;
     }
@@ -511,16 +510,16 @@ static int node_main(int argc, char **argv)
         fprintf(stderr, "floret node: cannot install signal handlers: %s\n", strerror(errno));
         return 1;
     }
-    fl__wc_roots *roots = NULL;
+    fl_wordcount_roots *roots = NULL;
     if (a.ndata_dirs) {
-        roots = fl__wc_roots_new(a.data_dirs, a.ndata_dirs, err, sizeof err);
+        roots = fl_wordcount_roots_new(a.data_dirs, a.ndata_dirs, err, sizeof err);
         free(a.env_dirs); /* roots holds resolved copies */
         if (!roots)
             return cli_usage_error("node", "%s", err);
     }
     fl_registry *reg = node_registry(roots);
     if (!reg) {
-        fl__wc_roots_free(roots);
+        fl_wordcount_roots_free(roots);
         fprintf(stderr, "floret node: out of memory\n");
         return 1;
     }
@@ -528,7 +527,7 @@ static int node_main(int argc, char **argv)
     st = fl_node_new(&a.o, &node);
     if (st != FL_OK) {
         fl_registry_free(reg);
-        fl__wc_roots_free(roots);
+        fl_wordcount_roots_free(roots);
         /* The library logged which option was wrong. */
         fprintf(stderr, "floret node: %s\n", fl_strerror(st));
         return st == FL_EINVAL ? 2 : 1;
@@ -540,7 +539,7 @@ static int node_main(int argc, char **argv)
                     sig == SIGINT ? "SIGINT" : "SIGTERM or shutdown");
         fl_node_free(node);
         fl_registry_free(reg);
-        fl__wc_roots_free(roots);
+        fl_wordcount_roots_free(roots);
         return 0;
     }
     if (st != FL_OK) {
@@ -557,7 +556,7 @@ static int node_main(int argc, char **argv)
             fprintf(stderr, "error: cannot start the node: %s\n", fl_strerror(st));
         fl_node_free(node);
         fl_registry_free(reg);
-        fl__wc_roots_free(roots);
+        fl_wordcount_roots_free(roots);
         return st == FL_ECONN ? 3 : st == FL_EEXIST ? 4 : 1;
     }
     fl_node_log(node, FL_LOG_INFO, "node %s online: %u slots, broker %s",
@@ -586,6 +585,6 @@ static int node_main(int argc, char **argv)
     }
     fl_node_free(node);
     fl_registry_free(reg);
-    fl__wc_roots_free(roots);
+    fl_wordcount_roots_free(roots);
     return status;
 }

@@ -235,6 +235,33 @@ fl_status fl_register_builtins(fl_registry *reg);
  */
 fl_status fl_register_wordcount(fl_registry *reg);
 
+/* The directories the locality task "wc.file" may read files below
+ * (`floret node --data-dir`). Opaque. */
+typedef struct fl_wordcount_roots fl_wordcount_roots;
+
+/*
+ * Resolve dirs[0..n) (realpath: each must exist and be a directory) into
+ * a set of allowed directories; NULL with a one-line reason in err when
+ * one is not (or out of memory). n may be 0 (nothing is readable). Free
+ * with fl_wordcount_roots_free, after the registry it is given to.
+ */
+fl_wordcount_roots *fl_wordcount_roots_new(const char *const *dirs, size_t n,
+                                           char *err, size_t errlen);
+void fl_wordcount_roots_free(fl_wordcount_roots *roots);
+
+/*
+ * Register "wc.file", the word count's locality task (docs/wordcount.md,
+ * "Data locality"): a client that counts a file this node can read too
+ * sends {"path", "offset", "length", "size", "mtime_s", "mtime_ns",
+ * "sample", "min_length"} instead of the bytes; the outcome is wc.map's
+ * for that range of the file, or the error NotLocal when the path is not
+ * a regular file below one of roots, reached without a symbolic link
+ * below it, or differs from the client's in any checked way (the client
+ * then sends the bytes). roots must outlive the registry. FL_OK,
+ * FL_EEXIST or FL_ENOMEM.
+ */
+fl_status fl_register_wordcount_file(fl_registry *reg, const fl_wordcount_roots *roots);
+
 /*
  * Register "mandel.tile", the task of `floret mandelbrot`: kwargs
  * {"width","height","x","y","w","h","iter","cx","cy","span"} describe an

@@ -223,6 +223,23 @@ void fl_registry_free(fl_registry *reg);
 fl_status fl_registry_add(fl_registry *reg, const char *name, fl_task_fn fn,
                           void *ud);
 
+/*
+ * Run task name of reg here and now, on the calling thread, as a worker
+ * would run it (Celery's Task.apply()): args is JSON array text (NULL =
+ * []), kwargs JSON object text (NULL = {}), att an optional attachment.
+ * On FL_OK *value (if not NULL) gets its result (free with
+ * fl_value_free) and *att_out / *att_out_len (if not NULL) its result
+ * attachment (free with fl_free; NULL, 0 when none). FL_ETASK: the task
+ * failed, err holds "Type: message"; FL_ENOTFOUND: no such task;
+ * FL_EINVAL: args or kwargs are not what they must be (err says which);
+ * FL_ENOMEM. fl_task_cancelled is always false here, and results have no
+ * size limit.
+ */
+fl_status fl_registry_apply(const fl_registry *reg, const char *name, const char *args,
+                            const char *kwargs, const void *att, size_t att_len,
+                            fl_value **value, void **att_out, size_t *att_out_len,
+                            char *err, size_t errlen);
+
 /* Register the built-in tasks: add, mul, xsum, echo, sleep, fail. */
 fl_status fl_register_builtins(fl_registry *reg);
 
@@ -273,6 +290,11 @@ fl_status fl_register_wordcount_file(fl_registry *reg, const fl_wordcount_roots 
  * naming it. Returns FL_OK, FL_EEXIST or FL_ENOMEM.
  */
 fl_status fl_register_mandelbrot(fl_registry *reg);
+
+/* Limits of one "mandel.tile" task: its pixels are one attachment. */
+#define FL_MANDEL_MAX_SIDE 16384u  /* image width and height */
+#define FL_MANDEL_MAX_TILE 262144u /* pixels of one tile */
+#define FL_MANDEL_MAX_ITER 100000u /* iterations per pixel */
 
 /* --------------------------------------------------------------- the node */
 

@@ -180,7 +180,7 @@ static fl_status publish(fl_node *node, const char *topic, const void *payload,
     return req.n ? FL_OK : FL_ESTATE;
 }
 
-static fl_status send(fl_node *node, fl_control *c, struct fl_ctl_wait *w)
+static fl_status send_control(fl_node *node, fl_control *c, struct fl_ctl_wait *w)
 {
     fl_ctl_msg msg;
     char topic[256];
@@ -255,7 +255,7 @@ fl_status fl_node_control(fl_node *node, fl_control *c, fl_control_answer *answe
     node->ctl_wait = &w;
     pthread_mutex_unlock(&node->mu);
 
-    st = send(node, c, &w);
+    st = send_control(node, c, &w);
 
     pthread_mutex_lock(&node->mu);
     if (st == FL_OK)

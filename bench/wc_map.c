@@ -198,10 +198,10 @@ int main(int argc, char **argv)
     snprintf(dir, sizeof dir, "%s", path);
     *strrchr(dir, '/') = '\0';
     const char *dirs[] = {dir[0] ? dir : "/"};
-    fl__wc_roots *roots = fl__wc_roots_new(dirs, 1, err, sizeof err);
+    fl_wordcount_roots *roots = fl_wordcount_roots_new(dirs, 1, err, sizeof err);
     fl_registry *reg = fl_registry_new();
     if (roots == NULL || reg == NULL || fl_register_wordcount(reg) != FL_OK ||
-        fl__register_wordcount_file(reg, roots) != FL_OK) {
+        fl_register_wordcount_file(reg, roots) != FL_OK) {
         fprintf(stderr, "wc_map: out of memory\n");
         return 1;
     }
@@ -227,7 +227,7 @@ int main(int argc, char **argv)
            best_map, chunk, in.by_ref ? "wc.file" : "wc.map");
     printf("merge %.1f MB/s of input (%.3f s)\n", (double)size / 1e6 / best_merge, best_merge);
     fl_registry_free(reg);
-    fl__wc_roots_free(roots);
+    fl_wordcount_roots_free(roots);
     munmap((void *)map, size);
     close(fd);
     return 0;

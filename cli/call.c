@@ -4,8 +4,7 @@
  * is one JSON value, checked here so a typo is refused before anything is
  * sent. Exit 0 on SUCCESS, 1 on FAILURE or timeout, 2 on a usage error,
  * 3 when the broker cannot be reached.
- * Depends on cli.h, client.h, clock.h, opts.h, hosted.h and the public
- * header.
+ * Depends on cli.h, client.h, clock.h, opts.h and the public header.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +14,6 @@
 #include "client.h"
 #include "clock.h"
 #include "floret/floret.h"
-#include "hosted.h"
 #include "opts.h"
 
 #define DEFAULT_TIMEOUT_S 30.0
@@ -81,7 +79,7 @@ static int add_arg(struct call_args *a, const char *arg)
     size_t len = strlen(arg);
     char *grown;
 
-    if (fl__json_check(arg, len, -1, err, sizeof err) != FL_OK) {
+    if (fl_json_check(arg, len, -1, err, sizeof err) != FL_OK) {
         fprintf(stderr, "floret call: argument %zu ('%s'): not JSON: %s\n",
                 a->nargs + 1, arg, err);
         if (bare_word(arg))
@@ -153,7 +151,7 @@ static int parse_option(int argc, char **argv, int *i, struct call_args *a)
     } else if ((m = cli_opt(argc, argv, i, "--rate-limit", &v, "call")) != 0) {
         if (m < 0)
             return 2;
-        if (!fl__rate_limit_valid(v))
+        if (!fl_rate_limit_valid(v))
             return cli_usage_error("call", "--rate-limit '%s': expected a rate such as 10/s, "
                                    "100/m or 5/h", v);
         a->opt.rate_limit = v;
@@ -165,7 +163,7 @@ static int parse_option(int argc, char **argv, int *i, struct call_args *a)
         char err[256];
         if (m < 0)
             return 2;
-        if (fl__json_check(v, strlen(v), FL_TYPE_OBJECT, err, sizeof err) != FL_OK)
+        if (fl_json_check(v, strlen(v), FL_TYPE_OBJECT, err, sizeof err) != FL_OK)
             return cli_usage_error("call", "--kwargs '%s': %s", v, err);
         a->kwargs = v;
     } else if ((m = cli_conn_opt(argc, argv, i, &a->conn, "call")) != 0) {

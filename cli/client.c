@@ -2,7 +2,7 @@
  * client.c - the zero-slot node behind `floret call`, `floret run` and
  * `floret result`, and the printing of a result. A client owns what it
  * submits (as in Broccoli), so it lives until its result is in.
- * Depends on client.h, opts.h, hosted.h and the public header.
+ * Depends on client.h, opts.h and the public header.
  */
 #include "client.h"
 
@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hosted.h"
 #include "opts.h"
 
 #define START_TIMEOUT_MS 5000u
@@ -52,8 +51,8 @@ static void client_error(struct cli_client *c, const char *fmt, ...)
 int cli_client_start(struct cli_client *c)
 {
     fl_node_options o;
-    fl_url url;
-    char err[FL_PATH_BUF + 400];
+    struct cli_url url;
+    char err[CLI_PATH_BUF + 400];
     fl_status st;
 
     c->node = NULL;
@@ -83,7 +82,7 @@ int cli_client_start(struct cli_client *c)
         return -1;
     if (st == FL_ECONN)
         client_error(c, "cannot connect to broker %s: %s", url.text,
-                     fl__node_last_error(c->node));
+                     fl_node_last_error(c->node));
     else
         client_error(c, "cannot start: %s", fl_strerror(st));
     fl_node_free(c->node);

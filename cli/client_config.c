@@ -43,8 +43,8 @@ static int check_entry(int argc, char **argv, void *ud)
 {
     const char *cmd = ud;
     struct cli_conn conn;
-    fl_url url;
-    char err[FL_PATH_BUF + 400];
+    struct cli_url url;
+    char err[CLI_PATH_BUF + 400];
     int i = 1;
 
     if (strcmp(argv[1], "--cluster") == 0) {

@@ -1,7 +1,7 @@
 /*
  * conn.c - the broker connection options shared by every subcommand that
  * connects (see conn.h).
- * Depends on conn.h, opts.h and hosted.h.
+ * Depends on conn.h, opts.h and the public header (fl_broker_check).
  */
 #include "conn.h"
 
@@ -59,7 +59,7 @@ void cli_conn_apply(const struct cli_conn *c, fl_node_options *o)
     o->tls_key_file = c->key_file;
 }
 
-fl_status cli_conn_resolve(const struct cli_conn *c, fl_url *u, char *err,
+fl_status cli_conn_resolve(const struct cli_conn *c, struct cli_url *u, char *err,
                            size_t errlen)
 {
     const char *f = log_format_text(c);
@@ -68,9 +68,8 @@ fl_status cli_conn_resolve(const struct cli_conn *c, fl_url *u, char *err,
                  c->log_format ? "--log-format" : "FLORET_LOG_FORMAT", f);
         return FL_EINVAL;
     }
-    fl_broker_opts bo = {
-        .url = c->broker, .ca_file = c->ca_file, .cert_file = c->cert_file,
-        .key_file = c->key_file, .password_file = c->password_file,
-    };
-    return fl__broker_resolve(&bo, u, err, errlen);
+    fl_node_options o;
+    fl_node_options_init(&o);
+    cli_conn_apply(c, &o);
+    return fl_broker_check(&o, u->text, sizeof u->text, err, errlen);
 }

@@ -3,14 +3,23 @@
  * --broker, --password-file, --tls-ca, --tls-cert and --tls-key, their help
  * text,
  * and how they reach a node's options or a plain MQTT connection. Each one
- * left out falls back on its FLORET_* environment variable (hosted.h).
- * Depends on the public header and hosted.h.
+ * left out falls back on its FLORET_* environment variable.
+ * Depends on the public header only.
  */
 #ifndef FLORET_CLI_CONN_H
 #define FLORET_CLI_CONN_H
 
+#include <stddef.h>
+
 #include "floret/floret.h"
-#include "hosted.h"
+
+/* Longest TLS file path accepted, for the room of error messages. */
+#define CLI_PATH_BUF 1024
+
+/* A checked broker URL, as logs show it (no password). */
+struct cli_url {
+    char text[600];
+};
 
 struct cli_conn {
     const char *broker; /* NULL: $FLORET_BROKER, then the default */
@@ -60,9 +69,10 @@ int cli_conn_log_format(const struct cli_conn *c);
 /* Put c into a node's options. */
 void cli_conn_apply(const struct cli_conn *c, fl_node_options *o);
 
-/* Resolve c (and the environment) into a checked URL with credentials;
- * FL_OK or FL_EINVAL with a one-line reason in err. */
-fl_status cli_conn_resolve(const struct cli_conn *c, fl_url *u, char *err,
+/* Check c (and the environment) as a node will (fl_broker_check), and
+ * --log-format; u gets the URL for messages. FL_OK or FL_EINVAL with a
+ * one-line reason in err. */
+fl_status cli_conn_resolve(const struct cli_conn *c, struct cli_url *u, char *err,
                            size_t errlen);
 
 #endif

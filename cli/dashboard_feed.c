@@ -1,10 +1,10 @@
 /*
  * dashboard_feed.c - the picture feed's MQTT connection (dashboard_feed.h):
  * a libmosquitto handle with its own network thread, set up with the same
- * credentials and TLS as a node (mqtt_conf.h), that publishes at QoS 0 or
- * subscribes to one filter, and resubscribes after a reconnection.
- * Depends on dashboard_feed.h, conn.h, hosted.h, mqtt_conf.h, libmosquitto
- * and pthreads.
+ * credentials and TLS as a node (fl_broker_resolve), that publishes at QoS
+ * 0 or subscribes to one filter, and resubscribes after a reconnection.
+ * Depends on dashboard_feed.h, conn.h, the public header, libmosquitto and
+ * pthreads.
  */
 #include "dashboard_feed.h"
 
@@ -18,11 +18,12 @@
 
 #include <mosquitto.h>
 
-#include "hosted.h"
-#include "mqtt_conf.h"
+#include "floret/floret.h"
 
 #define ID_MAX 64
 #define KEEPALIVE_S 10
+#define SYSTEM_CA_DIR "/etc/ssl/certs" /* Debian's, as a node uses */
+#define VERIFY_PEER 1                  /* OpenSSL's SSL_VERIFY_PEER */
 
 struct cli_feed {
     struct mosquitto *m;
@@ -36,14 +37,49 @@ struct cli_feed {
     void *ud;
 };
 
+/* The broker settings of conn as a node resolves them. */
+static fl_status resolve(const struct cli_conn *conn, fl_broker_settings *u,
+                         char *err, size_t errlen)
+{
+    fl_node_options o;
+    fl_node_options_init(&o);
+    cli_conn_apply(conn, &o);
+    return fl_broker_resolve(&o, u, err, errlen);
+}
+
+/* Credentials and TLS of u on m, as a node's connection has them: the
+ * broker's certificate and host name verified, never insecure. */
+static int configure(struct mosquitto *m, const fl_broker_settings *u,
+                     char *err, size_t errlen)
+{
+    int rc = MOSQ_ERR_SUCCESS;
+    if (u->has_user)
+        rc = mosquitto_username_pw_set(m, u->user,
+                                       u->password[0] ? u->password : NULL);
+    if (rc == MOSQ_ERR_SUCCESS && u->tls)
+        rc = mosquitto_tls_set(m, u->ca_file[0] ? u->ca_file : NULL,
+                               u->ca_file[0] ? NULL : SYSTEM_CA_DIR,
+                               u->cert_file[0] ? u->cert_file : NULL,
+                               u->key_file[0] ? u->key_file : NULL, NULL);
+    if (rc == MOSQ_ERR_SUCCESS && u->tls)
+        rc = mosquitto_tls_opts_set(m, VERIFY_PEER, NULL, NULL);
+    if (rc == MOSQ_ERR_SUCCESS && u->tls)
+        rc = mosquitto_tls_insecure_set(m, false);
+    if (rc != MOSQ_ERR_SUCCESS)
+        snprintf(err, errlen, "cannot set up the connection to %s: %s", u->url,
+                 mosquitto_strerror(rc));
+    return rc;
+}
+
 int cli_feed_id(const struct cli_conn *conn, const char *node_id, char *id,
                 char *err, size_t errlen)
 {
-    fl_url u;
+    fl_broker_settings u;
     const char *base = node_id;
     size_t ulen = 0, room;
-    if (cli_conn_resolve(conn, &u, err, errlen) != FL_OK)
+    if (resolve(conn, &u, err, errlen) != FL_OK)
         return -1;
+    memset(u.password, 0, sizeof u.password);
     if (u.has_user) {
         ulen = strlen(u.user);
         if (strncmp(node_id, u.user, ulen) == 0 && node_id[ulen] == '.')
@@ -111,11 +147,11 @@ static void deadline_in(struct timespec *dl, uint32_t ms)
     }
 }
 
-static int start(struct cli_feed *f, const fl_url *u, uint32_t wait_ms, char *err,
+static int start(struct cli_feed *f, const fl_broker_settings *u, uint32_t wait_ms, char *err,
                  size_t errlen)
 {
     struct timespec dl;
-    int rc = fl__mqtt_configure(f->m, u, err, errlen);
+    int rc = configure(f->m, u, err, errlen);
     if (rc != MOSQ_ERR_SUCCESS)
         return -1;
     mosquitto_connect_callback_set(f->m, on_connect);
@@ -127,7 +163,7 @@ static int start(struct cli_feed *f, const fl_url *u, uint32_t wait_ms, char *er
     if (rc == MOSQ_ERR_SUCCESS)
         rc = mosquitto_loop_start(f->m);
     if (rc != MOSQ_ERR_SUCCESS) {
-        snprintf(err, errlen, "cannot connect to %s: %s", u->text,
+        snprintf(err, errlen, "cannot connect to %s: %s", u->url,
                  rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
         return -1;
     }
@@ -139,7 +175,7 @@ static int start(struct cli_feed *f, const fl_url *u, uint32_t wait_ms, char *er
     rc = f->connack;
     pthread_mutex_unlock(&f->mu);
     if (rc != 0) {
-        snprintf(err, errlen, "cannot connect to %s: %s", u->text,
+        snprintf(err, errlen, "cannot connect to %s: %s", u->url,
                  rc == -1 ? "no answer" : mosquitto_connack_string(rc));
         return -1;
     }
@@ -150,10 +186,10 @@ struct cli_feed *cli_feed_open(const struct cli_conn *conn, const char *id,
                                const char *filter, cli_feed_msg_fn fn, void *ud,
                                uint32_t wait_ms, char *err, size_t errlen)
 {
-    fl_url u;
+    fl_broker_settings u;
     const char *dot = strchr(id, '.');
     struct cli_feed *f;
-    if (cli_conn_resolve(conn, &u, err, errlen) != FL_OK)
+    if (resolve(conn, &u, err, errlen) != FL_OK)
         return NULL;
     if (filter && strlen(filter) >= sizeof f->filter) {
         snprintf(err, errlen, "topic filter too long");
@@ -175,11 +211,14 @@ struct cli_feed *cli_feed_open(const struct cli_conn *conn, const char *id,
     mosquitto_lib_init();
     /* A node id <user>.<c> connects as client <c> (protocol.md section 1). */
     f->m = mosquitto_new(u.has_user && dot ? dot + 1 : id, true, f);
-    if (!f->m) {
+    int rc = -1;
+    if (!f->m)
         snprintf(err, errlen, "out of memory");
-    } else if (start(f, &u, wait_ms, err, errlen) == 0) {
+    else
+        rc = start(f, &u, wait_ms, err, errlen);
+    memset(u.password, 0, sizeof u.password); /* libmosquitto has its copy */
+    if (rc == 0)
         return f;
-    }
     cli_feed_close(f);
     return NULL;
 }

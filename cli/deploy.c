@@ -1,35 +1,38 @@
 /*
  * deploy.c - `floret deploy FILE.lua`, `floret undeploy MODULE` and
- * `floret shutdown NODE|all`: build a control message, sign it with the
- * key given (--key or $FLORET_KEY), and publish it on the cluster's control
- * topic; deploys and undeploys are retained so that nodes joining later
- * get the current modules (docs/protocol.md 3.9). A module is checked here
- * first, in the same sandbox and under the same limits the nodes use (its
- * top level in a child process), so a syntax error or a module the nodes
- * would refuse is reported before anything is sent.
- * Depends on cli.h, opts.h, ctl_publish.h, ctl_sign.h, deploy_check.h,
- * lua_runtime.h.
+ * `floret shutdown NODE|all`: sign a control message with the key given
+ * (--key or $FLORET_KEY), send it on the cluster's control topic from a
+ * zero-slot node, and wait (--timeout) for every online node's answer,
+ * printing one line per node: accepted, refused (its reason) or no answer
+ * (docs/protocol.md 3.9). Exit 0 when every node accepted, 1 when none
+ * did, 5 when some did and some did not (docs/operations.md). Deploys and
+ * undeploys are retained, so nodes that join later get the current
+ * modules. A module is checked here first, in the same sandbox and under
+ * the same limits the nodes use, and the key is read before anything is
+ * printed, so a syntax error, a module the nodes would refuse or a
+ * missing key fails with nothing on stdout and nothing sent.
+ * Depends on the public header, cli.h, opts.h, conn.h, client.h.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "cli.h"
-#include "ctl_publish.h"
-#include "ctl_sign.h"
-#include "deploy_check.h"
-#include "lua_runtime.h"
+#include "client.h"
 #include "conn.h"
+#include "floret/floret.h"
 #include "opts.h"
+
+#define DEFAULT_TIMEOUT_S 5.0
+#define MAX_ANSWERS 1024
 
 struct ctl_args {
     const char *what;    /* the positional argument */
     const char *name;    /* --name */
     const char *key;     /* --key or $FLORET_KEY */
     bool unsigned_;
+    double timeout_s;    /* --timeout: wait this long for the answers */
     struct cli_conn conn;
     const char *cluster;
 };
@@ -54,6 +57,7 @@ static void usage(const char *cmd, FILE *f)
     fprintf(f, "  --key FILE.key  sign with this key from floret keygen (default $FLORET_KEY)\n"
                "  --unsigned      send unsigned (only nodes started with\n"
                "                  --insecure-allow-unsigned accept it)\n"
+               "  --timeout S     wait this long for the nodes' answers (default 5)\n"
                CLI_CONN_HELP
                "  --cluster NAME  default: default\n"
                "  -h, --help      show this help\n");
@@ -62,6 +66,7 @@ static void usage(const char *cmd, FILE *f)
 static int parse(const char *cmd, int argc, char **argv, struct ctl_args *a)
 {
     memset(a, 0, sizeof *a);
+    a->timeout_s = DEFAULT_TIMEOUT_S;
     a->key = getenv("FLORET_KEY");
     if (a->key && !*a->key)
         a->key = NULL;
@@ -83,6 +88,10 @@ static int parse(const char *cmd, int argc, char **argv, struct ctl_args *a)
             if (m < 0)
                 return 2;
             a->key = v;
+        } else if ((m = cli_opt(argc, argv, &i, "--timeout", &v, cmd)) != 0) {
+            if (m < 0 || cli_parse_timeout(cmd, "--timeout", v, CLI_MAX_SECONDS,
+                                           &a->timeout_s) != 0)
+                return 2;
         } else if ((m = cli_conn_opt(argc, argv, &i, &a->conn, cmd)) != 0) {
             if (m < 0)
                 return 2;
@@ -109,13 +118,6 @@ static int parse(const char *cmd, int argc, char **argv, struct ctl_args *a)
     if (a->key && a->unsigned_)
         return cli_usage_error(cmd, "--key and --unsigned exclude each other");
     return -1;
-}
-
-static uint64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 /* Read a whole file of at most max bytes; NULL after printing why. */
@@ -152,124 +154,195 @@ static int module_name(const struct ctl_args *a, char *out, size_t cap)
     else
         snprintf(out, cap, "%.*s", (int)(n > 4 && strcmp(base + n - 4, ".lua") == 0 ? n - 4 : n),
                  base);
-    if (!fl__lua_valid_module_name(out))
+    if (!fl_module_name_valid(out))
         return cli_usage_error("deploy", "module name '%s' is not valid: use 1 to %d of "
                                "A-Z a-z 0-9 _ - (no dot; give one with --name)", out,
-                               FL_LUA_MAX_MODULE_NAME);
+                               FL_MODULE_NAME_MAX);
     return -1;
 }
 
-/* Check the module in the nodes' sandbox, with a node's default limits
- * (its top level in a child process, killed after the load limit);
- * prints its tasks. */
-static int check_module(const char *name, const char *src, size_t len)
+/* The signing key of --key (NULL for --unsigned), read before anything
+ * is printed or sent. -1 when fine, else the exit status. */
+static int load_key(const char *cmd, const struct ctl_args *a, fl_key **key)
+{
+    char err[600];
+    *key = NULL;
+    if (!a->key)
+        return -1;
+    fl_status st = fl_key_load(a->key, key, err, sizeof err);
+    if (st == FL_ENOMEM) {
+        fprintf(stderr, "floret %s: out of memory\n", cmd);
+        return 1;
+    }
+    if (st != FL_OK)
+        return cli_usage_error(cmd, "--key: %s", err);
+    if (!fl_key_can_sign(*key)) {
+        fl_key_free(*key);
+        *key = NULL;
+        return cli_usage_error(cmd, "--key %s is a public key; sign with the .key file",
+                               a->key);
+    }
+    return -1;
+}
+
+/* Check the module in the nodes' sandbox, with a node's default limits;
+ * *tasks gets its task names. -1 when fine, else the exit status. */
+static int check_module(const char *name, const char *src, size_t len, char **tasks)
 {
     char err[700];
-    fl_lua_module *m = NULL;
-    fl_status st = fl__deploy_check_run(name, "", src, len, NULL, FL_LUA_DEFAULT_LOAD_MS,
-                                        NULL, NULL, &m, err, sizeof err);
-    if (st != FL_OK) {
+    if (fl_module_check(name, src, len, tasks, err, sizeof err) != FL_OK) {
         fprintf(stderr, "floret deploy: %s\n", err);
         return 1;
     }
-    printf("module %s, tasks", name);
-    for (size_t i = 0; i < fl__lua_module_nfn(m); i++)
-        printf("%s %s.%s", i ? "," : ":", name, fl__lua_module_fn(m, i));
-    printf("\n");
-    fl__lua_module_unref(m);
     return -1;
 }
 
-static int send_ctl(const char *cmd, const struct ctl_args *a, fl_ctl_msg *msg,
-                const char *src, size_t len)
+/* One line per node on stdout, then the exit status: 0 all accepted
+ * (or, for a retained deploy or undeploy, nobody online to ask), 1 none
+ * accepted, 5 some. The nodes that did not accept are named on stderr. */
+static int report(const char *cmd, const fl_control *c, const fl_control_answer *ans,
+                  size_t n)
 {
-    fl_ctl_key key;
-    char err[600], topic[256], from[64];
-    const char *cluster = a->cluster ? a->cluster : "default";
-    uint8_t *payload = NULL;
-    size_t plen = 0;
-    bool shutdown = strcmp(msg->kind, "shutdown") == 0;
-    if (fl__ctl_init() != FL_OK) {
-        fprintf(stderr, "floret %s: cannot initialise libsodium\n", cmd);
+    size_t ok = 0;
+    for (size_t i = 0; i < n; i++) {
+        const fl_control_answer *a = &ans[i];
+        ok += a->answer == FL_ANSWER_ACCEPTED;
+        if (a->answer == FL_ANSWER_ACCEPTED)
+            printf("%s: accepted\n", a->node);
+        else if (a->answer == FL_ANSWER_REFUSED)
+            printf("%s: refused: %s\n", a->node, a->reason);
+        else
+            printf("%s: %s\n", a->node, a->reason);
+    }
+    if (n == 0 && c->kind != FL_CONTROL_SHUTDOWN) {
+        printf("no node online: retained on the broker for the nodes that join\n");
+        return fflush(stdout) == 0 ? 0 : 1;
+    }
+    if (fflush(stdout) != 0)
         return 1;
-    }
-    if (a->key) {
-        if (fl__ctl_key_read(a->key, &key, err, sizeof err) != FL_OK)
-            return cli_usage_error(cmd, "--key: %s", err);
-        if (!key.has_secret)
-            return cli_usage_error(cmd, "--key %s is a public key; sign with the .key file",
-                                   a->key);
-    }
-    snprintf(from, sizeof from, "cli-%ld", (long)getpid());
-    msg->ts = wall_ms();
-    fl_status st = fl__ctl_build(cluster, from, msg, src, len, a->key ? &key : NULL,
-                                 &payload, &plen);
-    memset(&key, 0, sizeof key);
-    if (st != FL_OK) {
-        fprintf(stderr, "floret %s: cannot build the message: %s\n", cmd, fl_strerror(st));
-        return 1;
-    }
-    if (shutdown)
-        snprintf(topic, sizeof topic, "floret/v1/%s/ctl", cluster);
+    if (ok == n)
+        return 0;
+    char names[2048] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < n && used < sizeof names - 1; i++)
+        if (ans[i].answer != FL_ANSWER_ACCEPTED)
+            used += (size_t)snprintf(names + used, sizeof names - used, "%s%s (%s)",
+                                     used ? ", " : "", ans[i].node,
+                                     ans[i].answer == FL_ANSWER_REFUSED ? "refused"
+                                                                       : "no answer");
+    if (ok == 0)
+        fprintf(stderr, "error: no node accepted the %s: %s\n", cmd, names);
     else
-        snprintf(topic, sizeof topic, "floret/v1/%s/ctl/%s", cluster, msg->target);
-    int rc = cli_ctl_publish(cmd, &a->conn, topic, payload, plen, !shutdown);
-    fl_free(payload);
-    if (rc == 0)
-        printf("%s %s%s%s sent to cluster %s (%s)\n", cmd, msg->target,
-               msg->version[0] ? " version " : "", msg->version, cluster,
-               msg->signed_ ? "signed" : "UNSIGNED");
+        fprintf(stderr, "error: %zu of %zu nodes accepted the %s; not: %s\n", ok, n, cmd,
+                names);
+    return ok == 0 ? 1 : 5;
+}
+
+/* Connect, send c, wait for the answers, report them. */
+static int send_ctl(const char *cmd, const struct ctl_args *a, fl_control *c,
+                    const char *tasks)
+{
+    struct cli_client cl;
+    memset(&cl, 0, sizeof cl);
+    cl.cmd = cmd;
+    cl.conn = a->conn;
+    cl.cluster = a->cluster;
+    int rc = cli_client_start(&cl);
+    if (rc >= 0)
+        return rc;
+    fl_control_answer *ans = calloc(MAX_ANSWERS, sizeof *ans);
+    size_t n = 0;
+    c->timeout_ms = (uint32_t)(a->timeout_s * 1000.0 + 0.5);
+    fl_status st = ans ? fl_node_control(cl.node, c, ans, MAX_ANSWERS, &n) : FL_ENOMEM;
+    cli_client_stop(&cl);
+    if (st != FL_OK) {
+        fprintf(stderr, "floret %s: cannot send it: %s\n", cmd, fl_strerror(st));
+        free(ans);
+        return 1;
+    }
+    if (tasks) {
+        printf("module %s, tasks: ", c->target);
+        for (const char *t = tasks; *t; t++)
+            fputs(*t == ',' ? ", " : (char[2]){*t, 0}, stdout);
+        putchar('\n');
+    }
+    printf("%s %s%s%s sent to cluster %s (%s)\n", cmd, c->target,
+           c->version[0] ? " version " : "", c->version,
+           a->cluster ? a->cluster : "default", c->key ? "signed" : "UNSIGNED");
+    rc = report(cmd, c, ans, n);
+    free(ans);
     return rc;
 }
 
 int cli_deploy(int argc, char **argv)
 {
     struct ctl_args a;
-    fl_ctl_msg msg;
+    fl_control c;
+    fl_key *key = NULL;
+    char name[FL_MODULE_NAME_MAX + 8], *tasks = NULL;
     size_t len = 0;
     int rc = parse("deploy", argc, argv, &a);
     if (rc >= 0)
         return rc;
-    memset(&msg, 0, sizeof msg);
-    snprintf(msg.kind, sizeof msg.kind, "deploy");
-    if ((rc = module_name(&a, msg.target, sizeof msg.target)) >= 0)
+    if ((rc = module_name(&a, name, sizeof name)) >= 0 ||
+        (rc = load_key("deploy", &a, &key)) >= 0)
         return rc;
-    char *src = read_file("deploy", a.what, FL_LUA_MAX_SOURCE, &len);
-    if (!src)
-        return 1;
-    rc = check_module(msg.target, src, len);
-    if (rc < 0)
-        rc = send_ctl("deploy", &a, &msg, src, len);
+    char *src = read_file("deploy", a.what, FL_MODULE_SOURCE_MAX, &len);
+    rc = src ? check_module(name, src, len, &tasks) : 1;
+    if (rc < 0) {
+        memset(&c, 0, sizeof c);
+        c.kind = FL_CONTROL_DEPLOY;
+        c.target = name;
+        c.source = src;
+        c.source_len = len;
+        c.key = key;
+        rc = send_ctl("deploy", &a, &c, tasks);
+    }
+    fl_free(tasks);
     free(src);
+    fl_key_free(key);
     return rc;
 }
 
 int cli_undeploy(int argc, char **argv)
 {
     struct ctl_args a;
-    fl_ctl_msg msg;
+    fl_control c;
+    fl_key *key = NULL;
     int rc = parse("undeploy", argc, argv, &a);
     if (rc >= 0)
         return rc;
-    if (!fl__lua_valid_module_name(a.what))
+    if (!fl_module_name_valid(a.what))
         return cli_usage_error("undeploy", "'%s' is not a module name", a.what);
-    memset(&msg, 0, sizeof msg);
-    snprintf(msg.kind, sizeof msg.kind, "undeploy");
-    snprintf(msg.target, sizeof msg.target, "%s", a.what);
-    return send_ctl("undeploy", &a, &msg, NULL, 0);
+    if ((rc = load_key("undeploy", &a, &key)) >= 0)
+        return rc;
+    memset(&c, 0, sizeof c);
+    c.kind = FL_CONTROL_UNDEPLOY;
+    c.target = a.what;
+    c.key = key;
+    rc = send_ctl("undeploy", &a, &c, NULL);
+    fl_key_free(key);
+    return rc;
 }
 
 int cli_shutdown(int argc, char **argv)
 {
     struct ctl_args a;
-    fl_ctl_msg msg;
+    fl_control c;
+    fl_key *key = NULL;
     int rc = parse("shutdown", argc, argv, &a);
     if (rc >= 0)
         return rc;
-    memset(&msg, 0, sizeof msg);
-    snprintf(msg.kind, sizeof msg.kind, "shutdown");
-    snprintf(msg.target, sizeof msg.target, "%s", strcmp(a.what, "all") == 0 ? "*" : a.what);
-    if (strcmp(msg.target, "*") != 0 && strlen(msg.target) > 64)
+    const char *target = strcmp(a.what, "all") == 0 ? "*" : a.what;
+    if (strcmp(target, "*") != 0 && strlen(target) > 64)
         return cli_usage_error("shutdown", "'%s' is not a node id", a.what);
-    return send_ctl("shutdown", &a, &msg, NULL, 0);
+    if ((rc = load_key("shutdown", &a, &key)) >= 0)
+        return rc;
+    memset(&c, 0, sizeof c);
+    c.kind = FL_CONTROL_SHUTDOWN;
+    c.target = target;
+    c.key = key;
+    rc = send_ctl("shutdown", &a, &c, NULL);
+    fl_key_free(key);
+    return rc;
 }

@@ -5,8 +5,8 @@
  * MQTT clears a retained message. Every node then forgets them too
  * (docs/protocol.md 3.1). A node still online is refused unless --force:
  * clearing a live node's presence makes owners re-queue what it runs.
- * Depends on cli.h, conn.h, ctl_publish.h, opts.h, view.h and the public
- * header.
+ * Depends on cli.h, conn.h, opts.h, view.h and the public header
+ * (fl_node_forget).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,9 +16,7 @@
 
 #include "cli.h"
 #include "conn.h"
-#include "ctl_publish.h"
 #include "floret/floret.h"
-#include "hosted.h"
 #include "opts.h"
 #include "view.h"
 
@@ -60,9 +58,10 @@ static void quiet_log(void *ud, int level, const char *line)
         fprintf(stderr, "floret forget: %s\n", line);
 }
 
-/* Which of ids are online now: 1 online, 0 offline, -1 not seen. */
+/* Which of ids are online now: 1 online, 0 offline, -1 not seen; *out
+ * gets the running node, to forget them with. */
 static int look(const struct cli_conn *conn, const char *cluster, char **ids, int n,
-                int *state)
+                int *state, fl_node **out)
 {
     struct view v;
     fl_node_options o;
@@ -80,7 +79,7 @@ static int look(const struct cli_conn *conn, const char *cluster, char **ids, in
         st = fl_node_start(node, 5000);
     if (st != FL_OK) {
         fprintf(stderr, "error: cannot connect: %s\n",
-                st == FL_ECONN ? fl__node_last_error(node) : fl_strerror(st));
+                st == FL_ECONN ? fl_node_last_error(node) : fl_strerror(st));
         fl_node_free(node);
         view_free(&v);
         return st == FL_ECONN ? 3 : 1;
@@ -89,8 +88,7 @@ static int look(const struct cli_conn *conn, const char *cluster, char **ids, in
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
     view_update_peers(&v, node, fl_node_id(node));
-    fl_node_stop(node, 1000);
-    fl_node_free(node);
+    *out = node;
     for (int i = 0; i < n; i++) {
         state[i] = -1;
         for (size_t k = 0; k < v.n; k++)
@@ -140,12 +138,12 @@ int cli_forget(int argc, char **argv)
         return cli_usage_error(CMD, "cluster name '%s' is not valid", cluster);
     if (n == 0)
         return cli_usage_error(CMD, "name at least one node to forget");
-    int rc = look(&conn, cluster, ids, n, state);
+    fl_node *node = NULL;
+    int rc = look(&conn, cluster, ids, n, state, &node);
     if (rc)
         return rc;
     int status = 0;
     for (int i = 0; i < n; i++) {
-        char topic[200];
         if (state[i] == 1 && !force) {
             fprintf(stderr, "floret forget: %s is online; stop it first, or use --force\n",
                     ids[i]);
@@ -155,17 +153,16 @@ int cli_forget(int argc, char **argv)
         if (state[i] == -1)
             fprintf(stderr, "floret forget: %s has no presence on cluster '%s'; clearing "
                     "its stats anyway\n", ids[i], cluster ? cluster : "default");
-        snprintf(topic, sizeof topic, "floret/v1/%s/node/%s/stats",
-                 cluster ? cluster : "default", ids[i]);
-        rc = cli_ctl_publish(CMD, &conn, topic, "", 0, true);
-        if (rc == 0) {
-            snprintf(topic, sizeof topic, "floret/v1/%s/node/%s",
-                     cluster ? cluster : "default", ids[i]);
-            rc = cli_ctl_publish(CMD, &conn, topic, "", 0, true);
+        fl_status st = fl_node_forget(node, ids[i]);
+        if (st != FL_OK) {
+            fprintf(stderr, "floret forget: %s: %s\n", ids[i], fl_strerror(st));
+            status = 3;
+            break;
         }
-        if (rc)
-            return rc;
         printf("forgot %s\n", ids[i]);
     }
+    /* The stop sends what is queued, then disconnects. */
+    fl_node_stop(node, 2000);
+    fl_node_free(node);
     return status;
 }

@@ -2,13 +2,13 @@
  * keygen.c - `floret keygen [--out PREFIX]`: write an Ed25519 key pair for
  * signing control messages: PREFIX.key (secret, mode 0600) for `floret
  * deploy --key`, PREFIX.pub for `floret node --trust`. Never overwrites.
- * Depends on cli.h, opts.h, ctl_sign.h.
+ * Depends on cli.h, opts.h and the public header (fl_key_generate).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
-#include "ctl_sign.h"
+#include "floret/floret.h"
 #include "opts.h"
 
 static void usage(FILE *f)
@@ -27,7 +27,6 @@ int cli_keygen(int argc, char **argv)
 {
     const char *prefix = "floret";
     char err[600];
-    fl_ctl_key k;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         int m;
@@ -45,12 +44,7 @@ int cli_keygen(int argc, char **argv)
             return cli_unknown_arg_help("keygen", argv[i], usage);
         }
     }
-    if (fl__ctl_keygen(&k) != FL_OK) {
-        fprintf(stderr, "floret keygen: cannot initialise libsodium\n");
-        return 1;
-    }
-    fl_status st = fl__ctl_key_write(&k, prefix, err, sizeof err);
-    memset(&k, 0, sizeof k);
+    fl_status st = fl_key_generate(prefix, err, sizeof err);
     if (st != FL_OK) {
         fprintf(stderr, "floret keygen: %s%s\n", err,
                 st == FL_EEXIST ? " (choose another --out, or remove it)" : "");

@@ -4,14 +4,14 @@
  * a zero-slot client, like `floret call`), places each tile's pixels where
  * its value says, and writes a PNG in which every tile is tinted by the
  * node that computed it (or gray, or a PGM). --reference renders the same
- * tiles through the same code (mandelbrot.h) in this process, without a
- * broker: the image a cluster must reproduce byte for byte. While it runs
- * it shows the tiles to every dashboard (dashboard_tiles.h) unless
- * --no-show.
+ * tiles through the task itself (fl_registry_apply) in this process,
+ * without a broker: the image a cluster must reproduce byte for byte.
+ * While it runs it shows the tiles to every dashboard (dashboard_tiles.h)
+ * unless --no-show.
  * Exit status: 0 written, 1 a tile failed or the file could not be
  * written, 2 usage error, 3 broker unreachable.
- * Depends on cli.h, client.h, dashboard_tiles.h, image.h, opts.h,
- * mandelbrot.h and the public header.
+ * Depends on cli.h, client.h, dashboard_tiles.h, image.h, opts.h and the
+ * public header.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,7 +23,6 @@
 #include "client.h"
 #include "dashboard_tiles.h"
 #include "image.h"
-#include "mandelbrot.h"
 #include "opts.h"
 
 #define DEFAULT_TIMEOUT_S 120.0
@@ -246,23 +245,25 @@ static void place(const struct mandel_args *a, uint8_t *img, const struct tile *
         memcpy(img + (size_t)(t->y + j) * a->width + t->x, px + (size_t)j * t->w, t->w);
 }
 
-/* The same tile through the same parser and renderer as the task. */
-static int render_here(const struct mandel_args *a, const struct tile *t, uint8_t *img)
+/* The same tile through the task itself, run here (fl_registry_apply). */
+static int render_here(const fl_registry *reg, const struct mandel_args *a,
+                       const struct tile *t, uint8_t *img)
 {
-    char *kw = tile_kwargs(a, t), err[160];
-    fl_value *v = NULL;
-    fl_mandel_tile mt;
-    uint8_t *px = NULL;
+    char *kw = tile_kwargs(a, t), err[300];
+    void *px = NULL;
+    size_t len = 0;
     int rc = 1;
-    if (kw && fl_value_parse(kw, strlen(kw), &v) == FL_OK &&
-        fl__mandel_parse(v, &mt, err, sizeof err) &&
-        (px = malloc((size_t)mt.w * mt.h)) != NULL) {
-        fl__mandel_render(&mt, px);
+    fl_status st = kw ? fl_registry_apply(reg, "mandel.tile", NULL, kw, NULL, 0, NULL, &px,
+                                          &len, err, sizeof err)
+                      : FL_ENOMEM;
+    if (st == FL_OK && len == (size_t)t->w * t->h) {
         place(a, img, t, px);
         rc = 0;
+    } else {
+        fprintf(stderr, "error: tile at %u,%u: %s\n", (unsigned)t->x, (unsigned)t->y,
+                st == FL_OK ? "wrong size" : st == FL_ENOMEM ? "out of memory" : err);
     }
-    free(px);
-    fl_value_free(v);
+    fl_free(px);
     free(kw);
     return rc;
 }
@@ -446,9 +447,13 @@ int cli_mandelbrot(int argc, char **argv)
                 (unsigned)a.height);
         rc = 1;
     } else if (a.reference) {
-        rc = 0;
+        fl_registry *reg = fl_registry_new();
+        rc = reg && fl_register_mandelbrot(reg) == FL_OK ? 0 : 1;
+        if (rc)
+            fprintf(stderr, "error: out of memory\n");
         for (size_t i = 0; i < n && rc == 0; i++)
-            rc = render_here(&a, &ts[i], img);
+            rc = render_here(reg, &a, &ts[i], img);
+        fl_registry_free(reg);
     } else if ((rc = cli_client_start(&a.client)) < 0) {
         struct show *sh = a.show ? start_show(&a, n) : NULL;
         rc = render_on_cluster(&a, ts, n, img, ns, sh);

@@ -6,8 +6,8 @@
  * self-pipe; the library itself installs no handlers. A node waits for its
  * broker as long as it takes (boot order does not matter), unless the
  * broker refuses it for good (credentials, certificate: exit 3 at once).
- * Depends on cli.h, opts.h, hosted.h (URL check, connect error),
- * wordcount_file.h and POSIX.
+ * Depends on cli.h, opts.h, conn.h, the public header (the node, the
+ * wc.file task of its data directories) and POSIX.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,9 +23,7 @@
 #include "config.h"
 #include "conn.h"
 #include "floret/floret.h"
-#include "hosted.h"
 #include "opts.h"
-#include "wordcount_file.h"
 
 /* The byte a finished start writes to the signal pipe (no signal is 0). */
 #define START_DONE 0
@@ -411,12 +409,12 @@ static unsigned slots_of(long slots)
 
 /* The built-in tasks plus the word count's map task, and its locality task
  * when the node may read files (roots not NULL). */
-static fl_registry *node_registry(const fl__wc_roots *roots)
+static fl_registry *node_registry(const fl_wordcount_roots *roots)
 {
     fl_registry *reg = fl_registry_new();
     if (reg && (fl_register_builtins(reg) != FL_OK || fl_register_wordcount(reg) != FL_OK ||
                 fl_register_mandelbrot(reg) != FL_OK ||
-                (roots && fl__register_wordcount_file(reg, roots) != FL_OK))) {
+                (roots && fl_register_wordcount_file(reg, roots) != FL_OK))) {
         fl_registry_free(reg);
         reg = NULL;
     }
@@ -467,8 +465,8 @@ static int check_entry(int argc, char **argv, void *ud)
     free(scratch.env_dirs);
     /* The connection's options are checked together, when resolved. */
     for (size_t i = 0; rc < 0 && i < sizeof conn_flags / sizeof conn_flags[0]; i++) {
-        fl_url url;
-        char err[FL_PATH_BUF + 400];
+        struct cli_url url;
+        char err[CLI_PATH_BUF + 400];
         if (strcmp(argv[1], conn_flags[i]) == 0 &&
             cli_conn_resolve(&scratch.conn, &url, err, sizeof err) != FL_OK)
             rc = cli_usage_error("node", "%s", err);
@@ -497,8 +495,8 @@ static int node_main(int argc, char **argv)
     struct node_args a;
     fl_node *node = NULL;
     fl_status st;
-    fl_url url;
-    char err[FL_PATH_BUF + 400];
+    struct cli_url url;
+    char err[CLI_PATH_BUF + 400];
     int rc, sig;
 
     rc = parse(argc, argv, &a);
@@ -512,16 +510,16 @@ static int node_main(int argc, char **argv)
         fprintf(stderr, "floret node: cannot install signal handlers: %s\n", strerror(errno));
         return 1;
     }
-    fl__wc_roots *roots = NULL;
+    fl_wordcount_roots *roots = NULL;
     if (a.ndata_dirs) {
-        roots = fl__wc_roots_new(a.data_dirs, a.ndata_dirs, err, sizeof err);
+        roots = fl_wordcount_roots_new(a.data_dirs, a.ndata_dirs, err, sizeof err);
         free(a.env_dirs); /* roots holds resolved copies */
         if (!roots)
             return cli_usage_error("node", "%s", err);
     }
     fl_registry *reg = node_registry(roots);
     if (!reg) {
-        fl__wc_roots_free(roots);
+        fl_wordcount_roots_free(roots);
         fprintf(stderr, "floret node: out of memory\n");
         return 1;
     }
@@ -529,7 +527,7 @@ static int node_main(int argc, char **argv)
     st = fl_node_new(&a.o, &node);
     if (st != FL_OK) {
         fl_registry_free(reg);
-        fl__wc_roots_free(roots);
+        fl_wordcount_roots_free(roots);
         /* The library logged which option was wrong. */
         fprintf(stderr, "floret node: %s\n", fl_strerror(st));
         return st == FL_EINVAL ? 2 : 1;
@@ -541,24 +539,24 @@ static int node_main(int argc, char **argv)
                     sig == SIGINT ? "SIGINT" : "SIGTERM or shutdown");
         fl_node_free(node);
         fl_registry_free(reg);
-        fl__wc_roots_free(roots);
+        fl_wordcount_roots_free(roots);
         return 0;
     }
     if (st != FL_OK) {
         /* FL_EEXIST: the node logged the one line that says whose id. */
         if (st == FL_ECONN && a.o.log_format == FL_LOG_JSON)
             fl_node_log(node, FL_LOG_ERROR, "cannot connect to broker %s: %s",
-                        url.text, fl__node_last_error(node));
+                        url.text, fl_node_last_error(node));
         else if (st == FL_ECONN)
             fprintf(stderr, "error: cannot connect to broker %s: %s\n", url.text,
-                    fl__node_last_error(node));
+                    fl_node_last_error(node));
         else if (st != FL_EEXIST && a.o.log_format == FL_LOG_JSON)
             fl_node_log(node, FL_LOG_ERROR, "cannot start the node: %s", fl_strerror(st));
         else if (st != FL_EEXIST)
             fprintf(stderr, "error: cannot start the node: %s\n", fl_strerror(st));
         fl_node_free(node);
         fl_registry_free(reg);
-        fl__wc_roots_free(roots);
+        fl_wordcount_roots_free(roots);
         return st == FL_ECONN ? 3 : st == FL_EEXIST ? 4 : 1;
     }
     fl_node_log(node, FL_LOG_INFO, "node %s online: %u slots, broker %s",
@@ -571,14 +569,14 @@ static int node_main(int argc, char **argv)
                 a.stop_grace_ms / 1000);
     fl_node_stop(node, a.stop_grace_ms);
     int status = 0;
-    if (fl__node_id_taken(node)) {
+    if (fl_node_id_taken(node)) {
         if (a.o.log_format == FL_LOG_JSON)
-            fl_node_log(node, FL_LOG_ERROR, "%s", fl__node_last_error(node));
+            fl_node_log(node, FL_LOG_ERROR, "%s", fl_node_last_error(node));
         else
-            fprintf(stderr, "error: %s\n", fl__node_last_error(node));
+            fprintf(stderr, "error: %s\n", fl_node_last_error(node));
         status = 4;
     }
-    if (fl__node_abandoned(node)) {
+    if (fl_node_abandoned(node)) {
         /* A task ignored its cancellation: its thread may still use what
          * a free would release. The node said offline; leave now. */
         fl_node_log(node, FL_LOG_WARN, "exiting with a task still running");
@@ -587,6 +585,6 @@ static int node_main(int argc, char **argv)
     }
     fl_node_free(node);
     fl_registry_free(reg);
-    fl__wc_roots_free(roots);
+    fl_wordcount_roots_free(roots);
     return status;
 }

@@ -7,7 +7,7 @@
  * slots are retained by the broker, so a short wait sees every node at
  * once. --watch redraws the table every 2 s like top. Offline nodes last
  * seen longer ago than --offline-after are left out unless --all.
- * Depends on cli.h, clock.h, conn.h, json_out.h, opts.h, view.h, hosted.h
+ * Depends on cli.h, clock.h, conn.h, json_out.h, opts.h, view.h
  * and the public header.
  */
 #include <errno.h>
@@ -22,7 +22,6 @@
 #include "clock.h"
 #include "conn.h"
 #include "floret/floret.h"
-#include "hosted.h"
 #include "json_out.h"
 #include "opts.h"
 #include "view.h"
@@ -414,8 +413,8 @@ int cli_status(int argc, char **argv)
     struct view v;
     fl_node_options o;
     fl_node *node = NULL;
-    fl_url url;
-    char err[FL_PATH_BUF + 400];
+    struct cli_url url;
+    char err[CLI_PATH_BUF + 400];
     fl_status st;
     int rc = parse(argc, argv, &a);
 
@@ -441,7 +440,7 @@ int cli_status(int argc, char **argv)
     if (st != FL_OK) {
         if (st == FL_ECONN)
             fprintf(stderr, "error: cannot connect to broker %s: %s\n", url.text,
-                    fl__node_last_error(node));
+                    fl_node_last_error(node));
         else
             fprintf(stderr, "error: %s\n", fl_strerror(st));
         fl_node_free(node);

@@ -6,7 +6,7 @@
  * prints the result (wordcount_report.c).
  * Exit status: 0 success, 1 the count failed (an input could not be read,
  * a chunk failed), 2 usage error, 3 cluster unreachable or not started.
- * Depends on cli.h, client.h, data_dirs.h, hosted.h, opts.h, local_cluster.h and
+ * Depends on cli.h, client.h, data_dirs.h, opts.h, local_cluster.h and
  * wordcount_cli.h.
  */
 #include <errno.h>
@@ -22,7 +22,6 @@
 #include "cli.h"
 #include "data_dirs.h"
 #include "client.h"
-#include "hosted.h"
 #include "local_cluster.h"
 #include "malloc_tune.h"
 #include "opts.h"
@@ -30,7 +29,7 @@
 
 #define CMD "wordcount"
 /* The chunk size of standard input and the largest adaptive chunk whose
- * bytes travel (wordcount_run.c picks file chunk sizes as the input runs
+ * bytes travel (the library picks file chunk sizes as the input runs
  * out): it fits in one 8 MiB message with room for the envelope, and its
  * partial count merges at a fraction of the cost of counting it. */
 #define DEFAULT_CHUNK (4u * 1024u * 1024u)
@@ -187,17 +186,28 @@ static bool broker_configured(const struct wc_opts *o)
     return o->conn.broker || (env && *env);
 }
 
-static int count_on(struct cli_client *c, const struct wc_opts *o, struct wc_stats *s)
+static int count_on(struct cli_client *c, const struct wc_opts *o, const struct wc_where *w)
 {
-    fl_wc_table *t = fl__wc_new();
-    if (!t) {
-        fprintf(stderr, "floret wordcount: out of memory\n");
+    fl_wordcount_options wo;
+    fl_wordcount *wc = NULL;
+    char err[600];
+    fl_wordcount_options_init(&wo);
+    wo.min_length = o->min_length;
+    wo.chunk = o->chunk_set ? o->chunk : 0;
+    wo.locality = o->locality;
+    wo.map = o->map;
+    wo.verbose = o->verbose;
+    wo.progress = o->progress ? wc_progress : NULL;
+    fl_status st = fl_wordcount_files(c->node, (const char *const *)o->files,
+                                      (size_t)o->nfiles, &wo, &wc, err, sizeof err);
+    if (o->progress)
+        wc_progress_clear();
+    if (st != FL_OK) {
+        fprintf(stderr, "floret wordcount: %s\n", err);
         return 1;
     }
-    int rc = wc_run(c->node, o, t, s);
-    if (rc == 0)
-        rc = wc_report(o, t, s);
-    fl__wc_free(t);
+    int rc = wc_report(o, wc, w);
+    fl_wordcount_free(wc);
     return rc;
 }
 
@@ -214,7 +224,7 @@ int cli_wordcount(int argc, char **argv)
      * encoded, queued in the MQTT library): about 64 MiB at the largest. */
     cli_prefer_huge_pages(64u << 20);
     struct wc_opts o;
-    struct wc_stats s;
+    struct wc_where s;
     struct local_cluster *lc = NULL;
     struct cli_client c = {.cmd = CMD};
     int rc = parse(argc, argv, &o);
@@ -244,8 +254,8 @@ int cli_wordcount(int argc, char **argv)
         o.conn.broker = local_cluster_url(lc);
     } else {
         /* The URL without its password, for the report. */
-        static fl_url url;
-        char err[FL_PATH_BUF + 400];
+        static struct cli_url url;
+        char err[CLI_PATH_BUF + 400];
         if (cli_conn_resolve(&o.conn, &url, err, sizeof err) == FL_OK)
             s.where = url.text;
     }
@@ -259,7 +269,6 @@ int cli_wordcount(int argc, char **argv)
     }
 out:
     local_cluster_stop(lc);
-    wc_stats_free(&s);
     free(o.files);
     return rc;
 }

@@ -5,7 +5,8 @@
  * stderr. Words are printed as their bytes; in JSON a byte that is not
  * part of valid UTF-8 is written \xNN (a word never holds a backslash,
  * so this cannot be mistaken for text).
- * Depends on wordcount_cli.h, json_out.h and the C library.
+ * Depends on wordcount_cli.h, json_out.h, the public header and the C
+ * library.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -17,12 +18,12 @@
 
 #define BAR_WIDTH 30
 
-static double mb_per_s(const struct wc_stats *s)
+static double mb_per_s(const fl_wordcount_stats *s)
 {
     return s->elapsed_s > 0 ? (double)s->bytes / 1e6 / s->elapsed_s : 0.0;
 }
 
-static void print_word(const fl_wc_entry *e)
+static void print_word(const fl_word *e)
 {
     fwrite(e->word, 1, e->len, stdout);
 }
@@ -57,13 +58,14 @@ static size_t utf8_len(const uint8_t *w, size_t n)
 }
 
 /* A word as a JSON string (words hold no quote, backslash or control). */
-static void print_json_word(const fl_wc_entry *e)
+static void print_json_word(const fl_word *e)
 {
+    const uint8_t *w = (const uint8_t *)e->word;
     putchar('"');
     for (size_t i = 0; i < e->len;) {
-        size_t k = utf8_len(e->word + i, e->len - i);
+        size_t k = utf8_len(w + i, e->len - i);
         if (k == 0) {
-            printf("\\\\x%02x", e->word[i]);
+            printf("\\\\x%02x", w[i]);
             i++;
         } else {
             fwrite(e->word + i, 1, k, stdout);
@@ -86,38 +88,43 @@ static void print_files_json(const struct wc_opts *o)
     putchar(']');
 }
 
-static void report_json(const struct wc_opts *o, const fl_wc_table *t,
-                        const struct wc_stats *s, const fl_wc_entry *top, size_t n)
+static void report_json(const struct wc_opts *o, const fl_wordcount *wc,
+                        const struct wc_where *w, const fl_word *top, size_t n)
 {
+    fl_wordcount_stats st;
+    const fl_wordcount_stats *s = &st;
+    fl_wordcount_get_stats(wc, &st);
     putchar('{');
     print_files_json(o);
     printf(",\"bytes\":%" PRIu64 ",\"words\":%" PRIu64 ",\"distinct\":%zu,\"min_length\":%zu,\"top\":[",
-           s->bytes, fl__wc_total(t), fl__wc_distinct(t), o->min_length);
+           s->bytes, fl_wordcount_total(wc), fl_wordcount_distinct(wc), o->min_length);
     for (size_t i = 0; i < n; i++) {
         printf("%s{\"word\":", i ? "," : "");
         print_json_word(&top[i]);
         printf(",\"count\":%" PRIu64 "}", top[i].count);
     }
     printf("],\"elapsed_s\":%.6f,\"mb_per_s\":%.1f", s->elapsed_s, mb_per_s(s));
-    if (s->cluster_start_s >= 0)
-        printf(",\"cluster_start_s\":%.6f", s->cluster_start_s);
+    if (w->cluster_start_s >= 0)
+        printf(",\"cluster_start_s\":%.6f", w->cluster_start_s);
     printf(",\"cluster\":");
-    cli_json_string(s->where ? s->where : "");
+    cli_json_string(w->where ? w->where : "");
     printf(",\"chunks\":%" PRIu64 ",\"chunks_read_by_nodes\":%" PRIu64
            ",\"chunks_sent\":%" PRIu64,
-           s->chunks, s->by_ref, s->by_bytes);
+           s->chunks, s->read_by_nodes, s->sent);
     printf(",\"fallbacks\":%" PRIu64, s->fallbacks);
     printf(",\"tasks_per_node\":{");
-    for (size_t i = 0; i < s->nnodes; i++) {
+    for (size_t i = 0; i < s->nodes; i++) {
+        uint64_t tasks = 0;
+        const char *id = fl_wordcount_node(wc, i, &tasks);
         if (i)
             putchar(',');
-        cli_json_string(s->nodes[i].id);
-        printf(":%" PRIu64, s->nodes[i].tasks);
+        cli_json_string(id);
+        printf(":%" PRIu64, tasks);
     }
     printf("}}\n");
 }
 
-static void report_top(const fl_wc_entry *top, size_t n)
+static void report_top(const fl_word *top, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         printf("%12" PRIu64 "  ", top[i].count);
@@ -126,11 +133,14 @@ static void report_top(const fl_wc_entry *top, size_t n)
     }
 }
 
-static void report_text(const struct wc_opts *o, const fl_wc_table *t,
-                        const struct wc_stats *s, const fl_wc_entry *top, size_t n)
+static void report_text(const struct wc_opts *o, const fl_wordcount *wc,
+                        const struct wc_where *w, const fl_word *top, size_t n)
 {
-    printf("words      %" PRIu64 "\n", fl__wc_total(t));
-    printf("distinct   %zu\n", fl__wc_distinct(t));
+    fl_wordcount_stats st;
+    const fl_wordcount_stats *s = &st;
+    fl_wordcount_get_stats(wc, &st);
+    printf("words      %" PRIu64 "\n", fl_wordcount_total(wc));
+    printf("distinct   %zu\n", fl_wordcount_distinct(wc));
     if (o->quiet) {
         report_top(top, n);
         return;
@@ -142,24 +152,27 @@ static void report_text(const struct wc_opts *o, const fl_wc_table *t,
     report_top(top, n);
     printf("bytes      %" PRIu64 "\n", s->bytes);
     printf("elapsed    %.3f s", s->elapsed_s);
-    if (s->cluster_start_s >= 0)
-        printf(" (+ %.3f s to start the local cluster)", s->cluster_start_s);
+    if (w->cluster_start_s >= 0)
+        printf(" (+ %.3f s to start the local cluster)", w->cluster_start_s);
     printf("\nthroughput %.1f MB/s\n", mb_per_s(s));
-    printf("cluster    %s\n", s->where ? s->where : "");
+    printf("cluster    %s\n", w->where ? w->where : "");
     printf("chunks     %" PRIu64 " (%" PRIu64 " read by the nodes from the file, %" PRIu64
            " sent through the broker)\n",
-           s->chunks, s->by_ref, s->by_bytes);
+           s->chunks, s->read_by_nodes, s->sent);
     printf("tasks per node:\n");
-    for (size_t i = 0; i < s->nnodes; i++)
-        printf("  %-24s %" PRIu64 "\n", s->nodes[i].id, s->nodes[i].tasks);
+    for (size_t i = 0; i < s->nodes; i++) {
+        uint64_t tasks = 0;
+        const char *id = fl_wordcount_node(wc, i, &tasks);
+        printf("  %-24s %" PRIu64 "\n", id, tasks);
+    }
 }
 
 /* Every word in byte order, as `sort | uniq -c` prints it. */
-static int report_all(const fl_wc_table *t)
+static int report_all(const fl_wordcount *wc)
 {
-    fl_wc_entry *e = NULL;
+    fl_word *e = NULL;
     size_t n = 0;
-    if (fl__wc_sorted(t, &e, &n) != FL_OK) {
+    if (fl_wordcount_sorted(wc, &e, &n) != FL_OK) {
         fprintf(stderr, "floret wordcount: out of memory sorting the words\n");
         return 1;
     }
@@ -172,22 +185,22 @@ static int report_all(const fl_wc_table *t)
     return 0;
 }
 
-int wc_report(const struct wc_opts *o, const fl_wc_table *t, const struct wc_stats *s)
+int wc_report(const struct wc_opts *o, const fl_wordcount *wc, const struct wc_where *w)
 {
     int rc = 0;
     if (o->all) {
-        rc = report_all(t);
+        rc = report_all(wc);
     } else {
-        fl_wc_entry *top = NULL;
+        fl_word *top = NULL;
         size_t n = 0;
-        if (fl__wc_top(t, o->top, &top, &n) != FL_OK) {
+        if (fl_wordcount_top(wc, o->top, &top, &n) != FL_OK) {
             fprintf(stderr, "floret wordcount: out of memory ranking the words\n");
             return 1;
         }
         if (o->json)
-            report_json(o, t, s, top, n);
+            report_json(o, wc, w, top, n);
         else
-            report_text(o, t, s, top, n);
+            report_text(o, wc, w, top, n);
         fl_free(top);
     }
     if (fflush(stdout) != 0 || ferror(stdout)) {
@@ -197,34 +210,27 @@ int wc_report(const struct wc_opts *o, const fl_wc_table *t, const struct wc_sta
     return rc;
 }
 
-void wc_progress(const struct wc_stats *s, double elapsed_s, bool done)
+void wc_progress_clear(void)
 {
-    if (done) {
-        fprintf(stderr, "\r\033[K");
-        return;
-    }
-    double mb = (double)s->bytes / 1e6;
-    double rate = elapsed_s > 0 ? mb / elapsed_s : 0;
-    if (s->size_known && s->known_bytes > 0) {
-        double f = (double)s->bytes / (double)s->known_bytes;
+    fprintf(stderr, "\r\033[K");
+}
+
+void wc_progress(void *ud, const fl_wordcount_progress *p)
+{
+    (void)ud;
+    double mb = (double)p->bytes / 1e6;
+    double rate = p->elapsed_s > 0 ? mb / p->elapsed_s : 0;
+    if (p->size_known && p->total_bytes > 0) {
+        double f = (double)p->bytes / (double)p->total_bytes;
         int fill = (int)(f * BAR_WIDTH);
         char bar[BAR_WIDTH + 1];
         for (int i = 0; i < BAR_WIDTH; i++)
             bar[i] = i < fill ? '#' : '.';
         bar[BAR_WIDTH] = '\0';
         fprintf(stderr, "\r[%s] %3.0f%%  %.1f / %.1f MB  %.0f MB/s\033[K", bar, f * 100.0, mb,
-                (double)s->known_bytes / 1e6, rate);
+                (double)p->total_bytes / 1e6, rate);
     } else {
         fprintf(stderr, "\r%.1f MB  %.0f MB/s\033[K", mb, rate);
     }
     fflush(stderr);
-}
-
-void wc_stats_free(struct wc_stats *s)
-{
-    for (size_t i = 0; i < s->nnodes; i++)
-        fl__wc_hint_free(&s->nodes[i].hint);
-    free(s->nodes);
-    s->nodes = NULL;
-    s->nnodes = s->cap_nodes = 0;
 }

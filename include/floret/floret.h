@@ -140,6 +140,13 @@ char *fl_value_to_json(const fl_value *v, size_t *len);
 /* Free a value made by fl_value_parse or handed to the caller as owned. */
 void fl_value_free(fl_value *v);
 
+/* Check that json (len bytes) is JSON text and, when want >= 0, of type
+ * want (an fl_type), as fl_node_call checks its args and kwargs. FL_OK or
+ * FL_EINVAL with a one-line reason in err (where it went wrong, or the
+ * type found). */
+fl_status fl_json_check(const char *json, size_t len, int want, char *err,
+                        size_t errlen);
+
 /* ------------------------------------------------------------ native tasks */
 
 /*
@@ -224,6 +231,23 @@ void fl_registry_free(fl_registry *reg);
 fl_status fl_registry_add(fl_registry *reg, const char *name, fl_task_fn fn,
                           void *ud);
 
+/*
+ * Run task name of reg here and now, on the calling thread, as a worker
+ * would run it (Celery's Task.apply()): args is JSON array text (NULL =
+ * []), kwargs JSON object text (NULL = {}), att an optional attachment.
+ * On FL_OK *value (if not NULL) gets its result (free with
+ * fl_value_free) and *att_out / *att_out_len (if not NULL) its result
+ * attachment (free with fl_free; NULL, 0 when none). FL_ETASK: the task
+ * failed, err holds "Type: message"; FL_ENOTFOUND: no such task;
+ * FL_EINVAL: args or kwargs are not what they must be (err says which);
+ * FL_ENOMEM. fl_task_cancelled is always false here, and results have no
+ * size limit.
+ */
+fl_status fl_registry_apply(const fl_registry *reg, const char *name, const char *args,
+                            const char *kwargs, const void *att, size_t att_len,
+                            fl_value **value, void **att_out, size_t *att_out_len,
+                            char *err, size_t errlen);
+
 /* Register the built-in tasks: add, mul, xsum, echo, sleep, fail. */
 fl_status fl_register_builtins(fl_registry *reg);
 
@@ -236,6 +260,33 @@ fl_status fl_register_builtins(fl_registry *reg);
  */
 fl_status fl_register_wordcount(fl_registry *reg);
 
+/* The directories the locality task "wc.file" may read files below
+ * (`floret node --data-dir`). Opaque. */
+typedef struct fl_wordcount_roots fl_wordcount_roots;
+
+/*
+ * Resolve dirs[0..n) (realpath: each must exist and be a directory) into
+ * a set of allowed directories; NULL with a one-line reason in err when
+ * one is not (or out of memory). n may be 0 (nothing is readable). Free
+ * with fl_wordcount_roots_free, after the registry it is given to.
+ */
+fl_wordcount_roots *fl_wordcount_roots_new(const char *const *dirs, size_t n,
+                                           char *err, size_t errlen);
+void fl_wordcount_roots_free(fl_wordcount_roots *roots);
+
+/*
+ * Register "wc.file", the word count's locality task (docs/wordcount.md,
+ * "Data locality"): a client that counts a file this node can read too
+ * sends {"path", "offset", "length", "size", "mtime_s", "mtime_ns",
+ * "sample", "min_length"} instead of the bytes; the outcome is wc.map's
+ * for that range of the file, or the error NotLocal when the path is not
+ * a regular file below one of roots, reached without a symbolic link
+ * below it, or differs from the client's in any checked way (the client
+ * then sends the bytes). roots must outlive the registry. FL_OK,
+ * FL_EEXIST or FL_ENOMEM.
+ */
+fl_status fl_register_wordcount_file(fl_registry *reg, const fl_wordcount_roots *roots);
+
 /*
  * Register "mandel.tile", the task of `floret mandelbrot`: kwargs
  * {"width","height","x","y","w","h","iter","cx","cy","span"} describe an
@@ -247,6 +298,11 @@ fl_status fl_register_wordcount(fl_registry *reg);
  * naming it. Returns FL_OK, FL_EEXIST or FL_ENOMEM.
  */
 fl_status fl_register_mandelbrot(fl_registry *reg);
+
+/* Limits of one "mandel.tile" task: its pixels are one attachment. */
+#define FL_MANDEL_MAX_SIDE 16384u  /* image width and height */
+#define FL_MANDEL_MAX_TILE 262144u /* pixels of one tile */
+#define FL_MANDEL_MAX_ITER 100000u /* iterations per pixel */
 
 /* --------------------------------------------------------------- the node */
 
@@ -393,6 +449,44 @@ typedef struct fl_node_options {
 /* Fill o with the defaults described above. */
 void fl_node_options_init(fl_node_options *o);
 
+/*
+ * Check the broker and credentials of o as fl_node_new will (the URL;
+ * TLS files readable, a certificate with its key, TLS files only with
+ * mqtts://; a password only with a user name; each NULL falling back on
+ * its environment variable), without a node: url (cap bytes, may be
+ * NULL) gets the URL as logs show it, scheme://[user@]host:port without
+ * the password. o NULL: the defaults. FL_OK, or FL_EINVAL with a
+ * one-line reason in err naming the option or file; FL_ENOMEM.
+ */
+fl_status fl_broker_check(const fl_node_options *o, char *url, size_t cap, char *err,
+                          size_t errlen);
+
+/* The connection settings a node would use, resolved (fl_broker_resolve)
+ * for a program that opens an MQTT connection of its own beside floret's
+ * (the picture feed of `floret mandelbrot` does). Paths are "" when not
+ * set; a TLS connection without ca_file verifies with the system's CAs. */
+typedef struct fl_broker_settings {
+    bool tls;            /* mqtts:// */
+    char host[256];
+    int port;
+    bool has_user;
+    char user[256];
+    char password[256];  /* "" = none; clear it after use */
+    char url[600];       /* as logs show it, without the password */
+    char ca_file[1024];
+    char cert_file[1024];
+    char key_file[1024];
+} fl_broker_settings;
+
+/*
+ * Resolve the broker settings of o (NULL: the defaults) as fl_node_new
+ * does, environment variables and password file included, into *out.
+ * FL_OK, or FL_EINVAL with a one-line reason in err naming the option or
+ * file; FL_ENOMEM.
+ */
+fl_status fl_broker_resolve(const fl_node_options *o, fl_broker_settings *out,
+                            char *err, size_t errlen);
+
 typedef struct fl_node fl_node;
 
 /*
@@ -428,6 +522,23 @@ void fl_node_free(fl_node *node);
 
 /* The node's id. */
 const char *fl_node_id(const fl_node *node);
+
+/* Why the node's last broker connection attempt failed, in one line
+ * ("not authorised", a TLS reason naming the certificate, ...): what to
+ * print when fl_node_start returns FL_ECONN. Never empty ("no answer from
+ * the broker in time" when no attempt reported why); valid while node
+ * lives. */
+const char *fl_node_last_error(const fl_node *node);
+
+/* True when the node stopped, or refused to start (fl_node_start returned
+ * FL_EEXIST), because another live node holds its id. */
+bool fl_node_id_taken(fl_node *node);
+
+/* True after fl_node_stop gave up on task threads that ignored their
+ * cancellation past the grace period: fl_node_free then frees nothing,
+ * the caller must not free the registry either, and the process should
+ * exit. */
+bool fl_node_abandoned(const fl_node *node);
 
 /* Log one line (printf format) as the node logs its own: through the log
  * callback, else on stderr in the node's log_format, if level is not above
@@ -481,6 +592,10 @@ typedef struct fl_call_options {
  * FL_OK, FL_EINVAL (not such a time, or before 1970 or after 9999).
  */
 fl_status fl_eta_parse(const char *text, uint64_t *unix_ms);
+
+/* Is spec a rate limit as fl_call_options.rate_limit takes it ("10/s",
+ * "100/m", "5/h", or "10" per second)? */
+bool fl_rate_limit_valid(const char *spec);
 
 /* A handle to a submitted task, like Celery's AsyncResult. */
 typedef struct fl_result fl_result;
@@ -730,6 +845,19 @@ fl_status fl_node_revoke(fl_node *node, const char *id, bool terminate,
  */
 fl_status fl_node_result_state(fl_node *node, const char *id, fl_result **out);
 
+/*
+ * Clear what the broker keeps of node id, gone for good: its retained
+ * presence and counters, with the empty retained messages MQTT clears
+ * them with, so that every node forgets it (docs/protocol.md 3.1, what
+ * `floret forget` does). It does not look whether id is online (see
+ * fl_node_peers): clearing a live node's presence makes owners re-queue
+ * what it runs. The node's MQTT user must be allowed to publish there (in
+ * floret's ACL, the operator); a broker that refuses drops it silently.
+ * FL_OK (handed to the broker; fl_node_stop sends what is queued), FL_EINVAL
+ * (not a node id), FL_ESTATE (node not running).
+ */
+fl_status fl_node_forget(fl_node *node, const char *id);
+
 /* ---------------------------------------------------------------- schedules */
 
 /*
@@ -840,6 +968,218 @@ typedef struct fl_node_counters {
 /* Fill *out with the node's counters now. FL_OK, FL_EINVAL (NULL
  * argument) or FL_ESTATE (node not running). */
 fl_status fl_node_counters_get(fl_node *node, fl_node_counters *out);
+
+/* -------------------------------------------------------------- word count */
+
+/*
+ * The word count of `floret wordcount` (docs/wordcount.md), from C: the
+ * inputs are cut at word boundaries into chunks, each chunk is a map task
+ * on the cluster ("wc.map" with its bytes as the attachment, or, where a
+ * node can read the same file, "wc.file" with a reference), and the
+ * partial counts are merged here as they arrive. A word is a maximal run
+ * of ASCII letters, ASCII digits and bytes >= 0x80, ASCII letters
+ * lowercased: what `tr -cs 'A-Za-z0-9\200-\377' '\n' | tr A-Z a-z | sort
+ * | uniq -c` counts.
+ */
+typedef struct fl_wordcount fl_wordcount;
+
+/* How far a count is, for a progress bar. */
+typedef struct fl_wordcount_progress {
+    uint64_t bytes;       /* counted so far */
+    uint64_t total_bytes; /* of every input, when size_known */
+    bool size_known;      /* false when an input is a pipe */
+    uint64_t chunks;      /* chunks merged so far */
+    double elapsed_s;     /* since the first chunk went out */
+} fl_wordcount_progress;
+
+/* Called on the counting thread about every 0.1 s; return quickly. */
+typedef void (*fl_wordcount_progress_fn)(void *ud, const fl_wordcount_progress *p);
+
+typedef struct fl_wordcount_options {
+    size_t min_length;  /* count only words of at least this many bytes;
+                         * 0 or 1: every word */
+    size_t chunk;       /* bytes per map task, at most 64 MiB; 0: from
+                         * 16 MiB down to 1 MiB as the input runs out
+                         * (4 MiB for a pipe) */
+    bool locality;      /* offer nodes the file by reference (default
+                         * true); a mapper given with map always gets the
+                         * bytes */
+    const char *map;    /* a deployed Lua task "MODULE.FN" that gets the
+                         * chunk as its attachment and returns {word:
+                         * count}; NULL: the native "wc.map" */
+    bool verbose;       /* log fallbacks and split chunks (FL_LOG_INFO) */
+    fl_wordcount_progress_fn progress; /* NULL: none */
+    void *progress_ud;
+} fl_wordcount_options;
+
+/* Fill o with the defaults above. */
+void fl_wordcount_options_init(fl_wordcount_options *o);
+
+/*
+ * Count the words of files[0..nfiles) ("-" is standard input; nfiles 0
+ * counts standard input) on the cluster behind node, a started node
+ * (a client with 0 slots is enough; the nodes that run wc.map do the
+ * work). Blocks until the count is complete; caller frees *out with
+ * fl_wordcount_free. FL_OK; FL_EINVAL (a bad option, named in err);
+ * FL_EIO (an input could not be opened); FL_ETASK (a chunk failed for
+ * good, or an input could not be read: err names the input, the chunk
+ * and the error; there is never a wrong count); FL_ENOMEM. A cluster
+ * where no node runs the map task makes it wait, logging a warning after
+ * 15 s.
+ */
+fl_status fl_wordcount_files(fl_node *node, const char *const *files, size_t nfiles,
+                             const fl_wordcount_options *o, fl_wordcount **out,
+                             char *err, size_t errlen);
+
+/* One word and its count. word is not NUL-terminated: len bytes. */
+typedef struct fl_word {
+    const char *word;
+    size_t len;
+    uint64_t count;
+} fl_word;
+
+/* Words counted (with repeats), and distinct words. */
+uint64_t fl_wordcount_total(const fl_wordcount *wc);
+size_t fl_wordcount_distinct(const fl_wordcount *wc);
+
+/*
+ * The n most frequent words (n 0: all), most frequent first, equal counts
+ * in byte order of the word; *nout gets how many (fewer when there are
+ * fewer words). Caller frees *out with fl_free; the words point into wc.
+ * FL_OK or FL_ENOMEM.
+ */
+fl_status fl_wordcount_top(const fl_wordcount *wc, size_t n, fl_word **out,
+                           size_t *nout);
+
+/* Every word in byte order, as `sort | uniq -c` lists them. Same rules
+ * as fl_wordcount_top. */
+fl_status fl_wordcount_sorted(const fl_wordcount *wc, fl_word **out, size_t *nout);
+
+/* What a count did. */
+typedef struct fl_wordcount_stats {
+    uint64_t bytes;          /* bytes counted */
+    uint64_t chunks;         /* map tasks merged = read_by_nodes + sent */
+    uint64_t read_by_nodes;  /* ... counted by a node from its own copy */
+    uint64_t sent;           /* ... whose bytes crossed the broker */
+    uint64_t fallbacks;      /* references a node could not use, then sent */
+    double elapsed_s;        /* from the first chunk to the last merge */
+    size_t nodes;            /* nodes that ran its tasks (fl_wordcount_node) */
+} fl_wordcount_stats;
+
+void fl_wordcount_get_stats(const fl_wordcount *wc, fl_wordcount_stats *st);
+
+/* Node i (0 .. stats.nodes-1) in the order it first answered, and in
+ * *tasks (if not NULL) how many map tasks it ran; NULL when i is out of
+ * range. Valid while wc lives. */
+const char *fl_wordcount_node(const fl_wordcount *wc, size_t i, uint64_t *tasks);
+
+/* Free a count (NULL is fine). */
+void fl_wordcount_free(fl_wordcount *wc);
+
+/* ---------------------------------------------------------------- control */
+
+/*
+ * Hot-deployed Lua modules and remote shutdown (docs/protocol.md 3.9):
+ * control messages signed with an Ed25519 key that the nodes trust
+ * (`floret node --trust PREFIX.pub`). This is what `floret keygen`,
+ * `floret deploy`, `floret undeploy` and `floret shutdown` do.
+ */
+
+/* A signing key (PREFIX.key: both halves) or a public key (PREFIX.pub).
+ * Opaque; the secret half is wiped when freed. */
+typedef struct fl_key fl_key;
+
+/*
+ * Make a new key pair and write PREFIX.key (the secret key, mode 0600)
+ * and PREFIX.pub, overwriting neither. FL_OK, FL_EEXIST (a file is
+ * there), FL_EIO (err says why: a directory missing, libsodium not
+ * starting), FL_EINVAL (prefix NULL or empty).
+ */
+fl_status fl_key_generate(const char *prefix, char *err, size_t errlen);
+
+/*
+ * Read a .key or .pub file written by fl_key_generate. Caller frees *out
+ * with fl_key_free. FL_OK, FL_EIO (cannot read it) or FL_EINVAL (not a
+ * key file), each with the reason in err; FL_ENOMEM.
+ */
+fl_status fl_key_load(const char *path, fl_key **out, char *err, size_t errlen);
+
+/* True when key holds the secret half, so it can sign. */
+bool fl_key_can_sign(const fl_key *key);
+
+/* The key's id as messages carry it: 16 lowercase hex digits. */
+const char *fl_key_id(const fl_key *key);
+
+/* Wipe and free a key (NULL is fine). */
+void fl_key_free(fl_key *key);
+
+/* The longest module name, and the largest module source a node takes. */
+#define FL_MODULE_NAME_MAX 32
+#define FL_MODULE_SOURCE_MAX (1024u * 1024u)
+
+/* True when name can name a module: 1..FL_MODULE_NAME_MAX bytes of
+ * A-Z a-z 0-9 _ - (no dot: a module's tasks are MODULE.fn). */
+bool fl_module_name_valid(const char *name);
+
+/*
+ * Check a Lua module as a node will before it loads it: in the same
+ * sandbox, with a node's default limits, its top-level code in a child
+ * process that is killed after 5 s. On FL_OK, *tasks (if not NULL) gets
+ * its task names "name.fn,name.fn2" (caller frees with fl_free).
+ * FL_EINVAL (the module's own error, or a bad name), FL_ETIMEDOUT, FL_EIO,
+ * FL_ENOMEM, each with the reason in err.
+ */
+fl_status fl_module_check(const char *name, const char *src, size_t len,
+                          char **tasks, char *err, size_t errlen);
+
+typedef enum fl_control_kind {
+    FL_CONTROL_DEPLOY,   /* load source as module target on every node */
+    FL_CONTROL_UNDEPLOY, /* drop module target from every node */
+    FL_CONTROL_SHUTDOWN  /* stop node target, or every node for "*" */
+} fl_control_kind;
+
+/* One control message to send (fl_node_control). */
+typedef struct fl_control {
+    fl_control_kind kind;
+    const char *target;      /* the module, or the node id or "*" */
+    const char *source;      /* deploy: the Lua source (not NUL-terminated) */
+    size_t source_len;
+    const fl_key *key;       /* signs it; NULL sends it unsigned (only nodes
+                              * that allow unsigned control accept it) */
+    uint32_t timeout_ms;     /* how long to wait for answers; 0 = 5000 */
+    char version[16];        /* out, deploy: the version the nodes list */
+} fl_control;
+
+/* How a node answered. */
+typedef enum fl_answer {
+    FL_ANSWER_NONE,     /* none within the timeout (a node too old to
+                         * answer, a board without control, or gone) */
+    FL_ANSWER_ACCEPTED,
+    FL_ANSWER_REFUSED   /* reason says why */
+} fl_answer;
+
+typedef struct fl_control_answer {
+    char node[72];
+    fl_answer answer;
+    char reason[512];   /* refused: the node's reason; none: why none */
+} fl_control_answer;
+
+/*
+ * Send c on the cluster's control topics and wait up to c->timeout_ms for
+ * the answer of each node it is for: every online node with slots, or
+ * the node a shutdown names (answered "not online" when it is not). It
+ * returns as soon as all have answered. Deploys and undeploys are
+ * retained, so nodes that join later get them too (and answer then, to
+ * nobody). Up to cap answers go to answers, sorted by node id; *n gets
+ * how many. The node's MQTT user must be allowed to publish control
+ * (docs/security.md); a broker that drops the message leaves every node
+ * FL_ANSWER_NONE. One call at a time per node. FL_OK (whatever the
+ * nodes answered), FL_EINVAL (a bad target, a source too big, a key
+ * without its secret half; the log says which), FL_ESTATE (node not
+ * running, or another call under way), FL_ENOMEM, FL_EIO (libsodium).
+ */
+fl_status fl_node_control(fl_node *node, fl_control *c,
+                          fl_control_answer *answers, size_t cap, size_t *n);
 
 #ifdef __cplusplus
 }

@@ -43,7 +43,8 @@ typedef enum fl_kind {
     FL_KIND_PONG,
     FL_KIND_REVOKE, /* stop tasks (owner -> worker) or a kept workflow */
     FL_KIND_STARTED, /* worker -> owner: these tasks began to run */
-    FL_KIND_SCHEDULE /* client -> keeper: add, list or remove schedules */
+    FL_KIND_SCHEDULE, /* client -> keeper: add, list or remove schedules */
+    FL_KIND_ANSWER   /* node -> sender of a control message: accepted or not */
 } fl_kind;
 
 /* The protocol's name of a kind ("fetch", ...). */

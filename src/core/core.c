@@ -187,6 +187,12 @@ void fl_core_set_ctl(fl_core *c, fl_core_ctl_fn fn, void *ud)
     c->ctl_ud = ud;
 }
 
+void fl_core_set_answer(fl_core *c, fl_core_answer_fn fn, void *ud)
+{
+    c->answer = fn;
+    c->answer_ud = ud;
+}
+
 fl_status fl_core_set_extra_tasks(fl_core *c, const char *tasks,
                                   const char *modules, uint64_t now)
 {
@@ -472,6 +478,11 @@ void fl_core_input(fl_core *c, const char *topic, const void *payload,
         fl__peers_on_presence(c, id, m, now);
     else if (kind == TOPIC_WORK && m->kind == FL_KIND_WORK)
         fl__worker_on_work(c, m, now);
+    else if (kind == TOPIC_INBOX && m->kind == FL_KIND_ANSWER && c->answer)
+        c->answer(c->answer_ud, m->from, payload, len);
+    else if (kind == TOPIC_INBOX && m->kind == FL_KIND_ANSWER)
+        fl__log(c, FL_LOG_DEBUG, "dropped an answer from %s: nobody waits for it",
+                m->from);
     else if (kind == TOPIC_INBOX)
         on_inbox(c, m, now);
     else

@@ -134,6 +134,11 @@ typedef struct fl_core_io {
 typedef void (*fl_core_ctl_fn)(void *ud, const char *rest, const void *payload,
                                size_t len);
 
+/* An `answer` to a control message this node sent (docs/protocol.md 3.9),
+ * from node `from`, handed over undecoded beyond its envelope. */
+typedef void (*fl_core_answer_fn)(void *ud, const char *from, const void *payload,
+                                  size_t len);
+
 typedef struct fl_core_config {
     const char *cluster;       /* NULL = "default" */
     const char *node_id;       /* required, fl__valid_id */
@@ -398,6 +403,10 @@ void fl_core_stats_get(const fl_core *c, fl_core_stats *st);
  * fl_core_connected, which then subscribes to `ctl` and `ctl/+` when the
  * node has slots). */
 void fl_core_set_ctl(fl_core *c, fl_core_ctl_fn fn, void *ud);
+
+/* Hand the `answer` messages that reach this node's inbox to fn (NULL:
+ * they are dropped, with a debug line). */
+void fl_core_set_answer(fl_core *c, fl_core_answer_fn fn, void *ud);
 
 /*
  * Tasks this node runs besides its registry's (hot-deployed modules), for

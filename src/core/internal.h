@@ -302,6 +302,8 @@ struct fl_core {
     char *extra_modules;    /* "m@version,..." or NULL */
     fl_core_ctl_fn ctl;     /* control messages go there, or NULL */
     void *ctl_ud;
+    fl_core_answer_fn answer; /* answers to our control messages, or NULL */
+    void *answer_ud;
     uint64_t inc;
     uint32_t slots;
     size_t max_message;

@@ -2,7 +2,8 @@
  * mandelbrot.h - the Mandelbrot showcase's one code path (docs/watching.md,
  * "A picture of the cluster at work"): a tile's parameters read from the
  * kwargs of the task "mandel.tile" and its pixels, shared by the task and
- * by `floret mandelbrot --reference`, so that a render on the cluster and
+ * by `floret mandelbrot --reference` (which runs the task in its own
+ * process with fl_registry_apply), so that a render on the cluster and
  * one in a single process come out byte for byte the same.
  * Portable and sans-I/O. Depends on the public header only.
  */
@@ -15,10 +16,7 @@
 
 #include "floret/floret.h"
 
-/* Limits of one tile task: its pixels are one attachment. */
-#define FL_MANDEL_MAX_SIDE 16384u     /* image width and height */
-#define FL_MANDEL_MAX_TILE 262144u    /* pixels of one tile */
-#define FL_MANDEL_MAX_ITER 100000u
+/* The limits of one tile task are in floret.h (FL_MANDEL_MAX_*). */
 
 /* The image is width x height pixels showing the complex plane centred on
  * (cx, cy), span wide; the tile is its w x h pixels from (x, y). */

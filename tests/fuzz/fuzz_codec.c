@@ -197,6 +197,7 @@ static void encode(fl_jw *w, const fl_msg *m)
         break;
     case FL_KIND_STATS:
     case FL_KIND_EVENTS:
+    case FL_KIND_ANSWER:
         break; /* no members the codec reads */
     case FL_KIND_SUBMITTED:
     case FL_KIND_QUERY:

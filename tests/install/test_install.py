@@ -7,9 +7,15 @@ declares (nm -D against the header); examples/c builds with pkg-config
 alone, against the .so and statically (pkg-config --static, no libfloret.so
 needed), and with find_package(floret) / floret::floret; the example worker
 serves its own task to the example clients, to the README's C program and
-to the installed `floret call`, through a real Mosquitto. Depends on floret_fixture, header_api,
-cmake, make, pkg-config, nm and readelf."""
+to the installed `floret call`, through a real Mosquitto; the example word
+count counts files on an installed `floret node` exactly as the reference
+pipeline does; and the floret command's own sources (cli/) build against
+the staging prefix alone, floret.h being the only floret header they see.
+Depends on floret_fixture, header_api, cmake, make, pkg-config, nm, readelf
+and libmicrohttpd's and libmosquitto's pkg-config files."""
 
+import collections
+import glob
 import os
 import re
 import shutil
@@ -172,6 +178,77 @@ class InstallTest(unittest.TestCase):
         self.assertEqual((r.returncode, r.stdout.strip()), (0, "55"), r.stderr)
         self.assertEqual(fx.stop_process(worker), 0,
                          fx.read_text(os.path.join(self.dir, "worker.log")))
+
+    def test_wordcount_example_counts_like_the_reference(self):
+        self.build_examples()
+        broker = fx.Broker(self.dir).start()
+        self.addCleanup(broker.stop)
+        env = dict(self.env, FLORET_BROKER=broker.url, LD_LIBRARY_PATH=self.libdir)
+        node = fx.spawn([os.path.join(self.prefix, "bin", "floret"), "node", "--name",
+                         "wc-node", "--slots", "2"], os.path.join(self.dir, "wc-node.log"),
+                        env=env)
+        self.addCleanup(fx.stop_process, node)
+        fx.wait_online(broker.port, ["wc-node"])
+        texts = []
+        for i, body in enumerate((b"The cat and the HAT; the end.\n" * 3000,
+                                  b"na\xc3\xafve caf\xc3\xa9 x1 x1 \x00\xff\xfe-y " * 500,
+                                  bytes(range(256)) * 40)):
+            path = os.path.join(self.dir, "wc%d.txt" % i)
+            with open(path, "wb") as f:
+                f.write(body)
+            texts.append(body)
+        # The reference pipeline's words (docs/wordcount.md).
+        ref = collections.Counter(
+            w.translate(bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+                                        b"abcdefghijklmnopqrstuvwxyz"))
+            for t in texts for w in re.findall(rb"[A-Za-z0-9\x80-\xff]+", t))
+        r = subprocess.run([os.path.join(self.examples, "wordcount"), "-n", "0"] +
+                           [os.path.join(self.dir, "wc%d.txt" % i) for i in range(3)],
+                           env=env, capture_output=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace") +
+                         fx.read_text(os.path.join(self.dir, "wc-node.log")))
+        lines = r.stdout.split(b"\n")
+        self.assertEqual(lines[0], b"words %d" % sum(ref.values()))
+        self.assertEqual(lines[1], b"distinct %d" % len(ref))
+        got = collections.Counter()
+        for line in lines[2:]:
+            if line:
+                count, word = line.split(b" ", 1)
+                got[word] = int(count)
+        self.assertEqual(got, ref)
+        ranked = [l.split(b" ", 1)[1] for l in lines[2:5]]
+        self.assertEqual(ranked, [w for w, _ in sorted(ref.items(),
+                                                         key=lambda kv: (-kv[1], kv[0]))[:3]])
+        r = subprocess.run([os.path.join(self.examples, "wordcount"),
+                            os.path.join(self.dir, "missing.txt")], env=env,
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("missing.txt", r.stderr)
+
+    def test_cli_builds_against_the_staging_prefix(self):
+        """cli/ is a client of the public API: with only the installed
+        floret.h (and its own headers) it compiles and links."""
+        out = os.path.join(self.dir, "cli-build")
+        os.makedirs(out)
+        page = os.path.join(out, "dashboard_page.c")
+        with open(page, "w") as f:
+            f.write("#include <stddef.h>\nconst unsigned char cli_dashboard_page[] = {0};\n"
+                    "const size_t cli_dashboard_page_len = 0;\n")
+        srcs = sorted(glob.glob(os.path.join(SOURCE, "cli", "*.c")))
+        flags = run(["pkg-config", "--cflags", "--libs", "floret", "libmicrohttpd",
+                     "libmosquitto"], env=self.env).stdout.split()
+        prog = os.path.join(out, "floret")
+        # -I cli only: the source tree's include/ and src/ are not on the path.
+        run([CC] + CFLAGS.split() + ["-std=c11", "-D_POSIX_C_SOURCE=200809L", "-D_DEFAULT_SOURCE",
+             "-Wall", "-Wextra", "-Werror", "-I", os.path.join(SOURCE, "cli"), "-o", prog]
+            + srcs + [page] + flags + ["-lpthread", "-lm"], env=self.env)
+        r = subprocess.run([prog, "--version"], capture_output=True, text=True, timeout=30,
+                           env=dict(self.env, LD_LIBRARY_PATH=self.libdir))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("libfloret.so.0", needed(prog))
+        for src in srcs:
+            with open(src, encoding="utf-8") as f:
+                self.assertNotRegex(f.read(), r"\bfl__\w+", src + " uses a floret internal")
 
 
 if __name__ == "__main__":

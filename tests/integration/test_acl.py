@@ -251,11 +251,14 @@ class AclTest(unittest.TestCase):
             obs.subscribe(P + "ctl/+")
             obs.drain(0.3)
             # Signed with the trusted key, but sent by w2: the broker drops it.
+            # QoS 1 is acknowledged even so, but no node answers.
             r = self.floret("w2", "deploy", mod, "--name", "evilmod", "--key",
-                            os.path.join(self.dir, "ops.key"))
-            self.assertEqual(r.returncode, 0, r.stderr)  # QoS 1 is acknowledged even so
-            r = self.floret("w2", "shutdown", "all", "--key", os.path.join(self.dir, "ops.key"))
-            self.assertEqual(r.returncode, 0, r.stderr)
+                            os.path.join(self.dir, "ops.key"), "--timeout", "2")
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn("w1 (no answer)", r.stderr)
+            r = self.floret("w2", "shutdown", "all", "--key", os.path.join(self.dir, "ops.key"),
+                            "--timeout", "2")
+            self.assertEqual(r.returncode, 1, r.stderr)
             got = obs.drain(1.0)
             self.assertEqual(got, [], "a control message from w2 arrived")
             r = self.floret("operator", "call", "evilmod.hi", "--timeout", "2")

@@ -35,12 +35,16 @@ class RefusalTest(dfx.DeployTest):
 
     def test_unsigned_and_foreign_key_refused(self):
         path = self.write_module("m", MOD % 1)
-        self.deploy(path, "--unsigned")
+        r = self.deploy(path, "--unsigned", ok=False)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)  # nobody accepted
         for n in ("w1", "w2"):
+            self.assertIn(n + ": refused: it is not signed", r.stdout)
             self.wait_log(n, "refused deploy of m: it is not signed")
         other_key, _ = self.keygen("intruder")
-        self.deploy(path, "--key", other_key)
+        r = self.deploy(path, "--key", other_key, ok=False)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         for n in ("w1", "w2"):
+            self.assertIn("which this node does not trust", r.stdout)
             self.wait_log(n, "which this node does not trust")
         self.assert_unknown("m.f")
         self.assertTrue(self.c.nodes["w1"].alive() and self.c.nodes["w2"].alive())
@@ -100,11 +104,13 @@ class RefusalTest(dfx.DeployTest):
 
     def test_shutdown_signed_only_and_targeted(self):
         r = self.cluster.floret("shutdown", "w1", "--unsigned")
-        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("w1: refused: it is not signed", r.stdout)
         self.wait_log("w1", "refused shutdown of w1: it is not signed")
         self.assertTrue(self.c.nodes["w1"].alive())
         r = self.cluster.floret("shutdown", "w1", "--key", self.key)
-        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual((r.returncode, r.stdout.splitlines()[-1]), (0, "w1: accepted"),
+                         r.stdout + r.stderr)
         fx.wait_until(lambda: not self.c.nodes["w1"].alive(), 15, what="w1 to stop")
         self.assertEqual(self.c.nodes["w1"].proc.returncode, 0)
         self.assertIn("shutdown requested by a signed control message",
@@ -118,9 +124,9 @@ class TrustPolicyTest(dfx.DeployTest):
         c = self.start_cluster(("plain",), ["--slots", "1"])
         self.key, _ = self.keygen("k")
         path = self.write_module("m", MOD % 5)
-        self.deploy(path, "--key", self.key)
+        self.assertEqual(self.deploy(path, "--key", self.key, ok=False).returncode, 1)
         self.wait_log("plain", "it is signed by key")
-        self.deploy(path, "--unsigned")
+        self.assertEqual(self.deploy(path, "--unsigned", ok=False).returncode, 1)
         self.wait_log("plain", "(it trusts none: start it with --trust FILE.pub)")
         self.assert_unknown("m.f")
         c.add_node("open", ["--slots", "1", "--insecure-allow-unsigned"])

@@ -39,7 +39,11 @@ class PythonExamplesTest(dfx.DeployTest):
     def setUp(self):
         c = self.start_trusting(("c1",))
         c.add_node("c2", ["--slots", "2"])
-        self.deploy(self.write_module("m", MODULE), "--key", self.key)
+        # c1 trusts the key, c2 trusts none: the deploy is partly accepted.
+        r = self.deploy(self.write_module("m", MODULE), "--key", self.key, ok=False)
+        self.assertEqual(r.returncode, 5, r.stdout + r.stderr)
+        self.assertIn("c1: accepted", r.stdout)
+        self.assertIn("c2: refused: ", r.stdout)
         self.modules("c1")
         self.workers = {}
         for name in ("pyw1", "pyw2"):

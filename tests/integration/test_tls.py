@@ -140,10 +140,12 @@ class TlsTest(unittest.TestCase):
         self.assertEqual((r.returncode, r.stdout.strip()), (0, "2"), r.stderr + self.logs())
         r = self.floret("call", "add", "4", "4", "--broker", self.url(self.mtls), *ca)
         self.assert_refused(r, "certificate")
-        # The control publisher connects the same way.
+        # The control publisher connects the same way: the nodes answer (they
+        # refuse an unsigned undeploy, so it exits 1, not 3).
         r = self.floret("undeploy", "nothing", "--unsigned", "--broker", self.url(self.mtls),
                         *(ca + cert))
-        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(": refused: it is not signed", r.stdout)
         r = self.floret("undeploy", "nothing", "--unsigned", "--broker", self.url(self.mtls),
                         *ca)
         self.assert_refused(r, "certificate")

@@ -11,13 +11,13 @@
 #include "codec.h"
 #include "rate.h"
 
-fl_status fl__json_check(const char *json, size_t len, int want, char *err,
+fl_status fl_json_check(const char *json, size_t len, int want, char *err,
                          size_t errlen)
 {
     return fl__check_json(json, len, want, err, errlen);
 }
 
-bool fl__rate_limit_valid(const char *spec)
+bool fl_rate_limit_valid(const char *spec)
 {
     fl_rate_spec r;
     return spec && fl__rate_parse(spec, strlen(spec), &r);

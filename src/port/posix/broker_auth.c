@@ -4,7 +4,8 @@
  * that can come from a file or the environment instead of the command
  * line (where /proc/PID/cmdline shows it to every user). Each refusal
  * names the file or option and what is wrong with it.
- * Depends on hosted.h and POSIX.
+ * Also fl_broker_check, the public check of the same.
+ * Depends on hosted.h, the core's alloc.h and POSIX.
  */
 #include "hosted.h"
 
@@ -14,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "alloc.h"
 
 static fl_status fail(char *err, size_t errlen, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -144,4 +147,70 @@ fl_status fl__broker_resolve(const fl_broker_opts *in, fl_url *u, char *err,
         (st = take_file(key, "key", u->key_file, err, errlen)) != FL_OK)
         return st;
     return resolve_password(in, u, err, errlen);
+}
+
+fl_status fl_broker_resolve(const fl_node_options *o, fl_broker_settings *out,
+                            char *err, size_t errlen)
+{
+    fl_node_options defaults;
+    fl_url *u;
+    if (!o) {
+        fl_node_options_init(&defaults);
+        o = &defaults;
+    }
+    u = fl__calloc(1, sizeof *u);
+    if (!u) {
+        snprintf(err, errlen, "out of memory");
+        return FL_ENOMEM;
+    }
+    fl_broker_opts bo = {
+        .url = o->broker_url, .ca_file = o->tls_ca_file, .cert_file = o->tls_cert_file,
+        .key_file = o->tls_key_file, .password = o->password,
+        .password_file = o->password_file,
+    };
+    fl_status st = fl__broker_resolve(&bo, u, err, errlen);
+    if (st == FL_OK) {
+        memset(out, 0, sizeof *out);
+        out->tls = u->tls;
+        out->port = u->port;
+        out->has_user = u->has_user;
+        snprintf(out->host, sizeof out->host, "%s", u->host);
+        snprintf(out->user, sizeof out->user, "%s", u->user);
+        snprintf(out->password, sizeof out->password, "%s", u->pass);
+        snprintf(out->url, sizeof out->url, "%s", u->text);
+        snprintf(out->ca_file, sizeof out->ca_file, "%s", u->ca_file);
+        snprintf(out->cert_file, sizeof out->cert_file, "%s", u->cert_file);
+        snprintf(out->key_file, sizeof out->key_file, "%s", u->key_file);
+    }
+    memset(u->pass, 0, sizeof u->pass);
+    fl__free(u);
+    return st;
+}
+
+fl_status fl_broker_check(const fl_node_options *o, char *url, size_t cap, char *err,
+                          size_t errlen)
+{
+    fl_node_options defaults;
+    fl_url *u;
+    if (!o) {
+        fl_node_options_init(&defaults);
+        o = &defaults;
+    }
+    /* Big (three paths): not on the caller's stack. */
+    u = fl__calloc(1, sizeof *u);
+    if (!u) {
+        snprintf(err, errlen, "out of memory");
+        return FL_ENOMEM;
+    }
+    fl_broker_opts bo = {
+        .url = o->broker_url, .ca_file = o->tls_ca_file, .cert_file = o->tls_cert_file,
+        .key_file = o->tls_key_file, .password = o->password,
+        .password_file = o->password_file,
+    };
+    fl_status st = fl__broker_resolve(&bo, u, err, errlen);
+    if (st == FL_OK && url && cap)
+        snprintf(url, cap, "%s", u->text);
+    memset(u->pass, 0, sizeof u->pass);
+    fl__free(u);
+    return st;
 }

@@ -6,10 +6,11 @@
  * checker's child process (deploy_check.c), never on this thread; the
  * module is loaded when the check comes back, unless a newer deploy or
  * undeploy of it came meanwhile. Every refusal is one log line saying
- * why. Runs on the loop thread, called by the core for `ctl` and
+ * why; a sender that asks for it gets an `answer` in its inbox saying
+ * whether this node accepted the message, or why not. Runs on the loop thread, called by the core for `ctl` and
  * `ctl/<module>`.
  * Depends on ctl_node.h, ctl_sign.h, deploy_check.h, lua_runtime.h,
- * core.h, alloc.h.
+ * core.h, codec.h (the answer's JSON), alloc.h.
  */
 #include "ctl_node.h"
 
@@ -18,6 +19,7 @@
 #include <time.h>
 
 #include "alloc.h"
+#include "codec.h"
 #include "deploy_check.h"
 
 #define SHUTDOWN_SLOT "!shutdown" /* the replay record of shutdowns */
@@ -64,6 +66,38 @@ static fl_ctl_seen *seen_slot(fl_ctl_node *cn, const char *target, bool add)
     memset(s, 0, sizeof *s);
     snprintf(s->target, sizeof s->target, "%s", target);
     return s;
+}
+
+/*
+ * Tell node `to` (when not "") whether this node accepted its kind of
+ * target dated ts: why NULL for accepted, else the reason it refused
+ * (docs/protocol.md 3.9, `answer`). Not retained, QoS 1; a lost answer
+ * costs the sender only a "no answer" line.
+ */
+static void answer(fl_ctl_node *cn, const char *to, const char *kind, const char *target,
+                   uint64_t ts, const char *why)
+{
+    char topic[256];
+    const void *payload;
+    size_t len;
+    fl_jw w;
+    if (!to || !to[0] || !cn->cfg.publish)
+        return;
+    fl__jw_init(&w);
+    fl__jw_begin_msg(&w, FL_KIND_ANSWER, cn->cfg.node_id, 0);
+    fl__jw_str(&w, "control", kind);
+    fl__jw_str(&w, "target", target);
+    fl__jw_u64(&w, "ts", ts);
+    fl__jw_bool(&w, "ok", why == NULL);
+    if (why)
+        fl__jw_str(&w, "reason", why);
+    if (fl__jw_finish(&w, &payload, &len) == FL_OK) {
+        snprintf(topic, sizeof topic, "floret/v1/%s/node/%s/in", cn->cfg.cluster, to);
+        cn->cfg.publish(cn->cfg.publish_ud, topic, payload, len, false);
+    } else {
+        fl__plog(cn->cfg.log, FL_LOG_ERROR, "out of memory answering %s", to);
+    }
+    fl__jw_free(&w);
 }
 
 /* Who may send it: NULL when allowed, else why not. */
@@ -142,16 +176,21 @@ static void publish_tasks(fl_ctl_node *cn)
     fl_free(mods);
 }
 
-/* Put mod (checked) into the set; err is why it was refused when NULL. */
+/* Put mod (checked) into the set; err is why it was refused when NULL.
+ * Answers reply_to (if not "") for the deploy dated ts. */
 static void install(fl_ctl_node *cn, const char *module, const char *version,
-                    fl_lua_module *mod, const char *err, bool signed_)
+                    fl_lua_module *mod, const char *err, bool signed_,
+                    const char *reply_to, uint64_t ts)
 {
     fl_status st = mod ? fl__lua_set_put(cn->cfg.lua, mod) : FL_EINVAL;
     if (st != FL_OK) {
+        const char *why = mod ? "too many modules" : err;
         fl__plog(cn->cfg.log, FL_LOG_ERROR, "deploy of module %s version %s failed: %s",
-                 module, version, mod ? "too many modules" : err);
+                 module, version, why);
+        answer(cn, reply_to, "deploy", module, ts, why);
         return;
     }
+    answer(cn, reply_to, "deploy", module, ts, NULL);
     fl__plog(cn->cfg.log, FL_LOG_INFO, "deployed module %s version %s (%zu tasks, %s)",
              module, version, fl__lua_module_nfn(mod), signed_ ? "signed" : "UNSIGNED");
     publish_tasks(cn);
@@ -163,26 +202,30 @@ static void deploy(fl_ctl_node *cn, const fl_ctl_msg *m)
     fl_lua_module *mod = NULL;
     fl__ctl_version(m->att, m->att_len, version);
     if (strcmp(version, m->version) != 0) {
-        fl__plog(cn->cfg.log, FL_LOG_WARN, "refused deploy of module %s: version %s "
-                 "does not match its source (sha256 prefix %s)", m->target, m->version,
-                 version);
+        snprintf(err, sizeof err, "version %s does not match its source (sha256 "
+                 "prefix %s)", m->version, version);
+        fl__plog(cn->cfg.log, FL_LOG_WARN, "refused deploy of module %s: %s", m->target,
+                 err);
+        answer(cn, m->reply_to, "deploy", m->target, m->ts, err);
         return;
     }
     if (cn->cfg.checker) {
         fl_status st = fl__deploy_check(cn->cfg.checker, m->target, version, m->att,
-                                        m->att_len, m->ts, m->signed_);
-        if (st != FL_OK)
-            fl__plog(cn->cfg.log, FL_LOG_ERROR, "deploy of module %s version %s failed: "
-                     "cannot check it (%s)", m->target, version,
+                                        m->att_len, m->ts, m->signed_, m->reply_to);
+        if (st != FL_OK) {
+            snprintf(err, sizeof err, "cannot check it (%s)",
                      st == FL_ENOMEM ? "out of memory" : "no thread");
-        else
+            fl__plog(cn->cfg.log, FL_LOG_ERROR, "deploy of module %s version %s failed: "
+                     "%s", m->target, version, err);
+            answer(cn, m->reply_to, "deploy", m->target, m->ts, err);
+        } else
             fl__plog(cn->cfg.log, FL_LOG_DEBUG, "checking module %s version %s",
                      m->target, version);
         return;
     }
     (void)fl__lua_module_new(m->target, version, (const char *)m->att, m->att_len,
                              fl__lua_set_limits(cn->cfg.lua), &mod, err, sizeof err);
-    install(cn, m->target, version, mod, err, m->signed_);
+    install(cn, m->target, version, mod, err, m->signed_, m->reply_to, m->ts);
     fl__lua_module_unref(mod);
 }
 
@@ -193,9 +236,11 @@ void fl__ctl_node_checked(fl_ctl_node *cn, const fl_deploy_checked *c)
         fl__plog(cn->cfg.log, FL_LOG_INFO, "deploy of module %s version %s dropped: a "
                  "newer deploy or undeploy of it came while it was checked", c->module,
                  c->version);
+        answer(cn, c->reply_to, "deploy", c->module, c->ts, "a newer deploy or undeploy "
+               "of the module came while this one was checked");
         return;
     }
-    install(cn, c->module, c->version, c->mod, c->err, c->signed_);
+    install(cn, c->module, c->version, c->mod, c->err, c->signed_, c->reply_to, c->ts);
 }
 
 static void act(fl_ctl_node *cn, const fl_ctl_msg *m)
@@ -207,9 +252,13 @@ static void act(fl_ctl_node *cn, const fl_ctl_msg *m)
         fl__plog(cn->cfg.log, FL_LOG_INFO, "undeployed module %s%s", m->target,
                  had ? "" : " (it was not deployed)");
         publish_tasks(cn);
+        answer(cn, m->reply_to, m->kind, m->target, m->ts, NULL);
     } else {
         fl__plog(cn->cfg.log, FL_LOG_INFO, "shutdown requested by a %s control message",
                  m->signed_ ? "signed" : "UNSIGNED");
+        /* Answered first: the answer leaves before the offline presence. */
+        answer(cn, m->reply_to, m->kind, m->target, m->ts, cn->cfg.on_shutdown ? NULL
+               : "this node has no shutdown handler (a program's node): ignored");
         if (cn->cfg.on_shutdown)
             cn->cfg.on_shutdown(cn->cfg.shutdown_ud);
         else
@@ -281,6 +330,7 @@ void fl__ctl_node_on_message(void *ud, const char *rest, const void *payload,
          * one gets nobody to publish anything. */
         bool stale = s && m.ts < s->ts && authorise(cn, &m, why, sizeof why) == NULL;
         fl__plog(cn->cfg.log, FL_LOG_WARN, "refused %s of %s: %s", m.kind, m.target, no);
+        answer(cn, m.reply_to, m.kind, m.target, m.ts, no);
         if (stale)
             restore(cn, s, m.target);
         return;
@@ -289,6 +339,7 @@ void fl__ctl_node_on_message(void *ud, const char *rest, const void *payload,
     if (!s) {
         fl__plog(cn->cfg.log, FL_LOG_ERROR, "out of memory: %s of %s not applied",
                  m.kind, m.target);
+        answer(cn, m.reply_to, m.kind, m.target, m.ts, "out of memory");
         return;
     }
     s->ts = m.ts;

@@ -191,6 +191,8 @@ fl_status fl__ctl_build(const char *cluster, const char *from, fl_ctl_msg *m,
     if (k)
         n += snprintf(head + n, sizeof head - (size_t)n, ",\"key\":\"%s\",\"sig\":\"%s\"",
                       m->key, sighex);
+    if (m->reply)
+        n += snprintf(head + n, sizeof head - (size_t)n, ",\"reply\":true");
     if (att)
         n += snprintf(head + n, sizeof head - (size_t)n, ",\"bin\":%zu", att_len);
     n += snprintf(head + n, sizeof head - (size_t)n, "}");
@@ -289,6 +291,13 @@ static fl_status parse_fields(const char *rest, const fl_value *o, fl_ctl_msg *m
             return bad(err, errlen, "sig", "expected 128 hex digits");
         m->signed_ = true;
     }
+    /* Not signed, and never a reason to refuse: an answer is a courtesy,
+     * sent only to a sender that asks and names an inbox (`from`). */
+    char ignored[400];
+    m->reply = fl_value_bool(fl_value_get(o, "reply"));
+    if (m->reply && get_name(o, "from", false, false, m->reply_to, sizeof m->reply_to,
+                             ignored, sizeof ignored) != FL_OK)
+        m->reply_to[0] = '\0';
     return FL_OK;
 }
 

@@ -56,6 +56,10 @@ typedef struct fl_ctl_msg {
     uint8_t sig[FL_CTL_SIG_BYTES];
     const uint8_t *att;  /* deploy: the Lua source, inside the payload */
     size_t att_len;
+    /* `"reply":true`: the sender waits for an `answer` in the inbox of
+     * node `from` (reply_to; "" when not asked, or `from` is no node id). */
+    bool reply;
+    char reply_to[72];
 } fl_ctl_msg;
 
 /* The module version of source: hex prefix of its SHA-256. */
@@ -65,7 +69,8 @@ void fl__ctl_version(const void *src, size_t len,
 /*
  * Build a control message for cluster, signed with k (NULL: unsigned, for
  * nodes started with --insecure-allow-unsigned). For deploy, att is the
- * source and m->version is filled from it. Caller frees *out with fl_free.
+ * source and m->version is filled from it. With m->reply the message asks
+ * the nodes to answer in the inbox of node from. Caller frees *out with fl_free.
  * FL_OK, FL_EINVAL, FL_ENOMEM.
  */
 fl_status fl__ctl_build(const char *cluster, const char *from, fl_ctl_msg *m,
@@ -76,6 +81,9 @@ fl_status fl__ctl_build(const char *cluster, const char *from, fl_ctl_msg *m,
  * FL_EPROTO with the field and reason in err. m->att points into payload. */
 fl_status fl__ctl_parse(const char *rest, const void *payload, size_t len,
                         fl_ctl_msg *m, char *err, size_t errlen);
+
+/* The key inside a public fl_key (keys.c); NULL for NULL. */
+const fl_ctl_key *fl__key_inner(const fl_key *key);
 
 /* Does m's signature verify under k for cluster? */
 bool fl__ctl_verify(const char *cluster, const fl_ctl_msg *m,

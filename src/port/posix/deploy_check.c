@@ -251,7 +251,8 @@ fl_deploy_checker *fl__deploy_checker_new(const fl_lua_limits *lim, uint32_t lim
 }
 
 fl_status fl__deploy_check(fl_deploy_checker *k, const char *module, const char *version,
-                           const void *src, size_t len, uint64_t ts, bool signed_)
+                           const void *src, size_t len, uint64_t ts, bool signed_,
+                           const char *reply_to)
 {
     request *r = fl__calloc(1, sizeof *r);
     if (!r)
@@ -268,6 +269,7 @@ fl_status fl__deploy_check(fl_deploy_checker *k, const char *module, const char 
     snprintf(r->res->version, sizeof r->res->version, "%s", version);
     r->res->ts = ts;
     r->res->signed_ = signed_;
+    snprintf(r->res->reply_to, sizeof r->res->reply_to, "%s", reply_to ? reply_to : "");
     pthread_mutex_lock(&k->mu);
     /* Started with the first deploy: most nodes never get one. */
     if (!k->started && !k->quit) {
@@ -307,4 +309,53 @@ void fl__deploy_checker_free(fl_deploy_checker *k)
     pthread_cond_destroy(&k->cv);
     pthread_mutex_destroy(&k->mu);
     fl__free(k);
+}
+
+/* ------------------------------------------------ the public check */
+
+bool fl_module_name_valid(const char *name)
+{
+    return name && fl__lua_valid_module_name(name);
+}
+
+/* "name.fn,name.fn2" for m; NULL when out of memory. */
+static char *task_list(const char *name, const fl_lua_module *m)
+{
+    size_t nl = strlen(name), cap = 1, nfn = fl__lua_module_nfn(m);
+    for (size_t i = 0; i < nfn; i++)
+        cap += nl + 2 + strlen(fl__lua_module_fn(m, i));
+    char *out = fl__malloc(cap), *p = out;
+    if (!out)
+        return NULL;
+    *p = '\0';
+    for (size_t i = 0; i < nfn; i++)
+        p += snprintf(p, cap - (size_t)(p - out), "%s%s.%s", i ? "," : "", name,
+                      fl__lua_module_fn(m, i));
+    return out;
+}
+
+fl_status fl_module_check(const char *name, const char *src, size_t len,
+                          char **tasks, char *err, size_t errlen)
+{
+    fl_lua_module *m = NULL;
+    if (tasks)
+        *tasks = NULL;
+    if (!fl_module_name_valid(name)) {
+        snprintf(err, errlen, "module name '%s' is not valid: use 1 to %d of A-Z a-z "
+                 "0-9 _ - (no dot)", name ? name : "", FL_LUA_MAX_MODULE_NAME);
+        return FL_EINVAL;
+    }
+    if (!src || len > FL_LUA_MAX_SOURCE) {
+        snprintf(err, errlen, "module %s: %s", name, src ? "source larger than 1 MiB"
+                                                         : "no source");
+        return FL_EINVAL;
+    }
+    fl_status st = fl__deploy_check_run(name, "", src, len, NULL, FL_LUA_DEFAULT_LOAD_MS,
+                                        NULL, NULL, &m, err, errlen);
+    if (st != FL_OK)
+        return st;
+    if (tasks && !(*tasks = task_list(name, m)))
+        st = FL_ENOMEM;
+    fl__lua_module_unref(m);
+    return st;
 }

@@ -22,6 +22,7 @@ typedef struct fl_deploy_checked {
     char version[65];
     uint64_t ts;           /* of the deploy (replay checks) */
     bool signed_;
+    char reply_to[72];     /* the node waiting for an answer, or "" */
     fl_lua_module *mod;    /* accepted (one reference), or NULL: refused */
     char err[600];         /* why it was refused */
     struct fl_deploy_checked *next;
@@ -34,9 +35,11 @@ typedef struct fl_deploy_checker fl_deploy_checker;
 
 fl_deploy_checker *fl__deploy_checker_new(const fl_lua_limits *lim, uint32_t limit_ms,
                                           fl_deploy_checked_fn done, void *ud);
-/* Queue a check of src (copied). FL_OK, FL_ENOMEM, FL_EIO (no thread). */
+/* Queue a check of src (copied); reply_to (NULL: none) is handed back
+ * with the result. FL_OK, FL_ENOMEM, FL_EIO (no thread). */
 fl_status fl__deploy_check(fl_deploy_checker *k, const char *module, const char *version,
-                           const void *src, size_t len, uint64_t ts, bool signed_);
+                           const void *src, size_t len, uint64_t ts, bool signed_,
+                           const char *reply_to);
 /*
  * Check one module now, on the calling thread, in a child process: FL_OK
  * and *out (one reference); FL_EINVAL (the module's own error),

@@ -1,8 +1,8 @@
 /*
  * hosted.h - the few things the floret command borrows from the POSIX port
  * beyond the public header: broker URL parsing (so a command can check and
- * print a URL without its password), the reason a node could not connect,
- * and JSON argument checks that say what is wrong.
+ * print a URL without its password) and a call that takes an attachment
+ * with room for the lease in front of it.
  * Depends on the public header only, so cli/ can include it.
  */
 #ifndef FL_HOSTED_H
@@ -74,25 +74,5 @@ fl_status fl__node_call_take_room(fl_node *node, const char *name, const char *a
 /* The room in front of an attachment that a lease's header fits in. */
 size_t fl__att_room(void);
 
-/* Why the node's last broker connection attempt failed; never empty
- * ("no answer from the broker in time" when no attempt reported why). */
-const char *fl__node_last_error(const fl_node *node);
-/* Whether the node stopped or refused to start because another live node
- * holds its id (fl_node_start then returns FL_EEXIST). */
-bool fl__node_id_taken(fl_node *node);
-
-/* True after fl_node_stop gave up on task threads that ignored their
- * cancellation past the grace period: fl_node_free then frees nothing, and
- * neither may the caller free the registry; the process should exit. */
-bool fl__node_abandoned(const fl_node *node);
-
-/* Check that json (len bytes) is JSON text and, when want >= 0, of type want
- * (an fl_type). FL_OK or FL_EINVAL with a reason in err. */
-fl_status fl__json_check(const char *json, size_t len, int want, char *err,
-                         size_t errlen);
-
-/* Is spec a rate limit as fl_call_options.rate_limit takes it ("10/s",
- * "100/m", "5/h", or "10" per second)? */
-bool fl__rate_limit_valid(const char *spec);
 
 #endif

@@ -444,7 +444,12 @@ static void answer_peers(fl_node *n, fl_peers_req *req, bool live)
     while (req) {
         fl_peers_req *next = req->next;
         size_t k = 0;
-        if (req->stats) {
+        if (req->pub_topic) {
+            if (live)
+                fl__tp_publish(&n->tp, req->pub_topic, req->pub_payload, req->pub_len, 1,
+                               req->pub_retain);
+            k = live;
+        } else if (req->stats) {
             if (live)
                 fl_core_stats_get(n->core, req->stats);
             k = live; /* 0: the loop had ended, nothing was read */

@@ -234,6 +234,8 @@ static fl_status make_core(fl_node *n, const fl_node_options *o)
     n->on_shutdown = o->on_shutdown;
     n->shutdown_ud = o->shutdown_ud;
     fl_status st = fl_core_new(&cfg, &io, &n->core);
+    if (st == FL_OK)
+        fl_core_set_answer(n->core, fl__ctl_client_on_answer, n);
     if (st == FL_OK && n->journal)
         st = fl__journal_load(n->journal, n->core, fl__now_us());
     if (st == FL_OK && o->observe) {
@@ -491,7 +493,7 @@ fl_status fl_node_start(fl_node *node, uint32_t timeout_ms)
         set_phase(node, FL_NODE_STOPPED);
         return FL_ESTATE;
     }
-    if (fl__node_id_taken(node)) {
+    if (fl_node_id_taken(node)) {
         fl__plog(&node->log, FL_LOG_ERROR, "%s", why);
         set_phase(node, FL_NODE_STOPPED);
         return FL_EEXIST;
@@ -576,21 +578,21 @@ const char *fl_node_id(const fl_node *node)
     return node ? node->id : "";
 }
 
-bool fl__node_abandoned(const fl_node *node)
+bool fl_node_abandoned(const fl_node *node)
 {
     return node && node->ex.abandoned;
 }
 
 /* Never empty: a start can time out with no failure reported (a peer that
  * takes the TCP connection and never answers the TLS or MQTT handshake). */
-const char *fl__node_last_error(const fl_node *node)
+const char *fl_node_last_error(const fl_node *node)
 {
     if (!node)
         return "no answer from the broker in time";
     return node->last_error[0] ? node->last_error : fl__tp_waiting(&node->tp);
 }
 
-bool fl__node_id_taken(fl_node *node)
+bool fl_node_id_taken(fl_node *node)
 {
     bool taken;
     if (!node)
@@ -626,7 +628,7 @@ static fl_status check_call(fl_node *n, const char *name, const char *args,
                    name);
     if (args) {
         size += strlen(args);
-        if (fl__json_check(args, strlen(args), FL_TYPE_ARRAY, err, sizeof err) != FL_OK) {
+        if (fl_json_check(args, strlen(args), FL_TYPE_ARRAY, err, sizeof err) != FL_OK) {
             fl__plog(&n->log, FL_LOG_ERROR, "call %s: args: %s", name, err);
             return FL_EINVAL;
         }
@@ -635,7 +637,7 @@ static fl_status check_call(fl_node *n, const char *name, const char *args,
     }
     if (kwargs) {
         size += strlen(kwargs);
-        if (fl__json_check(kwargs, strlen(kwargs), FL_TYPE_OBJECT, err, sizeof err) != FL_OK) {
+        if (fl_json_check(kwargs, strlen(kwargs), FL_TYPE_OBJECT, err, sizeof err) != FL_OK) {
             fl__plog(&n->log, FL_LOG_ERROR, "call %s: kwargs: %s", name, err);
             return FL_EINVAL;
         }
@@ -646,7 +648,7 @@ static fl_status check_call(fl_node *n, const char *name, const char *args,
         !fl__valid_tag(opt->route, strlen(opt->route)))
         return bad(n, "call: route '%s' is neither a node id nor a tag KEY=VALUE",
                    opt->route);
-    if (opt && opt->rate_limit && !fl__rate_limit_valid(opt->rate_limit))
+    if (opt && opt->rate_limit && !fl_rate_limit_valid(opt->rate_limit))
         return bad(n, "call: rate_limit '%s' is not a rate such as \"10/s\", \"100/m\" or "
                    "\"5/h\" (1 to 1000000 per second, minute or hour)", opt->rate_limit);
     if (opt && opt->priority > FL_PRIORITY_MAX) {

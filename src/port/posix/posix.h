@@ -386,6 +386,12 @@ typedef struct fl_peers_req {
     size_t cap;
     size_t n;
     fl_core_stats *stats;
+    /* Or, with pub_topic set, one QoS 1 publish from the loop (n is 1
+     * when it was handed to the transport). */
+    const char *pub_topic;
+    const void *pub_payload;
+    size_t pub_len;
+    bool pub_retain;
     bool done;
     struct fl_peers_req *next;
 } fl_peers_req;
@@ -504,6 +510,7 @@ struct fl_node {
     bool id_taken;      /* under mu: another live node holds our id */
     char last_error[256]; /* under mu */
     uint64_t inc;       /* the core's incarnation */
+    struct fl_ctl_wait *ctl_wait; /* under mu: fl_node_control's (ctl_client.c) */
     void (*on_shutdown)(void *ud); /* asked to stop when id_taken comes */
     void *shutdown_ud;
 
@@ -522,6 +529,10 @@ struct fl_node {
     uint64_t grace_deadline;
     uint64_t hard_deadline;
 };
+
+/* ctl_client.c: the core's fl_core_answer_fn (ud is the node). */
+void fl__ctl_client_on_answer(void *ud, const char *from, const void *payload,
+                              size_t len);
 
 /* The loop thread's body. */
 void *fl__loop_main(void *node);

@@ -132,12 +132,12 @@ static bool same_meta(const struct file_ref *r, const struct stat *st)
 
 /* ------------------------------------------------ allowed directories */
 
-struct fl__wc_roots {
+struct fl_wordcount_roots {
     size_t n;
     char **dir;  /* canonical (realpath), no trailing slash except "/" */
 };
 
-void fl__wc_roots_free(fl__wc_roots *r)
+void fl_wordcount_roots_free(fl_wordcount_roots *r)
 {
     if (r == NULL)
         return;
@@ -147,13 +147,13 @@ void fl__wc_roots_free(fl__wc_roots *r)
     free(r);
 }
 
-fl__wc_roots *fl__wc_roots_new(const char *const *dirs, size_t n, char *err,
+fl_wordcount_roots *fl_wordcount_roots_new(const char *const *dirs, size_t n, char *err,
                                size_t errlen)
 {
-    fl__wc_roots *r = calloc(1, sizeof *r);
+    fl_wordcount_roots *r = calloc(1, sizeof *r);
     if (r == NULL || (n && (r->dir = calloc(n, sizeof *r->dir)) == NULL)) {
         snprintf(err, errlen, "out of memory");
-        fl__wc_roots_free(r);
+        fl_wordcount_roots_free(r);
         return NULL;
     }
     for (size_t i = 0; i < n; i++) {
@@ -163,7 +163,7 @@ fl__wc_roots *fl__wc_roots_new(const char *const *dirs, size_t n, char *err,
             snprintf(err, errlen, "data directory '%s': %s", dirs[i],
                      real == NULL ? strerror(errno) : "not a directory");
             free(real);
-            fl__wc_roots_free(r);
+            fl_wordcount_roots_free(r);
             return NULL;
         }
         r->dir[r->n++] = real;
@@ -173,7 +173,7 @@ fl__wc_roots *fl__wc_roots_new(const char *const *dirs, size_t n, char *err,
 
 /* The part of path below an allowed directory (at least one byte), or
  * NULL; *root is that directory. */
-static const char *below_root(const fl__wc_roots *r, const char *path,
+static const char *below_root(const fl_wordcount_roots *r, const char *path,
                               const char **root)
 {
     for (size_t i = 0; r && i < r->n; i++) {
@@ -213,7 +213,7 @@ static bool canonical(const char *rel)
  * the very inode looked at, in case it was swapped in between). Returns the
  * descriptor with *st filled, or -1.
  */
-static int open_allowed(const fl__wc_roots *roots, const char *path,
+static int open_allowed(const fl_wordcount_roots *roots, const char *path,
                         struct stat *st)
 {
     const char *root = NULL;
@@ -370,7 +370,7 @@ static void count_range(fl_task_ctx *ctx, int fd, const struct file_ref *r,
 
 static void wc_file(fl_task_ctx *ctx, void *ud)
 {
-    const fl__wc_roots *roots = ud;
+    const fl_wordcount_roots *roots = ud;
     struct file_ref r;
     struct stat st;
     uint8_t head[FL_WC_SAMPLE];
@@ -389,7 +389,7 @@ static void wc_file(fl_task_ctx *ctx, void *ud)
     close(fd);
 }
 
-fl_status fl__register_wordcount_file(fl_registry *reg, const fl__wc_roots *roots)
+fl_status fl_register_wordcount_file(fl_registry *reg, const fl_wordcount_roots *roots)
 {
     return fl_registry_add(reg, "wc.file", wc_file, (void *)roots);
 }

@@ -1,12 +1,13 @@
 /*
- * wordcount_input.c - the inputs of `floret wordcount` and their chunks.
+ * wordcount_input.c - the inputs of a word count (`floret wordcount`,
+ * fl_wordcount_files) and their chunks.
  * A regular file is mapped whole (nothing is copied until a chunk's bytes
  * must travel, and with locality they never do); anything else (standard
  * input, a pipe) is read through a buffer of about two chunks, so memory
  * follows the chunk size, not the input. Every chunk ends at a word
  * boundary (fl__wc_chunk_end); a word longer than the chunk size becomes
  * a chunk of its own.
- * Depends on wordcount_cli.h, src/tasks/wordcount.h and POSIX (mmap).
+ * Depends on wordcount_client.h, src/tasks/wordcount.h and POSIX (mmap).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +18,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "wordcount_cli.h"
+#include "wordcount_client.h"
 
 static void set_err(char *err, size_t errlen, const char *name, const char *why)
 {
@@ -44,7 +45,7 @@ static int open_mapped(struct wc_input *in, char *err, size_t errlen)
     return 0;
 }
 
-int wc_input_open(struct wc_input *in, const char *name, char *err, size_t errlen)
+int fl__wci_open(struct wc_input *in, const char *name, char *err, size_t errlen)
 {
     memset(in, 0, sizeof *in);
     in->name = name;
@@ -58,18 +59,18 @@ int wc_input_open(struct wc_input *in, const char *name, char *err, size_t errle
     }
     if (fstat(in->fd, &in->st) != 0) {
         set_err(err, errlen, in->name, strerror(errno));
-        wc_input_close(in);
+        fl__wci_close(in);
         return -1;
     }
     if (S_ISDIR(in->st.st_mode)) {
         set_err(err, errlen, in->name, "is a directory");
-        wc_input_close(in);
+        fl__wci_close(in);
         return -1;
     }
     if (S_ISREG(in->st.st_mode) && in->fd != STDIN_FILENO) {
         int rc = open_mapped(in, err, errlen);
         if (rc < 0) {
-            wc_input_close(in);
+            fl__wci_close(in);
             return -1;
         }
     }
@@ -155,7 +156,7 @@ static int next_streamed(struct wc_input *in, size_t target, struct wc_chunk *c,
     }
 }
 
-int wc_input_next(struct wc_input *in, size_t target, struct wc_chunk *c,
+int fl__wci_next(struct wc_input *in, size_t target, struct wc_chunk *c,
                   char *err, size_t errlen)
 {
     memset(c, 0, sizeof *c);
@@ -165,21 +166,21 @@ int wc_input_next(struct wc_input *in, size_t target, struct wc_chunk *c,
     return next_streamed(in, target, c, err, errlen);
 }
 
-uint64_t wc_chunk_sample(const struct wc_chunk *c)
+uint64_t fl__wci_sample(const struct wc_chunk *c)
 {
     const struct wc_input *in = c->in;
     size_t head = in->size < FL_WC_SAMPLE ? (size_t)in->size : FL_WC_SAMPLE;
     return fl__wc_sample_hash(in->size, in->map, head, c->data, c->len);
 }
 
-void wc_chunk_release(struct wc_chunk *c)
+void fl__wci_release(struct wc_chunk *c)
 {
     free(c->owned);
     c->owned = NULL;
     c->data = NULL;
 }
 
-void wc_input_close(struct wc_input *in)
+void fl__wci_close(struct wc_input *in)
 {
     if (in->map != NULL)
         munmap((void *)in->map, (size_t)in->size);

@@ -1,5 +1,6 @@
 /*
- * wordcount_run.c - the dispatch loop of `floret wordcount`: cuts the
+ * wordcount_client.c - the dispatch loop of a word count (fl_wordcount_files,
+ * `floret wordcount`): cuts the
  * inputs into chunks, keeps a bounded window of map tasks in flight (so
  * memory follows the window, not the input), merges each partial count as
  * it arrives (memory follows the vocabulary) and counts tasks per node.
@@ -21,8 +22,9 @@
  * (fl__wc_merge_from): a node keeps its table between tasks, so its words
  * come in nearly the same order every time.
  *
- * Depends on wordcount_cli.h, wordcount_file.h, hosted.h (a call that
- * takes a chunk with room for the lease's header) and the public header.
+ * Depends on wordcount_client.h, wordcount_file.h, hosted.h (a call that
+ * takes a chunk with room for the lease's header), posix.h (the node's
+ * cluster, for a message) and the public header.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -33,7 +35,8 @@
 #include <unistd.h>
 
 #include "hosted.h"
-#include "wordcount_cli.h"
+#include "posix.h"
+#include "wordcount_client.h"
 #include "wordcount_file.h"
 
 #define MIN_WINDOW 4
@@ -69,9 +72,32 @@ struct slot {
     bool force_bytes; /* a node could not read it: send the bytes */
 };
 
+/* The options as the loop reads them (fl_wordcount_options, with the
+ * defaults applied). */
+struct wc_opts {
+    size_t min_length;
+    size_t chunk;      /* bytes per chunk: given, or the stream default */
+    bool chunk_set;    /* given: no adaptive sizes */
+    bool locality;
+    bool verbose;
+    const char *map;   /* NULL: wc.map */
+    fl_wordcount_progress_fn progress;
+    void *progress_ud;
+};
+
+#define PEERS_CAP 64
+/* The chunk size of standard input and the largest adaptive chunk whose
+ * bytes travel: it fits in one 8 MiB message with room for the envelope,
+ * and its partial count merges at a fraction of the cost of counting it. */
+#define DEFAULT_CHUNK (4u * 1024u * 1024u)
+#define MAX_CHUNK (64u * 1024u * 1024u)
+
 struct run {
     fl_node *node;
     const struct wc_opts *o;
+    const char *const *files;
+    size_t nfiles;
+    fl_peer *peers;          /* PEERS_CAP, for the census */
     fl_wc_table *t;
     struct wc_stats *s;
     struct wc_input *inputs;
@@ -119,12 +145,12 @@ struct census {
     size_t min_msg, min_slots;
 };
 
-static struct census cluster_census(fl_node *node, const char *map_task)
+static struct census cluster_census(struct run *r, const char *map_task)
 {
-    static fl_peer peers[64];
+    fl_peer *peers = r->peers;
     struct census k = {0, false, 0, 0};
     size_t n = 0;
-    if (fl_node_peers(node, peers, sizeof peers / sizeof peers[0], &n) != FL_OK)
+    if (fl_node_peers(r->node, peers, PEERS_CAP, &n) != FL_OK)
         return k;
     for (size_t i = 0; i < n; i++) {
         if (!peers[i].online || peers[i].slots <= 0 || !has_task(peers[i].tasks, map_task))
@@ -142,9 +168,9 @@ static struct census cluster_census(fl_node *node, const char *map_task)
     return k;
 }
 
-static size_t cluster_slots(fl_node *node, const char *map_task, bool *any_file_task)
+static size_t cluster_slots(struct run *r, const char *map_task, bool *any_file_task)
 {
-    struct census k = cluster_census(node, map_task);
+    struct census k = cluster_census(r, map_task);
     *any_file_task = k.file_task;
     return k.slots;
 }
@@ -154,7 +180,7 @@ static size_t cluster_slots(fl_node *node, const char *map_task, bool *any_file_
  * can take too, so the end of the job also evens out. */
 static void follow_small_nodes(struct run *r)
 {
-    struct census k = cluster_census(r->node, r->o->map ? r->o->map : "wc.map");
+    struct census k = cluster_census(r, r->o->map ? r->o->map : "wc.map");
     size_t usual = r->o->chunk_set ? r->o->chunk : ADAPT_MIN;
     r->small_chunk = 0;
     r->small_tail = 0;
@@ -223,7 +249,7 @@ static int submit_bytes(struct run *r, struct slot *sl)
     sl->by_ref = false;
     /* The node copied the bytes; a stream's copy is no longer needed. */
     if (sl->c.owned)
-        wc_chunk_release(&sl->c);
+        fl__wci_release(&sl->c);
     return 0;
 }
 
@@ -269,7 +295,7 @@ static int submit_ref(struct run *r, struct slot *sl)
              ",\"mtime_s\":%lld,\"mtime_ns\":%ld,\"sample\":\"%016" PRIx64
              "\",\"min_length\":%zu}",
              path, sl->c.offset, sl->c.len, in->size, (long long)in->st.st_mtim.tv_sec,
-             (long)in->st.st_mtim.tv_nsec, wc_chunk_sample(&sl->c), r->o->min_length);
+             (long)in->st.st_mtim.tv_nsec, fl__wci_sample(&sl->c), r->o->min_length);
     fl_status st = fl_node_call(r->node, "wc.file", NULL, kwargs, NULL, 0, NULL, &sl->r);
     free(kwargs);
     free(path);
@@ -327,7 +353,7 @@ static int next_chunk(struct run *r, struct wc_chunk *c)
 {
     while (r->cur < r->ninputs) {
         struct wc_input *in = &r->inputs[r->cur];
-        int rc = wc_input_next(in, target_size(r, in), c, r->err, sizeof r->err);
+        int rc = fl__wci_next(in, target_size(r, in), c, r->err, sizeof r->err);
         if (rc > 0 && in->map)
             r->cut += c->len;
         if (rc != 0)
@@ -401,7 +427,7 @@ static int fill_window(struct run *r)
             requeue(r, sl, BYTES_MAX, sl->force_bytes) == 0)
             continue;
         if (submit(r, sl) != 0) {
-            wc_chunk_release(&sl->c);
+            fl__wci_release(&sl->c);
             return -1;
         }
         r->inflight++;
@@ -515,15 +541,15 @@ static int finish(struct run *r, struct slot *sl)
         int rc = merge(r, sl);
         fl_result_free(sl->r);
         sl->r = NULL;
-        wc_chunk_release(&sl->c);
+        fl__wci_release(&sl->c);
         return rc;
     }
     const char *type = fl_result_error_type(sl->r);
     bool too_big = type && strcmp(type, "ResultTooBig") == 0;
     if (falls_back(sl)) {
         if (r->o->verbose)
-            fprintf(stderr, "floret wordcount: %s; sending the bytes\n",
-                    fl_result_error_message(sl->r));
+            fl_node_log(r->node, FL_LOG_INFO, "%s; sending the bytes",
+                        fl_result_error_message(sl->r));
         r->s->fallbacks++;
         if (++r->not_local >= LOCALITY_GIVE_UP && r->local_ok == 0)
             r->locality = false;
@@ -536,8 +562,8 @@ static int finish(struct run *r, struct slot *sl)
             return 2;
     } else if (too_big && requeue(r, sl, (sl->c.len + 1) / 2, !sl->by_ref) == 0) {
         if (r->o->verbose)
-            fprintf(stderr, "floret wordcount: %s; splitting the chunk\n",
-                    fl_result_error_message(sl->r));
+            fl_node_log(r->node, FL_LOG_INFO, "%s; splitting the chunk",
+                        fl_result_error_message(sl->r));
         return 2;
     }
     const char *msg = fl_result_error_message(sl->r);
@@ -573,19 +599,27 @@ static int collect(struct run *r, size_t *finished)
     return rc;
 }
 
+static void progress(const struct run *r, double elapsed_s)
+{
+    fl_wordcount_progress p = {
+        .bytes = r->s->bytes, .total_bytes = r->s->known_bytes,
+        .size_known = r->s->size_known, .chunks = r->s->chunks, .elapsed_s = elapsed_s};
+    r->o->progress(r->o->progress_ud, &p);
+}
+
 static void tick(struct run *r, size_t finished)
 {
     double t = now_s();
     if (finished > 0) {
         r->last_result = t;
     } else if (!r->warned_idle && t - r->last_result > IDLE_WARN_S) {
-        fprintf(stderr, "floret wordcount: no result for %.0f s; is a node that runs "
-                        "%s online on cluster '%s'?\n", IDLE_WARN_S,
-                r->o->map ? r->o->map : "wc.map", r->o->cluster ? r->o->cluster : "default");
+        fl_node_log(r->node, FL_LOG_WARN, "no result for %.0f s; is a node that runs "
+                    "%s online on cluster '%s'?", IDLE_WARN_S,
+                    r->o->map ? r->o->map : "wc.map", r->node->cluster);
         r->warned_idle = true;
     }
     if (r->o->progress && t - r->last_progress >= PROGRESS_EVERY_S) {
-        wc_progress(r->s, t - r->t0, false);
+        progress(r, t - r->t0);
         r->last_progress = t;
     }
 }
@@ -613,7 +647,7 @@ static int follow_cluster(struct run *r)
         return 0;
     r->last_census = t;
     bool file_task;
-    size_t slots = cluster_slots(r->node, r->o->map ? r->o->map : "wc.map", &file_task);
+    size_t slots = cluster_slots(r, r->o->map ? r->o->map : "wc.map", &file_task);
     if (slots == r->slots_online)
         return 0;
     r->slots_online = slots;
@@ -656,8 +690,8 @@ static int open_inputs(struct run *r)
     }
     r->s->size_known = true;
     for (int i = 0; i < r->ninputs; i++) {
-        const char *name = r->o->nfiles > 0 ? r->o->files[i] : "-";
-        if (wc_input_open(&r->inputs[i], name, r->err, sizeof r->err) != 0) {
+        const char *name = r->nfiles > 0 ? r->files[i] : "-";
+        if (fl__wci_open(&r->inputs[i], name, r->err, sizeof r->err) != 0) {
             r->ninputs = i;
             return -1;
         }
@@ -674,43 +708,84 @@ static void cleanup(struct run *r)
     free(r->pending);
     for (size_t i = 0; i < r->inflight; i++) {
         fl_result_free(r->slots[i].r);
-        wc_chunk_release(&r->slots[i].c);
+        fl__wci_release(&r->slots[i].c);
     }
     for (int i = 0; i < r->ninputs; i++)
-        wc_input_close(&r->inputs[i]);
+        fl__wci_close(&r->inputs[i]);
     free(r->inputs);
     free(r->slots);
 }
 
-int wc_run(fl_node *node, const struct wc_opts *o, fl_wc_table *t, struct wc_stats *s)
+/* The options with their defaults; NULL when they are out of range. */
+static const char *take_options(const fl_wordcount_options *in, struct wc_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    if (in->chunk > MAX_CHUNK)
+        return "chunk: over 64 MiB";
+    if (in->map && !*in->map)
+        return "map: empty (NULL for the native wc.map)";
+    o->min_length = in->min_length ? in->min_length : 1;
+    o->chunk_set = in->chunk != 0;
+    o->chunk = in->chunk ? in->chunk : DEFAULT_CHUNK;
+    o->map = in->map;
+    o->locality = in->locality && !in->map; /* a Lua mapper gets the bytes */
+    o->verbose = in->verbose;
+    o->progress = in->progress;
+    o->progress_ud = in->progress_ud;
+    return NULL;
+}
+
+fl_status fl__wc_run(fl_node *node, const char *const *files, size_t nfiles,
+                     const fl_wordcount_options *opt, fl_wc_table *t, struct wc_stats *s,
+                     char *err, size_t errlen)
 {
     struct run r;
+    struct wc_opts o;
+    const char *bad = take_options(opt, &o);
+    if (bad) {
+        snprintf(err, errlen, "%s", bad);
+        return FL_EINVAL;
+    }
+    if (nfiles > (size_t)INT32_MAX) {
+        snprintf(err, errlen, "files: too many");
+        return FL_EINVAL;
+    }
     memset(&r, 0, sizeof r);
     r.node = node;
-    r.o = o;
+    r.o = &o;
+    r.files = files;
+    r.nfiles = nfiles;
     r.t = t;
     r.s = s;
-    r.ninputs = o->nfiles > 0 ? o->nfiles : 1;
+    r.ninputs = nfiles > 0 ? (int)nfiles : 1;
+    r.peers = malloc(PEERS_CAP * sizeof *r.peers);
+    if (!r.peers) {
+        snprintf(err, errlen, "out of memory");
+        return FL_ENOMEM;
+    }
     bool file_task = false;
-    size_t slots = cluster_slots(node, o->map ? o->map : "wc.map", &file_task);
-    r.locality = o->locality && (file_task || slots == 0);
+    size_t slots = cluster_slots(&r, o.map ? o.map : "wc.map", &file_task);
+    r.locality = o.locality && (file_task || slots == 0);
     r.window = pick_window(&r, slots);
     r.slots_online = slots;
     follow_small_nodes(&r);
     int rc = open_inputs(&r);
+    /* An input that cannot be opened is an I/O error; after that, a
+     * chunk that failed (or a broken partial count). */
+    fl_status st = rc == 0 ? FL_OK : FL_EIO;
     r.slots = calloc(r.window, sizeof *r.slots);
     if (rc == 0 && !r.slots) {
         snprintf(r.err, sizeof r.err, "out of memory");
         rc = -1;
+        st = FL_ENOMEM;
     }
     r.t0 = r.last_result = r.last_census = now_s();
-    if (rc == 0)
-        rc = loop(&r);
+    if (rc == 0 && (rc = loop(&r)) != 0)
+        st = strcmp(r.err, "out of memory") == 0 ? FL_ENOMEM : FL_ETASK;
     s->elapsed_s = now_s() - r.t0;
-    if (o->progress)
-        wc_progress(s, s->elapsed_s, true);
     if (rc != 0)
-        fprintf(stderr, "floret wordcount: %s\n", r.err);
+        snprintf(err, errlen, "%s", r.err);
     cleanup(&r);
-    return rc == 0 ? 0 : 1;
+    free(r.peers);
+    return rc == 0 ? FL_OK : st;
 }

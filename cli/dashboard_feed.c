@@ -91,7 +91,8 @@ int cli_feed_id(const struct cli_conn *conn, const char *node_id, char *id,
         return -1;
     }
     room = ID_MAX - 4 - (u.has_user ? ulen + 1 : 0);
-    snprintf(id, ID_MAX + 1, "%s%s%.*s-pic", u.has_user ? u.user : "",
+    /* ulen < ID_MAX here: the precision tells the compiler so too */
+    snprintf(id, ID_MAX + 1, "%.*s%s%.*s-pic", (int)ulen, u.has_user ? u.user : "",
              u.has_user ? "." : "", (int)room, base);
     return 0;
 }

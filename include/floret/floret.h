@@ -380,6 +380,14 @@ typedef struct fl_node_options {
      * (Celery's result_expires). */
     const char *state_dir;
     uint32_t result_expires_s;
+
+    /* Compressed attachments (docs/protocol.md section 3): the codecs
+     * this node decodes and lists in its presence, comma-separated in its
+     * order of preference ("zstd,lz4"); it compresses a large attachment
+     * for a receiver that lists one of them. "none": it neither lists nor
+     * compresses. NULL means $FLORET_COMPRESS, then every codec this build
+     * has (zstd, lz4). An unknown codec makes fl_node_new fail. */
+    const char *compress;
 } fl_node_options;
 
 /* Fill o with the defaults described above. */

@@ -611,7 +611,9 @@ static bool inflate_bin(dec *d, cJSON *root, fl_msg *m)
     if (!cJSON_IsString(zname))
         return fail(d, FL_EPROTO, "bin_z", "expected a string, got %s",
                     type_of(zname));
-    char tmp[40], names[64];
+    char tmp[40];
+#if FL_ZCODECS
+    char names[64];
     const fl_zcodec *z = fl__z_find(d->z, zname->valuestring,
                                     strlen(zname->valuestring));
     if (!z) {
@@ -642,6 +644,12 @@ static bool inflate_bin(dec *d, cJSON *root, fl_msg *m)
     d->att = m->zbuf;
     d->att_len = (size_t)raw;
     return true;
+#else
+    (void)m;
+    return fail(d, FL_EPROTO, "bin_z",
+                "unknown codec '%s' (this node decodes: none)",
+                printable(zname->valuestring, tmp, sizeof tmp));
+#endif
 }
 
 static bool decode_kind(dec *d, cJSON *root, fl_kind *kind)
@@ -1280,7 +1288,7 @@ void fl__jw_compress(fl_jw *w, const fl_zcodec *z)
  * gathered into one run first (the codec takes one). */
 static void jw_shrink(fl_jw *w)
 {
-    if (!w->z || w->bin_len < FL_Z_MIN_BYTES)
+    if (!FL_ZCODECS || !w->z || w->bin_len < FL_Z_MIN_BYTES)
         return;
     const jw_bin_ref *ref = (const jw_bin_ref *)(const void *)w->bin.data;
     size_t nref = w->bin.len / sizeof *ref;
@@ -1323,7 +1331,7 @@ fl_status fl__jw_finish(fl_jw *w, const void **payload, size_t *len)
         return FL_EINVAL;
     if (w->bin_len && fl__buf_ok(&w->bin))
         jw_shrink(w);
-    if (w->zout.len)
+    if (FL_ZCODECS && w->zout.len)
         return finish_shrunk(w, payload, len);
     if (w->bin_len)
         fl__jw_u64(w, "bin", w->bin_len);

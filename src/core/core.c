@@ -132,7 +132,7 @@ fl_status fl_core_new(const fl_core_config *cfg, const fl_core_io *io,
                                   : FL_DEFAULT_LEASE_TTL_MS;
     c->log_level = cfg->log_level;
     c->registry = cfg->registry;
-    if (cfg->zcodecs) {
+    if (FL_ZCODECS && cfg->zcodecs) {
         c->z = *cfg->zcodecs;
         if (c->z.n > FL_Z_MAX_CODECS)
             c->z.n = FL_Z_MAX_CODECS;

@@ -59,7 +59,7 @@ void fl__presence_write(fl_core *c, fl_jw *w, bool online)
         fl__jw_end_arr(w);
     }
     fl__jw_u64(w, "max_msg", c->max_message);
-    if (c->z.n) {
+    if (FL_ZCODECS && c->z.n) {
         fl__jw_arr(w, "z");
         for (size_t i = 0; i < c->z.n; i++)
             fl__jw_str(w, NULL, c->z.codecs[i]->name);
@@ -113,7 +113,7 @@ const fl_peer_rec *fl__peer_find(const fl_core *c, const char *id)
 static unsigned zmask_of(const fl_core *c, const fl_msg *m)
 {
     unsigned mask = 0;
-    for (size_t i = 0; i < m->nznames; i++) {
+    for (size_t i = 0; FL_ZCODECS && i < m->nznames; i++) {
         const fl_zcodec *z = fl__z_find(&c->z, m->znames[i],
                                         strlen(m->znames[i]));
         for (size_t k = 0; z && k < c->z.n; k++)
@@ -125,7 +125,7 @@ static unsigned zmask_of(const fl_core *c, const fl_msg *m)
 
 const fl_zcodec *fl__peer_zcodec(const fl_core *c, const char *id)
 {
-    const fl_peer_rec *p = c->z.n ? fl__peer_find(c, id) : NULL;
+    const fl_peer_rec *p = FL_ZCODECS && c->z.n ? fl__peer_find(c, id) : NULL;
     if (!p || !p->info.online)
         return NULL;
     for (size_t k = 0; k < c->z.n; k++)

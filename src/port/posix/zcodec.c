@@ -5,10 +5,12 @@
  * `compress` option into the list it hands the core. The decoders never
  * write past the capacity they are given, so a stream that claims or
  * decodes to more than the receiver allows fails instead of growing.
- * Depends on zcodec.h, posix.h (the option's log line), libzstd, liblz4.
+ * Depends on zcodec.h, posix.h, pthreads, libzstd, liblz4.
  */
 #include <lz4.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
 
@@ -25,32 +27,74 @@ static size_t zstd_bound(size_t n)
     return ZSTD_compressBound(n);
 }
 
-/* One context per thread, kept: making one costs more than compressing a
- * small attachment. Never freed before the thread ends; it is one per
- * thread that sends (the loop). */
-static _Thread_local ZSTD_CCtx *zstd_cctx;
-static _Thread_local ZSTD_DCtx *zstd_dctx;
+/* One pair of contexts per thread, kept: making one costs more than
+ * compressing a small attachment. Freed when the thread ends (the node's
+ * loop thread is the one that sends and receives). */
+typedef struct zstd_ctx {
+    ZSTD_CCtx *c;
+    ZSTD_DCtx *d;
+} zstd_ctx;
+
+static pthread_key_t zstd_key;
+static pthread_once_t zstd_once = PTHREAD_ONCE_INIT;
+static bool zstd_key_ok;
+
+static void zstd_ctx_free(void *p)
+{
+    zstd_ctx *x = p;
+    ZSTD_freeCCtx(x->c);
+    ZSTD_freeDCtx(x->d);
+    free(x);
+}
+
+static void zstd_key_make(void)
+{
+    zstd_key_ok = pthread_key_create(&zstd_key, zstd_ctx_free) == 0;
+}
+
+/* This thread's contexts, made on first use; NULL out of memory. */
+static zstd_ctx *zstd_here(void)
+{
+    pthread_once(&zstd_once, zstd_key_make);
+    if (!zstd_key_ok)
+        return NULL;
+    zstd_ctx *x = pthread_getspecific(zstd_key);
+    if (x)
+        return x;
+    x = calloc(1, sizeof *x);
+    if (!x)
+        return NULL;
+    x->c = ZSTD_createCCtx();
+    x->d = ZSTD_createDCtx();
+    if (!x->c || !x->d || pthread_setspecific(zstd_key, x) != 0) {
+        zstd_ctx_free(x);
+        return NULL;
+    }
+    return x;
+}
 
 static size_t zstd_compress(const uint8_t *src, size_t n, uint8_t *dst,
                             size_t cap)
 {
-    if (!zstd_cctx && !(zstd_cctx = ZSTD_createCCtx()))
+    zstd_ctx *x = zstd_here();
+    if (!x)
         return 0;
-    size_t r = ZSTD_compressCCtx(zstd_cctx, dst, cap, src, n, ZSTD_LEVEL);
+    size_t r = ZSTD_compressCCtx(x->c, dst, cap, src, n, ZSTD_LEVEL);
     return ZSTD_isError(r) ? 0 : r;
 }
 
 static size_t zstd_decompress(const uint8_t *src, size_t n, uint8_t *dst,
                               size_t cap)
 {
-    if (!zstd_dctx && !(zstd_dctx = ZSTD_createDCtx()))
+    zstd_ctx *x = zstd_here();
+    if (!x)
         return SIZE_MAX;
     /* A frame declaring more than cap is refused before it decodes a byte. */
     unsigned long long want = ZSTD_getFrameContentSize(src, n);
     if (want == ZSTD_CONTENTSIZE_ERROR ||
         (want != ZSTD_CONTENTSIZE_UNKNOWN && want > cap))
         return SIZE_MAX;
-    size_t r = ZSTD_decompressDCtx(zstd_dctx, dst, cap, src, n);
+    size_t r = ZSTD_decompressDCtx(x->d, dst, cap, src, n);
     return ZSTD_isError(r) ? SIZE_MAX : r;
 }
 

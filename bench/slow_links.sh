@@ -7,12 +7,15 @@
 #   tc qdisc add dev X root tbf rate 20mbit burst 32kbit latency 400ms
 # (both directions: the egress of each end; this kernel has tbf, not netem),
 # starts Mosquitto on the host (listening on the host ends of the veths and
-# on loopback only), one `floret node --slots 1` in each namespace, and runs
+# on loopback only), one `floret node --slots 1 --compress zstd,lz4` in each
+# namespace (it compresses its partial counts for a client that lists a
+# codec), and runs
 #   floret wordcount --broker mqtt://127.0.0.1:PORT --no-locality --json CORPUS
 # from the host, so every chunk crosses a shaped link to a node and every
 # partial count crosses one back. Configurations, alternating inside each
 # round (the order rotates), median of the rounds:
-#   plain   --compress none  (the client lists no codec: nothing compressed)
+#   plain   --compress none  (the client lists no codec: nothing compressed,
+#                             either way)
 #   zstd    --compress zstd
 #   lz4     --compress lz4
 # Then the same three with the 4 nodes on the host over loopback (no
@@ -170,9 +173,9 @@ start_nodes() {
   for i in $(seq "$nodes"); do
     if [[ $1 == shaped ]]; then
       ip netns exec "${tag}n$i" "$FLORET" node --broker "mqtt://10.$net.$i.1:$port" \
-        --name "slow$i" --slots 1 > "$work/node$i.log" 2>&1 &
+        --name "slow$i" --slots 1 --compress zstd,lz4 > "$work/node$i.log" 2>&1 &
     else
-      "$FLORET" node --broker "mqtt://127.0.0.1:$port" --name "fast$i" --slots 1 \
+      "$FLORET" node --broker "mqtt://127.0.0.1:$port" --name "fast$i" --slots 1 --compress zstd,lz4 \
         > "$work/node$i.log" 2>&1 &
     fi
     pids+=($!)

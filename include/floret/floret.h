@@ -381,12 +381,15 @@ typedef struct fl_node_options {
     const char *state_dir;
     uint32_t result_expires_s;
 
-    /* Compressed attachments (docs/protocol.md section 3): the codecs
-     * this node decodes and lists in its presence, comma-separated in its
-     * order of preference ("zstd,lz4"); it compresses a large attachment
-     * for a receiver that lists one of them. "none": it neither lists nor
-     * compresses. NULL means $FLORET_COMPRESS, then every codec this build
-     * has (zstd, lz4). An unknown codec makes fl_node_new fail. */
+    /* Compressed attachments (docs/protocol.md section 3, docs/scaling.md):
+     * the codecs this node decodes, lists in its presence and compresses
+     * with, comma-separated in its order of preference ("zstd,lz4"); it
+     * compresses a large attachment for a receiver that lists one of them.
+     * "none": it neither lists, decodes nor compresses. NULL means
+     * $FLORET_COMPRESS, and without it every codec this build has (zstd,
+     * lz4) to decode only: such a node is sent compressed attachments by
+     * nodes that compress, and sends its own as they are. An unknown codec
+     * makes fl_node_new fail. */
     const char *compress;
 } fl_node_options;
 

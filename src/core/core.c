@@ -134,6 +134,7 @@ fl_status fl_core_new(const fl_core_config *cfg, const fl_core_io *io,
     c->registry = cfg->registry;
     if (FL_ZCODECS && cfg->zcodecs) {
         c->z = *cfg->zcodecs;
+        c->zsend = cfg->zsend;
         if (c->z.n > FL_Z_MAX_CODECS)
             c->z.n = FL_Z_MAX_CODECS;
     }

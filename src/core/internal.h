@@ -280,6 +280,7 @@ struct fl_core {
     uint32_t slots;
     size_t max_message;
     fl_zset z;              /* attachment codecs (none: .n == 0) */
+    bool zsend;             /* compress with them too */
     uint32_t ttl_ms;
     int log_level;
     const fl_registry *registry;
@@ -446,7 +447,8 @@ void fl__peers_forget(fl_core *c, const char *id, uint64_t now);
 void fl__peers_free(fl_core *c);
 void fl__presence_write(fl_core *c, fl_jw *w, bool online);
 /* The codec to compress for peer id: the first of ours that its online
- * presence lists, or NULL (unknown peer, none in common). */
+ * presence lists, or NULL (not sending compressed, unknown peer, none in
+ * common). */
 const fl_zcodec *fl__peer_zcodec(const fl_core *c, const char *id);
 void fl__presence_publish(fl_core *c, bool online);
 /* May worker_id take a task routed to route (a node id, or a tag k=v

@@ -125,7 +125,8 @@ static unsigned zmask_of(const fl_core *c, const fl_msg *m)
 
 const fl_zcodec *fl__peer_zcodec(const fl_core *c, const char *id)
 {
-    const fl_peer_rec *p = FL_ZCODECS && c->z.n ? fl__peer_find(c, id) : NULL;
+    const fl_peer_rec *p =
+        FL_ZCODECS && c->zsend && c->z.n ? fl__peer_find(c, id) : NULL;
     if (!p || !p->info.online)
         return NULL;
     for (size_t k = 0; k < c->z.n; k++)

@@ -2,12 +2,14 @@
 """test_compress - compressed attachments (docs/protocol.md section 3,
 "Compressed attachments") between real nodes on a real broker:
 
-- a word count through the broker (--no-locality) across a node that lists
-  zstd and lz4 and one started with --no-compress is exact (the reference
-  pipeline of docs/wordcount.md, compared byte for byte); the chunks leased
-  to the first travel compressed, those to the second do not, and only the
-  first compresses its partial counts back; a client with
-  FLORET_COMPRESS=none gets nothing compressed and compresses nothing;
+- a word count through the broker (--no-locality) across a node started
+  with --compress zstd,lz4, one left to the default (decodes, does not
+  compress) and one started with --no-compress is exact (the reference
+  pipeline of docs/wordcount.md, compared byte for byte); a client with
+  --compress sends the chunks to the first two compressed, to the third
+  plain, and only the first compresses its partial counts back; a client
+  left to the default compresses nothing; one with FLORET_COMPRESS=none
+  gets nothing compressed; --compress lz4 picks lz4;
 - hostile compressed attachments (an unknown codec, zstd and lz4 bombs, a
   truncated stream, a declared size that lies either way, a declared size
   over the node's --max-message) each get an error reply naming the member
@@ -126,25 +128,38 @@ class CompressTest(fx.ClusterTest):
         path = self.corpus(3 << 20)
         want = reference_counts(path)
         c = self.start_cluster(())
-        c.add_node("wz", ["--slots", "1"])
+        c.add_node("wz", ["--slots", "1", "--compress", "zstd,lz4"])
+        c.add_node("wd", ["--slots", "1"])
         c.add_node("wn", ["--slots", "1", "--no-compress"])
-        seen = fx.wait_online(c.broker.port, ["wz", "wn"])
+        seen = fx.wait_online(c.broker.port, ["wz", "wd", "wn"])
         self.assertEqual(seen["wz"].get("z"), ["zstd", "lz4"], seen)
+        self.assertEqual(seen["wd"].get("z"), ["zstd", "lz4"], seen)  # decodes
         self.assertNotIn("z", seen["wn"], seen)
 
         s = self.sniff(c)
-        self.assertTrue(self.count(c, path) == want,
+        self.assertTrue(self.count(c, path, "--compress", "zstd,lz4") == want,
                         "counts differ from the reference" + self.logs())
         got = self.kinds(s.drain(1.0))
         to_wz = [z for who, kind, z in got if who == "wz" and kind == "lease"]
+        to_wd = [z for who, kind, z in got if who == "wd" and kind == "lease"]
         to_wn = [z for who, kind, z in got if who == "wn" and kind == "lease"]
-        self.assertTrue(to_wz and to_wn, got)
+        self.assertTrue(to_wz and to_wd and to_wn, got)
         self.assertEqual(set(to_wz), {"zstd"}, got)
+        self.assertEqual(set(to_wd), {"zstd"}, got)
         self.assertEqual(set(to_wn), {None}, got)
-        # Partial counts back to the client: compressed by wz only.
+        # Partial counts back to the client: compressed by wz only (wd
+        # decodes but does not compress, wn neither).
         done = [z for who, kind, z in got if kind == "done"]
         self.assertIn("zstd", done, got)
         self.assertIn(None, done, got)
+
+        # A client left to the default compresses nothing: nodes that
+        # compress still do, for it decodes.
+        got_default = self.count(c, path)
+        self.assertTrue(got_default == want, "counts differ" + self.logs())
+        got = self.kinds(s.drain(1.0))
+        self.assertEqual({z for _, kind, z in got if kind == "lease"}, {None}, got)
+        self.assertIn("zstd", {z for _, kind, z in got if kind == "done"}, got)
 
         # A client that lists none: nothing travels compressed either way.
         env = c.env()

@@ -179,6 +179,7 @@ static node *add_node(harness *h, const char *id, uint32_t slots,
                           .slots = slots, .lease_ttl_ms = ttl_ms,
                           .seed = 7, .registry = h->reg, .log_level = 3,
                           .only_tasks = h->only_tasks, .zcodecs = h->z,
+                          .zsend = h->z != NULL,
                           .max_message = h->max_message ? h->max_message
                                                         : (size_t)8 << 20};
     h->only_tasks = NULL;

@@ -72,11 +72,13 @@ void fl__machine(char *out, size_t cap);
 /* The attachment codec of this build named name (len bytes), or NULL. */
 const fl_zcodec *fl__posix_zcodec(const char *name, size_t len);
 /* The codecs a node's compress option names (zcodec.c): NULL, every one
- * this build has (zstd, lz4); "none" or "", none; else a comma-separated
- * list in order of preference. Up to cap into out, *n of them. FL_OK, or
- * FL_EINVAL with a reason naming the codec in err. */
+ * this build has (zstd, lz4), to decode only; "none" or "", none; else a
+ * comma-separated list in order of preference, which it also compresses
+ * with (*send). Up to cap into out, *n of them. FL_OK, or FL_EINVAL with
+ * a reason naming the codec in err. */
 fl_status fl__posix_zset(const char *option, const fl_zcodec **out,
-                         size_t cap, size_t *n, char *err, size_t errlen);
+                         size_t cap, size_t *n, bool *send, char *err,
+                         size_t errlen);
 
 /* ------------------------------------------------------------------- wake */
 
@@ -474,6 +476,7 @@ struct fl_node {
     size_t max_message;
     const fl_zcodec *zc[FL_Z_MAX_CODECS]; /* attachment codecs (compress) */
     fl_zset zset;                 /* the list of them the core borrows */
+    bool zsend;                   /* compress with them too */
     fl_logger log;
     fl_registry *own_registry;
     const fl_registry *registry;

@@ -135,9 +135,11 @@ const fl_zcodec *fl__posix_zcodec(const char *name, size_t len)
 }
 
 fl_status fl__posix_zset(const char *option, const fl_zcodec **out,
-                         size_t cap, size_t *n, char *err, size_t errlen)
+                         size_t cap, size_t *n, bool *send, char *err,
+                         size_t errlen)
 {
     *n = 0;
+    *send = option && *option && strcmp(option, "none") != 0;
     if (!option) {
         for (size_t i = 0; i < sizeof ALL / sizeof ALL[0] && i < cap; i++)
             out[(*n)++] = ALL[i];

@@ -159,6 +159,12 @@ static void usage(FILE *f)
             "                       names (add,mul) or all of a Lua module (wc.*);\n"
             "                       owners lease this node nothing else\n"
             "  --max-message BYTES  largest message sent or accepted (default 8 MiB)\n"
+            "  --compress LIST      compress large attachments (results) with these\n"
+            "                       codecs, in order of preference (zstd,lz4), for nodes\n"
+            "                       that list one; for slow links (docs/scaling.md).\n"
+            "                       Default ($FLORET_COMPRESS unset): decode zstd and\n"
+            "                       lz4, compress nothing\n"
+            "  --no-compress        decode no codec and compress nothing (--compress none)\n"
             "  --lease-ttl MS       lease deadline when not extended (default 30000)\n"
             "  --stop-grace MS      on SIGTERM, time running tasks get to finish before\n"
             "                       they are cancelled (default 30000); a task that\n"
@@ -301,6 +307,15 @@ static int parse(int argc, char **argv, struct node_args *a)
                 return 2;
             if ((rc = add_tag(a, v)) >= 0)
                 return rc;
+        } else if ((m = cli_opt(argc, argv, &i, "--compress", &v, "node")) != 0) {
+            if (m < 0)
+                return 2;
+            if (!cli_compress_ok(v))
+                return cli_usage_error("node", "--compress '%s': expected none or codecs "
+                                       "from zstd,lz4, comma-separated", v);
+            a->o.compress = v;
+        } else if (strcmp(argv[i], "--no-compress") == 0) {
+            a->o.compress = "none";
         } else if ((m = cli_opt(argc, argv, &i, "--tasks", &v, "node")) != 0) {
             if (m < 0)
                 return 2;
@@ -437,6 +452,8 @@ static const struct cli_config_key node_keys[] = {
     {"tag", "--tag", NULL, CLI_KEY_REPEAT, NULL, NULL},
     {"tasks", "--tasks", NULL, CLI_KEY_VALUE, NULL, NULL},
     {"max-message", "--max-message", NULL, CLI_KEY_VALUE, NULL, NULL},
+    {"compress", "--compress", NULL, CLI_KEY_VALUE, "FLORET_COMPRESS", NULL},
+    {"no-compress", "--no-compress", NULL, CLI_KEY_BOOL, NULL, NULL},
     {"lease-ttl", "--lease-ttl", NULL, CLI_KEY_VALUE, NULL, NULL},
     {"stop-grace", "--stop-grace", NULL, CLI_KEY_VALUE, NULL, NULL},
     {"trust", "--trust", NULL, CLI_KEY_REPEAT, NULL, NULL},

@@ -51,6 +51,20 @@ int cli_opt(int argc, char **argv, int *i, const char *name, const char **val,
     return 1;
 }
 
+bool cli_compress_ok(const char *s)
+{
+    if (strcmp(s, "none") == 0)
+        return true;
+    do {
+        size_t n = strcspn(s, ",");
+        if (!(n == 4 && strncmp(s, "zstd", 4) == 0) &&
+            !(n == 3 && strncmp(s, "lz4", 3) == 0))
+            return false;
+        s += n;
+    } while (*s++ == ',');
+    return true;
+}
+
 bool cli_parse_long(const char *s, long min, long max, long *out)
 {
     char *end;

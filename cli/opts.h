@@ -20,6 +20,10 @@
 int cli_opt(int argc, char **argv, int *i, const char *name, const char **val,
             const char *cmd);
 
+/* A --compress value: "none", or a comma-separated list of the codecs
+ * zstd and lz4 (docs/protocol.md section 3). */
+bool cli_compress_ok(const char *s);
+
 /* A whole number in [min, max]. */
 bool cli_parse_long(const char *s, long min, long max, long *out);
 

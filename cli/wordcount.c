@@ -51,6 +51,12 @@ static void usage(FILE *f)
             "                    down to 1M as the input runs out; 4M for stdin)\n"
             "  --no-locality     always send the chunks' bytes through the broker, even\n"
             "                    to nodes that could read the file themselves\n"
+            "  --compress LIST   compress the chunks that travel with these codecs\n"
+            "                    (zstd,lz4) for nodes that list one: for slow links\n"
+            "                    (docs/scaling.md); the embedded cluster's nodes then\n"
+            "                    compress their partial counts too. Default\n"
+            "                    ($FLORET_COMPRESS unset): sent as they are\n"
+            "  --no-compress     the same as --compress none\n"
             "  --json            print one JSON object\n"
             "  --quiet           print only the counts (no timings, no progress)\n"
             "  --all             print every word as `sort | uniq -c` would, nothing else\n"
@@ -116,6 +122,11 @@ static int parse_number_opt(int argc, char **argv, int *i, struct wc_opts *o, in
     } else if ((m = cli_conn_opt(argc, argv, i, &o->conn, CMD)) != 0) {
         if (m < 0)
             return 2;
+    } else if ((m = cli_opt(argc, argv, i, "--compress", &v, CMD)) != 0) {
+        if (m < 0 || !cli_compress_ok(v))
+            return m < 0 ? 2 : cli_usage_error(CMD, "--compress '%s': expected none or codecs "
+                                                    "from zstd,lz4, comma-separated", v);
+        o->compress = v;
     } else if ((m = cli_opt(argc, argv, i, "--cluster", &v, CMD)) != 0) {
         if (m < 0)
             return 2;
@@ -144,7 +155,7 @@ static bool flag(const char *s, const char *name, bool *out)
 /* Returns -1 to go on, else an exit status. */
 static int parse(int argc, char **argv, struct wc_opts *o)
 {
-    bool no_locality = false, only_files = false;
+    bool no_locality = false, only_files = false, no_compress = false;
     memset(o, 0, sizeof *o);
     o->top = 10;
     o->min_length = 1;
@@ -166,6 +177,7 @@ static int parse(int argc, char **argv, struct wc_opts *o)
             return 0;
         } else if (flag(s, "--json", &o->json) || flag(s, "--quiet", &o->quiet) ||
                    flag(s, "--all", &o->all) || flag(s, "--no-locality", &no_locality) ||
+                   flag(s, "--no-compress", &no_compress) ||
                    flag(s, "-v", &o->verbose) || flag(s, "--verbose", &o->verbose)) {
         } else if ((rc = parse_number_opt(argc, argv, &i, o, &matched)) >= 0) {
             return rc;
@@ -176,6 +188,8 @@ static int parse(int argc, char **argv, struct wc_opts *o)
     if (o->json + o->all + o->quiet > 1)
         return cli_usage_error(CMD, "--json, --quiet and --all exclude one another");
     o->locality = !no_locality && !o->map; /* a Lua mapper gets the bytes */
+    if (no_compress)
+        o->compress = "none";
     o->progress = !o->quiet && !o->all && isatty(STDERR_FILENO);
     return -1;
 }
@@ -232,6 +246,13 @@ int cli_wordcount(int argc, char **argv)
     s.cluster_start_s = -1;
     if (rc >= 0)
         goto out;
+    /* Through the environment, so that the embedded cluster's nodes, which
+     * are this command's children, use the same codecs as its client. */
+    if (o.compress && setenv("FLORET_COMPRESS", o.compress, 1) != 0) {
+        fprintf(stderr, "floret wordcount: out of memory\n");
+        rc = 1;
+        goto out;
+    }
     if (o.map && !broker_configured(&o)) {
         rc = cli_usage_error(CMD, "--map %s needs the cluster it is deployed on: give "
                                   "--broker or set FLORET_BROKER", o.map);

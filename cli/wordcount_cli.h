@@ -22,6 +22,7 @@ struct wc_opts {
     bool chunk_set;    /* --chunk given */
     bool json, quiet, all, verbose;
     bool locality;     /* false with --no-locality */
+    const char *compress; /* --compress LIST / --no-compress; NULL: default */
     bool progress;     /* a progress bar on stderr */
     struct cli_conn conn; /* the cluster's broker and credentials */
     const char *cluster;

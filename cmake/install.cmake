@@ -17,7 +17,7 @@ install(FILES include/floret/floret.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/fl
 # install time: `cmake --install build --prefix DIR` and CPack's /usr both
 # get their own. A static link (`pkg-config --static`) pulls the
 # dependencies' own flags through Requires.private.
-set(FLORET_PC_REQUIRES "libmosquitto libcjson lua5.4 libsodium openssl")
+set(FLORET_PC_REQUIRES "libmosquitto libcjson lua5.4 libsodium openssl libzstd liblz4")
 set(PC_PREFIX "@PC_PREFIX@") # kept for the install-time pass below
 configure_file(cmake/floret.pc.in ${CMAKE_CURRENT_BINARY_DIR}/floret.pc.template @ONLY)
 install(CODE "
@@ -109,7 +109,7 @@ set(CPACK_COMPONENT_LIB_DESCRIPTION "floret task queue library (shared)
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME libfloret-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
-  "libfloret0 (= ${PROJECT_VERSION}), libmosquitto-dev, libcjson-dev, liblua5.4-dev, libsodium-dev, libssl-dev, pkg-config")
+  "libfloret0 (= ${PROJECT_VERSION}), libmosquitto-dev, libcjson-dev, liblua5.4-dev, libsodium-dev, libssl-dev, libzstd-dev, liblz4-dev, pkg-config")
 set(CPACK_COMPONENT_DEV_DESCRIPTION "floret task queue library (development files)
  floret/floret.h, libfloret.a, floret.pc and the CMake package floret::floret.")
 include(CPack)

@@ -9,6 +9,7 @@ PACKAGES=(
   clang libclang-rt-14-dev          # clang -Werror build, sanitizer and fuzzer runtimes
   mosquitto mosquitto-clients       # broker for the local cluster and the tests
   libmosquitto-dev libcjson-dev liblua5.4-dev libsodium-dev
+  libzstd-dev liblz4-dev            # compressed attachments (docs/protocol.md section 3)
   libssl-dev                        # why a TLS handshake failed (the verify result)
   openssl                           # TLS tests make their CA and certificates
   python3 python3-paho-mqtt         # integration test drivers (/usr/bin/python3)

@@ -444,6 +444,17 @@ typedef struct fl_node_options {
      * (Celery's result_expires). */
     const char *state_dir;
     uint32_t result_expires_s;
+
+    /* Compressed attachments (docs/protocol.md section 3, docs/scaling.md):
+     * the codecs this node decodes, lists in its presence and compresses
+     * with, comma-separated in its order of preference ("zstd,lz4"); it
+     * compresses a large attachment for a receiver that lists one of them.
+     * "none": it neither lists, decodes nor compresses. NULL means
+     * $FLORET_COMPRESS, and without it every codec this build has (zstd,
+     * lz4) to decode only: such a node is sent compressed attachments by
+     * nodes that compress, and sends its own as they are. An unknown codec
+     * makes fl_node_new fail. */
+    const char *compress;
 } fl_node_options;
 
 /* Fill o with the defaults described above. */

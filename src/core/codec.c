@@ -103,6 +103,8 @@ typedef struct dec {
     const uint8_t *att; /* the attachment after the NUL byte, if any */
     size_t att_len;
     fl_msg_head *head;  /* where a failed decode says what it could read */
+    size_t max;         /* the receiver's largest message */
+    const fl_zset *z;   /* the codecs it decodes (NULL: none) */
 } dec;
 
 #if defined(__GNUC__)
@@ -427,7 +429,8 @@ static bool decode_presence(dec *d, cJSON *root, fl_msg *m)
                         &m->ntask_names) &&
            get_str_list(d, root, "tags", TAG, &m->tags, &m->ntags) &&
            get_str_list(d, root, "modules", SHORT_TEXT, &m->modules,
-                        &m->nmodules);
+                        &m->nmodules) &&
+           get_str_list(d, root, "z", SHORT_TEXT, &m->znames, &m->nznames);
 }
 
 /* An optional rate limit spec ("10/s") as its interval. */
@@ -613,6 +616,62 @@ static bool check_bin(dec *d, cJSON *root, bool has_nul)
     return true;
 }
 
+/* A compressed attachment (section 3, "Compressed attachments"): bin_z
+ * names the codec, bin_raw the size it decodes to. It is decoded into
+ * m->zbuf, at most the receiver's largest message, and the att ranges that
+ * follow are read in it. A codec this node lacks, a stream that does not
+ * decode, or one that decodes to another size than bin_raw says is a
+ * malformed message, with a reason naming the member. */
+static bool inflate_bin(dec *d, cJSON *root, fl_msg *m)
+{
+    const cJSON *zname = member(root, "bin_z");
+    if (!zname)
+        return member(root, "bin_raw") == NULL ||
+               fail(d, FL_EPROTO, "bin_raw", "given without bin_z");
+    if (!cJSON_IsString(zname))
+        return fail(d, FL_EPROTO, "bin_z", "expected a string, got %s",
+                    type_of(zname));
+    char tmp[40];
+#if FL_ZCODECS
+    char names[64];
+    const fl_zcodec *z = fl__z_find(d->z, zname->valuestring,
+                                    strlen(zname->valuestring));
+    if (!z) {
+        fl__z_names(d->z, names, sizeof names);
+        return fail(d, FL_EPROTO, "bin_z",
+                    "unknown codec '%s' (this node decodes: %s)",
+                    printable(zname->valuestring, tmp, sizeof tmp), names);
+    }
+    uint64_t raw;
+    if (!get_u64(d, root, "bin_raw", true, NO_LIMIT, &raw))
+        return false;
+    if (raw > d->max)
+        return fail(d, FL_ETOOBIG, "bin_raw",
+                    "%llu bytes is over the limit of %zu",
+                    (unsigned long long)raw, d->max);
+    m->zbuf = fl__malloc(raw ? (size_t)raw : 1u);
+    if (!m->zbuf)
+        return oom(d);
+    size_t got = z->decompress(d->att, d->att_len, m->zbuf, (size_t)raw);
+    if (got != raw)
+        return fail(d, FL_EPROTO, "bin_z",
+                    got == SIZE_MAX
+                        ? "the %s attachment does not decode to at most "
+                          "bin_raw = %llu bytes (corrupt, truncated or larger)"
+                        : "the %s attachment decodes to fewer bytes than "
+                          "bin_raw = %llu",
+                    z->name, (unsigned long long)raw);
+    d->att = m->zbuf;
+    d->att_len = (size_t)raw;
+    return true;
+#else
+    (void)m;
+    return fail(d, FL_EPROTO, "bin_z",
+                "unknown codec '%s' (this node decodes: none)",
+                printable(zname->valuestring, tmp, sizeof tmp));
+#endif
+}
+
 static bool decode_kind(dec *d, cJSON *root, fl_kind *kind)
 {
     const cJSON *k = member(root, "kind");
@@ -682,7 +741,7 @@ static bool decode_msg(dec *d, cJSON *root, fl_msg *m, bool has_nul)
     if (!get_str(d, root, "from", true, ANY_ID, &m->from) ||
         !get_u64(d, root, "inc", need_inc, NO_LIMIT, &m->inc) ||
         !get_u64(d, root, "mid", false, NO_LIMIT, &m->mid) ||
-        !check_bin(d, root, has_nul))
+        !check_bin(d, root, has_nul) || !inflate_bin(d, root, m))
         return false;
 
     switch (m->kind) {
@@ -795,10 +854,11 @@ static void copy_head(cJSON *root, fl_msg_head *head)
 }
 
 static fl_status decode(const void *payload, size_t len, size_t max_message,
-                        fl_msg **out, char *err, size_t errlen,
-                        fl_msg_head *head, bool fast)
+                        const fl_zset *z, fl_msg **out, char *err,
+                        size_t errlen, fl_msg_head *head, bool fast)
 {
-    dec d = {FL_OK, err, errlen, NULL, 0, NULL, NULL, 0, head};
+    dec d = {FL_OK, err, errlen, NULL, 0, NULL, NULL, 0, head,
+             max_message ? max_message : FL_DEFAULT_MAX_MESSAGE, z};
     if (err && errlen)
         err[0] = '\0';
     if (head)
@@ -871,10 +931,10 @@ static fl_status decode(const void *payload, size_t len, size_t max_message,
 }
 
 fl_status fl__decode_msg(const void *payload, size_t len, size_t max_message,
-                         fl_msg **out, char *err, size_t errlen,
-                         fl_msg_head *head)
+                         const fl_zset *z, fl_msg **out, char *err,
+                         size_t errlen, fl_msg_head *head)
 {
-    return decode(payload, len, max_message, out, err, errlen, head, true);
+    return decode(payload, len, max_message, z, out, err, errlen, head, true);
 }
 
 /* The sender's id alone, for callers that need no more of the head. */
@@ -894,8 +954,8 @@ fl_status fl__decode(const void *payload, size_t len, size_t max_message,
                      char *from_out, size_t fromlen)
 {
     fl_msg_head head;
-    fl_status st = decode(payload, len, max_message, out, err, errlen, &head,
-                          true);
+    fl_status st = decode(payload, len, max_message, NULL, out, err, errlen,
+                          &head, true);
     copy_sender(&head, from_out, fromlen);
     return st;
 }
@@ -905,8 +965,8 @@ fl_status fl__decode_tree(const void *payload, size_t len, size_t max_message,
                           char *from_out, size_t fromlen)
 {
     fl_msg_head head;
-    fl_status st = decode(payload, len, max_message, out, err, errlen, &head,
-                          false);
+    fl_status st = decode(payload, len, max_message, NULL, out, err, errlen,
+                          &head, false);
     copy_sender(&head, from_out, fromlen);
     return st;
 }
@@ -942,6 +1002,10 @@ void fl__msg_free(fl_msg *m)
     for (size_t i = 0; i < m->nmodules; i++)
         fl__free(m->modules[i]);
     fl__free(m->modules);
+    for (size_t i = 0; i < m->nznames; i++)
+        fl__free(m->znames[i]);
+    fl__free(m->znames);
+    fl__free(m->zbuf);
     fl_value_free(m->canvas);
     fl_value_free(m->value);
     fl__free(m->state);
@@ -1009,6 +1073,8 @@ void fl__jw_init(fl_jw *w)
 {
     fl__buf_init(&w->json);
     fl__buf_init(&w->bin);
+    fl__buf_init(&w->zout);
+    w->z = NULL;
     w->bin_len = 0;
     w->depth = 0;
     w->need_comma = 0;
@@ -1018,6 +1084,8 @@ void fl__jw_free(fl_jw *w)
 {
     fl__buf_free(&w->json);
     fl__buf_free(&w->bin);
+    fl__buf_free(&w->zout);
+    w->z = NULL;
     w->bin_len = 0;
     w->depth = 0;
     w->need_comma = 0;
@@ -1027,6 +1095,8 @@ void fl__jw_reset(fl_jw *w)
 {
     fl__buf_reset(&w->json);
     fl__buf_reset(&w->bin);
+    fl__buf_reset(&w->zout);
+    w->z = NULL;
     w->bin_len = 0;
     w->depth = 0;
     w->need_comma = 0;
@@ -1243,12 +1313,61 @@ static fl_status finish_in_room(fl_jw *w, const jw_bin_ref *ref,
     return FL_OK;
 }
 
+void fl__jw_compress(fl_jw *w, const fl_zcodec *z)
+{
+    w->z = z;
+}
+
+/* The attachments compressed into w->zout, when w->z is set and that is
+ * worth it; w->zout stays empty otherwise. Several attachments are
+ * gathered into one run first (the codec takes one). */
+static void jw_shrink(fl_jw *w)
+{
+    if (!FL_ZCODECS || !w->z || w->bin_len < FL_Z_MIN_BYTES)
+        return;
+    const jw_bin_ref *ref = (const jw_bin_ref *)(const void *)w->bin.data;
+    size_t nref = w->bin.len / sizeof *ref;
+    if (nref == 1) {
+        fl__z_shrink(w->z, ref->data, ref->len, &w->zout);
+        return;
+    }
+    fl_buf all;
+    fl__buf_init(&all);
+    fl__buf_reserve(&all, w->bin_len);
+    for (size_t i = 0; i < nref; i++)
+        fl__buf_put(&all, ref[i].data, ref[i].len);
+    if (fl__buf_ok(&all))
+        fl__z_shrink(w->z, (const uint8_t *)all.data, all.len, &w->zout);
+    fl__buf_free(&all);
+}
+
+/* The payload with the compressed attachment in w->zout. */
+static fl_status finish_shrunk(fl_jw *w, const void **payload, size_t *len)
+{
+    fl__jw_str(w, "bin_z", w->z->name);
+    fl__jw_u64(w, "bin_raw", w->bin_len);
+    fl__jw_u64(w, "bin", w->zout.len);
+    fl__jw_end_obj(w);
+    fl__buf_reserve(&w->json, 1u + w->zout.len);
+    fl__buf_putc(&w->json, '\0');
+    fl__buf_put(&w->json, w->zout.data, w->zout.len);
+    if (!fl__buf_ok(&w->json))
+        return FL_ENOMEM;
+    *payload = w->json.data;
+    *len = w->json.len;
+    return FL_OK;
+}
+
 fl_status fl__jw_finish(fl_jw *w, const void **payload, size_t *len)
 {
     *payload = NULL;
     *len = 0;
     if (!jw_live(w) || w->depth != 1)
         return FL_EINVAL;
+    if (w->bin_len && fl__buf_ok(&w->bin))
+        jw_shrink(w);
+    if (FL_ZCODECS && w->zout.len)
+        return finish_shrunk(w, payload, len);
     if (w->bin_len)
         fl__jw_u64(w, "bin", w->bin_len);
     fl__jw_end_obj(w);

@@ -8,7 +8,10 @@
  *
  * The only files that touch cJSON are codec.c and value.c (codec_fast.c
  * reads the text itself).
- * Depends on buf.h, alloc.h, defaults.h and the public header.
+ * A compressed attachment (members bin_z and bin_raw) is decoded with the
+ * codecs the caller passes (zcodec.h) and written with the one the sender
+ * picked for its receiver (fl__jw_compress); codec_z.c holds that part.
+ * Depends on buf.h, alloc.h, defaults.h, zcodec.h and the public header.
  */
 #ifndef FL_CODEC_H
 #define FL_CODEC_H
@@ -20,6 +23,7 @@
 #include "buf.h"
 #include "defaults.h"
 #include "floret/floret.h"
+#include "zcodec.h"
 
 typedef enum fl_kind {
     FL_KIND_PRESENCE,
@@ -131,6 +135,8 @@ typedef struct fl_msg {
     size_t ntags;
     char **modules;           /* "module@version" */
     size_t nmodules;
+    char **znames;            /* `z`: the codecs it decodes ("zstd") */
+    size_t nznames;
     /* revoke: ids (nids > 0) are tasks the sender leased to us; else
      * wid (and rid) is a task or workflow we own that the sender wants
      * revoked. terminate: kill it if it cannot stop (protocol.md 3.13). */
@@ -157,6 +163,8 @@ typedef struct fl_msg {
     uint64_t re;
     char *err_type;
     char *err_message;
+    /* A compressed attachment decoded: att pointers point into it. */
+    uint8_t *zbuf;
 } fl_msg;
 
 /* What can be read of a payload that does not decode: where an error reply
@@ -183,10 +191,13 @@ fl_status fl__decode(const void *payload, size_t len, size_t max_message,
 void fl__msg_free(fl_msg *m);
 
 /* fl__decode that also fills *head (never NULL), on failure too: the
- * sender, the mid and the kind's class when the payload parsed as JSON. */
+ * sender, the mid and the kind's class when the payload parsed as JSON;
+ * and decodes a compressed attachment with a codec of z (NULL: none, so a
+ * compressed one is refused naming its codec). The decoded attachment is
+ * at most max_message bytes, whatever it claims (docs/security.md). */
 fl_status fl__decode_msg(const void *payload, size_t len, size_t max_message,
-                         fl_msg **out, char *err, size_t errlen,
-                         fl_msg_head *head);
+                         const fl_zset *z, fl_msg **out, char *err,
+                         size_t errlen, fl_msg_head *head);
 
 /*
  * The head of a payload too big to decode (codec_head.c): the top-level
@@ -280,6 +291,8 @@ typedef struct fl_jw {
     size_t bin_len;   /* their total length */
     unsigned depth;
     uint64_t need_comma;  /* bit d: depth d already has a member */
+    const fl_zcodec *z;   /* compress the attachment with it (fl__jw_compress) */
+    fl_buf zout;          /* the compressed attachment */
 } fl_jw;
 
 void fl__jw_init(fl_jw *w);
@@ -312,6 +325,11 @@ void fl__jw_att(fl_jw *w, const char *key, const void *data, size_t len);
  * over those bytes, instead of copying data. */
 void fl__jw_att_room(fl_jw *w, const char *key, uint8_t *data, size_t len,
                      size_t room);
+
+/* Finish this message with its attachment compressed by z (NULL: not),
+ * when it is at least FL_Z_MIN_BYTES and z shrinks it by at least 1/16;
+ * otherwise it goes as it is. Reset by fl__jw_reset. */
+void fl__jw_compress(fl_jw *w, const fl_zcodec *z);
 
 /* Bytes the payload would have if finished now (for batch limits). */
 size_t fl__jw_size(const fl_jw *w);

@@ -31,6 +31,10 @@ void fl__send_to(fl_core *c, const char *to, const char *suffix, int qos,
     char topic[sizeof c->prefix + FL_MAX_ID_BUF + 16];
     const void *payload;
     size_t len;
+    /* Point to point: compressed when the receiver decodes a codec of
+     * ours and the attachment is worth it (protocol.md section 3). */
+    if (to)
+        fl__jw_compress(&c->jw, fl__peer_zcodec(c, to));
     if (to)
         snprintf(topic, sizeof topic, "%snode/%s/in", c->prefix, to);
     else
@@ -45,7 +49,8 @@ void fl__send_to(fl_core *c, const char *to, const char *suffix, int qos,
     else if (c->connected && c->io.publish)
         c->io.publish(c->io.ud, topic, payload, len, qos, retain);
     fl__jw_reset(&c->jw);
-    if (FL_JW_KEEP_BYTES && c->jw.json.cap > FL_JW_KEEP_BYTES)
+    if (FL_JW_KEEP_BYTES && (c->jw.json.cap > FL_JW_KEEP_BYTES ||
+                             c->jw.zout.cap > FL_JW_KEEP_BYTES))
         fl__jw_free(&c->jw);
 }
 
@@ -127,6 +132,12 @@ fl_status fl_core_new(const fl_core_config *cfg, const fl_core_io *io,
                                   : FL_DEFAULT_LEASE_TTL_MS;
     c->log_level = cfg->log_level;
     c->registry = cfg->registry;
+    if (FL_ZCODECS && cfg->zcodecs) {
+        c->z = *cfg->zcodecs;
+        c->zsend = cfg->zsend;
+        if (c->z.n > FL_Z_MAX_CODECS)
+            c->z.n = FL_Z_MAX_CODECS;
+    }
     c->io = *io;
     c->rng.state = cfg->seed ^ c->inc;
     fl__jw_init(&c->jw);
@@ -465,8 +476,8 @@ void fl_core_input(fl_core *c, const char *topic, const void *payload,
                         : kind == TOPIC_INBOX ? "the inbox" : topic + strlen(c->prefix);
     fl_msg *m = NULL;
     fl_msg_head head;
-    fl_status st = fl__decode_msg(payload, len, c->max_message, &m, why,
-                                  sizeof why, &head);
+    fl_status st = fl__decode_msg(payload, len, c->max_message, &c->z, &m,
+                                  why, sizeof why, &head);
     if (st != FL_OK) {
         /* Too big to parse: its head is read without parsing. */
         if (st == FL_ETOOBIG && !head.from[0])

@@ -164,6 +164,14 @@ typedef struct fl_core_config {
     uint64_t first_kept_id;
     uint32_t keep_results_s;   /* ended kept workflows are kept this long;
                                 * 0 = FL_KEEP_RESULTS_S */
+    /* The attachment codecs the driver lends (zcodec.h), in its order of
+     * preference, at most FL_Z_MAX_CODECS (more are ignored): listed in
+     * presence as `z` and used to decode what arrives compressed.
+     * Borrowed; they must outlive the core. NULL or n 0: none. */
+    const struct fl_zset *zcodecs;
+    /* Also compress for a peer that lists one of zcodecs (off: this node
+     * decodes but sends every attachment as it is). */
+    bool zsend;
 } fl_core_config;
 
 /* Create a core. FL_OK, FL_EINVAL (bad id/cluster/tags), FL_ENOMEM. */

@@ -236,6 +236,15 @@
  * one; past this capacity it is freed once the message is out, so a board
  * holds no idle copy of its largest message (a word count's outcome) while
  * it counts the next chunk. 0 = always kept. 0 / 1 KiB. */
+/* 1: the core uses the attachment codecs its port lends it (zcodec.h,
+ * docs/protocol.md section 3, "Compressed attachments"). 0: it lists none,
+ * compresses nothing and refuses every compressed attachment by name, as
+ * a core lent no codec does, in less flash: a board has no codec to lend.
+ * 1 / 0. */
+#ifndef FL_ZCODECS
+#define FL_ZCODECS FL__PICK(1, 0)
+#endif
+
 #ifndef FL_JW_KEEP_BYTES
 #define FL_JW_KEEP_BYTES FL__PICK(0u, 1024u)
 #endif

@@ -261,6 +261,7 @@ typedef struct fl_peer_rec {
     size_t ntasks;
     bool tasks_known;
     bool durable;          /* a keeper with a journal: it comes back */
+    unsigned zmask;        /* bit i: it decodes our codec z.codecs[i] */
     struct fl_peer_rec *next;
 } fl_peer_rec;
 
@@ -307,6 +308,8 @@ struct fl_core {
     uint64_t inc;
     uint32_t slots;
     size_t max_message;
+    fl_zset z;              /* attachment codecs (none: .n == 0) */
+    bool zsend;             /* compress with them too */
     uint32_t ttl_ms;
     int log_level;
     const fl_registry *registry;
@@ -477,6 +480,10 @@ void fl__peers_on_presence(fl_core *c, const char *topic_id, fl_msg *m,
 void fl__peers_forget(fl_core *c, const char *id, uint64_t now);
 void fl__peers_free(fl_core *c);
 void fl__presence_write(fl_core *c, fl_jw *w, bool online);
+/* The codec to compress for peer id: the first of ours that its online
+ * presence lists, or NULL (not sending compressed, unknown peer, none in
+ * common). */
+const fl_zcodec *fl__peer_zcodec(const fl_core *c, const char *id);
 void fl__presence_publish(fl_core *c, bool online);
 /* May worker_id take a task routed to route (a node id, or a tag k=v
  * matched against its presence: arch, runtime or its tags)? */

@@ -59,6 +59,12 @@ void fl__presence_write(fl_core *c, fl_jw *w, bool online)
         fl__jw_end_arr(w);
     }
     fl__jw_u64(w, "max_msg", c->max_message);
+    if (FL_ZCODECS && c->z.n) {
+        fl__jw_arr(w, "z");
+        for (size_t i = 0; i < c->z.n; i++)
+            fl__jw_str(w, NULL, c->z.codecs[i]->name);
+        fl__jw_end_arr(w);
+    }
     if (c->slots && !fl__owner_side())
         fl__jw_bool(w, "keeper", false);
     if (c->slots && c->extra_modules && c->extra_modules[0]) {
@@ -101,6 +107,32 @@ static fl_peer_rec *find_peer(fl_core *c, const char *id);
 const fl_peer_rec *fl__peer_find(const fl_core *c, const char *id)
 {
     return find_peer((fl_core *)c, id);
+}
+
+/* Which of our codecs the peer's presence says it decodes. */
+static unsigned zmask_of(const fl_core *c, const fl_msg *m)
+{
+    unsigned mask = 0;
+    for (size_t i = 0; FL_ZCODECS && i < m->nznames; i++) {
+        const fl_zcodec *z = fl__z_find(&c->z, m->znames[i],
+                                        strlen(m->znames[i]));
+        for (size_t k = 0; z && k < c->z.n; k++)
+            if (c->z.codecs[k] == z)
+                mask |= 1u << k;
+    }
+    return mask;
+}
+
+const fl_zcodec *fl__peer_zcodec(const fl_core *c, const char *id)
+{
+    const fl_peer_rec *p =
+        FL_ZCODECS && c->zsend && c->z.n ? fl__peer_find(c, id) : NULL;
+    if (!p || !p->info.online)
+        return NULL;
+    for (size_t k = 0; k < c->z.n; k++)
+        if (p->zmask & 1u << k)
+            return c->z.codecs[k];
+    return NULL;
 }
 
 bool fl__peer_runs(const fl_peer_rec *p, const char *name)
@@ -374,6 +406,7 @@ void fl__peers_on_presence(fl_core *c, const char *topic_id, fl_msg *m,
         fl__remote_peer_back(c, m->from);
     lease_view before = view_of(&p->info);
     fill_info(&p->info, m);
+    p->zmask = zmask_of(c, m);
     bool tasks_changed = !same_tasks(p, m);
     if (tasks_changed)
         take_tasks(p, m);

@@ -11,6 +11,7 @@
 
 #include "core.h"
 #include "test.h"
+#include "zrle.h"
 
 #define MAXN 6
 #define MAXQ 4096
@@ -42,6 +43,9 @@ typedef struct node {
     uint64_t inc;            /* its incarnation */
     char *journal;           /* records its `kept` stored, one a line */
     size_t journal_len;
+    int zin;                 /* compressed messages delivered to it */
+    size_t last_att_len;     /* the last success's attachment */
+    bool last_att_same;      /* ... was all bytes equal to 'q' */
 } node;
 
 struct harness {
@@ -58,6 +62,7 @@ struct harness {
     const char *only_tasks;  /* the next add_node's --tasks (then reset) */
     bool journal;            /* the next add_node keeps a journal (reset) */
     size_t max_message;      /* the next add_node's limit (then reset) */
+    const fl_zset *z;        /* the next add_node's codecs (then reset) */
 };
 
 static void io_publish(void *ud, const char *topic, const void *payload,
@@ -104,6 +109,10 @@ static void io_final(void *ud, const fl_final *fin)
     snprintf(nd->last_worker, sizeof nd->last_worker, "%s", fin->worker);
     if (fin->state == FL_SUCCESS) {
         nd->successes++;
+        nd->last_att_len = fin->att_len;
+        nd->last_att_same = true;
+        for (size_t i = 0; i < fin->att_len; i++)
+            nd->last_att_same = nd->last_att_same && fin->att[i] == 'q';
         char *t = fl_value_to_json(fin->value, NULL);
         snprintf(nd->last_value, sizeof nd->last_value, "%s", t ? t : "null");
         fl_free(t);
@@ -169,11 +178,13 @@ static node *add_node(harness *h, const char *id, uint32_t slots,
     fl_core_config cfg = {.node_id = id, .incarnation = 1000u + h->count,
                           .slots = slots, .lease_ttl_ms = ttl_ms,
                           .seed = 7, .registry = h->reg, .log_level = 3,
-                          .only_tasks = h->only_tasks,
+                          .only_tasks = h->only_tasks, .zcodecs = h->z,
+                          .zsend = h->z != NULL,
                           .max_message = h->max_message ? h->max_message
                                                         : (size_t)8 << 20};
     h->only_tasks = NULL;
     h->max_message = 0;
+    h->z = NULL;
     fl_core_io io = {.ud = nd, .publish = io_publish,
                      .subscribe = io_subscribe, .execute = io_execute,
                      .cancel = io_cancel, .final = io_final,
@@ -210,6 +221,9 @@ static void deliver(harness *h, const msg *m)
         if (match && p && strchr(p + 6, '/') && m->len > nd->max_lease &&
             memmem(m->data, m->len, "\"kind\":\"lease\"", 14))
             nd->max_lease = m->len;
+        if (match && p && strchr(p + 6, '/') &&
+            memmem(m->data, m->len, "\"bin_z\":", 8))
+            nd->zin++;
         if (match)
             fl_core_input(nd->core, m->topic, m->data, m->len, h->now);
     }
@@ -331,6 +345,51 @@ static uint64_t submit(node *nd, const char *name, const char *args,
     CHECK_EQ(fl_core_submit(nd->core, &s, nd->h->now, &id), FL_OK);
     pump(nd->h);
     return id;
+}
+
+/* Compressed attachments (protocol.md section 3): the owner compresses a
+ * chunk only for the worker whose presence lists its codec, that worker
+ * compresses the result back only because the owner lists it, and both
+ * ends see the bytes that were sent. A worker without the codec (a board,
+ * an older node, --no-compress) gets them as they are. */
+static void test_compressed_attachments(void)
+{
+    static harness h;
+    static uint8_t chunk[100000];
+    memset(chunk, 'q', sizeof chunk);
+    setup(&h);
+    h.z = &ZRLE_SET;
+    node *wz = add_node(&h, "wz", 1, 0);
+    node *wn = add_node(&h, "wn", 1, 0);
+    h.z = &ZRLE_SET;
+    node *c = add_node(&h, "client", 0, 0);
+    pump(&h);
+    const char *names[] = {"wz", "wn"};
+    node *ws[] = {wz, wn};
+    for (int i = 0; i < 2; i++) {
+        fl_submit s = {.name = "echo", .att = chunk, .att_len = sizeof chunk,
+                       .opt = {.route = names[i]}};
+        CHECK_EQ(fl_core_submit(c->core, &s, h.now, NULL), FL_OK);
+        pump(&h);
+        CHECK_EQ(ws[i]->njobs, 1);
+        if (ws[i]->njobs == 1)
+            CHECK_EQ(ws[i]->jobs[0]->att_len, sizeof chunk);
+        CHECK(ws[i]->max_lease < (i == 0 && FL_ZCODECS ? 10000u : sizeof chunk + 1000));
+        CHECK(ws[i]->max_lease > (i == 0 ? 0u : sizeof chunk));
+        run_jobs(ws[i]);
+        CHECK_EQ(c->successes, i + 1);
+        CHECK_EQ(c->last_att_len, sizeof chunk);
+        CHECK(c->last_att_same);
+    }
+#if FL_ZCODECS
+    CHECK_EQ(wz->zin, 1); /* its lease */
+    CHECK_EQ(wn->zin, 0);
+    CHECK_EQ(c->zin, 1);  /* wz's outcome; wn has no codec to use */
+#else
+    /* The small profile (a board) uses no codec, lent or not. */
+    CHECK_EQ(wz->zin + wn->zin + c->zin, 0);
+#endif
+    teardown(&h);
 }
 
 static void test_round_trip(void)
@@ -2281,6 +2340,7 @@ int main(void)
     RUN(test_canvas_revoke);
     RUN(test_canvas_counters);
     RUN(test_round_trip);
+    RUN(test_compressed_attachments);
     RUN(test_errors_reach_the_waiter);
     RUN(test_leases_go_to_nodes_that_run_them);
     RUN(test_stale_view_hands_back);

@@ -100,6 +100,24 @@ static void warn_name_outside_acl(fl_node *n)
              n->id, user, user);
 }
 
+/* The attachment codecs from o->compress, else $FLORET_COMPRESS, else
+ * every one this build has, to decode only (docs/scaling.md). */
+static fl_status set_codecs(fl_node *n, const fl_node_options *o)
+{
+    const char *opt = o->compress ? o->compress : getenv("FLORET_COMPRESS");
+    char err[128];
+    size_t k;
+    if (fl__posix_zset(opt, n->zc, FL_Z_MAX_CODECS, &k, &n->zsend, err,
+                       sizeof err) != FL_OK) {
+        fl__plog(&n->log, FL_LOG_ERROR, "%s%s", o->compress ? "" : "FLORET_COMPRESS: ",
+                 err);
+        return FL_EINVAL;
+    }
+    n->zset.codecs = n->zc;
+    n->zset.n = k;
+    return FL_OK;
+}
+
 static fl_status check_options(fl_node *n, const fl_node_options *o)
 {
     char err[FL_PATH_BUF + 400];
@@ -165,7 +183,7 @@ static fl_status check_options(fl_node *n, const fl_node_options *o)
                 n->max_message, MIN_MESSAGE);
         return FL_EINVAL;
     }
-    return FL_OK;
+    return set_codecs(n, o);
 }
 
 static uint64_t first_id_from_clock(void)
@@ -225,6 +243,8 @@ static fl_status make_core(fl_node *n, const fl_node_options *o)
     cfg.log_level = o->log_level;
     cfg.events = o->events;
     cfg.keep_results_s = o->result_expires_s;
+    cfg.zcodecs = &n->zset;
+    cfg.zsend = n->zsend;
     /* Kept workflow ids never come back: a journal goes on from its last
      * one; without one they start at the clock (us since 1970), above
      * every id an earlier run gave unless the clock went back. */

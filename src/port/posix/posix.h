@@ -22,6 +22,7 @@
 #include "core.h"
 #include "floret/floret.h"
 #include "hosted.h"
+#include "zcodec.h"
 
 /* ------------------------------------------------------------------ clock */
 
@@ -65,6 +66,19 @@ void fl__default_node_id(char *out, size_t cap);
 fl_status fl__random_bytes(void *out, size_t len);
 /* The machine name ("x86_64", "aarch64"); "unknown" if it cannot tell. */
 void fl__machine(char *out, size_t cap);
+
+/* ------------------------------------------------------------- codecs */
+
+/* The attachment codec of this build named name (len bytes), or NULL. */
+const fl_zcodec *fl__posix_zcodec(const char *name, size_t len);
+/* The codecs a node's compress option names (zcodec.c): NULL, every one
+ * this build has (zstd, lz4), to decode only; "none" or "", none; else a
+ * comma-separated list in order of preference, which it also compresses
+ * with (*send). Up to cap into out, *n of them. FL_OK, or FL_EINVAL with
+ * a reason naming the codec in err. */
+fl_status fl__posix_zset(const char *option, const fl_zcodec **out,
+                         size_t cap, size_t *n, bool *send, char *err,
+                         size_t errlen);
 
 /* ------------------------------------------------------------------- wake */
 
@@ -484,6 +498,9 @@ struct fl_node {
     fl_pool pool;                 /* where tasks run */
     uint32_t lua_load_ms;         /* wall-clock limit of a module's top level */
     size_t max_message;
+    const fl_zcodec *zc[FL_Z_MAX_CODECS]; /* attachment codecs (compress) */
+    fl_zset zset;                 /* the list of them the core borrows */
+    bool zsend;                   /* compress with them too */
     fl_logger log;
     fl_registry *own_registry;
     const fl_registry *registry;

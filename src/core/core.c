@@ -312,6 +312,7 @@ static void on_error(fl_core *c, const fl_msg *m, uint64_t now)
 {
     if (m->err_type && strcmp(m->err_type, FL_NO_PRESENCE) == 0 && c->slots) {
         on_no_presence(c, m, now);
+        fl__worker_fetch_refused(c, m->from);
         return;
     }
     /* One that ends a revoke request of ours reaches its waiter, who

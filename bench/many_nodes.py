@@ -27,8 +27,9 @@ Recorded per run:
                topics), during the burst
   work_msgs    `work` announcements per submission, during the burst
   busy_*       while client A keeps every slot busy with sleep(0.1) tasks
-               for about 2 s (tests/integration/many_calls), client B
-               (bench/throughput) submits add tasks one at a time: its
+               for about 4 s (tests/integration/many_calls), client B
+               (bench/throughput) submits add tasks one at a time from
+               1.5 s on: its
                p50 round trip, and what the idle node receives (all of
                it, and `work` alone) per submission of B
 
@@ -72,6 +73,7 @@ class Observer:
         self.first_online = None
         self.last_online = None
         self.sys = {}
+        self.sys_at = {}
         self.own = 0
         self.idle_inbox = PREFIX + "node/%s/in" % idle
         self.client = fx.make_client("many-nodes-observer-%d" % os.getpid())
@@ -87,7 +89,9 @@ class Observer:
         t = m.topic
         with self.lock:
             if t.startswith("$SYS/"):
-                self.sys[t.rsplit("/", 1)[1]] = int(m.payload)
+                key = t.rsplit("/", 1)[1]
+                self.sys[key] = int(m.payload)
+                self.sys_at[key] = time.monotonic()
                 return
             self.own += 1
             if t == PREFIX + "work":
@@ -111,15 +115,23 @@ class Observer:
             return dict(self.counts), dict(self.sys), self.own
 
     def wait_sys_after(self, when, timeout=5.0):
-        """$SYS counters published after `when` (sys_interval is 1 s)."""
-        time.sleep(max(0.0, when + 1.2 - time.monotonic()))
+        """$SYS counters as of a moment after `when`. Mosquitto publishes a
+        $SYS value once a second (sys_interval 1) when it changed; `sent`
+        changes every time, since it counts the $SYS messages sent to us,
+        and `received` comes in the same batch when it changed: so the
+        first `sent` that arrives more than a second after `when` dates
+        both."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self.lock:
-                if "received" in self.sys and "sent" in self.sys:
-                    return dict(self.sys)
-            time.sleep(0.05)
-        raise RuntimeError("no $SYS counters from the broker")
+                if self.sys_at.get("sent", 0) > when + 1.0 and "received" in self.sys:
+                    break
+            time.sleep(0.02)
+        else:
+            raise RuntimeError("no $SYS counters from the broker")
+        time.sleep(0.05)  # the rest of that batch
+        with self.lock:
+            return dict(self.sys)
 
     def close(self):
         self.client.disconnect()
@@ -247,16 +259,18 @@ def one_run(label, build, n, args):
         r["chord_broker_msgs"] = msgs / tasks
         r["chord_idle_msgs"] = (sum(h1.values()) - sum(h0.values())) / tasks
 
-        # Busy: every slot runs sleep(0.1) tasks for about 2 s (client A),
-        # while client B submits add tasks one at a time.
+        # Busy: every slot runs sleep(0.1) tasks for about 4 s (client A),
+        # while client B submits add tasks one at a time, from 1.5 s on
+        # (by then each worker's credit has shrunk to what 0.1 s tasks
+        # need, so nobody has room to park at B).
         time.sleep(1.0)
         many_calls = os.path.join(build, "tests", "integration", "many_calls")
-        busy_n = 20 * n
+        busy_n = 40 * n
         a = subprocess.Popen([many_calls, "-n", str(busy_n), "--task", "sleep",
                               "--args", "[0.1]", "--expect", "0.1",
                               "--timeout", str(args.timeout)],
                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        time.sleep(0.5)
+        time.sleep(1.5)
         rounds = min(200, 10 * n)
         k0, _, _ = obs.snapshot()
         out, err, cpu, rc = run_timed(
@@ -347,15 +361,16 @@ def main():
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(need, hard), hard))
     rows = []
     for n in counts:
-        for label, build in variants:
-            runs = []
-            for i in range(args.runs):
+        runs = {label: [] for label, _ in variants}
+        for i in range(args.runs):  # the builds alternate, run by run
+            for label, build in variants:
                 fx.FLORET_BIN = os.path.join(build, "floret")
                 r = one_run(label, build, n, args)
                 print("run " + " ".join("%s=%s" % (k, (f % r[k]))
                                         for k, _, f in COLUMNS), flush=True)
-                runs.append(r)
-            rows.append(median_rows(runs))
+                runs[label].append(r)
+        for label, _ in variants:
+            rows.append(median_rows(runs[label]))
     print()
     print_table(rows)
     return 0

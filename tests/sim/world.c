@@ -139,9 +139,8 @@ static void check_announcement(world *w, sim_node *n)
     w->work_published++;
     if (n->work_at && n->work_conn == n->conns &&
         now - n->work_at < (uint64_t)FL_ANNOUNCE_MS * 1000u)
-        sim_fail(w, "t=%.6fs: %s announced work again %.3f s after its "
-                 "last announcement (at most one every %u ms)",
-                 (double)now / (double)SIM_S, n->id,
+        sim_fail(w, "%s announced work again %.3f s after its "
+                 "last announcement (at most one every %u ms)", n->id,
                  (double)(now - n->work_at) / (double)SIM_S,
                  (unsigned)FL_ANNOUNCE_MS);
     n->work_at = now ? now : 1;

@@ -117,8 +117,8 @@ typedef struct fl_oworker {
     uint32_t rtt_us;     /* its round trip, from its fetch; 0: not said */
     size_t nqheld;
     /* Its presence record, looked up once per peers_gen: serve() asks for
-     * it for every worker on every flush, and a walk of hundreds of peers
-     * each time made an owner's cost per task grow with the cluster. */
+     * it for every worker on every flush (a walk of every peer each
+     * time, before, made an owner's cost grow with the cluster). */
     const struct fl_peer_rec *peer;
     uint64_t peer_gen;
     struct fl_oworker *next;

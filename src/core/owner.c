@@ -1066,8 +1066,8 @@ static bool may_judge(const fl_core *c, uint64_t now)
         now < c->owner.connected_at + FL_PRESENCE_GRACE_MS * 1000ull)
         return false;
     /* Peers first: this runs on every flush, and one online worker
-     * answers at once, where each worker's lookup is a walk of the peers
-     * (hundreds of nodes made that a quadratic cost per flush). */
+     * answers at once, where the loop over the workers looks each one
+     * up (with hundreds of nodes, that was most of a flush). */
     for (const fl_peer_rec *p = c->peers; p; p = p->next)
         if (p->info.online && p->info.slots > 0)
             return true;

@@ -89,10 +89,7 @@ static void final_of(fl_core *c, fl_rhandle *r, fl_state st, fl_value *value,
 
 static const fl_peer_rec *keeper_peer(const fl_core *c, const char *id)
 {
-    for (const fl_peer_rec *p = c->peers; p; p = p->next)
-        if (strcmp(p->info.id, id) == 0)
-            return p;
-    return NULL;
+    return fl__peer_find(c, id);
 }
 
 /* How long after connecting a keeper without presence is taken as
@@ -359,6 +356,10 @@ bool fl__remote_on_error(fl_core *c, const fl_msg *m)
 
 void fl__remote_peer_gone(fl_core *c, const char *id)
 {
+    /* Every node hears every node go: with nothing handed over, nothing
+     * to look up. */
+    if (!c->remote.handles)
+        return;
     const fl_peer_rec *kp = keeper_peer(c, id);
     if (kp && kp->durable)
         return; /* it resumes what it keeps when it is back: wait for it */

@@ -929,10 +929,8 @@ static bool owner_idle(const fl_core *c, const fl_wowner *o, uint64_t now)
 {
     if (o->held || now - o->last_heard < OWNER_IDLE_US)
         return false;
-    for (const fl_peer_rec *p = c->peers; p; p = p->next)
-        if (p->info.online && strcmp(p->info.id, o->id) == 0)
-            return false;
-    return true;
+    const fl_peer_rec *p = fl__peer_find(c, o->id);
+    return !p || !p->info.online;
 }
 
 static uint64_t owner_timers(fl_core *c, fl_wowner *o, uint64_t now)

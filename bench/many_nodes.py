@@ -37,7 +37,12 @@ Recorded per run:
       [--variant before=/tmp/old/build] [--nodes 2,50,200] [--count 100000] \\
       [--chord 2000] [--runs 1] [--markdown]
 
-Needs ulimit -n above 2 * N + 100 (the broker holds one socket per node).
+Each BUILD_DIR is a CMake build (Release for figures) with the targets
+floret, throughput, canvas and many_calls built:
+  cmake -S . -B build-rel -DCMAKE_BUILD_TYPE=Release
+  cmake --build build-rel -j2 --target floret throughput canvas many_calls
+Raises ulimit -n to 2 * N + 200 if it can (the broker holds one socket
+per node).
 Exit status 1 when a client failed (a wrong or missing result).
 Depends on Python 3, paho-mqtt and mosquitto (through
 tests/integration/floret_fixture.py), and Linux's /proc.

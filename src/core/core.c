@@ -242,6 +242,14 @@ void fl_core_will(fl_core *c, const char **topic, const void **payload,
     *len = c->will.len;
 }
 
+/* How long a changed load waits before it is republished: longer in a
+ * larger cluster, since every node receives it (defaults.h). */
+static uint64_t presence_period_us(const fl_core *c)
+{
+    uint64_t ms = (uint64_t)c->npeers * FL_PRESENCE_PER_PEER_MS;
+    return (ms > FL_PRESENCE_MS ? ms : FL_PRESENCE_MS) * 1000ull;
+}
+
 void fl_core_connected(fl_core *c, uint64_t now)
 {
     char filter[sizeof c->prefix + FL_MAX_ID_BUF + 16];
@@ -264,7 +272,7 @@ void fl_core_connected(fl_core *c, uint64_t now)
     }
     if (!c->offline_sent)
         fl__presence_publish(c, !c->shutting_down);
-    c->next_presence = now + FL_PRESENCE_MS * 1000ull;
+    c->next_presence = now + presence_period_us(c);
     fl__owner_connected(c, now);
     fl__worker_connected(c, now);
     fl__remote_connected(c, now);
@@ -329,6 +337,7 @@ static void on_error(fl_core *c, const fl_msg *m, uint64_t now)
 {
     if (m->err_type && strcmp(m->err_type, FL_NO_PRESENCE) == 0 && c->slots) {
         on_no_presence(c, m, now);
+        fl__worker_fetch_refused(c, m->from);
         return;
     }
     /* One that ends a revoke request of ours reaches its waiter, who
@@ -532,7 +541,7 @@ uint64_t fl_core_tick(fl_core *c, uint64_t now)
         if (c->connected && !c->shutting_down
             && fl__worker_load(c) != c->last_load)
             fl__presence_publish(c, true);
-        c->next_presence = now + FL_PRESENCE_MS * 1000ull;
+        c->next_presence = now + presence_period_us(c);
     }
     uint64_t s = fl__obs_tick(c, now);
     fl_core_flush(c, now);

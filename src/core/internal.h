@@ -132,6 +132,11 @@ typedef struct fl_oworker {
     fl_qheld *qheld;     /* held, per task name */
     uint32_t rtt_us;     /* its round trip, from its fetch; 0: not said */
     size_t nqheld;
+    /* Its presence record, looked up once per peers_gen: serve() asks for
+     * it for every worker on every flush (a walk of every peer each
+     * time, before, made an owner's cost grow with the cluster). */
+    const struct fl_peer_rec *peer;
+    uint64_t peer_gen;
     struct fl_oworker *next;
 } fl_oworker;
 
@@ -217,6 +222,9 @@ typedef struct fl_wowner {
     uint32_t held;           /* our jobs from this owner */
     bool drained;            /* last answer gave less than asked */
     bool announced;          /* a work message came since our last fetch */
+    bool refused;            /* the owner said NoPresence to our fetch */
+    uint64_t work_inc;       /* inc of the last work message answered */
+    uint64_t fetched_at;     /* our last fetch went (kept when answered) */
     bool fetch_timed;        /* the fetch waiting went where work was ready */
     struct fl_wowner *next;
 } fl_wowner;
@@ -328,6 +336,13 @@ struct fl_core {
     fl_worker worker;
     fl_remote remote;
     fl_peer_rec *peers;
+    /* peers by id (peers.c): open addressing, at most half full; NULL
+     * (peer_cap 0) when it could not be allocated, and then the list is
+     * walked. A node of a thousand-node cluster looks a peer up for
+     * every presence it hears. */
+    fl_peer_rec **peer_index;
+    size_t peer_cap, npeers;
+    uint64_t peers_gen;     /* bumped when a record is added or freed */
     fl_core_stats stats;
     fl_obs obs;             /* stats, events, watching others (observe.c) */
 };
@@ -418,6 +433,9 @@ void fl__worker_send_outcomes(fl_core *c);
 void fl__worker_init(fl_core *c);
 void fl__worker_free(fl_core *c);
 void fl__worker_on_work(fl_core *c, fl_msg *m, uint64_t now);
+/* Owner `id` answered a fetch of ours with NoPresence: it parked or
+ * dropped it, so its next work announcement is answered again. */
+void fl__worker_fetch_refused(fl_core *c, const char *id);
 void fl__worker_on_lease(fl_core *c, fl_msg *m, uint64_t now);
 /* A revoke with ids from an owner: drop those queued, cancel those
  * running (protocol.md 3.13). */

@@ -932,6 +932,17 @@ static size_t worker_limit(const fl_core *c, const fl_oworker *w,
     return lim < c->max_message ? lim : c->max_message;
 }
 
+/* w's presence record (NULL: none), cached until the peer table gains or
+ * loses a record. */
+static const fl_peer_rec *worker_peer(const fl_core *c, fl_oworker *w)
+{
+    if (w->peer_gen != c->peers_gen) {
+        w->peer = fl__peer_find(c, w->id);
+        w->peer_gen = c->peers_gen;
+    }
+    return w->peer;
+}
+
 /* Only a worker whose online presence vouches for its fetch is leased:
  * under floret's ACL only node X can publish node/X, while anyone may
  * write to an inbox, so a fetch alone proves nothing (a peer could claim
@@ -949,7 +960,7 @@ static bool vouched(const fl_core *c, const fl_oworker *w,
 static bool view_of(const fl_core *c, fl_oworker *w, wview *v)
 {
     v->w = w;
-    v->p = fl__peer_find(c, w->id);
+    v->p = worker_peer(c, w);
     if (!vouched(c, w, v->p))
         return false; /* gone, not a worker, or not (yet) seen: nothing */
     size_t lim = worker_limit(c, w, v->p), env = lease_envelope(c);
@@ -1194,12 +1205,15 @@ static bool may_judge(const fl_core *c, uint64_t now)
 {
     if (!c->connected || now < judged_from(&c->owner))
         return false;
-    for (const fl_oworker *w = c->owner.workers; w; w = w->next)
-        if (!fl__peer_find(c, w->id))
-            return true; /* fetched, and never said it went */
+    /* Peers first: this runs on every flush, and one online worker
+     * answers at once, where the loop over the workers looks each one
+     * up (with hundreds of nodes, that was most of a flush). */
     for (const fl_peer_rec *p = c->peers; p; p = p->next)
         if (p->info.online && p->info.slots > 0)
             return true;
+    for (fl_oworker *w = c->owner.workers; w; w = w->next)
+        if (!worker_peer(c, w))
+            return true; /* fetched, and never said it went */
     return false;
 }
 
@@ -1228,7 +1242,7 @@ static size_t largest_fit(fl_core *c, const char *name, const char *route,
     /* Workers that fetched but whose presence never came here (ourselves,
      * or one asked for its presence again): the task waits for them. */
     for (fl_oworker *w = o->workers; w; w = w->next) {
-        if (fl__peer_find(c, w->id) || listed(w->refused, name) ||
+        if (worker_peer(c, w) || listed(w->refused, name) ||
             (route && !fl__route_matches(c, route, w->id)))
             continue;
         size_t lim = worker_limit(c, w, NULL);
@@ -1385,8 +1399,14 @@ static void serve(fl_core *c, uint64_t now)
         if (lease_in_turn(c, share, now) == 0)
             break;
     }
+    /* An emptied queue keeps next_announce: announcements go at most once
+     * every FL_ANNOUNCE_MS, however often the queue empties and fills.
+     * Each one reaches every node, and in a busy cluster (nobody parked)
+     * a queue that fills and empties with every submission would
+     * otherwise wake them all for each task. The workers that heard the
+     * last one fetch from us when they have room without being told
+     * again (docs/scaling.md). */
     if (pending(o) == 0) {
-        o->next_announce = 0;
         o->asked_at = 0;
         return;
     }
@@ -1409,8 +1429,8 @@ void fl__owner_flush(fl_core *c, uint64_t now)
 static size_t unseen_workers(const fl_core *c)
 {
     size_t n = 0;
-    for (const fl_oworker *w = c->owner.workers; w; w = w->next)
-        n += !fl__peer_find(c, w->id) && strcmp(w->id, c->id) != 0;
+    for (fl_oworker *w = c->owner.workers; w; w = w->next)
+        n += !worker_peer(c, w) && strcmp(w->id, c->id) != 0;
     return n;
 }
 

@@ -220,12 +220,61 @@ void fl__presence_publish(fl_core *c, bool online)
     c->last_load = fl__worker_load(c);
 }
 
+static size_t slot_of(const fl_core *c, const char *id)
+{
+    return (size_t)fl__hash_bytes(id, strlen(id), 0) & (c->peer_cap - 1);
+}
+
 static fl_peer_rec *find_peer(fl_core *c, const char *id)
 {
+    if (c->peer_cap) {
+        for (size_t i = slot_of(c, id); c->peer_index[i];
+             i = (i + 1) & (c->peer_cap - 1))
+            if (strcmp(c->peer_index[i]->info.id, id) == 0)
+                return c->peer_index[i];
+        return NULL;
+    }
     for (fl_peer_rec *p = c->peers; p; p = p->next)
         if (strcmp(p->info.id, id) == 0)
             return p;
     return NULL;
+}
+
+static void index_insert(fl_core *c, fl_peer_rec *p)
+{
+    size_t i = slot_of(c, p->info.id);
+    while (c->peer_index[i])
+        i = (i + 1) & (c->peer_cap - 1);
+    c->peer_index[i] = p;
+}
+
+/* Index every record anew in cap slots (a power of two); without memory
+ * for it, lookups walk the list. */
+static void index_rebuild(fl_core *c, size_t cap)
+{
+    fl__free(c->peer_index);
+    c->peer_index = fl__calloc(cap, sizeof *c->peer_index);
+    c->peer_cap = c->peer_index ? cap : 0;
+    if (c->peer_index)
+        for (fl_peer_rec *p = c->peers; p; p = p->next)
+            index_insert(c, p);
+}
+
+/* The table gained (c->peers, its head) or lost a record. Removals
+ * rebuild the index: they are rare (a client leaving, a presence
+ * cleared), and linear probing cannot simply empty a slot. */
+static void peers_changed(fl_core *c, bool added)
+{
+    c->peers_gen++;
+    c->npeers = added ? c->npeers + 1 : c->npeers - 1;
+    if (added && c->peer_cap && 2 * c->npeers <= c->peer_cap) {
+        index_insert(c, c->peers);
+        return;
+    }
+    size_t cap = c->peer_cap ? c->peer_cap : 16;
+    while (2 * c->npeers > cap)
+        cap *= 2;
+    index_rebuild(c, cap);
 }
 
 static void copy_str(char *dst, size_t cap, const char *src)
@@ -377,6 +426,7 @@ void fl__peers_on_presence(fl_core *c, const char *topic_id, fl_msg *m,
         copy_str(p->info.id, sizeof p->info.id, m->from);
         p->next = c->peers;
         c->peers = p;
+        peers_changed(c, true);
     }
     /* Before peer_lost: waiters on a durable keeper keep waiting. */
     bool was_durable = p->durable;
@@ -395,6 +445,7 @@ void fl__peers_on_presence(fl_core *c, const char *topic_id, fl_msg *m,
             unlink_peer(c, p);
             free_tasks(p);
             fl__free(p);
+            peers_changed(c, false);
             return;
         }
     } else if (came)
@@ -427,6 +478,7 @@ void fl__peers_forget(fl_core *c, const char *id, uint64_t now)
         *pp = p->next;
         free_tasks(p);
         fl__free(p);
+        peers_changed(c, false);
         fl__owner_peer_changed(c, id, true);
         return;
     }
@@ -440,6 +492,10 @@ void fl__peers_free(fl_core *c)
         free_tasks(p);
         fl__free(p);
     }
+    fl__free(c->peer_index);
+    c->peer_index = NULL;
+    c->peer_cap = c->npeers = 0;
+    c->peers_gen++;
 }
 
 size_t fl_core_peers(const fl_core *c, fl_peer *out, size_t cap)

@@ -105,10 +105,7 @@ static void handle_free(fl_rhandle *r);
 
 static const fl_peer_rec *keeper_peer(const fl_core *c, const char *id)
 {
-    for (const fl_peer_rec *p = c->peers; p; p = p->next)
-        if (strcmp(p->info.id, id) == 0)
-            return p;
-    return NULL;
+    return fl__peer_find(c, id);
 }
 
 /* How long after connecting a keeper without presence is taken as
@@ -433,6 +430,10 @@ bool fl__remote_on_error(fl_core *c, const fl_msg *m)
 
 void fl__remote_peer_gone(fl_core *c, const char *id)
 {
+    /* Every node hears every node go: with nothing handed over, nothing
+     * to look up. */
+    if (!c->remote.handles)
+        return;
     const fl_peer_rec *kp = keeper_peer(c, id);
     if (kp && kp->durable)
         return; /* it resumes what it keeps when it is back: wait for it */

@@ -386,10 +386,29 @@ void fl__worker_on_work(fl_core *c, fl_msg *m, uint64_t now)
     if (!o)
         return;
     o->last_heard = now;
-    /* An announcement means the owner has no credit of ours parked (it
-     * lost our fetch, or restarted): ask again. */
+    /* Credit of ours parked at that very incarnation (a fetch it has not
+     * refused, sent less than FL_FETCH_REFRESH_MS ago) already gets us
+     * its tasks without asking: the owner announces for the workers that
+     * are not parked, or for tasks we may not take. Not answering keeps
+     * an announcement from waking every node of a large cluster
+     * (docs/scaling.md). The belief lasts one refresh time only: a lost
+     * lease may have used up the credit we think is parked. */
+    uint64_t known = o->inc ? o->inc : o->work_inc;
+    if (o->outstanding && !o->refused && m->inc && m->inc == known &&
+        o->fetched_at && now < o->fetched_at + FL_FETCH_REFRESH_MS * 1000ull)
+        return;
+    /* Otherwise the owner has no credit of ours (it lost our fetch, or
+     * restarted): ask again. */
+    o->work_inc = m->inc;
     o->outstanding = 0;
     o->announced = true;
+}
+
+void fl__worker_fetch_refused(fl_core *c, const char *id)
+{
+    fl_wowner *o = find_owner(&c->worker, id);
+    if (o)
+        o->refused = true;
 }
 
 static fl_wjob *make_job(const fl_wowner *o, fl_msg_task *t)
@@ -532,13 +551,19 @@ void fl__worker_on_lease(fl_core *c, fl_msg *m, uint64_t now)
      * name, and the owner now ignores our fetches up to that fid. Count on
      * from it, so that our next fetch is the one the owner takes (the
      * codec keeps every fid below 2^53: the counter cannot wrap). */
-    if (m->fid > w->next_fid)
+    bool foreign = m->fid > w->next_fid;
+    if (foreign)
         w->next_fid = m->fid;
     /* Less than we asked for: the owner has no more ready for now, and our
      * next fetch will probably wait there for work. */
     o->drained = m->ntasks < o->outstanding;
     o->outstanding -= m->ntasks < o->outstanding ? (uint32_t)m->ntasks
                                                  : o->outstanding;
+    /* What the owner holds for us is now that fetch's credit, not ours:
+     * ask again (announcements are not answered while we think our
+     * credit is parked there). */
+    if (foreign)
+        o->outstanding = 0;
     if (!o->next_extend)
         o->next_extend = now + (uint64_t)o->ttl_ms * 1000u / FL_EXTEND_DIVISOR;
     if (c->shutting_down) {
@@ -746,8 +771,10 @@ static void send_fetch(fl_core *c, fl_wowner *o, uint32_t credit,
     o->fid = ++w->next_fid;
     o->outstanding = credit;
     o->fetch_sent_at = now ? now : 1;
+    o->fetched_at = o->fetch_sent_at;
     o->fetch_timed = o->announced || !o->drained;
     o->announced = false;
+    o->refused = false;
     fl__jw_begin_msg(&c->jw, FL_KIND_FETCH, c->id, c->inc);
     fl__jw_u64(&c->jw, "fid", o->fid);
     fl__jw_u64(&c->jw, "credit", credit);
@@ -940,10 +967,8 @@ static bool owner_idle(const fl_core *c, const fl_wowner *o, uint64_t now)
 {
     if (o->held || now - o->last_heard < OWNER_IDLE_US)
         return false;
-    for (const fl_peer_rec *p = c->peers; p; p = p->next)
-        if (p->info.online && strcmp(p->info.id, o->id) == 0)
-            return false;
-    return true;
+    const fl_peer_rec *p = fl__peer_find(c, o->id);
+    return !p || !p->info.online;
 }
 
 static uint64_t owner_timers(fl_core *c, fl_wowner *o, uint64_t now)

@@ -202,6 +202,8 @@ void sim_print_summary(world *w)
            (unsigned long long)w->by_type[SIM_EV_FAULT],
            (unsigned long long)w->by_type[SIM_EV_RESTART],
            (unsigned long long)w->by_type[SIM_EV_RECONNECT]);
+    printf("announcements: %llu work messages published\n",
+           (unsigned long long)w->work_published);
     printf("revokes at workers: %zu task ids, %llu running jobs cancelled\n",
            w->nrevoked, (unsigned long long)w->revokes_cancelled);
     printf("broker: %llu published, %llu delivered, %llu lost, %llu "

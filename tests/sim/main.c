@@ -168,7 +168,7 @@ static int parse_args(int argc, char **argv, cli *c)
         } else if (!strcmp(a, "--seeds")) {
             ok = parse_range(v, &c->first, &c->last);
         } else if (!strcmp(a, "--nodes")) {
-            ok = parse_int(v, 1, 64, &p->workers);
+            ok = parse_int(v, 1, 2000, &p->workers);
         } else if (!strcmp(a, "--clients")) {
             ok = parse_int(v, 1, 16, &p->clients);
         } else if (!strcmp(a, "--tasks")) {

@@ -6,6 +6,7 @@
  * Depends on the simulator's headers, src/core/core.h and the C library.
  */
 #include "world.h"
+#include "defaults.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -122,6 +123,30 @@ static int client_by_id(const world *w, const char *id)
 
 /* ------------------------------------------------------- core callbacks */
 
+static bool is_work_topic(const char *topic)
+{
+    size_t n = strlen(topic);
+    return n >= 5 && strcmp(topic + n - 5, "/work") == 0;
+}
+
+/* An owner announces at most once every FL_ANNOUNCE_MS on one connection
+ * (docs/protocol.md 3.2): each announcement reaches every node, and a
+ * thousand-node cluster must not be woken for every submission. A new
+ * connection (or incarnation) may announce at once. */
+static void check_announcement(world *w, sim_node *n)
+{
+    uint64_t now = w->ev.now;
+    w->work_published++;
+    if (n->work_at && n->work_conn == n->conns &&
+        now - n->work_at < (uint64_t)FL_ANNOUNCE_MS * 1000u)
+        sim_fail(w, "%s announced work again %.3f s after its "
+                 "last announcement (at most one every %u ms)", n->id,
+                 (double)(now - n->work_at) / (double)SIM_S,
+                 (unsigned)FL_ANNOUNCE_MS);
+    n->work_at = now ? now : 1;
+    n->work_conn = n->conns;
+}
+
 static void io_publish(void *ud, const char *topic, const void *payload,
                        size_t len, int qos, bool retain)
 {
@@ -135,6 +160,8 @@ static void io_publish(void *ud, const char *topic, const void *payload,
     if (w->p.verbose)
         trace(w, "%s > %s%s %.*s", n->id, topic, retain ? " (retained)" : "",
               (int)(len > 400 ? 400 : len), (const char *)payload);
+    if (is_work_topic(topic))
+        check_announcement(w, n);
     sim_broker_publish(w->br, n->index, topic, payload, len, retain,
                        w->ev.now);
 }
@@ -508,6 +535,7 @@ static void connect_node(world *w, sim_node *n)
     fl_core_will(n->core, &topic, &will, &len);
     sim_broker_connect(w->br, n->index, topic, will, len, w->ev.now);
     n->connected = true;
+    n->conns++;
     trace(w, "%s connects", n->id);
     fl_core_connected(n->core, w->ev.now);
     touch(w, n);

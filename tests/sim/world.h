@@ -60,6 +60,9 @@ typedef struct sim_node {
     uint32_t busy;          /* slots running a job */
     bool reconnect_due;     /* wants its connection once the broker is up */
     sim_job *wait_head, *wait_tail; /* jobs handed over beyond the slots */
+    uint64_t conns;         /* connections made, counting every incarnation */
+    uint64_t work_at;       /* its last `work` announcement (0: none) */
+    uint64_t work_conn;     /* ... made during connection number conns */
 } sim_node;
 
 /* A task a workflow's owner queued for one of its members, recognised
@@ -98,6 +101,7 @@ struct world {
     uint64_t wf_lost;     /* workflows failed by a member lost to faults */
     int alive_workers;
     uint64_t crashes, disconnects, events;
+    uint64_t work_published;  /* `work` announcements, every owner */
     /* Revokes (protocol.md 3.13) a worker core has received: (worker,
      * client, task id), to check that nothing runs after its revoke. */
     struct sim_revoked { int node; int client; uint64_t id; } *revoked;

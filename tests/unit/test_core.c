@@ -948,6 +948,62 @@ static void test_outcome_only_from_holder(void)
     teardown(&h);
 }
 
+/* How many fetches to `owner` were published since queue index `from`
+ * (before pump() delivers and frees them). */
+static int fetches_to(harness *h, int from, const char *owner)
+{
+    char inbox[96];
+    snprintf(inbox, sizeof inbox, "node/%s/in", owner);
+    int n = 0;
+    for (int i = from; i < h->qtail; i++)
+        n += strstr(h->q[i].topic, inbox) != NULL &&
+             memmem(h->q[i].data, h->q[i].len, "\"kind\":\"fetch\"", 14) != NULL;
+    return n;
+}
+
+/* One announcement reaches every node of the cluster. A worker whose
+ * credit is parked at that owner incarnation does not answer it (a fetch
+ * would change nothing there); one from another incarnation, one
+ * without inc, and any once its fetch is 5 s old are answered. */
+static void test_parked_worker_ignores_work(void)
+{
+    static harness h;
+    setup(&h);
+    node *w = add_node(&h, "w1", 1, 30000);
+    node *c = add_node(&h, "client", 0, 30000);
+    pump(&h);
+    submit(c, "add", "[1,1]", NULL);
+    CHECK_EQ(w->njobs, 1);
+    run_jobs(w);
+    CHECK_EQ(c->successes, 1);  /* and w1 fetched again: parked at c */
+    const char *topic = "floret/v1/default/work";
+    char json[160];
+    snprintf(json, sizeof json, "{\"v\":1,\"kind\":\"work\",\"from\":"
+             "\"client\",\"inc\":%llu,\"pending\":1}",
+             (unsigned long long)c->inc);
+    int before = h.qtail;
+    fl_core_input(w->core, topic, json, strlen(json), h.now);
+    fl_core_flush(w->core, h.now);
+    CHECK_EQ(fetches_to(&h, before, "client"), 0);
+    pump(&h);
+    /* Without inc: a hand-written owner, answered as before. */
+    const char *bare = "{\"v\":1,\"kind\":\"work\",\"from\":\"client\","
+                       "\"pending\":1}";
+    before = h.qtail;
+    fl_core_input(w->core, topic, bare, strlen(bare), h.now);
+    fl_core_flush(w->core, h.now);
+    CHECK_EQ(fetches_to(&h, before, "client"), 1);
+    pump(&h);
+    /* Parked again, but 6 s later the belief has expired. */
+    h.now += 6000000u;
+    before = h.qtail;
+    fl_core_input(w->core, topic, json, strlen(json), h.now);
+    fl_core_flush(w->core, h.now);
+    CHECK_EQ(fetches_to(&h, before, "client"), 1);
+    pump(&h);
+    teardown(&h);
+}
+
 /* Anyone may write to an owner's inbox, so a fetch proves nothing by
  * itself: one from an id with no presence (a ghost with 1024 credit) is
  * leased nothing and asked for its presence; one naming a real worker
@@ -2354,6 +2410,7 @@ int main(void)
     RUN(test_extend_keeps_lease);
     RUN(test_outcome_only_from_holder);
     RUN(test_fetches_only_from_the_presence);
+    RUN(test_parked_worker_ignores_work);
     RUN(test_late_outcome_from_lost_holder);
     RUN(test_retries_with_backoff);
     RUN(test_worker_lost_after_max_attempts);

@@ -308,8 +308,8 @@
 #define FL_PRESENCE_GRACE_MS 1500u
 #endif
 
-/* Nor does it fail one before this long after it first announced the work
- * it holds: a worker whose presence this owner missed (or that crossed a
+/* Nor does it fail one before this long after its first announcement on
+ * this connection: a worker whose presence this owner missed (or that crossed a
  * bridge late) is found when it answers an announcement with a fetch
  * (NoPresence makes it publish its presence again), and waiting through a
  * second announcement (FL_ANNOUNCE_MS) gives a lost first one a retry. */

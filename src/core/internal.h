@@ -166,8 +166,8 @@ typedef struct fl_owner {
     fl_oworker *rr;          /* round-robin cursor for parked workers */
     uint64_t next_id;
     uint64_t next_announce;  /* 0 = not needed */
-    uint64_t asked_at;       /* first announcement since nothing was
-                                pending, 0 = none (FL_ASK_GRACE_MS) */
+    uint64_t asked_at;       /* first announcement on this connection,
+                                0 = none yet (FL_ASK_GRACE_MS) */
     bool announce_now;
     size_t with_expiry;      /* tasks with an expiry (tick scans them) */
     uint64_t next_expiry_scan;

@@ -1406,10 +1406,8 @@ static void serve(fl_core *c, uint64_t now)
      * otherwise wake them all for each task. The workers that heard the
      * last one fetch from us when they have room without being told
      * again (docs/scaling.md). */
-    if (pending(o) == 0) {
-        o->asked_at = 0;
+    if (pending(o) == 0)
         return;
-    }
     /* Whatever is left after serving is more than the parked credit
      * covers, or for workers that are not parked here: ask around. */
     if (o->next_announce == 0 || now >= o->next_announce)

@@ -190,27 +190,16 @@ fl_status fl_broker_resolve(const fl_node_options *o, fl_broker_settings *out,
 fl_status fl_broker_check(const fl_node_options *o, char *url, size_t cap, char *err,
                           size_t errlen)
 {
-    fl_node_options defaults;
-    fl_url *u;
-    if (!o) {
-        fl_node_options_init(&defaults);
-        o = &defaults;
-    }
     /* Big (three paths): not on the caller's stack. */
-    u = fl__calloc(1, sizeof *u);
-    if (!u) {
+    fl_broker_settings *b = fl__calloc(1, sizeof *b);
+    if (!b) {
         snprintf(err, errlen, "out of memory");
         return FL_ENOMEM;
     }
-    fl_broker_opts bo = {
-        .url = o->broker_url, .ca_file = o->tls_ca_file, .cert_file = o->tls_cert_file,
-        .key_file = o->tls_key_file, .password = o->password,
-        .password_file = o->password_file,
-    };
-    fl_status st = fl__broker_resolve(&bo, u, err, errlen);
+    fl_status st = fl_broker_resolve(o, b, err, errlen);
     if (st == FL_OK && url && cap)
-        snprintf(url, cap, "%s", u->text);
-    memset(u->pass, 0, sizeof u->pass);
-    fl__free(u);
+        snprintf(url, cap, "%s", b->url);
+    memset(b->password, 0, sizeof b->password);
+    fl__free(b);
     return st;
 }

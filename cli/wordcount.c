@@ -58,7 +58,7 @@ static void usage(FILE *f)
             "                    ($FLORET_COMPRESS unset): sent as they are\n"
             "  --no-compress     the same as --compress none\n"
             "  --json            print one JSON object\n"
-            "  --quiet           print only the counts (no timings, no progress)\n"
+            "  -q, --quiet       print only the counts (no timings, no progress)\n"
             "  --all             print every word as `sort | uniq -c` would, nothing else\n"
             "  --map MODULE.FN   map with a deployed Lua task instead of the native one;\n"
             "                    it gets the chunk as its attachment and returns\n"
@@ -176,6 +176,7 @@ static int parse(int argc, char **argv, struct wc_opts *o)
             usage(stdout);
             return 0;
         } else if (flag(s, "--json", &o->json) || flag(s, "--quiet", &o->quiet) ||
+                   flag(s, "-q", &o->quiet) ||
                    flag(s, "--all", &o->all) || flag(s, "--no-locality", &no_locality) ||
                    flag(s, "--no-compress", &no_compress) ||
                    flag(s, "-v", &o->verbose) || flag(s, "--verbose", &o->verbose)) {

@@ -142,6 +142,19 @@ class StatusTimeoutTest(fx.ClusterTest):
         self.assertIn("--timeout '700': expected seconds from 0 to 600", r.stderr)
 
 
+class QuietTest(fx.ClusterTest):
+    def test_wordcount_takes_q_as_node_does(self):
+        c = self.start_cluster(nodes=("w1",))
+        path = os.path.join(c.workdir, "words.txt")
+        with open(path, "w") as f:
+            f.write("a b a\n")
+        long = c.floret("wordcount", "--quiet", path)
+        short = c.floret("wordcount", "-q", path)
+        self.assertEqual(long.returncode, 0, long.stderr)
+        self.assertEqual((short.returncode, short.stdout), (0, long.stdout), short.stderr)
+        self.assertIn("2  a", short.stdout)
+
+
 class SuggestionTest(unittest.TestCase):
     def test_node_and_mandelbrot_suggest(self):
         for argv, want in ((["node", "--slost", "2"], "did you mean --slots?"),

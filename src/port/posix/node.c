@@ -872,12 +872,8 @@ fl_status fl_node_apply(fl_node *node, const fl_canvas *canvas,
 #define PEER_POLL_MS 50u
 #define MAX_PEERS 256
 
-/* Is owner online, or (owner NULL) which online node with slots that keeps
- * workflows (not a worker-only board) is the least loaded? Waits a little
- * for presence right after start. A named owner is asked even when its
- * presence says it keeps none: its NotAKeeper answer says why. */
-static fl_status pick_owner(fl_node *node, const char *owner, char *out,
-                            size_t cap)
+fl_status fl__node_pick_keeper(fl_node *node, const char *owner, bool durable,
+                               char *out, size_t cap)
 {
     fl_peer *peers = fl__calloc(MAX_PEERS, sizeof *peers);
     fl_status st = FL_ENOTFOUND;
@@ -895,7 +891,8 @@ static fl_status pick_owner(fl_node *node, const char *owner, char *out,
         }
         for (size_t i = 0; i < n; i++) {
             const fl_peer *p = &peers[i];
-            if (!p->online || p->slots <= 0 || (!owner && !p->keeper))
+            if (!p->online || p->slots <= 0 ||
+                (!owner && (!p->keeper || (durable && !p->durable))))
                 continue;
             if (owner ? strcmp(p->id, owner) == 0 : (!best || p->load < best->load))
                 best = p;
@@ -968,7 +965,7 @@ fl_status fl_node_submit(fl_node *node, const char *owner,
                  fl_canvas_error(canvas));
         return FL_EINVAL;
     }
-    st = pick_owner(node, owner, who, sizeof who);
+    st = fl__node_pick_keeper(node, owner, false, who, sizeof who);
     if (st == FL_OK)
         st = remote_handle(node, who, fl_canvas_json(canvas), 0, 0, &r);
     if (st != FL_OK)

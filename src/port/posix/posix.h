@@ -147,6 +147,15 @@ fl_result *fl__result_new(void);
 /* node.c: hand a filled handle to the loop (FL_ESTATE, and r freed, when
  * the node is not running). */
 fl_status fl__node_hand_over(fl_node *node, fl_result *r);
+
+/* Is owner online, or (owner NULL) which online node with slots that keeps
+ * workflows (not a worker-only board; with durable, one with a state
+ * directory) is the least loaded? Waits up to 2 s for presence right after
+ * start. A named owner is asked even when its presence says it keeps none:
+ * its NotAKeeper answer says why. FL_OK with its id in out, FL_ENOTFOUND,
+ * FL_ESTATE, FL_ENOMEM. */
+fl_status fl__node_pick_keeper(fl_node *node, const char *owner, bool durable,
+                               char *out, size_t cap);
 void fl__result_unref(fl_result *r);
 void fl__result_drop_submission(fl_result *r);
 /* The loop gave the task its id. */

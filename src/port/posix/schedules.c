@@ -9,47 +9,9 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "alloc.h"
 #include "codec.h"
-
-#define PEER_WAIT_MS 2000u /* retained presence may still be arriving */
-#define PEER_POLL_MS 50u
-#define MAX_PEERS 256
-
-/* The least loaded online durable keeper, waiting a little for presence
- * right after start. */
-static fl_status pick_durable(fl_node *node, char *out, size_t cap)
-{
-    fl_peer *peers = fl__calloc(MAX_PEERS, sizeof *peers);
-    fl_status st = FL_ENOTFOUND;
-    if (!peers)
-        return FL_ENOMEM;
-    for (uint32_t waited = 0; st == FL_ENOTFOUND && waited <= PEER_WAIT_MS;
-         waited += PEER_POLL_MS) {
-        size_t n = 0;
-        const fl_peer *best = NULL;
-        if (waited)
-            nanosleep(&(struct timespec){0, PEER_POLL_MS * 1000000L}, NULL);
-        if (fl_node_peers(node, peers, MAX_PEERS, &n) != FL_OK) {
-            st = FL_ESTATE;
-            break;
-        }
-        for (size_t i = 0; i < n; i++) {
-            const fl_peer *p = &peers[i];
-            if (p->online && p->slots > 0 && p->keeper && p->durable &&
-                (!best || p->load < best->load))
-                best = p;
-        }
-        if (best) {
-            snprintf(out, cap, "%s", best->id);
-            st = FL_OK;
-        }
-    }
-    fl__free(peers);
-    return st;
-}
 
 static char *dup_opt(const char *s, bool *oom)
 {
@@ -120,7 +82,7 @@ fl_status fl_node_schedule_add(fl_node *node, const char *keeper,
         return FL_EINVAL;
     }
     if (!keeper) {
-        st = pick_durable(node, who, sizeof who);
+        st = fl__node_pick_keeper(node, NULL, true, who, sizeof who);
         if (st != FL_OK)
             return st;
         keeper = who;

@@ -117,6 +117,19 @@ bool fl__hosted_link(fl_core *c, fl_hosted *h)
     return true;
 }
 
+bool fl__hosted_keep(fl_core *c, fl_hosted *h, uint64_t now, bool *journaled)
+{
+    *journaled = fl__kept_accepted(c, h) && (!h->ended || fl__kept_ended(c, h));
+    if (*journaled && fl__hosted_link(c, h))
+        return true;
+    if (!h->ended) {
+        fl__map_del(&c->remote.by_wid, h->wid);
+        fl_core_revoke(c, h->wid, now);
+    }
+    fl__hosted_free(h);
+    return false;
+}
+
 fl_status fl__hosted_start(fl_core *c, fl_hosted *h, uint64_t now, char *err,
                            size_t errlen)
 {
@@ -173,13 +186,8 @@ void fl__remote_on_submit(fl_core *c, fl_msg *m, uint64_t now)
         return;
     }
     /* Stored before the client hears of it: what it was told survives. */
-    bool stored = fl__kept_accepted(c, h) && (!h->ended || fl__kept_ended(c, h));
-    if (!stored || !fl__hosted_link(c, h)) {
-        if (!h->ended) {
-            fl__map_del(&c->remote.by_wid, h->wid);
-            fl_core_revoke(c, h->wid, now);
-        }
-        fl__hosted_free(h);
+    bool stored;
+    if (!fl__hosted_keep(c, h, now, &stored)) {
         refuse(c, m->from, m->rid, 0, stored ? "MemoryError" : "JournalError",
                stored ? "the node is out of memory"
                       : "the keeper cannot write its journal (see its log)");

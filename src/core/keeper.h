@@ -42,6 +42,11 @@ bool fl__hosted_link(fl_core *c, fl_hosted *h);
 /* Start h's canvas as a workflow of ours. FL_OK, or as fl_core_apply. */
 fl_status fl__hosted_start(fl_core *c, fl_hosted *h, uint64_t now,
                            char *err, size_t errlen);
+/* Keep h, started: journal its acceptance (and its end, if it already
+ * ended) before anyone hears of it, then link it. On failure the workflow
+ * is revoked and h freed, and *journaled says whether the journal took it
+ * (false: the journal failed; true: out of memory). */
+bool fl__hosted_keep(fl_core *c, fl_hosted *h, uint64_t now, bool *journaled);
 uint64_t fl__keeper_wall_ms(fl_core *c);
 
 /* kept.c: hand the driver the record of a change (before a client hears

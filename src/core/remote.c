@@ -174,12 +174,11 @@ static void link_handle(fl_core *c, fl_rhandle *r, uint64_t now)
     send_request(c, r);
 }
 
-fl_status fl_core_remote_submit(fl_core *c, const char *owner,
-                                const char *canvas, size_t len, uint64_t now,
-                                uint64_t *id, char *err, size_t errlen)
+/* A canvas as a keeper will take it: a JSON object within the depth limit
+ * fl_core_apply applies (FL_EINVAL with the reason in err). */
+static fl_status check_canvas(const char *canvas, size_t len, char *err,
+                              size_t errlen)
 {
-    fl_rhandle *r;
-    /* The keeper applies it as fl_core_apply does: the same depth limit. */
     const char *deep = canvas ? fl__json_depth_check(canvas, len,
                                                      FL_MAX_CANVAS_DEPTH)
                               : NULL;
@@ -187,7 +186,17 @@ fl_status fl_core_remote_submit(fl_core *c, const char *owner,
         snprintf(err, errlen, "canvas: %s", deep);
         return FL_EINVAL;
     }
-    if (fl__check_json(canvas, len, FL_TYPE_OBJECT, err, errlen) != FL_OK)
+    return fl__check_json(canvas, len, FL_TYPE_OBJECT, err, errlen) == FL_OK
+               ? FL_OK
+               : FL_EINVAL;
+}
+
+fl_status fl_core_remote_submit(fl_core *c, const char *owner,
+                                const char *canvas, size_t len, uint64_t now,
+                                uint64_t *id, char *err, size_t errlen)
+{
+    fl_rhandle *r;
+    if (check_canvas(canvas, len, err, errlen) != FL_OK)
         return FL_EINVAL;
     fl_status st = new_handle(c, owner, &r);
     if (st != FL_OK)
@@ -228,16 +237,8 @@ fl_status fl_core_remote_schedule(fl_core *c, const char *owner,
                  "bytes of [A-Za-z0-9_.-])", FL_MAX_ID);
         return FL_EINVAL;
     }
-    if (canvas) {
-        size_t len = strlen(canvas);
-        const char *deep = fl__json_depth_check(canvas, len, FL_MAX_CANVAS_DEPTH);
-        if (deep) {
-            snprintf(err, errlen, "canvas: %s", deep);
-            return FL_EINVAL;
-        }
-        if (fl__check_json(canvas, len, FL_TYPE_OBJECT, err, errlen) != FL_OK)
-            return FL_EINVAL;
-    }
+    if (canvas && check_canvas(canvas, strlen(canvas), err, errlen) != FL_OK)
+        return FL_EINVAL;
     fl_status st = new_handle(c, owner, &r);
     if (st != FL_OK)
         return st;

@@ -323,13 +323,8 @@ static void fire(fl_core *c, fl_sched *s, uint64_t wall, uint64_t now)
                 err[0] ? err : fl_strerror(st));
         return;
     }
-    bool stored = fl__kept_accepted(c, h) && (!h->ended || fl__kept_ended(c, h));
-    if (!stored || !fl__hosted_link(c, h)) {
-        if (!h->ended) {
-            fl__map_del(&c->remote.by_wid, h->wid);
-            fl_core_revoke(c, h->wid, now);
-        }
-        fl__hosted_free(h);
+    bool stored;
+    if (!fl__hosted_keep(c, h, now, &stored)) {
         fl__log(c, FL_LOG_ERROR, "schedule %s: run not started: %s", s->name,
                 stored ? "out of memory" : "the journal cannot be written");
         return;

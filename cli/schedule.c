@@ -281,17 +281,45 @@ static void print_row(const fl_value *s, bool json, bool *first)
            (unsigned long long)num(s, "runs"));
 }
 
-static int do_list(struct args *a)
+/* The keepers one list or remove asks, and a handle for each answer. */
+struct asked {
+    char (*ids)[72];
+    fl_result **rs;
+    size_t n;
+};
+
+/* Start the client and find the keepers to ask: -1 to go on (then
+ * end_asking), else the exit status. */
+static int start_asking(struct args *a, struct asked *k)
 {
-    char (*ids)[72] = calloc(MAX_KEEPERS, sizeof *ids);
-    fl_result **rs = calloc(MAX_KEEPERS, sizeof *rs);
-    int rc = ids && rs ? cli_client_start(&a->client) : 1;
+    k->ids = calloc(MAX_KEEPERS, sizeof *k->ids);
+    k->rs = calloc(MAX_KEEPERS, sizeof *k->rs);
+    int rc = k->ids && k->rs ? cli_client_start(&a->client) : 1;
     if (rc >= 0) {
-        free(ids);
-        free(rs);
+        free(k->ids);
+        free(k->rs);
         return rc;
     }
-    size_t n = keepers(a, ids, MAX_KEEPERS);
+    k->n = keepers(a, k->ids, MAX_KEEPERS);
+    return -1;
+}
+
+static void end_asking(struct args *a, struct asked *k)
+{
+    free(k->ids);
+    free(k->rs);
+    cli_client_stop(&a->client);
+}
+
+static int do_list(struct args *a)
+{
+    struct asked ask;
+    int rc = start_asking(a, &ask);
+    if (rc >= 0)
+        return rc;
+    char (*ids)[72] = ask.ids;
+    fl_result **rs = ask.rs;
+    size_t n = ask.n;
     fl_status st;
     rc = 0;
     for (size_t i = 0; i < n; i++)
@@ -323,23 +351,19 @@ static int do_list(struct args *a)
         printf("]\n");
     if (fflush(stdout) != 0)
         rc = 1;
-    free(ids);
-    free(rs);
-    cli_client_stop(&a->client);
+    end_asking(a, &ask);
     return rc;
 }
 
 static int do_remove(struct args *a)
 {
-    char (*ids)[72] = calloc(MAX_KEEPERS, sizeof *ids);
-    fl_result **rs = calloc(MAX_KEEPERS, sizeof *rs);
-    int rc = ids && rs ? cli_client_start(&a->client) : 1;
-    if (rc >= 0) {
-        free(ids);
-        free(rs);
+    struct asked ask;
+    int rc = start_asking(a, &ask);
+    if (rc >= 0)
         return rc;
-    }
-    size_t n = keepers(a, ids, MAX_KEEPERS), removed = 0;
+    char (*ids)[72] = ask.ids;
+    fl_result **rs = ask.rs;
+    size_t n = ask.n, removed = 0;
     bool failed = false;
     for (size_t i = 0; i < n; i++) {
         fl_status st = fl_node_schedule_remove(a->client.node, ids[i],
@@ -376,9 +400,7 @@ static int do_remove(struct args *a)
                 n ? "any durable keeper online" : "this cluster (no durable "
                 "keeper is online)");
     rc = removed && !failed && fflush(stdout) == 0 ? 0 : 1;
-    free(ids);
-    free(rs);
-    cli_client_stop(&a->client);
+    end_asking(a, &ask);
     return rc;
 }
 
